@@ -1,0 +1,193 @@
+"""Generation engines for local models, and ``make_engine`` that picks one.
+
+An engine takes rendered prompt texts plus their Requests and returns Completions. Every
+engine honours the same SamplingParams: temperature (0 = greedy), top_p, max_tokens, stop
+strings, per-request seed, OpenAI presence/frequency penalties (applied exactly, additive on
+the logits of tokens already generated), HF repetition_penalty, and top-N logprobs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from ..records import Completion, Request
+from .base import BackendOptions
+
+ENGINES = ("transformers",)
+
+
+class Engine:
+    name = "base"
+    tokenizer: Any
+
+    def generate(self, texts: list[str], requests: list[Request]) -> list[Completion]:
+        raise NotImplementedError
+
+
+def request_seed(req: Request) -> int:
+    """Per-request RNG seed: the request's seed mixed with its sample index."""
+    base = 0 if req.seed is None else int(req.seed)
+    return (base * 1_000_003 + req.sample_index * 7919 + 17) % (2**63 - 1)
+
+
+def find_stop(text: str, stops: Sequence[str]) -> int:
+    """Index of the earliest stop string in text, or -1."""
+    best = -1
+    for s in stops:
+        i = text.find(s)
+        if i >= 0 and (best < 0 or i < best):
+            best = i
+    return best
+
+
+class TransformersEngine(Engine):
+    """Batched decoding with our own loop over a transformers model.
+
+    Why our own loop instead of ``model.generate``: each row gets its own torch.Generator, so a
+    sampled answer depends on its own seed and not on which other requests share the batch
+    (resume and the cache stay consistent), and each row can have its own stop strings,
+    penalties and logprobs.
+    """
+
+    name = "transformers"
+
+    def __init__(self, model_dir: Path, options: BackendOptions | None = None, model: Any = None, tokenizer: Any = None):
+        from .local import load_hf_model
+
+        if model is None:
+            model, tokenizer = load_hf_model(model_dir)
+        self.model, self.tokenizer = model, tokenizer
+        self.eos_ids = self._eos_ids()
+
+    def _eos_ids(self) -> set[int]:
+        ids = set()
+        for src in (self.tokenizer.eos_token_id, getattr(self.model.generation_config, "eos_token_id", None)):
+            if isinstance(src, int):
+                ids.add(src)
+            elif src:
+                ids.update(int(x) for x in src)
+        return ids
+
+    def generate(self, texts: list[str], requests: list[Request]) -> list[Completion]:
+        import torch
+
+        # Rows with the same max_tokens decode together; order is restored at the end.
+        out: list[Completion | None] = [None] * len(texts)
+        with torch.inference_mode():
+            results = self._decode(texts, requests)
+        for i, c in enumerate(results):
+            out[i] = c
+        return [c for c in out if c is not None]
+
+    def _decode(self, texts: list[str], requests: list[Request]) -> list[Completion]:
+        import torch
+        from transformers import DynamicCache
+
+        tok, model = self.tokenizer, self.model
+        enc = tok(texts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False)
+        ids, mask = enc["input_ids"], enc["attention_mask"]
+        n = len(texts)
+        prompt_lens = mask.sum(-1).tolist()
+        pos = (mask.cumsum(-1) - 1).clamp(min=0)
+        cache = DynamicCache()
+        logits = model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True).logits[:, -1, :].float()
+        gens = [torch.Generator().manual_seed(request_seed(r)) for r in requests]
+        max_new = max(r.params.max_tokens for r in requests)
+        generated: list[list[int]] = [[] for _ in range(n)]
+        counts = [dict[int, int]() for _ in range(n)]
+        done = [False] * n
+        finish = ["length"] * n
+        cut_text: list[str | None] = [None] * n
+        top: list[list[dict[str, float]] | None] = [[] if r.params.logprobs else None for r in requests]
+        prompt_sets = [set(ids[i][mask[i].bool()].tolist()) for i in range(n)]
+        pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+        for _step in range(max_new):
+            next_ids = torch.full((n,), pad, dtype=torch.long)
+            for i, req in enumerate(requests):
+                if done[i]:
+                    continue
+                p = req.params
+                row = logits[i]
+                if top[i] is not None:
+                    lp = torch.log_softmax(row, -1)
+                    vals, idx = lp.topk(int(p.logprobs or 1))
+                    top[i].append({tok.decode([int(j)]): float(v) for v, j in zip(vals, idx, strict=True)})
+                row = self._penalise(row, p, counts[i], prompt_sets[i], generated[i])
+                tid = self._pick(row, p, gens[i])
+                next_ids[i] = tid
+                if tid in self.eos_ids:
+                    done[i], finish[i] = True, "stop"
+                    continue
+                generated[i].append(tid)
+                counts[i][tid] = counts[i].get(tid, 0) + 1
+                if p.stop:
+                    text = tok.decode(generated[i], skip_special_tokens=True)
+                    k = find_stop(text, p.stop)
+                    if k >= 0:
+                        done[i], finish[i], cut_text[i] = True, "stop", text[:k]
+                        continue
+                if len(generated[i]) >= p.max_tokens:
+                    done[i] = True
+            if all(done):
+                break
+            mask = torch.cat([mask, torch.ones((n, 1), dtype=mask.dtype)], dim=1)
+            pos = pos[:, -1:] + 1
+            logits = model(input_ids=next_ids[:, None], attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True).logits[:, -1, :].float()
+        results = []
+        for i in range(n):
+            text = cut_text[i] if cut_text[i] is not None else tok.decode(generated[i], skip_special_tokens=True)
+            results.append(Completion(text, finish[i], int(prompt_lens[i]), len(generated[i]), top[i]))
+        return results
+
+    @staticmethod
+    def _penalise(row: Any, p: Any, counts: dict[int, int], prompt_set: set[int], generated: list[int]) -> Any:
+        import torch
+
+        if not counts and not p.repetition_penalty:
+            return row
+        row = row.clone()
+        if counts and (p.presence_penalty or p.frequency_penalty):
+            idx = torch.tensor(list(counts.keys()))
+            c = torch.tensor(list(counts.values()), dtype=row.dtype)
+            row[idx] -= c * p.frequency_penalty + p.presence_penalty
+        if p.repetition_penalty and p.repetition_penalty != 1.0:
+            idx = torch.tensor(sorted(prompt_set.union(generated)))
+            vals = row[idx]
+            row[idx] = torch.where(vals > 0, vals / p.repetition_penalty, vals * p.repetition_penalty)
+        return row
+
+    @staticmethod
+    def _pick(row: Any, p: Any, gen: Any) -> int:
+        import torch
+
+        if p.temperature <= 0:
+            return int(row.argmax())
+        probs = torch.softmax(row / p.temperature, -1)
+        if p.top_p < 1.0:
+            sp, si = probs.sort(descending=True)
+            keep = sp.cumsum(-1) - sp < p.top_p  # always keeps the most likely token
+            sp = sp * keep
+            return int(si[torch.multinomial(sp / sp.sum(), 1, generator=gen)])
+        return int(torch.multinomial(probs, 1, generator=gen))
+
+
+def available_engines() -> list[str]:
+    return list(ENGINES)
+
+
+def make_engine(name: str, model_dir: Path, options: BackendOptions) -> Engine:
+    if name in ("auto", "transformers"):
+        return TransformersEngine(model_dir, options)
+    raise InputError(f"unknown engine {name!r}; available here: {', '.join(available_engines())}")
+
+
+def resolve_engine_name(name: str) -> str:
+    """The engine ``name`` stands for on this machine (``auto`` = the fastest installed)."""
+    if name == "auto":
+        return available_engines()[0]
+    if name not in available_engines():
+        raise InputError(f"unknown or unavailable engine {name!r}; available here: {', '.join(available_engines())}")
+    return name

@@ -1,0 +1,102 @@
+"""Options shared by every command that calls a model, and the helpers that use them."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import ui
+from .backends import BackendOptions, parse_spec
+from .llm import LLM, open_llm
+
+
+def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--model, --base-url, --api, --concurrency, --timeout, --engine, --batch-size,
+    --no-cache, --executor, --ray-address, --ray-actors, --num-gpus."""
+    opts = [
+        click.option("--model", "model", default="embedded", show_default=True,
+                     help="embedded | hf:DIR | openai:MODEL | vllm:DIR | scripted:FILE"),
+        click.option("--base-url", default=None, envvar="OPENAI_BASE_URL",
+                     help="OpenAI-compatible server (vLLM serve, Ollama, llama.cpp server, OpenAI)."),
+        click.option("--api", type=click.Choice(["chat", "completions"]), default="chat", show_default=True,
+                     help="openai: chat/completions, or completions for base models."),
+        click.option("--concurrency", default=16, show_default=True, type=click.IntRange(1, 4096),
+                     help="openai: requests in flight."),
+        click.option("--timeout", default=120.0, show_default=True, type=float, help="openai: seconds per request."),
+        click.option("--engine", default="auto", show_default=True,
+                     help="embedded/hf: auto | transformers | ctranslate2 | llamacpp."),
+        click.option("--batch-size", default=16, show_default=True, type=click.IntRange(1, 1024),
+                     help="Requests per backend batch."),
+        click.option("--no-cache", is_flag=True, help="Do not read or write the per-call cache."),
+        click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True),
+        click.option("--ray-address", default=None, help="Ray cluster address (default: start a local one)."),
+        click.option("--ray-actors", default=None, type=int, help="Ray actor-pool size (default: one per CPU/GPU)."),
+        click.option("--num-gpus", default=0.0, type=float, show_default=True, help="Ray: GPUs per actor."),
+    ]
+    for o in reversed(opts):
+        func = o(func)
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        parse_spec(kwargs["model"])  # fail fast, one line, exit 2
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
+MODEL_KEYS = ("model", "base_url", "api", "concurrency", "timeout", "engine", "batch_size",
+              "no_cache", "executor", "ray_address", "ray_actors", "num_gpus")
+
+
+def pop_model_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {k: kwargs.pop(k) for k in MODEL_KEYS if k in kwargs}
+
+
+def llm_from_options(m: dict[str, Any], *, spec: str | None = None) -> LLM:
+    opts = BackendOptions(
+        base_url=m.get("base_url"),
+        concurrency=m.get("concurrency", 16),
+        timeout=m.get("timeout", 120.0),
+        api=m.get("api", "chat"),
+        engine=m.get("engine", "auto"),
+        batch_size=m.get("batch_size", 16),
+    )
+    return open_llm(
+        spec or m.get("model", "embedded"),
+        opts,
+        use_cache=not m.get("no_cache", False),
+        executor=m.get("executor", "local"),
+        ray_address=m.get("ray_address"),
+        ray_actors=m.get("ray_actors"),
+        ray_num_gpus=m.get("num_gpus", 0.0),
+    )
+
+
+def public_model_config(m: dict[str, Any]) -> dict[str, Any]:
+    """The model options as they go into config.yaml: no secrets (keys live in env vars only)."""
+    return {k: v for k, v in m.items() if "key" not in k.lower()}
+
+
+def print_llm_summary(llm: LLM, title: str = "model calls") -> None:
+    s = llm.stats
+    ui.show(ui.table(title, ["requests", "cache hits", "cache misses", "prompt tok", "completion tok", "tok/s"],
+                     [[s.requests, s.cache_hits, s.cache_misses, s.prompt_tokens, s.completion_tokens,
+                       s.as_dict()["tokens_per_second"] or "-"]]))
+    if not ui.is_quiet():
+        ui.console.print(f"cache: {s.cache_hits} hits, {s.cache_misses} misses", highlight=False)
+
+
+def write_json(path: Path, obj: Any) -> None:
+    from .store import atomic_write
+
+    atomic_write(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+
+def api_key() -> str | None:
+    return os.environ.get("INSTRUCTFORGE_API_KEY") or os.environ.get("OPENAI_API_KEY")

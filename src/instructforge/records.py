@@ -1,0 +1,165 @@
+"""Typed records shared by every stage: requests to a model, its completions, tasks, instances.
+
+All records are ``@dataclass(slots=True)`` and round-trip through plain dicts (JSONL).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True, frozen=True)
+class SamplingParams:
+    """Sampling parameters, OpenAI-style names. Each backend maps them to its engine.
+
+    ``presence_penalty``/``frequency_penalty`` are OpenAI's additive penalties; local engines
+    have no exact equivalent and map them to a multiplicative ``repetition_penalty`` (see
+    backends/local docs). ``logprobs``: return the top-N alternatives of each generated token.
+    """
+
+    temperature: float = 0.7
+    top_p: float = 1.0
+    max_tokens: int = 256
+    stop: tuple[str, ...] = ()
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    repetition_penalty: float | None = None
+    logprobs: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["stop"] = list(self.stop)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SamplingParams:
+        d = dict(d)
+        d["stop"] = tuple(d.get("stop") or ())
+        return cls(**d)
+
+
+@dataclass(slots=True, frozen=True)
+class Request:
+    """One model call: chat ``messages`` or a raw ``prompt`` (for base models), never both.
+
+    ``seed`` + ``sample_index`` make sampled calls reproducible and cacheable: asking twice
+    for the same prompt with different ``sample_index`` gives two independent samples.
+    """
+
+    messages: tuple[tuple[str, str], ...] | None = None  # ((role, content), ...)
+    prompt: str | None = None
+    params: SamplingParams = field(default_factory=SamplingParams)
+    seed: int | None = None
+    sample_index: int = 0
+
+    def __post_init__(self) -> None:
+        if (self.messages is None) == (self.prompt is None):
+            raise ValueError("a Request has either messages or a prompt")
+
+    @classmethod
+    def chat(cls, content: str, *, system: str | None = None, **kw: Any) -> Request:
+        msgs: list[tuple[str, str]] = []
+        if system:
+            msgs.append(("system", system))
+        msgs.append(("user", content))
+        return cls(messages=tuple(msgs), **kw)
+
+    @classmethod
+    def raw(cls, prompt: str, **kw: Any) -> Request:
+        return cls(prompt=prompt, **kw)
+
+    def message_dicts(self) -> list[dict[str, str]]:
+        return [{"role": r, "content": c} for r, c in (self.messages or ())]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "messages": self.message_dicts() if self.messages is not None else None,
+            "prompt": self.prompt,
+            "params": self.params.to_dict(),
+            "seed": self.seed,
+            "sample_index": self.sample_index,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Request:
+        msgs = d.get("messages")
+        return cls(
+            messages=tuple((m["role"], m["content"]) for m in msgs) if msgs is not None else None,
+            prompt=d.get("prompt"),
+            params=SamplingParams.from_dict(d.get("params") or {}),
+            seed=d.get("seed"),
+            sample_index=d.get("sample_index", 0),
+        )
+
+    def key(self) -> str:
+        """Stable hash of everything that determines the answer (except the model)."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@dataclass(slots=True)
+class Completion:
+    """What a backend returns for one Request.
+
+    ``finish_reason``: "stop" (EOS or a stop string), "length" (hit max_tokens) or "error".
+    ``top_logprobs``: when requested, one ``{token_text: logprob}`` dict per generated token.
+    """
+
+    text: str
+    finish_reason: str = "stop"
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    top_logprobs: list[dict[str, float]] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Completion:
+        return cls(**d)
+
+
+@dataclass(slots=True)
+class Instance:
+    input: str
+    output: str
+
+
+@dataclass(slots=True)
+class Task:
+    """A task in the Self-Instruct schema."""
+
+    instruction: str
+    instances: list[Instance] = field(default_factory=list)
+    is_classification: bool = False
+    id: str = ""
+    name: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "instruction": self.instruction,
+            "instances": [{"input": i.input, "output": i.output} for i in self.instances],
+            "is_classification": self.is_classification,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Task:
+        return cls(
+            instruction=d["instruction"],
+            instances=[Instance(i.get("input", ""), i.get("output", "")) for i in d.get("instances", [])],
+            is_classification=bool(d.get("is_classification", False)),
+            id=str(d.get("id", "")),
+            name=str(d.get("name", "")),
+        )
+
+
+@dataclass(slots=True)
+class Rejection:
+    reason: str
+    detail: str = ""

@@ -1,0 +1,112 @@
+"""Terminal output: progress bars, summary tables, quiet mode. Everything goes to stderr,
+so stdout stays clean for results (``ask`` prints the completion, ``--json`` prints JSON)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+console = Console(stderr=True)
+_state = {"quiet": False}
+
+
+def set_quiet(quiet: bool) -> None:
+    _state["quiet"] = quiet
+
+
+def is_quiet() -> bool:
+    return bool(_state["quiet"])
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(levelname)s %(name)s: %(message)s")
+
+
+def info(msg: str) -> None:
+    if not is_quiet():
+        console.print(msg, highlight=False)
+
+
+class TokensPerSecond(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        tokens = task.fields.get("tokens", 0)
+        elapsed = task.elapsed or 0.0
+        if not tokens or elapsed <= 0:
+            return Text("")
+        return Text(f"{tokens / elapsed:,.0f} tok/s", style="cyan")
+
+
+class Bar:
+    """A progress bar handle; a no-op in quiet mode."""
+
+    def __init__(self, progress: Progress | None, task_id: Any):
+        self._p, self._id, self.tokens = progress, task_id, 0
+
+    def advance(self, n: int = 1, tokens: int = 0) -> None:
+        self.tokens += tokens
+        if self._p is not None:
+            self._p.update(self._id, advance=n, tokens=self.tokens)
+
+    def set_total(self, total: int) -> None:
+        if self._p is not None:
+            self._p.update(self._id, total=total)
+
+
+@contextmanager
+def progress(desc: str, total: int | None) -> Iterator[Bar]:
+    if is_quiet() or not console.is_terminal and total is not None and total <= 1:
+        yield Bar(None, None)
+        return
+    cols = [
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TokensPerSecond(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+    ]
+    with Progress(*cols, console=console, transient=False, disable=is_quiet()) as p:
+        tid = p.add_task(desc, total=total, tokens=0)
+        yield Bar(p, tid)
+
+
+def table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
+    t = Table(title=title, title_justify="left")
+    for c in columns:
+        t.add_column(c, overflow="fold")
+    for r in rows:
+        t.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in r])
+    return t
+
+
+def show(t: Table) -> None:
+    if not is_quiet():
+        console.print(t)
+
+
+class Timer:
+    def __enter__(self) -> Timer:
+        self.start = time.perf_counter()
+        self.seconds = 0.0
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self.start
