@@ -35,6 +35,9 @@ def load_hf_model(model_dir: Path, *, trainable: bool = False, dtype: Any = None
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
     dtype = dtype or torch.float32
     adapter = model_dir / "adapter_config.json"
     if adapter.is_file():

