@@ -35,11 +35,20 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+TMP_SUFFIX = ".if-tmp"
+
+
+def sweep_temp_files(folder: Path) -> None:
+    """Remove temp files that a killed atomic_write left behind (they were never visible)."""
+    for p in folder.rglob(f".*{TMP_SUFFIX}"):
+        p.unlink(missing_ok=True)
+
+
 def atomic_write(path: Path | str, data: str | bytes) -> None:
     """Write a file so that readers see the old or the new content, never a half."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data.encode() if isinstance(data, str) else data)
@@ -59,6 +68,7 @@ class RunStore:
             raise InputError(f"{self.dir}: not a run directory (no run.sqlite)")
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "exports").mkdir(exist_ok=True)
+        sweep_temp_files(self.dir)
         self.db = sqlite3.connect(str(db_path), timeout=60, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")

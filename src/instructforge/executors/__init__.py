@@ -38,6 +38,9 @@ class LocalExecutor:
             self._backend = self._factory()
         return self._backend
 
+    def warm(self) -> None:
+        _ = self.backend
+
     @property
     def batch_size(self) -> int:
         return self._batch_size or self.backend.batch_size

@@ -1,0 +1,196 @@
+"""``openai:MODEL`` — any OpenAI-compatible server: vLLM serve, Ollama, llama.cpp server, OpenAI.
+
+Async under the hood (httpx on a private event-loop thread, one pooled client), with bounded
+concurrency (``--concurrency``), per-request timeouts, and retries with exponential backoff and
+full jitter on 429 / 5xx / timeouts / dropped connections, honouring ``Retry-After``. The retry
+count is bounded (``max_retries``); when it runs out the whole command stops with one line.
+
+Endpoints: ``chat`` (``/chat/completions``, instruction-tuned models) or ``completions``
+(``/completions``, base models: chat messages are flattened to plain text there). The API key
+comes from ``INSTRUCTFORGE_API_KEY`` or ``OPENAI_API_KEY`` and is only ever put in a request
+header: never in the cache, the run dir or the logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import BackendError, InputError
+from ..records import Completion, Request
+from .base import Backend, BackendOptions
+from .engines import request_seed
+
+log = logging.getLogger(__name__)
+RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
+
+
+def flatten_messages(req: Request) -> str:
+    if req.prompt is not None:
+        return req.prompt
+    return "\n\n".join(c for _, c in req.messages or ()) + "\n\n"
+
+
+class _LoopThread:
+    """One event loop on a daemon thread, so sync callers can run async work without
+    creating a loop (and a connection pool) per batch."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="openai-loop")
+        self.thread.start()
+
+    def run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+
+
+class OpenAIBackend(Backend):
+    kind = "openai"
+    supports_logprobs = True
+
+    def __init__(self, model: str, options: BackendOptions):
+        import httpx
+
+        self.model = model
+        self.options = options
+        base = options.base_url or os.environ.get("OPENAI_BASE_URL")
+        if not base:
+            raise InputError("openai backend needs --base-url URL (or OPENAI_BASE_URL)")
+        if not base.startswith(("http://", "https://")):
+            raise InputError(f"--base-url {base!r}: must start with http:// or https://")
+        self.base_url = base.rstrip("/")
+        self.api = options.api
+        # Big batches keep `concurrency` requests in flight; the executor drains only per batch.
+        self.batch_size = max(256, options.concurrency * 16)
+        key = os.environ.get("INSTRUCTFORGE_API_KEY") or os.environ.get("OPENAI_API_KEY")
+        self._headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self._loop = _LoopThread()
+        limits = httpx.Limits(max_connections=options.concurrency, max_keepalive_connections=options.concurrency)
+        self._client = self._loop.run(self._make_client(limits))
+        self.retries_done = 0
+
+    async def _make_client(self, limits: Any) -> Any:
+        import httpx
+
+        return httpx.AsyncClient(timeout=httpx.Timeout(self.options.timeout, connect=min(10.0, self.options.timeout)),
+                                 limits=limits, headers=self._headers)
+
+    @property
+    def model_id(self) -> str:
+        return f"openai:{self.base_url}:{self.model}:{self.api}"
+
+    # -- request building ------------------------------------------------------------------------
+    def _body(self, req: Request) -> tuple[str, dict[str, Any]]:
+        p = req.params
+        body: dict[str, Any] = {
+            "model": self.model,
+            "temperature": p.temperature,
+            "top_p": p.top_p,
+            "max_tokens": p.max_tokens,
+            "seed": request_seed(req) % (2**31),
+        }
+        if p.stop:
+            body["stop"] = list(p.stop)
+        if p.presence_penalty:
+            body["presence_penalty"] = p.presence_penalty
+        if p.frequency_penalty:
+            body["frequency_penalty"] = p.frequency_penalty
+        if p.repetition_penalty:
+            body["repetition_penalty"] = p.repetition_penalty  # vLLM / llama.cpp extension
+        if self.api == "completions":
+            body["prompt"] = flatten_messages(req)
+            if p.logprobs:
+                body["logprobs"] = p.logprobs
+            return "/completions", body
+        body["messages"] = req.message_dicts() if req.messages is not None else [{"role": "user", "content": req.prompt}]
+        if p.logprobs:
+            body["logprobs"] = True
+            body["top_logprobs"] = p.logprobs
+        return "/chat/completions", body
+
+    def _parse(self, data: dict[str, Any]) -> Completion:
+        try:
+            choice = data["choices"][0]
+        except (KeyError, IndexError, TypeError) as e:
+            raise BackendError(f"{self.base_url}: malformed response (no choices): {str(data)[:200]}") from e
+        usage = data.get("usage") or {}
+        top = None
+        lp = choice.get("logprobs")
+        if self.api == "completions":
+            text = choice.get("text") or ""
+            if lp and lp.get("top_logprobs"):
+                top = [dict(d) for d in lp["top_logprobs"] if d is not None]
+        else:
+            text = (choice.get("message") or {}).get("content") or ""
+            if lp and lp.get("content"):
+                top = [{t["token"]: float(t["logprob"]) for t in item.get("top_logprobs", [])} for item in lp["content"]]
+        finish = choice.get("finish_reason") or "stop"
+        return Completion(text, "length" if finish == "length" else "stop",
+                          int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0), top)
+
+    # -- sending -------------------------------------------------------------------------------------
+    async def _one(self, req: Request, sem: asyncio.Semaphore) -> Completion:
+        import httpx
+
+        path, body = self._body(req)
+        url = self.base_url + path
+        last = ""
+        for attempt in range(self.options.max_retries + 1):
+            retry_after: float | None = None
+            async with sem:
+                try:
+                    r = await self._client.post(url, json=body)
+                    if r.status_code == 200:
+                        return self._parse(r.json())
+                    if r.status_code not in RETRY_STATUS:
+                        raise BackendError(f"{url}: HTTP {r.status_code}: {r.text[:200]}")
+                    last = f"HTTP {r.status_code}"
+                    ra = r.headers.get("retry-after")
+                    if ra:
+                        try:
+                            retry_after = float(ra)
+                        except ValueError:
+                            retry_after = None
+                except (httpx.TimeoutException, httpx.TransportError) as e:
+                    last = type(e).__name__
+            if attempt == self.options.max_retries:
+                break
+            self.retries_done += 1
+            # Full jitter (AWS architecture blog): spread retries so a burst of 429s does not
+            # come back as another burst.
+            delay = random.uniform(0, min(30.0, 0.25 * 2**attempt))
+            if retry_after is not None:
+                delay = max(delay, min(retry_after, 60.0))
+            log.info("retry %d for %s after %s (%.2fs)", attempt + 1, url, last, delay)
+            await asyncio.sleep(delay)
+        raise BackendError(f"{url}: no answer after {self.options.max_retries + 1} attempts (last: {last})")
+
+    async def _all(self, requests: Sequence[Request]) -> list[Completion]:
+        sem = asyncio.Semaphore(self.options.concurrency)
+        tasks = [asyncio.ensure_future(self._one(r, sem)) for r in requests]
+        try:
+            return list(await asyncio.gather(*tasks))
+        except BaseException:
+            for t in tasks:
+                t.cancel()
+            raise
+
+    def generate(self, requests: Sequence[Request]) -> list[Completion]:
+        if not requests:
+            return []
+        return self._loop.run(self._all(requests))
+
+    def close(self) -> None:
+        try:
+            self._loop.run(self._client.aclose())
+        finally:
+            self._loop.stop()

@@ -1,0 +1,1 @@
+"""Test utilities that ship with the package: a real local OpenAI-compatible HTTP server."""

@@ -1,0 +1,191 @@
+"""A real HTTP server on 127.0.0.1 that speaks the OpenAI chat/completions and completions API,
+for tests and benchmarks of the ``openai:`` backend (no network, no mocks of the client).
+
+Answers are deterministic: ``"echo: <last user message or prompt>"`` cut to ``max_tokens``
+words (or what ``responder(text, body)`` returns). Failures are injected per prompt by
+directives inside the prompt text, counted per distinct prompt, so a test knows exactly what
+will happen:
+
+- ``[[429:N]]``  the first N attempts get HTTP 429 with ``Retry-After``
+- ``[[500:N]]``  the first N attempts get HTTP 500
+- ``[[slow:N]]`` the first N attempts sleep ``slow_seconds`` (beyond the client's timeout)
+- ``[[drop:N]]`` the first N attempts have their connection closed without an answer
+
+``latency`` adds a fixed delay to every request and ``max_concurrency`` makes the server
+process at most that many at once (others queue), which is what the efficiency benchmark needs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+DIRECTIVE = re.compile(r"\[\[(429|500|slow|drop):(\d+)\]\]")
+
+
+class FakeOpenAIServer:
+    def __init__(
+        self,
+        *,
+        latency: float = 0.0,
+        max_concurrency: int | None = None,
+        slow_seconds: float = 2.0,
+        retry_after: float = 0.05,
+        responder: Callable[[str, dict[str, Any]], str] | None = None,
+        top_logprobs: dict[str, float] | None = None,
+    ):
+        self.latency = latency
+        self.slow_seconds = slow_seconds
+        self.retry_after = retry_after
+        self.responder = responder
+        self.top_logprobs = top_logprobs or {"Yes": -0.2, "No": -1.8}
+        self.sem = threading.Semaphore(max_concurrency) if max_concurrency else None
+        self.attempts: Counter[str] = Counter()
+        self.served = 0
+        self.failures: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self.in_flight = 0
+        self.max_in_flight = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a: Any) -> None:  # quiet
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server API
+                n = int(self.headers.get("content-length") or 0)
+                body = json.loads(self.rfile.read(n) or b"{}")
+                server._handle(self, body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.httpd.request_queue_size = 1024
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> FakeOpenAIServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    # -- behaviour -------------------------------------------------------------------------------
+    def _text_of(self, body: dict[str, Any]) -> str:
+        if "messages" in body:
+            users = [m["content"] for m in body["messages"] if m.get("role") == "user"]
+            return users[-1] if users else ""
+        return str(body.get("prompt", ""))
+
+    def _send(self, h: BaseHTTPRequestHandler, code: int, obj: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(obj).encode()
+        h.send_response(code)
+        h.send_header("content-type", "application/json")
+        h.send_header("content-length", str(len(data)))
+        for k, v in (headers or {}).items():
+            h.send_header(k, v)
+        h.end_headers()
+        h.wfile.write(data)
+
+    def _handle(self, h: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
+        text = self._text_of(body)
+        with self._lock:
+            self.attempts[text] += 1
+            attempt = self.attempts[text]
+        for kind, count in DIRECTIVE.findall(text):
+            if attempt <= int(count):
+                with self._lock:
+                    self.failures[kind] += 1
+                if kind == "429":
+                    return self._send(h, 429, {"error": {"message": "rate limited"}}, {"retry-after": str(self.retry_after)})
+                if kind == "500":
+                    return self._send(h, 500, {"error": {"message": "boom"}})
+                if kind == "slow":
+                    time.sleep(self.slow_seconds)
+                    try:
+                        return self._answer(h, body, text)
+                    except OSError:
+                        return None
+                if kind == "drop":
+                    h.close_connection = True
+                    try:
+                        h.connection.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                    return None
+        if self.sem is not None:
+            with self.sem:
+                self._answer(h, body, text)
+        else:
+            self._answer(h, body, text)
+        return None
+
+    def _answer(self, h: BaseHTTPRequestHandler, body: dict[str, Any], text: str) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.latency:
+                time.sleep(self.latency)
+            answer = self.responder(text, body) if self.responder else f"echo: {text}"
+            words = answer.split(" ")
+            max_tokens = int(body.get("max_tokens") or 10**9)
+            finish = "stop"
+            if len(words) > max_tokens:
+                answer, finish = " ".join(words[:max_tokens]), "length"
+            for s in body.get("stop") or []:
+                k = answer.find(s)
+                if k >= 0:
+                    answer, finish = answer[:k], "stop"
+            usage = {"prompt_tokens": len(text.split()), "completion_tokens": len(answer.split())}
+            if "messages" in body:
+                choice: dict[str, Any] = {"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": finish}
+                if body.get("logprobs"):
+                    top = [{"token": t, "logprob": lp} for t, lp in self.top_logprobs.items()]
+                    choice["logprobs"] = {"content": [{"token": top[0]["token"], "logprob": top[0]["logprob"], "top_logprobs": top}]}
+                obj = {"object": "chat.completion", "model": body.get("model"), "choices": [choice], "usage": usage}
+            else:
+                choice = {"index": 0, "text": answer, "finish_reason": finish}
+                if body.get("logprobs"):
+                    choice["logprobs"] = {"top_logprobs": [dict(self.top_logprobs)]}
+                obj = {"object": "text_completion", "model": body.get("model"), "choices": [choice], "usage": usage}
+            self._send(h, 200, obj)
+            with self._lock:
+                self.served += 1
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+
+def main() -> None:
+    """``python -m instructforge.testing.fake_openai [--port P] [--latency S]``: serve until Ctrl-C."""
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--latency", type=float, default=0.0)
+    ap.add_argument("--max-concurrency", type=int, default=None)
+    a = ap.parse_args()
+    with FakeOpenAIServer(latency=a.latency, max_concurrency=a.max_concurrency) as s:
+        print(s.url, flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()
