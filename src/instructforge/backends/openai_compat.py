@@ -70,7 +70,7 @@ class OpenAIBackend(Backend):
         self.base_url = base.rstrip("/")
         self.api = options.api
         # Big batches keep `concurrency` requests in flight; the executor drains only per batch.
-        self.batch_size = max(256, options.concurrency * 16)
+        self.batch_size = max(1024, options.concurrency * 64)
         key = os.environ.get("INSTRUCTFORGE_API_KEY") or os.environ.get("OPENAI_API_KEY")
         self._headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._loop = _LoopThread()

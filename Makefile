@@ -1,0 +1,22 @@
+# Two commands do everything on a fresh machine:
+#   make demo   -> set up .venv, run a small Self-Instruct generate on the embedded model, write its report
+#   make test   -> set up .venv (+ headless Chromium for the report test), run the test suite
+.PHONY: setup demo test test-fast lint bench
+
+.venv/.installed: pyproject.toml scripts/setup.sh
+	bash scripts/setup.sh
+
+setup: .venv/.installed
+
+demo: setup
+	bash scripts/demo.sh
+
+test: setup
+	bash scripts/install_browser.sh
+	.venv/bin/python -m pytest
+
+test-fast: setup
+	.venv/bin/python -m pytest -m "not slow and not browser"
+
+lint: setup
+	.venv/bin/ruff check src tests benchmarks
