@@ -2,8 +2,13 @@
 
 An engine takes rendered prompt texts plus their Requests and returns Completions. Every
 engine honours the same SamplingParams: temperature (0 = greedy), top_p, max_tokens, stop
-strings, per-request seed, OpenAI presence/frequency penalties (applied exactly, additive on
-the logits of tokens already generated), HF repetition_penalty, and top-N logprobs.
+strings, per-request seed, penalties and top-N logprobs. This module's transformers engine
+applies OpenAI presence/frequency penalties exactly (additive on the logits of tokens already
+generated); engine_ct2.py and engine_llamacpp.py document where they differ. Not a paper
+component: the engines only decide how fast the paper's generation steps run.
+
+``--engine auto`` (the default) takes the fastest installed engine: ctranslate2 (int8), then
+llama.cpp, then transformers. Training always uses transformers.
 """
 
 from __future__ import annotations
@@ -15,9 +20,6 @@ from typing import Any
 from ..errors import InputError
 from ..records import Completion, Request
 from .base import BackendOptions
-
-ENGINES = ("transformers",)
-
 
 class Engine:
     name = "base"
@@ -174,20 +176,40 @@ class TransformersEngine(Engine):
         return int(torch.multinomial(probs, 1, generator=gen))
 
 
+#: every engine this module knows, fastest first (what ``auto`` prefers), with the module it
+#: needs: measured here with SmolLM2-135M (architecture.md, benchmarks/engines.py).
+KNOWN_ENGINES = (("ctranslate2", "ctranslate2"), ("llamacpp", "llama_cpp"), ("transformers", "transformers"))
+
+
 def available_engines() -> list[str]:
-    return list(ENGINES)
+    """Installed engines, fastest first. Checked without importing them (cheap)."""
+    import importlib.util
+
+    return [name for name, module in KNOWN_ENGINES if importlib.util.find_spec(module) is not None]
 
 
 def make_engine(name: str, model_dir: Path, options: BackendOptions) -> Engine:
-    if name in ("auto", "transformers"):
-        return TransformersEngine(model_dir, options)
-    raise InputError(f"unknown engine {name!r}; available here: {', '.join(available_engines())}")
+    name = resolve_engine_name(name)
+    if name == "ctranslate2":
+        from .engine_ct2 import CT2Engine
+
+        return CT2Engine(model_dir, options)
+    if name == "llamacpp":
+        from .engine_llamacpp import LlamaCppEngine
+
+        return LlamaCppEngine(model_dir, options)
+    return TransformersEngine(model_dir, options)
 
 
 def resolve_engine_name(name: str) -> str:
-    """The engine ``name`` stands for on this machine (``auto`` = the fastest installed)."""
+    """The engine ``name`` stands for on this machine (``auto`` = the fastest installed).
+
+    Never loads a model: the cache identity (``model_identity``) is computed from it.
+    """
+    avail = available_engines()
     if name == "auto":
-        return available_engines()[0]
-    if name not in available_engines():
-        raise InputError(f"unknown or unavailable engine {name!r}; available here: {', '.join(available_engines())}")
+        return avail[0]
+    if name not in avail:
+        known = ", ".join(n for n, _ in KNOWN_ENGINES)
+        raise InputError(f"unknown or unavailable engine {name!r}; known: {known}; installed here: {', '.join(avail)}")
     return name

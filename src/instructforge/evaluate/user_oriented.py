@@ -1,0 +1,199 @@
+"""User-oriented instruction evaluation (Self-Instruct, Wang et al. 2023, section 5.3).
+
+The model answers the 252 user-oriented instructions (instruction + instance input, greedy);
+a judge model then rates every answer on the paper's four-level scale:
+
+- A: valid and satisfying response;
+- B: acceptable response with minor errors or imperfections;
+- C: relevant response that responds to the instruction but has significant errors;
+- D: irrelevant or completely invalid response.
+
+In the paper the ratings come from human experts; here a judge model substitutes for them.
+The judge's letter is read from P(A..D) of its first generated token when the backend returns
+top logprobs, else parsed from its text.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from ..records import Completion, Request, SamplingParams
+from .superni import template
+
+LETTERS = ("A", "B", "C", "D")
+
+
+@dataclass
+class UserOrientedConfig:
+    """Settings of the user-oriented evaluation."""
+
+    # Answer length. The paper does not give one; 512 leaves room for emails, lists and code.
+    max_tokens: int = 512
+    # Greedy answers, as for SuperNI.
+    temperature: float = 0.0
+    # Evaluate only the first N instructions (None = all 252).
+    max_instructions: int | None = None
+    # "auto": read P(A..D) from the judge's first-token top logprobs when the backend can
+    # return them, falling back to the text; "logprobs" / "text" force one method.
+    judge_method: str = "auto"
+    # Top alternatives requested for the judge's first token.
+    judge_logprobs: int = 20
+    # Tokens the judge may write when its letter is parsed from text.
+    judge_max_tokens: int = 32
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class UserItem:
+    id: str
+    instruction: str
+    input: str
+    reference: str
+
+
+def load_items(path: Path, max_instructions: int | None = None) -> list[UserItem]:
+    """Read user_oriented_instructions.jsonl (id, instruction, instances[{input, output}])."""
+    items = []
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            d = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError.at(path, n, f"not valid JSON ({e.msg})") from None
+        if not isinstance(d, dict) or not isinstance(d.get("instruction"), str) or not d["instruction"].strip():
+            raise InputError.at(path, n, 'needs a non-empty "instruction"')
+        insts = d.get("instances") or [{}]
+        if not isinstance(insts, list) or not isinstance(insts[0], dict):
+            raise InputError.at(path, n, '"instances" must be a list of {input, output}')
+        # One answer per instruction, on its first instance (the file has one instance each).
+        items.append(UserItem(str(d.get("id", f"line{n}")), d["instruction"].strip(),
+                              str(insts[0].get("input") or "").strip(), str(insts[0].get("output") or "")))
+    if not items:
+        raise InputError.at(path, None, "no instructions")
+    ids = [i.id for i in items]
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise InputError.at(path, None, f"duplicate id {dup}")
+    return items[:max_instructions] if max_instructions else items
+
+
+def render_request(item: UserItem) -> str:
+    if item.input:
+        return template("user_oriented_answer.txt").format(instruction=item.instruction, input=item.input)
+    return template("user_oriented_answer_no_input.txt").format(instruction=item.instruction)
+
+
+def render_judge(item: UserItem, response: str) -> str:
+    return template("user_oriented_judge.txt").format(request=render_request(item), response=response.strip() or "(empty)")
+
+
+# ---------------------------------------------------------------- reading the judge
+
+_LABELLED = re.compile(r"(?i:rating|grade|answer|score|letter)\s*(?:is)?\s*[:=\-]?\s*[\(\[\*\"']*([ABCD])(?![A-Za-z])")
+# A lone capital letter at the start; "A good answer" (article) does not count.
+_LEADING = re.compile(r"^[\s\(\[\*\"'#]*([ABCD])(?![A-Za-z])(?!\s+[a-z])")
+_ANYWHERE = re.compile(r"(?<![A-Za-z])([BCD])(?![A-Za-z])|(?<![A-Za-z])(A)(?=[\s]*[\):.\-\]\*]|$)")
+
+
+def letter_from_text(text: str) -> str | None:
+    """The rating letter in a judge's text, or None.
+
+    >>> [letter_from_text(t) for t in ["B", " (C) has errors", "Answer is: **B**", "A good reply", "**D**"]]
+    ['B', 'C', 'B', None, 'D']
+    """
+    m = _LABELLED.search(text) or _LEADING.search(text)
+    if m:
+        return m.group(1).upper()
+    m = _ANYWHERE.search(text)
+    if m:
+        return m.group(1) or m.group(2)
+    return None
+
+
+def letter_probs(top: Sequence[dict[str, float]] | None) -> dict[str, float] | None:
+    """P(A..D) from the first token's top logprobs, renormalised over the four letters.
+
+    Token variants (" A", "a", "A") are summed. None when no letter is among them.
+    """
+    if not top:
+        return None
+    mass = dict.fromkeys(LETTERS, 0.0)
+    for tok, lp in top[0].items():
+        t = tok.strip().strip("*(\"'").upper()
+        if t in mass and lp is not None:
+            mass[t] += math.exp(lp)
+    total = sum(mass.values())
+    if total <= 0:
+        return None
+    return {k: v / total for k, v in mass.items()}
+
+
+def wants_logprobs(judge: Any, method: str) -> bool:
+    if method == "text":
+        return False
+    if method == "logprobs":
+        return True
+    backend = getattr(judge, "backend", None)  # None under the Ray executor: just ask
+    return backend is None or bool(getattr(backend, "supports_logprobs", False))
+
+
+def judge_answers(judge: Any, items: Sequence[UserItem], answers: Sequence[str], cfg: UserOrientedConfig) -> list[dict[str, Any]]:
+    """Rate every answer; one dict per item with rating, method, probs and judge text."""
+    prompts = [render_judge(it, a) for it, a in zip(items, answers, strict=True)]
+    ratings: list[dict[str, Any]] = [{"rating": None, "method": None, "probs": None, "judge_text": ""} for _ in items]
+    todo = list(range(len(items)))
+    if wants_logprobs(judge, cfg.judge_method):
+        p = SamplingParams(temperature=0.0, max_tokens=1, logprobs=cfg.judge_logprobs)
+        comps = judge.generate([Request.chat(prompts[i], params=p, seed=0) for i in todo], desc="judge (logprobs)")
+        left = []
+        for i, c in zip(todo, comps, strict=True):
+            probs = letter_probs(c.top_logprobs)
+            if probs is None:
+                left.append(i)
+                continue
+            ratings[i].update(rating=max(LETTERS, key=lambda k: probs[k]), method="logprobs",
+                              probs={k: round(v, 6) for k, v in probs.items()}, judge_text=c.text)
+        todo = left
+    if todo:
+        p = SamplingParams(temperature=0.0, max_tokens=cfg.judge_max_tokens)
+        comps = judge.generate([Request.chat(prompts[i], params=p, seed=0) for i in todo], desc="judge (text)")
+        for i, c in zip(todo, comps, strict=True):
+            ratings[i].update(rating=letter_from_text(c.text), method="text", judge_text=c.text)
+    return ratings
+
+
+def answer(llm: Any, items: Sequence[UserItem], cfg: UserOrientedConfig) -> list[Completion]:
+    p = SamplingParams(temperature=cfg.temperature, max_tokens=cfg.max_tokens)
+    return llm.generate([Request.chat(render_request(it), params=p, seed=0) for it in items], desc="answers")
+
+
+def summarise(items: Sequence[UserItem], answers: Sequence[Completion], ratings: Sequence[dict[str, Any]],
+              model: str, judge: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(results.json dict, ratings.jsonl rows)."""
+    rows = []
+    for it, a, r in zip(items, answers, ratings, strict=True):
+        rows.append({"id": it.id, "instruction": it.instruction, "input": it.input, "response": a.text,
+                     "finish_reason": a.finish_reason, **r})
+    dist = {k: sum(1 for r in rows if r["rating"] == k) for k in LETTERS}
+    results = {
+        "kind": "user-oriented",
+        "model": model,
+        "judge": judge,
+        "distribution": dist,
+        "n": len(rows),
+        "unparsed": sum(1 for r in rows if r["rating"] is None),
+        "share": {k: round(v / len(rows), 4) for k, v in dist.items()} if rows else {},
+        "methods": {m: sum(1 for r in rows if r["method"] == m) for m in ("logprobs", "text")},
+        "rater": "judge model (substitute for the paper's human raters)",
+    }
+    return results, rows

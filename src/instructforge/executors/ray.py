@@ -1,0 +1,172 @@
+"""Ray executor: the same model calls, spread over a pool of Ray actors.
+
+Not a paper component (the papers ran on an API); it decides *where* generation runs. Each
+actor builds its own backend from ``(spec, BackendOptions)`` - the embedded model or an
+``hf:DIR`` on CPU nodes, ``vllm:DIR`` on GPU nodes - and answers whole chunks of
+``batch_size`` requests. The driver hands a chunk to each free actor and yields results as
+they finish, with their indices; it stays the only writer into the call cache and the run
+store (``LLM.generate`` writes each chunk as it arrives), so killing the driver loses at most
+the chunks in flight and a resumed run pays for nothing twice.
+
+Chunk boundaries are those of the local executor (``batch_size`` consecutive requests), so a
+backend whose sampled output depends on its batch (ctranslate2, see engine_ct2.py) gives the
+same answers under either executor. Stages never import this module: ``open_llm(...,
+executor="ray")`` does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from ..backends.base import BackendOptions
+from ..errors import InputError
+from ..records import Completion, Request
+
+#: object store for a local instance: chunks of requests/completions are small
+LOCAL_OBJECT_STORE_BYTES = 128 * 1024 * 1024
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise InputError("--executor ray needs Ray: pip install 'ray>=2.40'") from None
+    return ray
+
+
+class _BackendActor:
+    """Holds one backend for its lifetime; ``generate`` is ``Backend.generate`` remotely."""
+
+    def __init__(self, spec: str, options: BackendOptions, threads: int | None):
+        if threads:
+            # Actors on one node share its cores: each engine gets its slice, not all of them.
+            os.environ["INSTRUCTFORGE_THREADS"] = str(threads)
+        from ..backends import load_backend
+
+        self.backend = load_backend(spec, options)
+
+    def generate(self, requests: list[Request]) -> list[Completion]:
+        return self.backend.generate(requests)
+
+    def batch_size(self) -> int:
+        return self.backend.batch_size
+
+
+class RayExecutor:
+    """Actor pool over any backend. ``address``: a running cluster (``ray start --head``);
+    None starts a private local instance. ``num_actors``: default one per CPU (or, with
+    ``num_gpus`` > 0, as many as the cluster's GPUs allow). ``num_gpus``: GPUs per actor."""
+
+    def __init__(
+        self,
+        spec: str,
+        options: BackendOptions | None = None,
+        address: str | None = None,
+        num_actors: int | None = None,
+        num_gpus: float = 0.0,
+    ):
+        if num_actors is not None and num_actors < 1:
+            raise InputError(f"--ray-actors must be >= 1, got {num_actors}")
+        if num_gpus < 0:
+            raise InputError(f"--num-gpus must be >= 0, got {num_gpus}")
+        self.spec = spec
+        self.options = options or BackendOptions()
+        self.address = address
+        self.num_gpus = float(num_gpus)
+        self._requested_actors = num_actors
+        self._actors: list[Any] = []
+        self._started_ray = False
+        self._batch_size: int | None = None
+
+    # -- pool ---------------------------------------------------------------------------
+    def _ensure_pool(self) -> list[Any]:
+        """Start Ray and the actors on first use: a fully cached run never starts Ray."""
+        if self._actors:
+            return self._actors
+        ray = _import_ray()
+        if not ray.is_initialized():
+            if self.address:
+                ray.init(address=self.address, log_to_driver=False)
+            else:
+                cpus = self._requested_actors or os.cpu_count() or 1
+                ray.init(
+                    num_cpus=cpus,
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    object_store_memory=LOCAL_OBJECT_STORE_BYTES,
+                    configure_logging=False,
+                )
+            self._started_ray = True
+        resources = ray.cluster_resources()
+        n = self._requested_actors
+        if n is None:
+            if self.num_gpus > 0:
+                n = max(1, int(resources.get("GPU", 0) // self.num_gpus))
+            else:
+                n = max(1, int(resources.get("CPU", 1)))
+        # On a local instance the actors split this machine's cores; on a cluster each node's
+        # engines decide for themselves (INSTRUCTFORGE_THREADS on the node wins).
+        threads = None if self.address else max(1, (os.cpu_count() or 1) // n)
+        actor_cls = ray.remote(_BackendActor)
+        self._actors = [
+            actor_cls.options(
+                num_cpus=1,
+                num_gpus=self.num_gpus,
+                max_restarts=2,  # an actor that dies is rebuilt and its chunk retried
+                max_task_retries=2,
+            ).remote(self.spec, self.options, threads)
+            for _ in range(n)
+        ]
+        return self._actors
+
+    @property
+    def num_actors(self) -> int:
+        return len(self._ensure_pool())
+
+    @property
+    def batch_size(self) -> int:
+        """The backend's own preferred batch, as the local executor uses it (same chunks)."""
+        if self._batch_size is None:
+            ray = _import_ray()
+            self._batch_size = max(1, int(ray.get(self._ensure_pool()[0].batch_size.remote())))
+        return self._batch_size
+
+    def run(self, requests: list[Request]) -> Iterator[tuple[list[int], list[Completion]]]:
+        if not requests:
+            return
+        ray = _import_ray()
+        actors = self._ensure_pool()
+        bs = self.batch_size
+        chunks = [list(range(s, min(s + bs, len(requests)))) for s in range(0, len(requests), bs)]
+        chunks.reverse()  # pop() from the end hands them out in order
+        free = list(actors)
+        in_flight: dict[Any, tuple[Any, list[int]]] = {}
+        try:
+            while chunks or in_flight:
+                while chunks and free:
+                    actor, idx = free.pop(), chunks.pop()
+                    ref = actor.generate.remote([requests[i] for i in idx])
+                    in_flight[ref] = (actor, idx)
+                done, _ = ray.wait(list(in_flight), num_returns=1)
+                for ref in done:
+                    actor, idx = in_flight.pop(ref)
+                    free.append(actor)
+                    yield idx, ray.get(ref)
+        finally:
+            for ref in in_flight:  # the consumer stopped early: do not leave work running
+                with contextlib.suppress(Exception):
+                    ray.cancel(ref)
+
+    def close(self) -> None:
+        if not self._actors and not self._started_ray:
+            return
+        ray = _import_ray()
+        for a in self._actors:
+            ray.kill(a)
+        self._actors = []
+        if self._started_ray:
+            ray.shutdown()
+            self._started_ray = False

@@ -1,0 +1,182 @@
+"""``instructforge induction evaluate``: the Instruction Induction benchmark end to end
+(Honovich et al. 2023, sections 3-4).
+
+For every task: induce instructions from 5-demonstration sets, merge identical ones (with their
+counts), execute each distinct instruction and every gold annotation on the test inputs, score
+them with the task's metric, and compare induced with gold instructions by BERTScore. Task score
+= count-weighted mean over induced instructions; human score = mean over gold annotations;
+headline = mean execution accuracy over tasks as a share of the human one.
+With ``search``, each task's instruction comes from the APE-style search (search.py) instead,
+scored on held-out raw/induce demonstrations, never on the test inputs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..llm import LLM
+from . import benchmark as bm
+from .bertscore import BertScoreConfig, bertscore_f1
+from .execute import ExecuteConfig, Job, score_jobs
+from .induce import InduceConfig, induce
+from .metrics import mean, weighted_mean
+from .search import SearchConfig, search
+
+
+@dataclass
+class EvalConfig:
+    """Benchmark run parameters; paper values as defaults, CPU-saving limits off by default."""
+
+    num_prompts: int = 100  # induction prompts per task (paper: 100, from induction_input)
+    k: int = 5  # demonstrations per prompt (paper: 5)
+    max_test: int | None = None  # test examples per task (None = all, as the paper); drawn with test_seed
+    test_seed: int = 0
+    human_baseline: bool = True  # execute the gold annotations too (the paper's "human performance")
+    bertscore: bool = True
+    use_search: bool = False  # APE-style search instead of greedy induction (beyond the paper)
+    task_table: str | None = None  # extra task_table.json rows (metric, answers, inputs)
+    induce: InduceConfig = field(default_factory=InduceConfig)
+    execute: ExecuteConfig = field(default_factory=ExecuteConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    bert: BertScoreConfig = field(default_factory=BertScoreConfig)
+
+
+def _held_out(data_dir: Path, task: str, spec: bm.TaskSpec, n: int, seed: int) -> tuple[list[tuple[str, str]], list[bm.TestItem]]:
+    """raw/induce split into a proposal pool and held-out items (answers from the task table)."""
+    import random
+
+    path = data_dir / "raw" / "induce" / f"{task}.json"
+    rows = list(bm.read_examples(path).items())
+    random.Random(seed).shuffle(rows)
+    rng = random.Random(seed)
+    held = [bm.TestItem(str(key), bm.fill(rng.choice(spec.demo_input), ex), bm.answers_of(ex, spec)) for key, ex in rows[:n]]
+    pool = [(bm.fill(rng.choice(spec.demo_input), ex), bm.fill(spec.demo_output, ex)) for _, ex in rows[n:]]
+    return pool, held
+
+
+def evaluate_benchmark(llm: LLM, data_dir: Path, cfg: EvalConfig, tasks: list[str] | None = None,
+                       keep_predictions: bool = False) -> dict[str, Any]:
+    """Run the benchmark; returns the results dict (``kind: induction``). With
+    ``keep_predictions`` every execution answer is under ``_predictions`` (not for results.json)."""
+    t0 = time.perf_counter()
+    table = bm.load_table(Path(cfg.task_table) if cfg.task_table else None)
+    names = bm.check_tasks(data_dir, tasks)
+    specs = {t: bm.task_spec(t, table) for t in names}
+    # Read and check everything before the first model call.
+    items = {t: bm.subsample(bm.test_items(data_dir, t, specs[t]), cfg.max_test, cfg.test_seed) for t in names}
+    gold = {t: bm.gold_instructions(data_dir, t) for t in names}
+    induced: dict[str, Counter[str]] = {}
+    searches: dict[str, Any] = {}
+    if cfg.use_search:
+        for t in names:
+            pool, held = _held_out(data_dir, t, specs[t], cfg.search.max_eval, cfg.search.seed)
+            scfg = SearchConfig(**{**asdict(cfg.search), "metric": specs[t].metric, "k": cfg.k})
+            res = search(llm, pool, scfg, cfg.induce, cfg.execute, held_out=held)
+            induced[t] = Counter({res.best.text: 1})
+            searches[t] = res.table()
+    else:
+        sets = {t: bm.demo_sets(data_dir, t, specs[t], cfg.num_prompts, cfg.k, cfg.induce.seed) for t in names}
+        flat = [(t, d) for t in names for d in sets[t]]
+        texts = induce(llm, [d for _, d in flat], cfg.induce, desc="inducing")
+        for t in names:
+            induced[t] = Counter()
+        for (t, _), text in zip(flat, texts, strict=True):
+            induced[t][text] += 1
+    out_tasks: dict[str, Any] = {}
+    predictions: list[dict[str, Any]] = []
+    jobs = []
+    for t in names:
+        todo = dict(induced[t])
+        if cfg.human_baseline:
+            for g in gold[t]:
+                todo.setdefault(g, 0)
+        jobs.append(Job(todo, items[t], specs[t].metric))
+    # One batched call for every task: full batches, one re-decode round (see execute.py).
+    all_scored = score_jobs(llm, jobs, cfg.execute, desc="executing")
+    for t, scored_list in zip(names, all_scored, strict=True):
+        scored = {s.text: s for s in scored_list}
+        if keep_predictions:
+            for s in scored.values():
+                kind = "induced" if s.text in induced[t] else "gold"
+                predictions += [{"task": t, "source": kind, "instruction": s.text, "id": it.id, "prediction": p}
+                                for it, p in zip(items[t], s.predictions, strict=True)]
+        ins = [{"text": x, "count": c, "accuracy": round(scored[x].accuracy, 6)} for x, c in induced[t].most_common()]
+        human = [scored[g].accuracy for g in gold[t]] if cfg.human_baseline else []
+        out_tasks[t] = {
+            "metric": specs[t].metric,
+            "execution_accuracy": weighted_mean((scored[x].accuracy, c) for x, c in induced[t].items()),
+            "human_execution_accuracy": mean(human) if human else None,
+            "bertscore": None,
+            "n_test": len(items[t]),
+            "n_gold": len(gold[t]),
+            "instructions": ins,
+            "human_instructions": [{"text": g, "accuracy": round(scored[g].accuracy, 6)} for g in gold[t]] if cfg.human_baseline else [],
+        }
+        if t in searches:
+            out_tasks[t]["search"] = searches[t]
+    if cfg.bertscore:
+        rows = [x for t in names for x in out_tasks[t]["instructions"]]
+        refs = [gold[t] for t in names for _ in out_tasks[t]["instructions"]]
+        for x, f in zip(rows, bertscore_f1([x["text"] for x in rows], refs, cfg.bert), strict=True):
+            x["bertscore"] = round(f, 6)
+        for t in names:
+            rows = out_tasks[t]["instructions"]
+            out_tasks[t]["bertscore"] = weighted_mean((x["bertscore"], x["count"]) for x in rows) if gold[t] else None
+    res = {"kind": "induction", "model": llm.model_id, "overall": overall(out_tasks),
+           "tasks": out_tasks, "config": config_dict(cfg, data_dir, names),
+           "seconds": round(time.perf_counter() - t0, 1), "model_stats": llm.stats.as_dict()}
+    if keep_predictions:
+        res["_predictions"] = predictions
+    return res
+
+
+def overall(tasks: dict[str, Any]) -> dict[str, Any]:
+    ex = mean(v["execution_accuracy"] for v in tasks.values())
+    hum = [v["human_execution_accuracy"] for v in tasks.values() if v["human_execution_accuracy"] is not None]
+    bs = [v["bertscore"] for v in tasks.values() if v["bertscore"] is not None]
+    human = mean(hum) if hum else None
+    return {
+        "execution_accuracy": ex,
+        "human_execution_accuracy": human,
+        # Ratio of the two task means (the paper's "X% of human performance").
+        "percent_of_human": 100 * ex / human if human else None,
+        "bertscore": mean(bs) if bs else None,
+        "n_tasks": len(tasks),
+    }
+
+
+def config_dict(cfg: EvalConfig, data_dir: Path, names: list[str]) -> dict[str, Any]:
+    d = asdict(cfg)
+    d["data"] = str(data_dir)
+    d["tasks"] = names
+    return d
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.1f}"
+
+
+def table_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    cols = ["task", "metric", "n_test", "instructions", "exec acc %", "human %", "% of human", "BERTScore"]
+    rows = []
+    for t, v in results["tasks"].items():
+        h = v["human_execution_accuracy"]
+        rel = "-" if not h else f"{100 * v['execution_accuracy'] / h:.0f}"
+        rows.append([t, v["metric"], str(v["n_test"]), str(len(v["instructions"])), _pct(v["execution_accuracy"]),
+                     _pct(h), rel, "-" if v["bertscore"] is None else f"{v['bertscore']:.3f}"])
+    o = results["overall"]
+    rows.append(["**overall**", "", "", "", _pct(o["execution_accuracy"]), _pct(o["human_execution_accuracy"]),
+                 "-" if o["percent_of_human"] is None else f"{o['percent_of_human']:.0f}",
+                 "-" if o["bertscore"] is None else f"{o['bertscore']:.3f}"])
+    return cols, rows
+
+
+def markdown_table(results: dict[str, Any]) -> str:
+    cols, rows = table_rows(results)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,132 @@
+"""Instruction search beyond the paper, after APE (Zhou et al. 2023, "Large Language Models Are
+Human-Level Prompt Engineers", sections 3.1-3.3).
+
+1. Propose: ``num_candidates`` instructions, each induced from its own random k-demonstration
+   subsample, sampled at temperature 0.9 (distinct ``sample_index``); duplicates merged.
+2. Score: execution accuracy on held-out demonstrations (never shown in a proposal prompt),
+   by successive halving: every candidate gets a small budget, the better half gets twice as
+   much, until one is left or the held-out set is used up.
+3. Optionally resample: ask for ``variations`` rewordings of the leader and score them on the
+   full held-out set with it; the best wins.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+
+from ..llm import LLM
+from ..records import SamplingParams
+from .benchmark import TestItem
+from .execute import ExecuteConfig, execute
+from .induce import InduceConfig, induce, make_request, postprocess, prompt_template
+from .metrics import mean, score
+
+
+@dataclass
+class SearchConfig:
+    num_candidates: int = 8  # proposals (APE samples many; few here for CPU)
+    k: int = 5  # demonstrations per proposal prompt
+    temperature: float = 0.9  # proposal sampling temperature (APE: 0.9)
+    max_eval: int = 20  # held-out demonstrations used for scoring at most
+    min_eval: int = 5  # fewer held-out demonstrations than this: no search possible
+    first_budget: int = 5  # held-out demonstrations each candidate gets in round 1
+    eta: int = 2  # successive halving: keep 1/eta, multiply the budget by eta
+    variations: int = 0  # rewordings of the leader to try at the end (APE's resampling)
+    metric: str = "exact_match"
+    seed: int = 0
+
+
+@dataclass
+class Candidate:
+    text: str
+    source: str  # "proposal" or "variation"
+    scores: dict[str, float] = field(default_factory=dict)  # held-out id -> score
+    rounds: int = 0
+
+    @property
+    def accuracy(self) -> float:
+        return mean(self.scores.values())
+
+
+@dataclass
+class SearchResult:
+    best: Candidate
+    candidates: list[Candidate]
+
+    def table(self) -> list[dict[str, object]]:
+        rows = sorted(self.candidates, key=lambda c: (-len(c.scores), -c.accuracy))
+        return [{"instruction": c.text, "source": c.source, "n_eval": len(c.scores),
+                 "accuracy": round(c.accuracy, 4), "rounds": c.rounds, "chosen": c is self.best} for c in rows]
+
+
+def split_demos(demos: list[tuple[str, str]], cfg: SearchConfig) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(proposal pool, held-out set): the held-out part never appears in a proposal prompt."""
+    order = list(demos)
+    random.Random(cfg.seed).shuffle(order)
+    n_eval = min(cfg.max_eval, max(len(order) - cfg.k, 0))
+    return order[n_eval:], order[:n_eval]
+
+
+def can_search(n_demos: int, cfg: SearchConfig) -> bool:
+    return n_demos - cfg.k >= cfg.min_eval
+
+
+def _evaluate(llm: LLM, cands: list[Candidate], items: list[TestItem], cfg: SearchConfig, ecfg: ExecuteConfig) -> None:
+    todo = [(c, it) for c in cands for it in items if it.id not in c.scores]
+    answers = execute(llm, [(c.text, it.input) for c, it in todo], ecfg, desc="scoring candidates")
+    for (c, it), a in zip(todo, answers, strict=True):
+        c.scores[it.id] = score(a, it.answers, cfg.metric)
+
+
+def search(llm: LLM, demos: list[tuple[str, str]], cfg: SearchConfig | None = None,
+           icfg: InduceConfig | None = None, ecfg: ExecuteConfig | None = None,
+           held_out: list[TestItem] | None = None) -> SearchResult:
+    """Propose, score by successive halving, optionally resample; return the best candidate.
+
+    ``held_out`` overrides the scoring set (the benchmark passes answers with several
+    acceptable forms); otherwise it is split off ``demos``.
+    """
+    cfg = cfg or SearchConfig()
+    icfg = icfg or InduceConfig(k=cfg.k)
+    ecfg = ecfg or ExecuteConfig()
+    pool, evals = split_demos(demos, cfg)
+    if held_out is None:
+        held_out = [TestItem(str(i), x, [y]) for i, (x, y) in enumerate(evals)]
+        if not held_out:
+            pool = list(demos)
+    rng = random.Random(cfg.seed)
+    k = min(cfg.k, len(pool))
+    subsets = [rng.sample(pool, k) for _ in range(cfg.num_candidates)]
+    sampled = InduceConfig(k=k, max_tokens=icfg.max_tokens, temperature=cfg.temperature,
+                           prompt_format=icfg.prompt_format, seed=cfg.seed)
+    texts = induce(llm, subsets, sampled, sample_indices=list(range(cfg.num_candidates)), desc="proposing")
+    cands = [Candidate(t, "proposal") for t in dict.fromkeys(t for t in texts if t)]
+    if not cands:
+        cands = [Candidate(texts[0] if texts else "", "proposal")]
+    alive, budget = list(cands), min(cfg.first_budget, len(held_out))
+    while held_out:
+        _evaluate(llm, alive, held_out[:budget], cfg, ecfg)
+        for c in alive:
+            c.rounds += 1
+        if len(alive) == 1 or budget >= len(held_out):
+            break
+        alive.sort(key=lambda c: -c.accuracy)
+        alive = alive[: max(1, math.ceil(len(alive) / cfg.eta))]
+        budget = min(budget * cfg.eta, len(held_out))
+    best = max(alive, key=lambda c: c.accuracy)
+    if cfg.variations > 0 and held_out:
+        params = SamplingParams(temperature=cfg.temperature, max_tokens=icfg.max_tokens)
+        prompt = prompt_template("variation").format(instruction=best.text)
+        reqs = [make_request(prompt, params, icfg.prompt_format, cfg.seed, i) for i in range(cfg.variations)]
+        known = {c.text for c in cands}
+        new = [t for t in dict.fromkeys(postprocess(c.text) for c in llm.generate(reqs, desc="resampling"))
+               if t and t not in known]
+        extra = [Candidate(t, "variation") for t in new]
+        cands.extend(extra)
+        _evaluate(llm, [best, *extra], held_out, cfg, ecfg)
+        for c in extra:
+            c.rounds = 1
+        best = max([best, *extra], key=lambda c: (c.accuracy, c is best))
+    return SearchResult(best, cands)

@@ -1,0 +1,153 @@
+"""REFINE-AF's reward: automated feedback combined by a linear rule (arXiv 2505.06548, section 3.2).
+
+``r = 0.0078*Rew - 0.4421*Und + 0.3212*Nat + 0.1520*Coh - 0.0274`` per (instruction, input,
+output) triple. The coefficients are *unconfirmed* (docs/methods.md: the InstructMining quality
+rule, negated); they are config values with these defaults. A completion that yields no
+parseable instance gets ``unparseable_penalty`` instead. The reward of a completion is the mean
+over the instances it wrote (at most ``max_triples``).
+
+The reward function is a plain function ``(completions, **columns) -> list[float]``, the form
+TRL's GRPO/RLOO trainers call; it also reports every component through TRL's ``log_metric``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .feedback import DIMENSIONS, Triple
+
+REWARD_MODEL = "reward_model"
+JUDGE_SUBSTITUTE = "overall"  # the judge's P(yes) to an overall-quality question, standing in for Rew
+
+
+@dataclass
+class RewardConfig:
+    """Coefficients of the linear rule (paper's values, unconfirmed) and the parse penalty."""
+
+    w_reward_model: float = 0.0078  # Rew: reward-model score (or its judge substitute)
+    w_understandability: float = -0.4421  # Und (negative in the rule as published)
+    w_naturalness: float = 0.3212  # Nat
+    w_coherence: float = 0.1520  # Coh
+    intercept: float = -0.0274
+    unparseable_penalty: float = -1.0  # reward of a completion with no parseable instance (below any rule value)
+    max_triples: int = 5  # instances scored per completion (Self-Instruct keeps at most 5 per task)
+
+
+def combine(rew: float, und: float, nat: float, coh: float, cfg: RewardConfig | None = None) -> float:
+    """The linear rule.
+
+    >>> round(combine(rew=1.0, und=0.5, nat=0.5, coh=0.5), 6)
+    -0.00405
+    >>> round(combine(0.0, 0.0, 1.0, 1.0), 6)
+    0.4458
+    """
+    c = cfg or RewardConfig()
+    return c.w_reward_model * rew + c.w_understandability * und + c.w_naturalness * nat + c.w_coherence * coh + c.intercept
+
+
+def completion_text(completion: Any) -> str:
+    """The text of a TRL completion: a string, or a list of chat messages (conversational data).
+
+    >>> completion_text([{"role": "assistant", "content": "Input: 2+2\\nOutput: 4"}])
+    'Input: 2+2\\nOutput: 4'
+    """
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, list):
+        return "".join(m.get("content", "") for m in completion if isinstance(m, dict))
+    return str(completion)
+
+
+def _pair(inst: Any) -> tuple[str, str]:
+    if isinstance(inst, dict):
+        return str(inst.get("input", "")), str(inst.get("output", ""))
+    return str(getattr(inst, "input", "")), str(getattr(inst, "output", ""))
+
+
+def make_reward_func(
+    scorers: Sequence[Any],
+    parse: Callable[[str, bool], Sequence[Any]],
+    cfg: RewardConfig | None = None,
+    on_batch: Callable[[list[dict[str, float]]], None] | None = None,
+) -> Callable[..., list[float]]:
+    """Build the REFINE-AF reward function over ``scorers`` (each ``score(triples) -> {dim: [...]}``).
+
+    The scorers together must provide naturalness, coherence, understandability and either
+    ``reward_model`` or the judge substitute ``overall``. ``parse(text, is_classification)``
+    turns a completion into instances. ``on_batch`` receives one dict of components per completion.
+
+    >>> class Fixed:  # a stand-in scorer, only to show the call shape
+    ...     def score(self, triples):
+    ...         return {d: [0.5] * len(triples) for d in ("naturalness", "coherence", "understandability", "overall")}
+    >>> def parse(text, is_clf):
+    ...     return [{"input": "", "output": text}] if text else []
+    >>> f = make_reward_func([Fixed()], parse)
+    >>> [round(r, 4) for r in f(["Paris.", ""], instruction=["Capital of France?"] * 2, is_classification=[False] * 2)]
+    [-0.008, -1.0]
+    """
+    c = cfg or RewardConfig()
+
+    def refine_af_reward(completions: list[Any], instruction: list[str], is_classification: list[bool] | None = None,
+                         log_metric: Callable[[str, float], None] | None = None, **_: Any) -> list[float]:
+        clf = is_classification or [False] * len(completions)
+        triples: list[Triple] = []
+        owner: list[int] = []
+        for i, comp in enumerate(completions):
+            for inst in list(parse(completion_text(comp), bool(clf[i])))[: c.max_triples]:
+                inp, out = _pair(inst)
+                triples.append(Triple(instruction[i], inp, out))
+                owner.append(i)
+        scores: dict[str, list[float]] = {}
+        if triples:
+            for s in scorers:
+                scores.update(s.score(triples))
+        rew_key = REWARD_MODEL if REWARD_MODEL in scores else JUDGE_SUBSTITUTE
+        missing = [d for d in (*DIMENSIONS, rew_key) if triples and d not in scores]
+        if missing:
+            raise ValueError(f"the feedback scorers gave no {', '.join(missing)} score")
+        per: list[dict[str, list[float]]] = [{} for _ in completions]
+        for j, i in enumerate(owner):
+            comp_scores = {d: scores[d][j] for d in (rew_key, *DIMENSIONS)}
+            comp_scores["total"] = combine(scores[rew_key][j], comp_scores["understandability"],
+                                           comp_scores["naturalness"], comp_scores["coherence"], c)
+            for k, v in comp_scores.items():
+                per[i].setdefault(k, []).append(v)
+        rewards, rows = [], []
+        for p in per:
+            if not p:
+                rewards.append(c.unparseable_penalty)
+                rows.append({"parsed": 0.0, "total": c.unparseable_penalty})
+                continue
+            row = {k: sum(v) / len(v) for k, v in p.items()}
+            row["parsed"] = 1.0
+            row["instances"] = float(len(p["total"]))
+            rewards.append(row["total"])
+            rows.append(row)
+        if log_metric is not None:
+            for k, v in summarize(rows).items():
+                log_metric(f"feedback/{k}", v)
+        if on_batch is not None:
+            on_batch(rows)
+        return rewards
+
+    return refine_af_reward
+
+
+def summarize(rows: list[dict[str, float]]) -> dict[str, float]:
+    """Mean of each component over the completions that have it (parse rate over all).
+
+    >>> summarize([{"parsed": 1.0, "total": 0.2, "naturalness": 0.9}, {"parsed": 0.0, "total": -1.0}])
+    {'parsed': 0.5, 'total': -0.4, 'naturalness': 0.9}
+    """
+    keys: list[str] = []
+    for r in rows:
+        keys.extend(k for k in r if k not in keys)
+    out = {}
+    for k in keys:
+        vals = [r[k] for r in rows if k in r and not math.isnan(r[k])]
+        if vals:
+            out[k] = sum(vals) / len(vals)
+    return out

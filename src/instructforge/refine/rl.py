@@ -1,0 +1,281 @@
+"""REFINE-AF stage 2: RL from automated feedback (arXiv 2505.06548, section 3.2).
+
+The policy is the model that writes input-output pairs for an instruction: it gets Self-Instruct's
+instance-generation prompt (``selfinstruct.instances.instance_prompt``) for each accepted
+instruction of a run, samples ``num_generations`` answers, and each answer is rewarded by the
+automated feedback of reward.py. The paper trains with PPO; TRL 1.x has no PPO trainer (removed
+in TRL PR 7020), so this uses TRL's GRPO (default) or RLOO, both policy-gradient methods with a
+KL penalty to the base model (``beta``) and no value model. LoRA on the base model, checkpoints
+every ``save_steps``, ``resume`` continues from the latest one.
+
+Outputs in the out dir: the final LoRA adapter (+ tokenizer) so ``--model hf:DIR`` works
+everywhere, ``config.yaml``, ``reward_log.jsonl`` (one line per step: mean total reward and
+each feedback component, TRL's kl/loss) and ``reward_curve.json`` (the same as plot-ready lists).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .. import ui
+from ..errors import InputError
+from ..store import RunStore, atomic_write
+from .reward import RewardConfig, make_reward_func
+
+CHECKPOINTS = "checkpoints"
+LOG_FILE = "reward_log.jsonl"
+CURVE_FILE = "reward_curve.json"
+
+
+@dataclass
+class RefineConfig:
+    """Every knob of ``instructforge refine``. Paper values where the paper gives one."""
+
+    algo: str = "grpo"  # grpo | rloo (paper: PPO, which TRL 1.x no longer has)
+    steps: int = 100  # optimizer steps (paper: not stated)
+    prompts_per_step: int = 1  # instructions per step
+    num_generations: int = 4  # sampled answers per instruction (the GRPO/RLOO group)
+    max_completion_length: int = 128  # policy tokens per answer (Self-Instruct instances: 300; shorter for CPU)
+    temperature: float = 0.8  # sampling temperature of the policy during RL
+    top_p: float = 1.0
+    beta: float = 0.05  # KL coefficient to the base model (paper: "the usual KL penalty", value not stated)
+    learning_rate: float = 5e-5
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    policy_demos: int | None = None  # demonstrations in the policy prompt per style (None: all, as `generate` uses)
+    prompt_style: str = "chat"  # chat: the prompt is one user message (as `generate` sends it); raw: plain text
+    save_steps: int = 25  # checkpoint every N steps
+    save_total_limit: int = 2
+    seed: int = 0
+    judge_top_logprobs: int = 20  # top-N logprobs read for the yes/no feedback questions
+    reward: RewardConfig = field(default_factory=RewardConfig)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.reward, dict):
+            self.reward = RewardConfig(**self.reward)
+        if self.algo not in ("grpo", "rloo"):
+            raise InputError(f"--algo must be grpo or rloo, not {self.algo!r}")
+        if self.num_generations < 2:
+            raise InputError("num_generations must be >= 2 (GRPO/RLOO compare answers within a group)")
+        if self.steps < 1:
+            raise InputError("--steps must be >= 1")
+        if self.prompt_style not in ("chat", "raw"):
+            raise InputError(f"prompt_style must be chat or raw, not {self.prompt_style!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def load_config_file(path: Path) -> dict[str, Any]:
+    """Field overrides from a YAML file; unknown names are an InputError."""
+    if not path.is_file():
+        raise InputError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise InputError.at(path, mark.line + 1 if mark else None, f"not valid YAML ({e})") from None
+    if not isinstance(data, dict):
+        raise InputError.at(path, 1, "expected a mapping of config fields")
+    names = {f.name for f in dataclasses.fields(RefineConfig)}
+    for k in data:
+        if k not in names:
+            raise InputError.at(path, None, f"unknown refine config field {k!r}")
+    return data
+
+
+def load_prompts(run_dir: Path) -> list[dict[str, Any]]:
+    """The run's accepted instructions (kind ``candidate``, status ``accepted``)."""
+    store = RunStore(run_dir, create=False)
+    try:
+        rows = [{"instruction": p["instruction"], "is_classification": bool(p.get("is_classification", False))}
+                for _, _, p in store.iter("candidate", "accepted") if str(p.get("instruction", "")).strip()]
+    finally:
+        store.close()
+    if not rows:
+        raise InputError(f"{run_dir}: the run has no accepted instructions to train on (run `instructforge generate` first)")
+    return rows
+
+
+def policy_prompt(instruction: str, is_classification: bool, demos: int | None = None) -> str:
+    from ..selfinstruct.instances import instance_prompt, load_demos
+
+    if demos is None:
+        return instance_prompt(instruction, is_classification)
+    style = "output_first" if is_classification else "input_first"
+    chosen = tuple(d for d in load_demos() if d["style"] == style)[:demos]
+    return instance_prompt(instruction, is_classification, demos=chosen)
+
+
+def parse_for_reward(text: str, is_classification: bool, max_instances: int = 5) -> list[Any]:
+    """Instances the way stage 3 would keep them: cut at the stop strings, parse, step-4 filters."""
+    from ..selfinstruct.filters import filter_instances
+    from ..selfinstruct.instances import instance_stop, parse_instances
+
+    cut = len(text)
+    for s in instance_stop(is_classification, max_instances):
+        i = text.find(s)
+        if 0 <= i < cut:
+            cut = i
+    kept, _, _ = filter_instances(parse_instances(text[:cut], is_classification), max_instances)
+    return kept
+
+
+def latest_checkpoint(out_dir: Path) -> Path | None:
+    ck = out_dir / CHECKPOINTS
+    found = [(int(m.group(1)), p) for p in ck.glob("checkpoint-*") if (m := re.fullmatch(r"checkpoint-(\d+)", p.name))]
+    return max(found)[1] if found else None
+
+
+def _policy_base(spec: str) -> Path:
+    from ..backends import parse_spec
+    from ..backends.model_files import embedded_model_dir, resolve_model_dir
+
+    kind, arg = parse_spec(spec)
+    if kind == "embedded":
+        return embedded_model_dir()
+    if kind != "hf":
+        raise InputError(f"refine trains a local model: --model embedded or hf:DIR, not {spec!r}")
+    return resolve_model_dir(arg)[0]
+
+
+def set_threads() -> None:
+    import torch
+
+    n = int(os.environ.get("INSTRUCTFORGE_THREADS", "0")) or (os.cpu_count() or 1)
+    torch.set_num_threads(n)
+
+
+class RewardLog:
+    """reward_log.jsonl + reward_curve.json, rewritten atomically after every step."""
+
+    COMPONENTS = ("total", "reward_model", "overall", "naturalness", "coherence", "understandability", "parsed")
+
+    def __init__(self, out_dir: Path, rew_label: str, keep_until: int | None):
+        self.path, self.curve = out_dir / LOG_FILE, out_dir / CURVE_FILE
+        self.rew_label = rew_label
+        self.rows: list[dict[str, Any]] = []
+        if keep_until is not None and self.path.is_file():
+            for line in self.path.read_text(encoding="utf-8").splitlines():
+                row = json.loads(line)
+                if row["step"] <= keep_until:
+                    self.rows.append(row)
+        self.t0 = time.perf_counter()
+
+    def add(self, step: int, logs: dict[str, Any]) -> None:
+        row: dict[str, Any] = {"step": step}
+        for k in self.COMPONENTS:
+            if f"feedback/{k}" in logs:
+                row[k] = logs[f"feedback/{k}"]
+        for k in ("reward", "reward_std", "kl", "loss", "entropy", "completions/mean_length"):
+            if k in logs and logs[k] is not None:
+                row[k.replace("completions/", "")] = logs[k]
+        row["seconds"] = round(time.perf_counter() - self.t0, 3)
+        self.t0 = time.perf_counter()
+        self.rows = [r for r in self.rows if r["step"] != step] + [row]
+        self.flush()
+
+    def flush(self) -> None:
+        atomic_write(self.path, "".join(json.dumps(r) + "\n" for r in self.rows))
+        curve: dict[str, Any] = {"step": [r["step"] for r in self.rows], "reward_model_source": self.rew_label}
+        for k in (*self.COMPONENTS, "kl"):
+            if any(k in r for r in self.rows):
+                curve[k] = [r.get(k) for r in self.rows]
+        atomic_write(self.curve, json.dumps(curve, indent=1) + "\n")
+
+
+def _log_callback(log: RewardLog) -> Any:
+    from transformers import TrainerCallback
+
+    class _Cb(TrainerCallback):
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
+            if logs and any(k.startswith("feedback/") for k in logs):
+                log.add(int(state.global_step), logs)
+                ui.info(f"step {state.global_step}: reward {logs.get('feedback/total', float('nan')):.4f}")
+
+    return _Cb()
+
+
+def fix_adapter_base(out_dir: Path, base_dir: Path) -> None:
+    """adapter_config.json must name the base as a local dir path (backends.local.load_hf_model)."""
+    p = out_dir / "adapter_config.json"
+    if p.is_file():
+        cfg = json.loads(p.read_text())
+        cfg["base_model_name_or_path"] = str(base_dir.resolve())
+        atomic_write(p, json.dumps(cfg, indent=2) + "\n")
+
+
+def refine(run_dir: Path, out_dir: Path, *, model: str, scorers: list[Any], cfg: RefineConfig,
+           resume: bool = False, rew_label: str = "judge substitute", extra_config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Train the instance writer; returns a summary dict. Inputs are validated before any write."""
+    prompts = load_prompts(run_dir)
+    base_dir = _policy_base(model)
+    ckpt = latest_checkpoint(out_dir)
+    if ckpt is not None and not resume:
+        raise InputError(f"{out_dir}: has checkpoints from an earlier run; pass --resume to continue or use a new --out")
+    rows = []
+    for p in prompts:
+        text = policy_prompt(p["instruction"], p["is_classification"], cfg.policy_demos)
+        rows.append({"prompt": [{"role": "user", "content": text}] if cfg.prompt_style == "chat" else text, **p})
+
+    set_threads()
+    from datasets import Dataset
+    from peft import LoraConfig
+
+    from ..backends.local import load_hf_model
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(out_dir / "config.yaml", yaml.safe_dump(
+        {"stage": "refine", "run_dir": str(run_dir), "model": model, "base_dir": str(base_dir),
+         "reward_model_source": rew_label, **(extra_config or {}), **cfg.to_dict()}, sort_keys=False))
+    policy, tok = load_hf_model(base_dir, trainable=True)
+    tok.padding_side = "left"
+    is_adapter = (base_dir / "adapter_config.json").is_file()
+    peft_config = None if is_adapter else LoraConfig(
+        r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+        target_modules=list(cfg.lora_target_modules), task_type="CAUSAL_LM")
+    true_base = Path(json.loads((base_dir / "adapter_config.json").read_text())["base_model_name_or_path"]) if is_adapter else base_dir
+
+    common = dict(
+        output_dir=str(out_dir / CHECKPOINTS), max_steps=cfg.steps, learning_rate=cfg.learning_rate,
+        per_device_train_batch_size=cfg.prompts_per_step * cfg.num_generations, gradient_accumulation_steps=1,
+        steps_per_generation=1, num_generations=cfg.num_generations, max_completion_length=cfg.max_completion_length,
+        temperature=cfg.temperature, top_p=cfg.top_p, beta=cfg.beta, logging_steps=1, save_strategy="steps",
+        save_steps=cfg.save_steps, save_total_limit=cfg.save_total_limit, seed=cfg.seed, report_to="none",
+        disable_tqdm=ui.is_quiet(), bf16=False, fp16=False, dataloader_num_workers=0,
+    )
+    if cfg.algo == "grpo":
+        from trl import GRPOConfig as Config
+        from trl import GRPOTrainer as Trainer
+    else:
+        from trl import RLOOConfig as Config
+        from trl import RLOOTrainer as Trainer
+    args = Config(**common)
+    log = RewardLog(out_dir, rew_label, keep_until=int(ckpt.name.split("-")[1]) if (ckpt and resume) else None)
+    reward_fn = make_reward_func(scorers, lambda text, clf: parse_for_reward(text, clf, cfg.reward.max_triples), cfg.reward)
+    trainer = Trainer(model=policy, reward_funcs=reward_fn, args=args, train_dataset=Dataset.from_list(rows),
+                      processing_class=tok, peft_config=peft_config, callbacks=[_log_callback(log)])
+    t0 = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=str(ckpt) if (ckpt and resume) else None)
+    seconds = time.perf_counter() - t0
+    trainer.save_model(str(out_dir))
+    tok.save_pretrained(str(out_dir))
+    fix_adapter_base(out_dir, true_base)
+    log.flush()
+    summary = {"steps": trainer.state.global_step, "train_seconds": round(seconds, 2),
+               "resumed_from": str(ckpt) if (ckpt and resume) else None, "prompts": len(rows),
+               "final_reward": log.rows[-1].get("total") if log.rows else None,
+               "train_loss": getattr(result, "training_loss", None), "reward_model_source": rew_label}
+    atomic_write(out_dir / "refine_summary.json", json.dumps(summary, indent=2) + "\n")
+    return summary

@@ -1,0 +1,256 @@
+"""Everything the report shows about a generate run, aggregated from its run store.
+
+Follows the data analysis of Self-Instruct (Wang et al. 2023, section 3.2, methods.md section 2):
+verb-noun structure (verbs.py), ROUGE-L of each generated instruction to its most similar seed
+instruction (Figure 3), and instruction / input / output length histograms (Figure 4), plus the
+funnel with every rejection reason and the cost of the run. Charts get aggregates computed here
+(histogram counts, never raw points) and the table a bounded sample, so a 100K-record run still
+makes a small page.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from ..store import RunStore
+from . import verbs
+
+#: meta "stage" is the last stage a run completed; generate sets "instances" when it is done
+FINISHED_STAGES = {"instances", "done"}
+
+
+@dataclass
+class ReportConfig:
+    table_rows: int = 2000  # records sampled into the browsable table (half accepted, half rejected)
+    top_verbs: int = 20  # root verbs in the sunburst (paper Figure 2: 20)
+    top_nouns: int = 4  # direct-object nouns per verb (paper Figure 2: 4)
+    parse_limit: int = 2000  # instructions parsed for verb-noun (0 = all; the paper parsed all)
+    rouge_limit: int = 20000  # instructions scored against the seeds (0 = all; the paper: all)
+    rouge_bins: int = 20  # ROUGE-L histogram bins over [0, 1]
+    length_bins: int = 30  # bins of each length histogram
+    text_chars: int = 400  # longest text kept per table cell
+    spacy_model: str | None = None  # spaCy pipeline name; None = first installed English one
+    sample_seed: int = 0  # RNG seed of every sample (table, parse, ROUGE-L)
+
+
+def histogram(values: list[float], bins: int, lo: float | None = None, hi: float | None = None,
+              integer: bool = False) -> dict[str, Any]:
+    """Counts per bin; values above ``hi`` are counted in the last bin (``overflow`` says how
+    many), so a few very long outputs do not squash the chart."""
+    n = len(values)
+    if n == 0:
+        return {"n": 0, "edges": [], "counts": [], "overflow": 0, "mean": None, "median": None, "max": None}
+    arr = np.asarray(values, dtype=float)
+    lo = float(arr.min()) if lo is None else lo
+    if hi is None:
+        hi = float(np.percentile(arr, 99))
+    hi = max(hi, lo + 1.0) if integer else max(hi, lo + 1e-9)
+    if integer:
+        width = max(1, int(np.ceil((hi - lo) / bins)))
+        edges = np.arange(lo, lo + width * (bins + 1), width, dtype=float)[: bins + 1]
+        hi = float(edges[-1])
+    else:
+        edges = np.linspace(lo, hi, bins + 1)
+    overflow = int((arr > hi).sum())
+    counts, _ = np.histogram(np.clip(arr, lo, hi), bins=edges)
+    return {
+        "n": n,
+        "edges": [round(float(e), 4) for e in edges],
+        "counts": [int(c) for c in counts],
+        "overflow": overflow,
+        "mean": round(float(arr.mean()), 4),
+        "median": round(float(np.median(arr)), 4),
+        "max": round(float(arr.max()), 4),
+    }
+
+
+def _words(text: str) -> int:
+    return len(str(text).split())
+
+
+def _sample(items: list[Any], k: int, rng: random.Random) -> list[Any]:
+    if k <= 0 or len(items) <= k:
+        return list(items)
+    idx = sorted(rng.sample(range(len(items)), k))
+    return [items[i] for i in idx]
+
+
+def _clip(text: Any, n: int) -> str:
+    s = "" if text is None else str(text)
+    return s if len(s) <= n else s[: n - 1] + "\u2026"
+
+
+def collect_run(run_dir: Path, cfg: ReportConfig | None = None) -> dict[str, Any]:
+    cfg = cfg or ReportConfig()
+    try:
+        store = RunStore(run_dir, create=False)
+    except sqlite3.DatabaseError as e:
+        raise InputError.at(Path(run_dir) / "run.sqlite", None, f"not a readable run store ({e})") from None
+    try:
+        return _collect(store, cfg)
+    except sqlite3.DatabaseError as e:
+        raise InputError.at(Path(run_dir) / "run.sqlite", None, f"not a readable run store ({e})") from None
+    finally:
+        store.close()
+
+
+def _collect(store: RunStore, cfg: ReportConfig) -> dict[str, Any]:
+    seeds = [p for _, _, p in store.iter("seed")]
+    candidates = list(store.iter("candidate"))
+    tasks = {k: (s, p) for k, s, p in store.iter("task")}
+    inst_rej = [p for _, _, p in store.iter("instance_rejection")]
+    stats = store.get_meta("stats", {}) or {}
+    stage = store.get_meta("stage")
+    config = store.read_config()
+
+    accepted = [(k, p) for k, s, p in candidates if s == "accepted"]
+    rejected = [(k, p) for k, s, p in candidates if s != "accepted"]
+    good_tasks = [p for s, p in tasks.values() if s == "accepted"]
+    instances = [i for t in good_tasks for i in t.get("instances", [])]
+
+    # config.yaml of generate: {"model": {"model": SPEC, ...}, "generate": {GenerateConfig fields}}
+    gen = config.get("generate") if isinstance(config.get("generate"), dict) else config
+    model = config.get("model")
+    model = model.get("model") if isinstance(model, dict) else model
+    target = gen.get("num_instructions")
+    empty = not candidates and not tasks
+    finished = stage in FINISHED_STAGES
+    if empty:
+        message = "This run has no generated records yet: nothing to analyse."
+    elif not finished:
+        message = (f"This run is unfinished (last completed stage: {stage or 'none'}; {len(accepted)} of "
+                   f"{target if target is not None else '?'} instructions accepted): figures show what "
+                   "is committed so far. Rerun generate to resume.")
+    else:
+        message = ""
+
+    rng = random.Random(cfg.sample_seed)
+    instructions = [p.get("instruction", "") for _, p in accepted]
+    data: dict[str, Any] = {
+        "kind": "run",
+        "path": str(store.dir),
+        "status": {"stage": stage, "finished": bool(finished), "empty": empty, "message": message,
+                   "target": target},
+        "model": model,
+        "config": {k: gen[k] for k in ("mode", "num_instructions", "seed", "rouge_threshold", "max_instances")
+                   if k in gen},
+        "report_config": asdict(cfg),
+        "funnel": {
+            "seeds": len(seeds),
+            "candidates": len(candidates),
+            "accepted_instructions": len(accepted),
+            "tasks_with_instances": len(good_tasks),
+            "instances": len(instances),
+        },
+        "rejections": {
+            "instruction": dict(Counter(str(p.get("reason") or "unknown") for _, p in rejected).most_common()),
+            "task": dict(Counter(str(p.get("reason") or "unknown") for s, p in tasks.values()
+                                 if s != "accepted").most_common()),
+            "instance": dict(Counter(str(p.get("reason") or "unknown") for p in inst_rej).most_common()),
+        },
+        "verbs": _verb_section(instructions, cfg, rng),
+        "rouge_to_seed": _rouge_section(instructions, [s.get("instruction", "") for s in seeds], cfg, rng),
+        "pool_rouge": {
+            status: histogram([float(p["max_rouge_l"]) for _, p in group if p.get("max_rouge_l") is not None],
+                              cfg.rouge_bins, 0.0, 1.0)
+            for status, group in (("accepted", accepted), ("rejected", rejected))
+        },
+        "lengths": {
+            "instruction": histogram([_words(t) for t in instructions], cfg.length_bins, 0, integer=True),
+            "input": histogram([_words(i.get("input", "")) for i in instances], cfg.length_bins, 0, integer=True),
+            "output": histogram([_words(i.get("output", "")) for i in instances], cfg.length_bins, 0, integer=True),
+        },
+        "classification": _classification(good_tasks, accepted),
+        "cost": _cost(stats),
+    }
+    data["table"] = _table(candidates, tasks, cfg, rng)
+    return data
+
+
+def _verb_section(instructions: list[str], cfg: ReportConfig, rng: random.Random) -> dict[str, Any]:
+    if not instructions:
+        return {"available": False, "message": "no accepted instructions to parse", "parser": None}
+    parser, why = verbs.load_parser(cfg.spacy_model)
+    if parser is None:
+        return {"available": False, "message": f"Verb-noun analysis unavailable: {why}.", "parser": None}
+    texts = _sample(instructions, cfg.parse_limit, rng)
+    out = verbs.top_structure(verbs.extract_pairs(parser, texts), cfg.top_verbs, cfg.top_nouns)
+    return {"available": True, "message": "", "parser": parser.label, "of": len(instructions), **out}
+
+
+def _rouge_section(instructions: list[str], seeds: list[str], cfg: ReportConfig,
+                   rng: random.Random) -> dict[str, Any]:
+    if not seeds:
+        return {"available": False, "message": "the run store holds no seed tasks", "hist": histogram([], 1)}
+    if not instructions:
+        return {"available": False, "message": "no accepted instructions", "hist": histogram([], 1)}
+    from ..novelty import NoveltyIndex
+
+    index = NoveltyIndex(1.0)  # threshold unused: only max_similarity is asked
+    for s in seeds:
+        index.add(s)
+    texts = _sample(instructions, cfg.rouge_limit, rng)
+    scores = [index.max_similarity(t)[0] for t in texts]
+    return {"available": True, "message": "", "seeds": len(seeds), "scored": len(texts),
+            "of": len(instructions), "hist": histogram(scores, cfg.rouge_bins, 0.0, 1.0)}
+
+
+def _classification(tasks: list[dict[str, Any]], accepted: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    if tasks:
+        flags, source = [bool(t.get("is_classification")) for t in tasks], "tasks with instances"
+    else:
+        flags = [bool(p["is_classification"]) for _, p in accepted if p.get("is_classification") is not None]
+        source = "accepted instructions"
+    return {"classification": sum(flags), "non_classification": len(flags) - sum(flags), "source": source}
+
+
+def _cost(stats: dict[str, Any]) -> dict[str, Any]:
+    keys = ("requests", "prompt_tokens", "completion_tokens", "cache_hits", "cache_misses", "wall_seconds")
+    out: dict[str, Any] = {k: stats.get(k) for k in keys}
+    wall = float(stats.get("wall_seconds") or 0.0)
+    comp = int(stats.get("completion_tokens") or 0)
+    total = comp + int(stats.get("prompt_tokens") or 0)
+    out["completion_tokens_per_s"] = round(comp / wall, 2) if wall > 0 else None
+    out["total_tokens_per_s"] = round(total / wall, 2) if wall > 0 else None
+    hits, misses = int(stats.get("cache_hits") or 0), int(stats.get("cache_misses") or 0)
+    out["cache_hit_rate"] = round(hits / (hits + misses), 4) if hits + misses else None
+    out["available"] = bool(stats)
+    return out
+
+
+TABLE_COLUMNS = ["key", "status", "reason", "detail", "instruction", "round", "max_rouge_l",
+                 "most_similar", "classification", "instances", "first_input", "first_output"]
+
+
+def _table(candidates: list[tuple[str, str, dict[str, Any]]], tasks: dict[str, tuple[str, dict[str, Any]]],
+           cfg: ReportConfig, rng: random.Random) -> dict[str, Any]:
+    acc = [c for c in candidates if c[1] == "accepted"]
+    rej = [c for c in candidates if c[1] != "accepted"]
+    half = cfg.table_rows // 2
+    # Half of the rows for each side when both are large; a short side leaves its room to the other.
+    n_rej = min(len(rej), max(half, cfg.table_rows - len(acc)))
+    n_acc = min(len(acc), cfg.table_rows - n_rej)
+    chosen = sorted(_sample(acc, n_acc, rng) + _sample(rej, n_rej, rng), key=lambda c: c[0])
+    rows = []
+    n = cfg.text_chars
+    for key, status, p in chosen:
+        t_status, task = tasks.get(key, (None, None))
+        insts = (task or {}).get("instances", [])
+        reason = p.get("reason") or ((task or {}).get("reason") if t_status == "rejected" else None)
+        detail = p.get("detail") or ((task or {}).get("detail") if t_status == "rejected" else None)
+        clf = (task or {}).get("is_classification", p.get("is_classification"))
+        rows.append([
+            key, status if t_status != "rejected" else "rejected (task)", reason or "", _clip(detail, n),
+            _clip(p.get("instruction"), n), p.get("round"), p.get("max_rouge_l"),
+            _clip(p.get("most_similar"), n), None if clf is None else bool(clf), len(insts),
+            _clip(insts[0].get("input") if insts else "", n), _clip(insts[0].get("output") if insts else "", n),
+        ])
+    return {"columns": TABLE_COLUMNS, "rows": rows, "total": len(candidates), "shown": len(rows)}

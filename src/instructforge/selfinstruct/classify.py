@@ -1,0 +1,68 @@
+"""Step 2 of Self-Instruct (paper section 2.2, "Classification Task Identification").
+
+A few-shot prompt (the examples in data/classify_examples.jsonl, 12 yes / 19 no as in the
+paper) asks whether each accepted instruction is a classification task with a finite label
+set; temperature 0, at most 3 tokens. The answer (``is_classification`` and the raw
+``classify_answer``) is written into the candidate's payload, one transaction per batch, so a
+resumed run skips what is already classified.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+from .. import ui
+from ..errors import InputError
+from ..records import SamplingParams
+from .common import StageContext, make_request, template
+
+EXAMPLES_FILE = Path(__file__).parent / "data" / "classify_examples.jsonl"
+
+
+@cache
+def load_examples(path: Path = EXAMPLES_FILE) -> tuple[tuple[str, bool], ...]:
+    if not path.is_file():
+        raise InputError(f"{path}: classification examples not found (packaged data missing)")
+    out = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                d = json.loads(line)
+                out.append((str(d["instruction"]), bool(d["is_classification"])))
+            except (json.JSONDecodeError, KeyError, TypeError) as e:
+                raise InputError.at(path, n, f"bad classification example ({e})") from None
+    return tuple(out)
+
+
+def classify_prompt(instruction: str, examples: tuple[tuple[str, bool], ...] | None = None) -> str:
+    examples = load_examples() if examples is None else examples
+    shown = "\n\n".join(f"Task: {t}\nIs it classification? {'Yes' if y else 'No'}" for t, y in examples)
+    return template("classify.txt").substitute(examples=shown, instruction=instruction.strip())
+
+
+def parse_answer(text: str) -> bool:
+    """Yes -> True; anything else (No, empty, noise) -> False, as the paper's parser does."""
+    words = text.strip().split()
+    return bool(words) and words[0].strip(".,:;!\"'").lower() == "yes"
+
+
+def run_classify(ctx: StageContext) -> None:
+    store, cfg = ctx.store, ctx.cfg
+    todo = [(k, p) for k, _, p in store.iter("candidate", "accepted") if "is_classification" not in p]
+    if not todo:
+        return
+    params = SamplingParams(temperature=0.0, top_p=1.0, max_tokens=cfg.classify_max_tokens)
+    with ui.progress("classify", len(todo)) as bar:
+        for start in range(0, len(todo), cfg.batch_size):
+            batch = todo[start : start + cfg.batch_size]
+            comps = ctx.llm.generate([make_request(classify_prompt(p["instruction"]), params, cfg) for _, p in batch],
+                                     desc="classify")
+            with store.transaction():
+                for (key, payload), comp in zip(batch, comps, strict=True):
+                    payload = {**payload, "is_classification": parse_answer(comp.text),
+                               "classify_answer": comp.text.strip()}
+                    store.update("candidate", key, payload)
+                ctx.commit_stats()
+            bar.advance(len(batch))

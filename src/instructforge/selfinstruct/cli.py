@@ -1,0 +1,105 @@
+"""``instructforge generate`` and ``instructforge export``: thin shells over pipeline.py and
+export.py (Self-Instruct, Wang et al. 2023; Alpaca's variant with ``--mode alpaca``)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .. import ui
+from ..cli_common import (
+    llm_from_options,
+    model_options,
+    pop_model_kwargs,
+    print_llm_summary,
+    public_model_config,
+)
+from ..errors import InputError
+from ..store import RunStore
+from .config import GenerateConfig, load_overrides
+from .export import FORMATS, export_run
+from .seeds import PACKAGED_SEEDS, load_seeds
+
+DEV_SEEDS = Path(__file__).resolve().parents[4] / "shared" / "data" / "self-instruct" / "seed_tasks.jsonl"
+
+
+def default_seeds() -> Path:
+    return PACKAGED_SEEDS if PACKAGED_SEEDS.is_file() else DEV_SEEDS
+
+
+@click.command()
+@click.option("--seeds", type=click.Path(path_type=Path), default=None,
+              help="Seed tasks: Self-Instruct JSONL, plain {instruction,input,output} JSONL or an Alpaca JSON list. "
+                   "Default: the packaged seeds.")
+@click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Run directory (created; resumable).")
+@click.option("--num-instructions", type=click.IntRange(1), default=None, help="Accepted instructions to reach [100].")
+@click.option("--seed", type=int, default=None, help="Random seed [0].")
+@click.option("--mode", type=click.Choice(["selfinstruct", "alpaca"]), default=None, help="Pipeline [selfinstruct].")
+@click.option("--prompt-style", type=click.Choice(["chat", "raw"]), default=None,
+              help="chat: prompt as one user message; raw: completion prompt (base models, --api completions). [chat]")
+@click.option("--from-run", type=click.Path(path_type=Path), default=None,
+              help="Instances only: reuse the accepted, classified instructions of this run (REFINE-AF stage 3).")
+@click.option("--config", "config_file", type=click.Path(path_type=Path), default=None,
+              help="YAML/JSON file overriding GenerateConfig fields (see docs/selfinstruct.md).")
+@model_options
+def generate(seeds: Path | None, out: Path, num_instructions: int | None, seed: int | None, mode: str | None,
+             prompt_style: str | None, from_run: Path | None, config_file: Path | None, **kwargs: Any) -> None:
+    """Generate instruction data with Self-Instruct into a resumable run directory.
+
+    Example: instructforge generate --out runs/si --num-instructions 50 --model embedded
+    """
+    from .pipeline import read_source_run, run_generate
+
+    m = pop_model_kwargs(kwargs)
+    # Validate everything before writing anything (not even the run dir).
+    fields: dict[str, Any] = load_overrides(config_file) if config_file else {}
+    for name, value in (("num_instructions", num_instructions), ("seed", seed), ("mode", mode),
+                        ("prompt_style", prompt_style)):
+        if value is not None:
+            fields[name] = value
+    cfg = GenerateConfig(**fields)
+    source = None
+    if from_run is not None:
+        if from_run.resolve() == out.resolve():
+            raise InputError(f"{out}: --from-run and --out must be different directories")
+        seed_tasks, source = read_source_run(from_run)
+    else:
+        seed_path = seeds or default_seeds()
+        seed_tasks = load_seeds(seed_path)
+    llm = llm_from_options(m)
+    store = RunStore(out)
+    try:
+        store.write_config({
+            "command": "generate",
+            "seeds": str(from_run / "run.sqlite") if from_run else str(seeds or default_seeds()),
+            "from_run": str(from_run) if from_run else None,
+            "model": public_model_config(m),
+            "generate": dataclasses.asdict(cfg),
+        })
+        run_generate(store, llm, cfg, seed_tasks, source)
+    finally:
+        store.close()
+        llm.close()
+    print_llm_summary(llm)
+    ui.info(f"run dir: {out} (summary.json, run.sqlite, config.yaml)")
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), required=True)
+@click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Output file (hf: a directory).")
+@click.option("--include-seeds", is_flag=True, help="Also export the seed tasks (the paper trains on generated data only).")
+def export(run_dir: Path, fmt: str, out: Path, include_seeds: bool) -> None:
+    """Export a run's accepted tasks, one record per instance.
+
+    Example: instructforge export runs/si --format alpaca --out si.json
+    """
+    store = RunStore(run_dir, create=False)
+    try:
+        n = export_run(store, fmt, out, include_seeds)
+    finally:
+        store.close()
+    click.echo(f"{n} records -> {out}")

@@ -1,0 +1,240 @@
+"""Supervised fine-tuning on exported instruction data (Self-Instruct section 2.2 step 5; REFINE-AF stage 4).
+
+The paper fine-tunes the same base model for 2 epochs with no loss on the prompt. Here: TRL's
+SFTTrainer with a LoRA adapter (``peft_config``) and ``completion_only_loss``. Input formats are
+the ones ``instructforge export`` writes:
+
+- ``alpaca``: a JSON list of ``{"instruction", "input", "output"}``;
+- ``messages``: JSONL ``{"messages": [...]}`` (the last message is the assistant's answer);
+- ``prompt-completion``: JSONL ``{"prompt", "completion"}`` (strings);
+- ``hf``: a ``datasets`` dir saved by ``export --format hf`` (alpaca columns).
+
+With ``template: chat`` (default) every example goes through the model's chat template as a
+user/assistant turn, the way instructforge later queries the model; ``raw`` trains on the plain
+prompt and completion text. The out dir holds the LoRA adapter (or, with ``merge``, full
+weights) + tokenizer, so ``--model hf:DIR`` works everywhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import InputError
+from ..store import atomic_write
+
+
+@dataclass
+class SFTSettings:
+    """Every knob of ``instructforge finetune``."""
+
+    epochs: float = 2.0  # paper: 2 epochs
+    learning_rate: float = 2e-4  # LoRA learning rate (the paper fine-tuned GPT-3 / full LLaMA; not comparable)
+    batch_size: int = 8  # examples per optimizer step
+    max_length: int = 512  # tokens per example (longer ones are truncated)
+    template: str = "chat"  # chat | raw (see module docstring)
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    merge: bool = False  # save merged full weights instead of the adapter
+    seed: int = 0
+    max_steps: int = -1  # stop after N steps (-1: run all epochs)
+
+    def __post_init__(self) -> None:
+        if self.template not in ("chat", "raw"):
+            raise InputError(f"template must be chat or raw, not {self.template!r}")
+
+
+def _str(obj: dict[str, Any], key: str, path: Path, line: int, required: bool = True) -> str:
+    v = obj.get(key, "" if not required else None)
+    if v is None:
+        raise InputError.at(path, line, f'missing "{key}"')
+    if not isinstance(v, str):
+        raise InputError.at(path, line, f'"{key}" must be a string')
+    return v
+
+
+def _alpaca(obj: Any, path: Path, line: int) -> dict[str, str]:
+    if not isinstance(obj, dict):
+        raise InputError.at(path, line, "expected an object with instruction/input/output")
+    rec = {"instruction": _str(obj, "instruction", path, line), "input": _str(obj, "input", path, line, False),
+           "output": _str(obj, "output", path, line)}
+    if not rec["instruction"].strip() or not rec["output"].strip():
+        raise InputError.at(path, line, "empty instruction or output")
+    return rec
+
+
+def _json_list(text: str, path: Path) -> list[tuple[int, Any]]:
+    """Elements of a top-level JSON array with the line each starts on."""
+    dec = json.JSONDecoder()
+    i = text.index("[") + 1
+    out: list[tuple[int, Any]] = []
+    while True:
+        while i < len(text) and text[i] in " \t\r\n,":
+            i += 1
+        if i >= len(text):
+            raise InputError.at(path, text.count("\n") + 1, "unterminated JSON list")
+        if text[i] == "]":
+            return out
+        line = text.count("\n", 0, i) + 1
+        try:
+            obj, i = dec.raw_decode(text, i)
+        except json.JSONDecodeError as e:
+            raise InputError.at(path, e.lineno, f"not valid JSON ({e.msg})") from None
+        out.append((line, obj))
+
+
+def load_examples(path: Path) -> tuple[str, list[dict[str, Any]]]:
+    """(format name, rows as alpaca / messages / prompt-completion dicts). FILE:LINE errors."""
+    if path.is_dir():
+        if not (path / "dataset_info.json").is_file():
+            raise InputError(f"{path}: a directory must be an HF dataset saved by `export --format hf`")
+        from datasets import load_from_disk
+
+        ds = load_from_disk(str(path))
+        rows = [_alpaca(r, path, n) for n, r in enumerate(ds, 1)]
+        return "hf", _nonempty(rows, path)
+    if not path.is_file():
+        raise InputError(f"{path}: data file not found")
+    text = path.read_text(encoding="utf-8")
+    if text.lstrip().startswith("["):
+        return "alpaca", _nonempty([_alpaca(o, path, n) for n, o in _json_list(text, path)], path)
+    rows: list[dict[str, Any]] = []
+    fmt = None
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError.at(path, n, f"not valid JSON ({e.msg})") from None
+        if not isinstance(obj, dict):
+            raise InputError.at(path, n, "expected a JSON object")
+        kind = "messages" if "messages" in obj else "prompt-completion" if "prompt" in obj else "alpaca" if "instruction" in obj else None
+        if kind is None:
+            raise InputError.at(path, n, 'expected "messages", "prompt"/"completion" or "instruction"/"output"')
+        if fmt is not None and kind != fmt:
+            raise InputError.at(path, n, f"{kind} record in a {fmt} file")
+        fmt = kind
+        if kind == "messages":
+            msgs = obj["messages"]
+            if (not isinstance(msgs, list) or len(msgs) < 2 or not all(
+                    isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str) for m in msgs)):
+                raise InputError.at(path, n, '"messages" must be a list of >= 2 {"role", "content"} strings')
+            if msgs[-1]["role"] != "assistant":
+                raise InputError.at(path, n, "the last message must be the assistant's answer")
+            rows.append({"messages": [{"role": m["role"], "content": m["content"]} for m in msgs]})
+        elif kind == "prompt-completion":
+            row = {"prompt": _str(obj, "prompt", path, n), "completion": _str(obj, "completion", path, n)}
+            if not row["completion"].strip():
+                raise InputError.at(path, n, "empty completion")
+            rows.append(row)
+        else:
+            rows.append(_alpaca(obj, path, n))
+    return fmt or "empty", _nonempty(rows, path)
+
+
+def _nonempty(rows: list[dict[str, Any]], path: Path) -> list[dict[str, Any]]:
+    if not rows:
+        raise InputError.at(path, 1, "no training examples")
+    return rows
+
+
+def to_trl(rows: list[dict[str, Any]], template: str) -> list[dict[str, Any]]:
+    """TRL prompt-completion records (conversational for ``chat``), so the loss covers the answer only."""
+    out = []
+    for r in rows:
+        if "messages" in r:
+            out.append({"prompt": r["messages"][:-1], "completion": r["messages"][-1:]})
+            continue
+        if "prompt" in r:
+            prompt, answer = r["prompt"], r["completion"]
+        else:
+            prompt = r["instruction"] + (f"\n\n{r['input']}" if r["input"].strip() else "")
+            answer = r["output"]
+        if template == "chat":
+            out.append({"prompt": [{"role": "user", "content": prompt.strip()}],
+                        "completion": [{"role": "assistant", "content": answer.strip()}]})
+        else:
+            out.append({"prompt": prompt, "completion": answer})
+    return out
+
+
+def model_dir_for(spec: str) -> Path:
+    from ..backends import parse_spec
+    from ..backends.model_files import embedded_model_dir, resolve_model_dir
+
+    kind, arg = parse_spec(spec)
+    if kind == "embedded":
+        return embedded_model_dir()
+    if kind != "hf":
+        raise InputError(f"finetune trains a local model: --model embedded or hf:DIR, not {spec!r}")
+    return resolve_model_dir(arg)[0]
+
+
+def finetune(data: Path, out_dir: Path, *, model: str, cfg: SFTSettings) -> dict[str, Any]:
+    """Train; returns a summary (losses per step, seconds). Data is validated before any write."""
+    fmt, rows = load_examples(data)
+    base_dir = model_dir_for(model)
+    examples = to_trl(rows, cfg.template)
+
+    from ..refine.rl import fix_adapter_base, set_threads
+
+    set_threads()
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import TrainerCallback
+    from trl import SFTConfig, SFTTrainer
+
+    from ..backends.local import load_hf_model
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(out_dir / "config.yaml", yaml.safe_dump(
+        {"stage": "finetune", "data": str(data), "format": fmt, "examples": len(rows), "model": model,
+         "base_dir": str(base_dir), **dataclasses.asdict(cfg)}, sort_keys=False))
+    policy, tok = load_hf_model(base_dir, trainable=True)
+    is_adapter = (base_dir / "adapter_config.json").is_file()
+    true_base = Path(json.loads((base_dir / "adapter_config.json").read_text())["base_model_name_or_path"]) if is_adapter else base_dir
+    peft_config = None if is_adapter else LoraConfig(
+        r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+        target_modules=list(cfg.lora_target_modules), task_type="CAUSAL_LM")
+    losses: list[dict[str, Any]] = []
+
+    class _Log(TrainerCallback):
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
+            if logs and "loss" in logs:
+                losses.append({"step": int(state.global_step), "epoch": logs.get("epoch"), "loss": logs["loss"]})
+                atomic_write(out_dir / "train_log.jsonl", "".join(json.dumps(r) + "\n" for r in losses))
+
+    args = SFTConfig(
+        output_dir=str(out_dir / "trainer"), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
+        learning_rate=cfg.learning_rate, per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=1,
+        max_length=cfg.max_length, completion_only_loss=True, logging_steps=1, save_strategy="no",
+        report_to="none", seed=cfg.seed, bf16=False, fp16=False, dataloader_num_workers=0, disable_tqdm=True,
+        lr_scheduler_type="linear", warmup_steps=0,
+    )
+    trainer = SFTTrainer(model=policy, args=args, train_dataset=Dataset.from_list(examples),
+                         processing_class=tok, peft_config=peft_config, callbacks=[_Log()])
+    t0 = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - t0
+    if cfg.merge:
+        merged = trainer.model.merge_and_unload()
+        merged.save_pretrained(str(out_dir), safe_serialization=True)
+        (out_dir / "adapter_config.json").unlink(missing_ok=True)
+    else:
+        trainer.save_model(str(out_dir))
+        fix_adapter_base(out_dir, true_base)
+    tok.save_pretrained(str(out_dir))
+    summary = {"format": fmt, "examples": len(rows), "steps": trainer.state.global_step, "epochs": cfg.epochs,
+               "train_seconds": round(seconds, 2), "first_loss": losses[0]["loss"] if losses else None,
+               "last_loss": losses[-1]["loss"] if losses else None, "merged": cfg.merge, "base_dir": str(true_base)}
+    atomic_write(out_dir / "train_summary.json", json.dumps(summary, indent=2) + "\n")
+    return summary
