@@ -48,3 +48,31 @@ def test_bad_scripted_file_names_file_and_line(tmp_path):
 def test_unknown_option_is_usage_error():
     p = run_cli("ask", "--no-such-flag", "hi")
     assert p.returncode == 2
+
+
+def test_config_file_sets_option_defaults(tmp_path):
+    rules = tmp_path / "r.jsonl"
+    rules.write_text('{"contains": "hello", "response": "one two three four five"}\n')
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"ask:\n  model: scripted:{rules}\n  max-tokens: 2\n  no_cache: true\n")
+    p = run_cli("--config", str(cfg), "ask", "hello")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "one two"
+    p = run_cli("--config", str(cfg), "ask", "--max-tokens", "4", "hello")  # the flag wins
+    assert p.stdout.strip() == "one two three four"
+
+
+def test_bad_yaml_config_names_file_and_line(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("ask:\n  model: embedded\n  max_tokens: [1, 2\n")
+    p = run_cli("--config", str(cfg), "ask", "hi")
+    assert p.returncode == 2
+    lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"error: {cfg}:") and "bad YAML" in lines[0]
+
+
+def test_config_with_unknown_command(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("generat:\n  num_instructions: 3\n")
+    p = run_cli("--config", str(cfg), "ask", "hi")
+    assert p.returncode == 2 and "unknown command(s) in config: generat" in p.stderr

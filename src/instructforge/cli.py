@@ -61,15 +61,51 @@ class LazyGroup(click.Group):
             formatter.write_dl([(n, HELP.get(n, "")) for n in COMMANDS])
 
 
+def load_option_defaults(path: str) -> dict[str, Any]:
+    """A YAML file of option defaults per command, e.g. ``generate: {num_instructions: 200}``
+    or ``induction: {evaluate: {tasks: "sum,diff"}}``. Flags on the command line still win."""
+    import yaml
+
+    from .errors import InputError
+
+    try:
+        text = open(path, encoding="utf-8").read()
+    except OSError as e:
+        raise InputError(f"{path}: cannot read config ({e.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise InputError.at(path, line, f"bad YAML: {getattr(e, 'problem', None) or e}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise InputError(f"{path}: config must map command names to option mappings")
+    unknown = sorted(set(data) - set(COMMANDS))
+    if unknown:
+        raise InputError(f"{path}: unknown command(s) in config: {', '.join(unknown)}")
+
+    def norm(d: dict[str, Any]) -> dict[str, Any]:
+        return {str(k).replace("-", "_"): norm(v) if isinstance(v, dict) else v for k, v in d.items()}
+
+    return norm(data)
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="instructforge")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars or tables (results still print).")
 @click.option("--log-level", default="WARNING", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
-def cli(quiet: bool, log_level: str) -> None:
+@click.option("--config", "config_file", default=None, metavar="FILE",
+              help="YAML of option defaults per command (command-line flags win).")
+@click.pass_context
+def cli(ctx: click.Context, quiet: bool, log_level: str, config_file: str | None) -> None:
     """instructforge: build instruction-tuning data and better small models."""
     ui.set_quiet(quiet)
     ui.setup_logging(log_level)
+    if config_file:
+        ctx.default_map = load_option_defaults(config_file)
 
 
 def main(argv: list[str] | None = None) -> Any:
