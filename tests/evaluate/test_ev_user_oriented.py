@@ -54,6 +54,8 @@ def test_cli_exact_distribution(shared_data, tmp_path, isolated_cache):
     assert [r["rating"] for r in rows] == ["A", "B", "C", "D", None]
     pa = math.exp(-0.1) / (math.exp(-0.1) + math.exp(-2.5))
     assert rows[0]["probs"]["A"] == pytest.approx(pa, abs=1e-6)
+    assert rows[0]["letter_mass"] == pytest.approx(math.exp(-0.1) + math.exp(-2.5), abs=1e-6)
+    assert rows[2]["letter_mass"] is None and rows[2]["judge_text"].startswith("Rating: C")
     pb = (math.exp(-0.3) + math.exp(-1.0)) / (math.exp(-0.3) + math.exp(-1.0) + math.exp(-1.5))
     assert rows[1]["probs"]["B"] == pytest.approx(pb, abs=1e-6)
     sent = [json.loads(x) for x in log.read_text().splitlines()]

@@ -133,3 +133,23 @@ def test_bad_paths_exit_2_with_one_line(tmp_path):
         lines = p.stderr.strip().splitlines()
         assert len(lines) == 1 and expected in lines[0], (name, p.stderr)
     assert not (tmp_path / "o.html").exists() and not (tmp_path / "o.json").exists()
+
+
+def test_run_before_classify_has_no_classification_chart(tmp_path, shared_data):
+    """A run killed after bootstrap: candidates only, no labels, no tasks yet."""
+    run = tmp_path / "run"
+    with RunStore(run) as st:
+        for i, text in enumerate(["Write a limerick about a cat.", "Name three rivers in Africa.",
+                                  "Explain how a bicycle gear works."]):
+            st.add("candidate", f"r00000.00.{i:02d}", {"instruction": text, "round": 0, "reason": None,
+                                                        "detail": None, "max_rouge_l": 0.2, "most_similar": None},
+                   "accepted")
+        st.set_meta("stage", "bootstrap")
+    build_report(run, tmp_path / "report.html")
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert data["funnel"]["accepted_instructions"] == 3 and not data["status"]["finished"]
+    assert data["classification"] == {"classification": 0, "non_classification": 0, "source": "accepted instructions"}
+    html = (tmp_path / "report.html").read_text()
+    # funnel, sunburst, pool ROUGE-L, lengths; notes instead of rejections, seeds, pie and cost
+    assert data["charts"] == 4 and "No classification labels yet" in html and "No rejections." in html
+    assert "no seed tasks" in html and "no stats yet" in html

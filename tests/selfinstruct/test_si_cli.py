@@ -205,9 +205,35 @@ def test_alpaca_mode(tmp_path, isolated_cache):
     assert rej == ["input_equals_output"]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["accepted"] == 3 and summary["rounds"] == 4  # rounds 2 and 3 accept nothing: stop
+    # An Alpaca run has no classification step: --from-run treats its tasks as ordinary (input-first).
+    rules2 = write_rules(tmp_path / "r2.jsonl", [{"contains": "Write examples for each of the tasks below",
+                                                  "response": "Example 1\nInput: q\nOutput: r"}])
+    p = run_cli("--quiet", "generate", "--from-run", str(out), "--out", str(tmp_path / "s3"), "--model", f"scripted:{rules2}")
+    assert p.returncode == 0, p.stderr
+    assert [(p_["is_classification"], p_["instances"]) for _, _, p_ in records(tmp_path / "s3", "task")] == [
+        (False, [{"input": "q", "output": "r"}])] * 3
 
 
 def write_cfg(tmp: Path, d: dict) -> Path:
     p = tmp / "extra.json"
     p.write_text(json.dumps(d))
     return p
+
+
+def test_truncated_policy_last_item(tmp_path):
+    seeds = write_seeds(tmp_path / "seeds.jsonl")
+    long_list = ("Name the largest ocean on our planet.\n10. Suggest a healthy snack for children.\n"
+                 "11. Describe the smell of rain " + " ".join(["very"] * 40))
+    rules = write_rules(tmp_path / "r.jsonl", [{"contains": "Continue the list", "response": long_list}])
+    outs = {}
+    for policy in ("response", "last_item"):
+        cfg = write_cfg(tmp_path, {"bootstrap_max_tokens": 30, "prompts_per_round": 1, "max_empty_rounds": 1,
+                                   "truncated_policy": policy})
+        out = tmp_path / policy
+        # classify/instances have no rule: empty answers -> not classification, no instances
+        p = run_cli("--quiet", "generate", "--seeds", str(seeds), "--out", str(out), "--num-instructions", "5",
+                    "--model", f"scripted:{rules}", "--config", str(cfg))
+        assert p.returncode == 0, p.stderr
+        outs[policy] = [(s, p_["reason"]) for _, s, p_ in records(out, "candidate") if p_["round"] == 0]
+    assert outs["response"] == [("rejected", "truncated")] * 3
+    assert outs["last_item"] == [("accepted", None), ("accepted", None), ("rejected", "truncated")]

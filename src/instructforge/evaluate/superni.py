@@ -153,7 +153,8 @@ def load_predictions(path: Path, tasks: Sequence[SuperNITask]) -> dict[str, str]
         if not isinstance(pred, str):
             raise InputError.at(path, n, f"prediction for {pid} must be a string")
         if pid not in known:
-            raise InputError.at(path, n, f"id {pid} is not an instance of the evaluated tasks")
+            raise InputError.at(path, n, f"id {pid} is not an instance of the evaluated tasks "
+                                         "(check --tasks, --only and --max-instances)")
         if pid in preds:
             raise InputError.at(path, n, f"duplicate id {pid}")
         preds[pid] = pred

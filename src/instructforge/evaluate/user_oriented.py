@@ -120,18 +120,25 @@ def letter_from_text(text: str) -> str | None:
     return None
 
 
-def letter_probs(top: Sequence[dict[str, float]] | None) -> dict[str, float] | None:
-    """P(A..D) from the first token's top logprobs, renormalised over the four letters.
-
-    Token variants (" A", "a", "A") are summed. None when no letter is among them.
-    """
-    if not top:
-        return None
+def letter_mass(top: Sequence[dict[str, float]] | None) -> dict[str, float]:
+    """Probability of each letter among the first token's top logprobs; variants
+    (" A", "a", "A") are summed. Empty when there are no logprobs."""
     mass = dict.fromkeys(LETTERS, 0.0)
+    if not top:
+        return {}
     for tok, lp in top[0].items():
         t = tok.strip().strip("*(\"'").upper()
         if t in mass and lp is not None:
             mass[t] += math.exp(lp)
+    return mass
+
+
+def letter_probs(top: Sequence[dict[str, float]] | None) -> dict[str, float] | None:
+    """P(A..D) from the first token's top logprobs, renormalised over the four letters.
+
+    None when no letter is among them.
+    """
+    mass = letter_mass(top)
     total = sum(mass.values())
     if total <= 0:
         return None
@@ -150,7 +157,8 @@ def wants_logprobs(judge: Any, method: str) -> bool:
 def judge_answers(judge: Any, items: Sequence[UserItem], answers: Sequence[str], cfg: UserOrientedConfig) -> list[dict[str, Any]]:
     """Rate every answer; one dict per item with rating, method, probs and judge text."""
     prompts = [render_judge(it, a) for it, a in zip(items, answers, strict=True)]
-    ratings: list[dict[str, Any]] = [{"rating": None, "method": None, "probs": None, "judge_text": ""} for _ in items]
+    ratings: list[dict[str, Any]] = [{"rating": None, "method": None, "probs": None, "letter_mass": None,
+                                      "judge_text": ""} for _ in items]
     todo = list(range(len(items)))
     if wants_logprobs(judge, cfg.judge_method):
         p = SamplingParams(temperature=0.0, max_tokens=1, logprobs=cfg.judge_logprobs)
@@ -161,8 +169,11 @@ def judge_answers(judge: Any, items: Sequence[UserItem], answers: Sequence[str],
             if probs is None:
                 left.append(i)
                 continue
+            # letter_mass: how much of the first token's probability the four letters hold
+            # (low = the judge wanted to write something else; its rating is then weak evidence)
             ratings[i].update(rating=max(LETTERS, key=lambda k: probs[k]), method="logprobs",
-                              probs={k: round(v, 6) for k, v in probs.items()}, judge_text=c.text)
+                              probs={k: round(v, 6) for k, v in probs.items()},
+                              letter_mass=round(sum(letter_mass(c.top_logprobs).values()), 6), judge_text=c.text)
         todo = left
     if todo:
         p = SamplingParams(temperature=0.0, max_tokens=cfg.judge_max_tokens)

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import InputError
 from ..llm import LLM
 from . import benchmark as bm
 from .bertscore import BertScoreConfig, bertscore_f1
@@ -45,12 +46,16 @@ class EvalConfig:
     bert: BertScoreConfig = field(default_factory=BertScoreConfig)
 
 
-def _held_out(data_dir: Path, task: str, spec: bm.TaskSpec, n: int, seed: int) -> tuple[list[tuple[str, str]], list[bm.TestItem]]:
-    """raw/induce split into a proposal pool and held-out items (answers from the task table)."""
+def _held_out(data_dir: Path, task: str, spec: bm.TaskSpec, n: int, k: int, seed: int) -> tuple[list[tuple[str, str]], list[bm.TestItem]]:
+    """raw/induce split into a proposal pool (at least k) and at most n held-out items
+    (answers from the task table)."""
     import random
 
     path = data_dir / "raw" / "induce" / f"{task}.json"
     rows = list(bm.read_examples(path).items())
+    if len(rows) < k + 1:
+        raise InputError.at(path, None, f"{len(rows)} demonstrations: the search needs at least k+1 = {k + 1}")
+    n = min(n, len(rows) - k)
     random.Random(seed).shuffle(rows)
     rng = random.Random(seed)
     held = [bm.TestItem(str(key), bm.fill(rng.choice(spec.demo_input), ex), bm.answers_of(ex, spec)) for key, ex in rows[:n]]
@@ -73,7 +78,7 @@ def evaluate_benchmark(llm: LLM, data_dir: Path, cfg: EvalConfig, tasks: list[st
     searches: dict[str, Any] = {}
     if cfg.use_search:
         for t in names:
-            pool, held = _held_out(data_dir, t, specs[t], cfg.search.max_eval, cfg.search.seed)
+            pool, held = _held_out(data_dir, t, specs[t], cfg.search.max_eval, cfg.k, cfg.search.seed)
             scfg = SearchConfig(**{**asdict(cfg.search), "metric": specs[t].metric, "k": cfg.k})
             res = search(llm, pool, scfg, cfg.induce, cfg.execute, held_out=held)
             induced[t] = Counter({res.best.text: 1})

@@ -110,11 +110,11 @@ def search(llm: LLM, demos: list[tuple[str, str]], cfg: SearchConfig | None = No
         _evaluate(llm, alive, held_out[:budget], cfg, ecfg)
         for c in alive:
             c.rounds += 1
-        if len(alive) == 1 or budget >= len(held_out):
+        if budget >= len(held_out):
             break
         alive.sort(key=lambda c: -c.accuracy)
         alive = alive[: max(1, math.ceil(len(alive) / cfg.eta))]
-        budget = min(budget * cfg.eta, len(held_out))
+        budget = min(budget * cfg.eta, len(held_out))  # the survivor ends scored on all of them
     best = max(alive, key=lambda c: c.accuracy)
     if cfg.variations > 0 and held_out:
         params = SamplingParams(temperature=cfg.temperature, max_tokens=icfg.max_tokens)

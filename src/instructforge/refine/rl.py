@@ -254,6 +254,8 @@ def refine(run_dir: Path, out_dir: Path, *, model: str, scorers: list[Any], cfg:
         temperature=cfg.temperature, top_p=cfg.top_p, beta=cfg.beta, logging_steps=1, save_strategy="steps",
         save_steps=cfg.save_steps, save_total_limit=cfg.save_total_limit, seed=cfg.seed, report_to="none",
         disable_tqdm=ui.is_quiet(), bf16=False, fp16=False, dataloader_num_workers=0,
+        # CPU: recomputing activations costs a forward pass per step and saves memory we do not need
+        activation_checkpointing=False, dataloader_pin_memory=False,
     )
     if cfg.algo == "grpo":
         from trl import GRPOConfig as Config

@@ -120,8 +120,10 @@ def _run_page(d: dict[str, Any], page: Page) -> None:
     pool = page.fig(plots.pool_rouge(d["pool_rouge"])) if (d["pool_rouge"]["accepted"]["n"]
                                                           or d["pool_rouge"]["rejected"]["n"]) else ""
     page.section("Novelty", page.grid(rouge, pool) if pool else rouge, explain=explain, sid="rouge")
-    page.section("Lengths and task types", page.grid(page.fig(plots.lengths(d["lengths"])),
-                                                     page.fig(plots.classification(d["classification"]))),
+    clf = d["classification"]
+    clf_item = (page.fig(plots.classification(clf)) if clf["classification"] + clf["non_classification"]
+                else note("No classification labels yet (the classify stage has not run)."))
+    page.section("Lengths and task types", page.grid(page.fig(plots.lengths(d["lengths"])), clf_item),
                  explain="Word counts (whitespace split) of accepted instructions and of the instances kept; "
                          "the last bar of each histogram also holds the longest 1% (Self-Instruct Figure 4).",
                  sid="lengths")

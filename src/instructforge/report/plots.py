@@ -100,8 +100,9 @@ def pool_rouge(p: dict[str, dict[str, Any]]) -> go.Figure:
 
 def lengths(h: dict[str, dict[str, Any]]) -> go.Figure:
     names = [k for k in ("instruction", "input", "output")]
-    fig = make_subplots(rows=1, cols=3, subplot_titles=[f"{k} (n={h[k]['n']}, median {h[k]['median']})"
-                                                        for k in names])
+    titles = [f"{k} (n={h[k]['n']:,}, median {h[k]['median']:g})" if h[k]["n"] else f"{k} (none yet)"
+              for k in names]
+    fig = make_subplots(rows=1, cols=3, subplot_titles=titles)
     for i, (k, color) in enumerate(zip(names, (BLUE, ORANGE, GREEN), strict=True), start=1):
         if h[k]["n"]:
             fig.add_trace(_hist_trace(h[k], k, color, " words"), row=1, col=i)

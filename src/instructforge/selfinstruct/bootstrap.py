@@ -168,7 +168,8 @@ def run_rounds(ctx: StageContext, seeds: list[Task], rounds: Any) -> None:
                         fields = {"reason": "bad_format", "detail": "answer not in the list format",
                                   "max_rouge_l": None, "most_similar": None}
                     else:
-                        fields = pool.judge(text, truncated=cut)
+                        last = j == len(items) - 1
+                        fields = pool.judge(text, truncated=cut and (last or cfg.truncated_policy == "response"))
                     status = "accepted" if fields["reason"] is None else "rejected"
                     key = f"{rounds.key_prefix}{rnd:05d}.{i:02d}.{j:02d}"
                     payload = {**item, "round": rnd, **fields}

@@ -23,11 +23,9 @@ from .config import GenerateConfig, load_overrides
 from .export import FORMATS, export_run
 from .seeds import PACKAGED_SEEDS, load_seeds
 
-DEV_SEEDS = Path(__file__).resolve().parents[4] / "shared" / "data" / "self-instruct" / "seed_tasks.jsonl"
-
 
 def default_seeds() -> Path:
-    return PACKAGED_SEEDS if PACKAGED_SEEDS.is_file() else DEV_SEEDS
+    return PACKAGED_SEEDS
 
 
 @click.command()

@@ -39,6 +39,7 @@ class GenerateConfig:
     bootstrap_frequency_penalty: float = 0.0
     bootstrap_max_tokens: int = 1024
     bootstrap_stop: list[str] = field(default_factory=lambda: ["\n\n", "\n16", "16.", "16 ."])
+    truncated_policy: str = "response"  # "response": drop every item of a length-cut answer (methods.md); "last_item": drop only its last item (the paper's code)
     max_list_number: int = 15  # the paper stops at "16": at most 7 new instructions per prompt
     max_empty_rounds: int = 20  # stop if this many rounds in a row accept nothing (not in the paper: a safety stop)
     # --- filters ---
@@ -68,6 +69,8 @@ class GenerateConfig:
             raise InputError(f"mode must be selfinstruct or alpaca, not {self.mode!r}")
         if self.prompt_style not in ("chat", "raw"):
             raise InputError(f"prompt_style must be chat or raw, not {self.prompt_style!r}")
+        if self.truncated_policy not in ("response", "last_item"):
+            raise InputError(f"truncated_policy must be response or last_item, not {self.truncated_policy!r}")
         if self.num_instructions < 1:
             raise InputError("num_instructions must be >= 1")
         if not 0 <= self.num_machine_in_context <= self.num_prompt_instructions:

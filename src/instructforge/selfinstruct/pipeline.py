@@ -34,6 +34,9 @@ def read_source_run(run_dir: Path) -> tuple[list[Task], list[tuple[str, str, dic
     try:
         seeds = [Task.from_dict(p) for _, _, p in src.iter("seed")]
         cands = list(src.iter("candidate", "accepted"))
+        if (src.read_config().get("generate") or {}).get("mode") == "alpaca":
+            # Alpaca runs have no classification step: their tasks are treated as ordinary ones.
+            cands = [(k, s, {"is_classification": False, **p}) for k, s, p in cands]
     finally:
         src.close()
     if not cands:

@@ -218,7 +218,8 @@ def finetune(data: Path, out_dir: Path, *, model: str, cfg: SFTSettings) -> dict
         learning_rate=cfg.learning_rate, per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=1,
         max_length=cfg.max_length, completion_only_loss=True, logging_steps=1, save_strategy="no",
         report_to="none", seed=cfg.seed, bf16=False, fp16=False, dataloader_num_workers=0, disable_tqdm=True,
-        lr_scheduler_type="linear", warmup_steps=0,
+        lr_scheduler_type="linear", warmup_steps=0, activation_checkpointing=False,
+        dataloader_pin_memory=False,
     )
     trainer = SFTTrainer(model=policy, args=args, train_dataset=Dataset.from_list(examples),
                          processing_class=tok, peft_config=peft_config, callbacks=[_Log()])
