@@ -19,7 +19,7 @@ def test_evaluate_two_real_tasks_embedded(tmp_path, shared_data, isolated_cache)
     out = tmp_path / "out"
     r = run_cli("induction", "evaluate", "--data", str(data), "--model", "embedded", "--out", str(out),
                 "--tasks", "translation_en-es,cause_and_effect", "--num-prompts", "2", "--max-test", "2",
-                "--save-predictions", env={"INSTRUCTFORGE_THREADS": "2"})
+                "--save-predictions")
     assert r.returncode == 0, r.stderr
     res = json.loads((out / "results.json").read_text())
     assert res["kind"] == "induction" and res["model"].startswith("embedded")

@@ -139,6 +139,7 @@ def test_as_seeds(tmp_path):
     assert not (tmp_path / "s2.jsonl").exists()
 
 
+@pytest.mark.slow  # loads the MiniLM encoder (tens of seconds on a busy 2-core machine)
 def test_bertscore_embedded_model():
     from instructforge.induction.bertscore import bertscore_f1
 

@@ -89,7 +89,6 @@ def _expected_dims() -> dict[str, float]:
 @pytest.fixture
 def scripted_judge(tmp_path, isolated_cache):
     from conftest import write_rules
-
     from instructforge.llm import open_llm
 
     rules = write_rules(tmp_path / "judge.jsonl", RULES)

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import run_cli, write_rules
 
+from conftest import run_cli, write_rules
 from instructforge.store import RunStore
 
 INSTRUCTIONS = [("Give an antonym of the word.", False), ("Decide whether the sentence is a question.", True)]

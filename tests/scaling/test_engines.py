@@ -122,3 +122,17 @@ def test_ct2_conversion_is_reused(backend):
     assert engine_ct2.CONVERSIONS == before
     assert (path / "model.bin").stat().st_mtime_ns == mtime
     assert json.loads((path / "instructforge-ct2.json").read_text())["quantization"] == "int8"
+
+
+def test_vllm_absent_is_a_clear_input_error(tmp_path):
+    import importlib.util
+
+    from instructforge.backends import load_backend
+
+    if importlib.util.find_spec("vllm") is not None:
+        pytest.skip("vllm is installed here")
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(InputError, match=r"vllm is not installed \(pip install vllm; needs a CUDA GPU\)"):
+        load_backend(f"vllm:{tmp_path}")
+    with pytest.raises(InputError, match="model directory not found"):
+        load_backend(f"vllm:{tmp_path / 'missing'}")

@@ -43,9 +43,9 @@ def _requests() -> list[Request]:
 
 
 def test_ray_matches_local_executor(tmp_path, ray_local):
+    from conftest import write_rules
     from instructforge.backends import load_backend
     from instructforge.executors.ray import RayExecutor
-    from conftest import write_rules
 
     rules = write_rules(tmp_path / "rules.jsonl", RULES)
     spec = f"scripted:{rules}"

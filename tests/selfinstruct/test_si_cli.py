@@ -237,3 +237,17 @@ def test_truncated_policy_last_item(tmp_path):
         outs[policy] = [(s, p_["reason"]) for _, s, p_ in records(out, "candidate") if p_["round"] == 0]
     assert outs["response"] == [("rejected", "truncated")] * 3
     assert outs["last_item"] == [("accepted", None), ("accepted", None), ("rejected", "truncated")]
+
+
+def test_raw_prompt_style_sends_completion_prompts(tmp_path, golden_run):
+    seeds, rules, cfg = tmp_path / "seeds.jsonl", tmp_path / "rules.jsonl", tmp_path / "cfg.json"
+    out, log = tmp_path / "raw", tmp_path / "raw.jsonl"
+    p = run_cli(*generate_args(seeds, rules, cfg, out), "--prompt-style", "raw", "--no-cache",
+                env={"INSTRUCTFORGE_SCRIPTED_LOG": str(log)})
+    assert p.returncode == 0, p.stderr
+    reqs = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(reqs) == 14 and all(r["messages"] is None and r["prompt"] for r in reqs)
+    assert reqs[0]["prompt"].endswith("\n9.") and reqs[0]["params"]["top_p"] == 0.5
+    # same text, same rules: the same records as the chat-style golden run
+    assert records(out, "candidate") == records(golden_run, "candidate")
+    assert records(out, "task") == records(golden_run, "task")

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
 
+from conftest import run_cli
 from instructforge.errors import InputError
 from instructforge.train.sft import load_examples, to_trl
 

@@ -21,6 +21,7 @@ from ..errors import InputError
 from ..records import Completion, Request
 from .base import BackendOptions
 
+
 class Engine:
     name = "base"
     tokenizer: Any

@@ -102,7 +102,8 @@ def search(llm: LLM, demos: list[tuple[str, str]], cfg: SearchConfig | None = No
     sampled = InduceConfig(k=k, max_tokens=icfg.max_tokens, temperature=cfg.temperature,
                            prompt_format=icfg.prompt_format, seed=cfg.seed)
     texts = induce(llm, subsets, sampled, sample_indices=list(range(cfg.num_candidates)), desc="proposing")
-    cands = [Candidate(t, "proposal") for t in dict.fromkeys(t for t in texts if t)]
+    # A candidate needs at least one letter or digit ("," is not an instruction).
+    cands = [Candidate(t, "proposal") for t in dict.fromkeys(t for t in texts if any(ch.isalnum() for ch in t))]
     if not cands:
         cands = [Candidate(texts[0] if texts else "", "proposal")]
     alive, budget = list(cands), min(cfg.first_budget, len(held_out))
@@ -122,7 +123,7 @@ def search(llm: LLM, demos: list[tuple[str, str]], cfg: SearchConfig | None = No
         reqs = [make_request(prompt, params, icfg.prompt_format, cfg.seed, i) for i in range(cfg.variations)]
         known = {c.text for c in cands}
         new = [t for t in dict.fromkeys(postprocess(c.text) for c in llm.generate(reqs, desc="resampling"))
-               if t and t not in known]
+               if any(ch.isalnum() for ch in t) and t not in known]
         extra = [Candidate(t, "variation") for t in new]
         cands.extend(extra)
         _evaluate(llm, [best, *extra], held_out, cfg, ecfg)

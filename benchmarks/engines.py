@@ -1,0 +1,95 @@
+"""Every installed CPU engine side by side: aggregate tokens/s on the same prompts, in one process.
+
+Each engine runs the same sampled requests (a fixed seed per request) at several batch sizes;
+the rounds are interleaved (engine A bs 8, engine B bs 8, ..., engine A bs 16, ...) so a busy
+shared machine slows every engine alike. Reported: tokens/s per (engine, batch), each engine's
+best batch, and ratios of the best to transformers and to llama.cpp.
+
+    .venv/bin/python benchmarks/engines.py [--prompts 64] [--max-tokens 128]
+        [--batch-sizes 8,16,32,64] [--engines ctranslate2,llamacpp,transformers] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+from instructforge.backends import BackendOptions
+from instructforge.backends.engines import available_engines
+from instructforge.records import Request, SamplingParams
+
+TOPICS = ["the ocean", "a library", "winter mornings", "bicycles", "volcanoes", "honey bees", "a lighthouse",
+          "chess", "rainforests", "trains", "the moon", "bread baking", "city parks", "glaciers", "owls", "jazz"]
+
+
+def prompts(n: int, max_tokens: int) -> list[Request]:
+    p = SamplingParams(temperature=0.7, top_p=0.9, max_tokens=max_tokens)
+    return [Request.chat(f"Write a short paragraph about {TOPICS[i % len(TOPICS)]}.", params=p, seed=i)
+            for i in range(n)]
+
+
+def timed(backend, reqs: list[Request], batch: int) -> dict:
+    t0 = time.perf_counter()
+    tokens = 0
+    for i in range(0, len(reqs), batch):
+        tokens += sum(c.completion_tokens for c in backend.generate(reqs[i : i + batch]))
+    dt = time.perf_counter() - t0
+    return {"batch": batch, "tokens": tokens, "seconds": round(dt, 2), "tokens_per_s": round(tokens / dt, 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--prompts", type=int, default=64)
+    ap.add_argument("--max-tokens", type=int, default=128)
+    ap.add_argument("--batch-sizes", default="8,16,32,64")
+    ap.add_argument("--engines", default=",".join(available_engines()))
+    ap.add_argument("--json", default=None)
+    a = ap.parse_args()
+    from instructforge.backends.local import LocalBackend
+
+    engines = [e for e in a.engines.split(",") if e]
+    sizes = [int(x) for x in a.batch_sizes.split(",")]
+    reqs = prompts(a.prompts, a.max_tokens)
+    backends = {}
+    for e in engines:
+        t0 = time.perf_counter()
+        backends[e] = LocalBackend(None, BackendOptions(engine=e))
+        backends[e].generate(reqs[:2])  # warm-up (and conversion, the first time)
+        print(f"{e}: loaded + warm-up in {time.perf_counter() - t0:.1f}s", flush=True)
+    rows: dict[str, list[dict]] = {e: [] for e in engines}
+    for bs in sizes:
+        for e in engines:
+            r = timed(backends[e], reqs, bs)
+            rows[e].append(r)
+            print(f"{e:13s} batch {bs:3d}: {r['tokens_per_s']:7.1f} tok/s ({r['tokens']} tokens, {r['seconds']}s)", flush=True)
+    best = {e: max(rows[e], key=lambda r: r["tokens_per_s"]) for e in engines}
+    summary = {}
+    for e in engines:
+        s = {"best_batch": best[e]["batch"], "tokens_per_s": best[e]["tokens_per_s"]}
+        for ref in ("transformers", "llamacpp"):
+            if ref in best and ref != e:
+                s[f"vs_{ref}"] = round(best[e]["tokens_per_s"] / best[ref]["tokens_per_s"], 2)
+        summary[e] = s
+    print("\nengine         best batch   tok/s   vs transformers   vs llama.cpp")
+    for e, s in summary.items():
+        print(f"{e:13s} {s['best_batch']:11d} {s['tokens_per_s']:7.1f} {s.get('vs_transformers', '-'):>17} "
+              f"{s.get('vs_llamacpp', '-'):>14}")
+    load = os.getloadavg()
+    result = {
+        "benchmark": "engines", "prompts": a.prompts, "max_tokens": a.max_tokens, "sampling": "t=0.7 top_p=0.9",
+        "threads": int(os.environ.get("INSTRUCTFORGE_THREADS", "0")) or os.cpu_count(),
+        "default_engine": available_engines()[0], "load_average": [round(x, 2) for x in load],
+        "rounds": rows, "summary": summary,
+    }
+    print(f"load average: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    if a.json:
+        from instructforge.store import atomic_write
+
+        atomic_write(Path(a.json), json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

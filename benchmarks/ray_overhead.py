@@ -1,0 +1,107 @@
+"""Ray executor vs local executor on the real embedded model, same requests, same process.
+
+Configurations (all through ``LLM.generate`` without the call cache, the model warm):
+``local`` (in-process backend, all cores), ``ray-1`` (one actor with all cores: the same
+compute, so the difference is Ray's dispatch overhead) and ``ray-N`` (one actor per core, one
+thread each). Ray start-up and model loading are timed apart from generation. The rounds are
+repeated and interleaved so a busy shared machine slows each configuration alike.
+
+    .venv/bin/python benchmarks/ray_overhead.py [--prompts 32] [--max-tokens 64] [--batch-size 8]
+        [--repeats 2] [--engine auto] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+
+from instructforge.backends import BackendOptions, load_backend
+from instructforge.executors import LocalExecutor
+from instructforge.llm import LLM
+from instructforge.records import Request, SamplingParams
+
+TOPICS = ["the ocean", "a library", "winter mornings", "bicycles", "volcanoes", "honey bees", "a lighthouse",
+          "chess", "rainforests", "trains", "the moon", "bread baking", "city parks", "glaciers", "owls", "jazz"]
+
+
+def requests(n: int, max_tokens: int, round_no: int) -> list[Request]:
+    # A new seed per round: nothing is cached anywhere, every round pays for its tokens.
+    p = SamplingParams(temperature=0.7, top_p=0.9, max_tokens=max_tokens)
+    return [Request.chat(f"Write a short paragraph about {TOPICS[i % len(TOPICS)]}.", params=p,
+                         seed=1000 * round_no + i) for i in range(n)]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--prompts", type=int, default=32)
+    ap.add_argument("--max-tokens", type=int, default=64)
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--engine", default="auto")
+    ap.add_argument("--json", default=None)
+    a = ap.parse_args()
+    import ray
+
+    from instructforge.executors.ray import LOCAL_OBJECT_STORE_BYTES, RayExecutor
+
+    cores = os.cpu_count() or 1
+    opts = BackendOptions(engine=a.engine, batch_size=a.batch_size)
+    setup: dict[str, float] = {}
+    t0 = time.perf_counter()
+    local = LLM("embedded", opts, executor=LocalExecutor(lambda: load_backend("embedded", opts)))
+    local.executor.backend  # noqa: B018 - load now, time it apart
+    setup["local_load_s"] = round(time.perf_counter() - t0, 2)
+    t0 = time.perf_counter()
+    ray.init(num_cpus=cores, include_dashboard=False, log_to_driver=False,
+             object_store_memory=LOCAL_OBJECT_STORE_BYTES, configure_logging=False)
+    setup["ray_init_s"] = round(time.perf_counter() - t0, 2)
+    llms = {"local": local}
+    for n in sorted({1, cores}):
+        t0 = time.perf_counter()
+        ex = RayExecutor("embedded", opts, num_actors=n)
+        ex.batch_size  # noqa: B018 - starts the actors and waits for their models
+        setup[f"ray_{n}_actors_start_s"] = round(time.perf_counter() - t0, 2)
+        llms[f"ray-{n}"] = LLM("embedded", opts, executor=ex)
+    for llm in llms.values():  # warm-up: first calls allocate
+        llm.generate(requests(2, 8, 999), desc="warm-up")
+    times: dict[str, list[float]] = {k: [] for k in llms}
+    tokens: dict[str, list[int]] = {k: [] for k in llms}
+    for r in range(a.repeats):
+        for name, llm in llms.items():
+            reqs = requests(a.prompts, a.max_tokens, r)
+            before = llm.stats.completion_tokens
+            t0 = time.perf_counter()
+            llm.generate(reqs, desc=name)
+            times[name].append(time.perf_counter() - t0)
+            tokens[name].append(llm.stats.completion_tokens - before)
+            print(f"round {r} {name:7s}: {tokens[name][-1] / times[name][-1]:6.1f} tok/s "
+                  f"({tokens[name][-1]} tokens, {times[name][-1]:.1f}s)", flush=True)
+    rate = {k: round(sum(tokens[k]) / sum(times[k]), 1) for k in llms}
+    summary = {
+        "tokens_per_s": rate,
+        "median_round_s": {k: round(statistics.median(v), 2) for k, v in times.items()},
+        "overhead_ray_1_vs_local": round(rate["local"] / rate["ray-1"] - 1, 3),
+        f"speedup_ray_{cores}_vs_local": round(rate[f"ray-{cores}"] / rate["local"], 3) if cores > 1 else None,
+    }
+    load = os.getloadavg()
+    print(json.dumps(summary, indent=2))
+    print("setup:", setup, f"load average: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    for llm in llms.values():
+        llm.close()
+    ray.shutdown()
+    if a.json:
+        from instructforge.store import atomic_write
+
+        atomic_write(Path(a.json), json.dumps({
+            "benchmark": "ray_overhead", "prompts": a.prompts, "max_tokens": a.max_tokens,
+            "batch_size": a.batch_size, "repeats": a.repeats, "cores": cores, "engine": a.engine,
+            "setup": setup, "summary": summary, "load_average": [round(x, 2) for x in load],
+        }, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

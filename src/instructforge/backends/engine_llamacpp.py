@@ -1,0 +1,191 @@
+"""llama.cpp engine (optional): batched multi-sequence decoding of the embedded GGUF.
+
+Not a paper component: a speed substitute (architecture.md, "CPU generation engines").
+``llama-cpp-python`` ships only as an sdist (4-9 min compile), so it is not a project
+dependency; ``--engine llamacpp`` works when it is installed. It needs a GGUF: the embedded
+model's (recorded in its converted dir) or a ``*.gguf`` inside an ``hf:DIR``.
+
+llama.cpp only runs the network here: all sequences of a call share one context (one KV
+sequence each) and are decoded together, one ``llama_decode`` per step. Token choice reuses the
+transformers engine's sampler on llama.cpp's logits, so every SamplingParams field has exactly
+the transformers semantics: greedy at temperature 0, top_p, max_tokens, stop strings checked
+after every token, a per-request seed (own RNG per row: a sample does not depend on its batch),
+additive presence/frequency penalties, HF repetition_penalty, top-N logprobs of the raw logits.
+Prompts are tokenized by the model dir's HF tokenizer (the same vocabulary as the GGUF).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from ..records import Completion, Request
+from .base import BackendOptions
+from .engine_ct2 import load_tokenizer, threads
+from .engines import Engine, TransformersEngine, find_stop, request_seed
+
+PREFILL_CHUNK = 512
+
+
+def find_gguf(model_dir: Path) -> Path:
+    src = model_dir / "instructforge-source.json"
+    if src.is_file():
+        with contextlib.suppress(ValueError, KeyError, OSError):
+            p = Path(json.loads(src.read_text())["gguf"])
+            if p.is_file():
+                return p
+    ggufs = sorted(model_dir.glob("*.gguf"))
+    if ggufs:
+        return ggufs[0]
+    raise InputError(f"{model_dir}: the llamacpp engine needs a GGUF file (none here); use --engine ctranslate2")
+
+
+class LlamaCppEngine(Engine):
+    name = "llamacpp"
+
+    def __init__(self, model_dir: Path, options: BackendOptions | None = None):
+        import llama_cpp as L
+
+        self.L = L
+        self.gguf = find_gguf(model_dir)
+        self.tokenizer = load_tokenizer(model_dir)
+        L.llama_backend_init()
+        L.llama_log_set(_SILENT, ctypes.c_void_p())
+        mp = L.llama_model_default_params()
+        self.model = L.llama_model_load_from_file(str(self.gguf).encode(), mp)
+        if not self.model:
+            raise InputError(f"{self.gguf}: llama.cpp could not load this GGUF")
+        self.vocab = L.llama_model_get_vocab(self.model)
+        self.n_vocab = L.llama_vocab_n_tokens(self.vocab)
+        self.eos_ids = {t for t in range(self.n_vocab) if L.llama_vocab_is_eog(self.vocab, t)} if self.n_vocab < 300_000 else set()
+        self.eos_ids.add(int(self.tokenizer.eos_token_id))
+        self._ctx = None
+        self._ctx_shape = (0, 0)
+
+    def _context(self, n_seq: int, per_seq: int) -> Any:
+        """A context with one KV sequence per row; reused while it is big enough."""
+        L = self.L
+        if self._ctx is not None and self._ctx_shape[0] >= n_seq and self._ctx_shape[1] >= per_seq:
+            L.llama_memory_clear(L.llama_get_memory(self._ctx), True)
+            return self._ctx
+        if self._ctx is not None:
+            L.llama_free(self._ctx)
+        per_seq = -(-per_seq // 256) * 256
+        cp = L.llama_context_default_params()
+        cp.n_ctx = n_seq * per_seq
+        cp.n_batch = max(PREFILL_CHUNK, n_seq)
+        cp.n_ubatch = max(PREFILL_CHUNK, n_seq)
+        cp.n_seq_max = n_seq
+        cp.n_threads = cp.n_threads_batch = threads()
+        self._ctx = L.llama_init_from_model(self.model, cp)
+        if not self._ctx:
+            raise InputError(f"{self.gguf}: llama.cpp could not create a context for {n_seq} sequences")
+        self._ctx_shape = (n_seq, per_seq)
+        return self._ctx
+
+    def _decode(self, ctx: Any, items: list[tuple[int, int, int, bool]]) -> dict[int, Any]:
+        """Decode (seq, pos, token, want_logits) items; returns {seq: logits tensor}."""
+        import numpy as np
+        import torch
+
+        L = self.L
+        out: dict[int, Any] = {}
+        for start in range(0, len(items), PREFILL_CHUNK):
+            part = items[start : start + PREFILL_CHUNK]
+            batch = L.llama_batch_init(len(part), 0, 1)
+            try:
+                for j, (seq, pos, tok, want) in enumerate(part):
+                    batch.token[j] = tok
+                    batch.pos[j] = pos
+                    batch.n_seq_id[j] = 1
+                    batch.seq_id[j][0] = seq
+                    batch.logits[j] = want
+                batch.n_tokens = len(part)
+                rc = L.llama_decode(ctx, batch)
+                if rc != 0:
+                    raise RuntimeError(f"llama_decode failed ({rc}): context too small?")
+                for j, (seq, _pos, _tok, want) in enumerate(part):
+                    if want:
+                        ptr = L.llama_get_logits_ith(ctx, j)
+                        row = np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
+                        out[seq] = torch.from_numpy(row.copy())
+            finally:
+                L.llama_batch_free(batch)
+        return out
+
+    def generate(self, texts: list[str], requests: list[Request]) -> list[Completion]:
+        import torch
+
+        tok = self.tokenizer
+        n = len(texts)
+        prompts = [tok.encode(t, add_special_tokens=False) for t in texts]
+        ctx = self._context(n, max(len(p) + r.params.max_tokens + 1 for p, r in zip(prompts, requests, strict=True)))
+        items = [(s, pos, t, pos == len(p) - 1) for s, p in enumerate(prompts) for pos, t in enumerate(p)]
+        logits = self._decode(ctx, items)
+        gens = [torch.Generator().manual_seed(request_seed(r)) for r in requests]
+        generated: list[list[int]] = [[] for _ in range(n)]
+        counts = [dict[int, int]() for _ in range(n)]
+        prompt_sets = [set(p) for p in prompts]
+        done, finish = [False] * n, ["length"] * n
+        cut: list[str | None] = [None] * n
+        top: list[list[dict[str, float]] | None] = [[] if r.params.logprobs else None for r in requests]
+        while not all(done):
+            step: list[tuple[int, int, int, bool]] = []
+            for i, req in enumerate(requests):
+                if done[i]:
+                    continue
+                p, row = req.params, logits[i]
+                if top[i] is not None:
+                    lp = torch.log_softmax(row, -1)
+                    vals, idx = lp.topk(int(p.logprobs))
+                    top[i].append({tok.decode([int(j)]): float(v) for v, j in zip(vals, idx, strict=True)})
+                row = TransformersEngine._penalise(row, p, counts[i], prompt_sets[i], generated[i])
+                tid = TransformersEngine._pick(row, p, gens[i])
+                if tid in self.eos_ids:
+                    done[i], finish[i] = True, "stop"
+                    continue
+                generated[i].append(tid)
+                counts[i][tid] = counts[i].get(tid, 0) + 1
+                if p.stop:
+                    text = tok.decode(generated[i], skip_special_tokens=True)
+                    k = find_stop(text, p.stop)
+                    if k >= 0:
+                        done[i], finish[i], cut[i] = True, "stop", text[:k]
+                        continue
+                if len(generated[i]) >= p.max_tokens:
+                    done[i] = True
+                    continue
+                step.append((i, len(prompts[i]) + len(generated[i]) - 1, tid, True))
+            if step:
+                logits = self._decode(ctx, step)
+        return [
+            Completion(cut[i] if cut[i] is not None else tok.decode(generated[i], skip_special_tokens=True),
+                       finish[i], len(prompts[i]), len(generated[i]), top[i])
+            for i in range(n)
+        ]
+
+    def close(self) -> None:
+        if self._ctx is not None:
+            self.L.llama_free(self._ctx)
+            self._ctx = None
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+            self.L.llama_model_free(self.model)
+
+
+def _silent(level: int, text: bytes, user_data: Any) -> None:
+    return None
+
+
+try:  # the log callback type lives in the bindings; without them the engine is never built
+    import llama_cpp as _L
+
+    _SILENT = _L.llama_log_callback(_silent)
+except Exception:  # pragma: no cover - llama_cpp absent or its API moved
+    _SILENT = None
