@@ -179,10 +179,11 @@ def pool_demos(data_dir: Path, task: str, spec: TaskSpec, seed: int = 0) -> list
 
 def demo_sets(data_dir: Path, task: str, spec: TaskSpec, n: int, k: int = 5, seed: int = 0) -> list[list[tuple[str, str]]]:
     """``n`` sets of ``k`` demonstrations: the paper's ``induction_input`` sets when the file
-    exists (first ``n``), otherwise ``k`` distinct examples drawn from raw/induce per set."""
+    exists (first ``n``), then (for more, or without the file) ``k`` distinct examples drawn
+    from raw/induce per set."""
     ready = data_dir / "induction_input" / f"{task}.json"
+    sets: list[list[tuple[str, str]]] = []
     if ready.is_file():
-        sets = []
         for key, ex in list(read_examples(ready).items())[:n]:
             seen = (ex.get("metadata") or {}).get("examples_seen", "")
             demos = parse_demo_block(seen)
@@ -195,4 +196,4 @@ def demo_sets(data_dir: Path, task: str, spec: TaskSpec, n: int, k: int = 5, see
     if len(pool) < k:
         raise InputError.at(data_dir / "raw" / "induce" / f"{task}.json", None, f"{len(pool)} demonstrations, fewer than k={k}")
     rng = random.Random(seed)
-    return [rng.sample(pool, k) for _ in range(n)]
+    return sets + [rng.sample(pool, k) for _ in range(n - len(sets))]
