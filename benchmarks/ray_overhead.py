@@ -46,7 +46,7 @@ def main() -> None:
     a = ap.parse_args()
     import ray
 
-    from instructforge.executors.ray import LOCAL_OBJECT_STORE_BYTES, RayExecutor
+    from instructforge.executors.ray import RayExecutor, start_local_ray
 
     cores = os.cpu_count() or 1
     opts = BackendOptions(engine=a.engine, batch_size=a.batch_size)
@@ -56,8 +56,7 @@ def main() -> None:
     local.executor.backend  # noqa: B018 - load now, time it apart
     setup["local_load_s"] = round(time.perf_counter() - t0, 2)
     t0 = time.perf_counter()
-    ray.init(num_cpus=cores, include_dashboard=False, log_to_driver=False,
-             object_store_memory=LOCAL_OBJECT_STORE_BYTES, configure_logging=False)
+    start_local_ray(ray, cores)
     setup["ray_init_s"] = round(time.perf_counter() - t0, 2)
     llms = {"local": local}
     for n in sorted({1, cores}):

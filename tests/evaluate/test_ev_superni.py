@@ -181,15 +181,16 @@ def test_requests_are_greedy_chat_or_raw():
 def test_model_mode_with_scripted_backend(shared_data, tmp_path, isolated_cache):
     """The model path end to end: each prompt reaches the backend once, in the chat format."""
     rules = write_rules(tmp_path / "rules.jsonl", [
-        {"contains": "sentence_A: A biker is naked.", "response": "2"},
+        {"contains": "sentence_A: A biker is naked.", "response": "2\nBecause a naked biker wears no gear."},
         {"default": True, "response": "no idea"},
     ])
     log = tmp_path / "log.jsonl"
     out = tmp_path / "out"
     run_cli("evaluate", "superni", "--tasks", str(shared_data / "superni"), "--model", f"scripted:{rules}", "--out", str(out),
-            "--only", TASKS[0], "--max-instances", "3", env={"INSTRUCTFORGE_SCRIPTED_LOG": str(log)}, check=True)
+            "--only", TASKS[0], "--max-instances", "3", "--stop", "\\n", env={"INSTRUCTFORGE_SCRIPTED_LOG": str(log)}, check=True)
     sent = [json.loads(x) for x in log.read_text().splitlines()]
     assert len(sent) == 3 and all(s["messages"][0]["role"] == "user" and s["params"]["temperature"] == 0 for s in sent)
+    assert all(s["params"]["stop"] == ["\n"] and s["params"]["max_tokens"] == 64 for s in sent)
     rows = [json.loads(x) for x in (out / "predictions.jsonl").read_text().splitlines()]
-    assert rows[0]["prediction"] == "2" and rows[0]["rougeL"] == 100.0  # first instance: reference "2"
+    assert rows[0]["prediction"] == "2" and rows[0]["rougeL"] == 100.0  # cut at the newline; reference "2"
     assert [r["prediction"] for r in rows[1:]] == ["no idea", "no idea"]

@@ -56,11 +56,15 @@ def _open(page, path: Path) -> tuple[list[str], list[str]]:
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(("file:", "data:", "blob:")) else None)
+    page.set_default_timeout(120_000)  # the 2-core CI machine can be slow to parse 5 MB of JS
     page.goto(path.as_uri(), wait_until="load")
     return errors, outside
 
 
 def _check_charts(page, n: int) -> None:
+    # Plotly.newPlot returns a promise: wait until every placeholder has its SVG before counting
+    page.wait_for_function("Array.from(document.querySelectorAll('div.chart'))"
+                           ".every(d => d.querySelector('.main-svg') !== null)")
     assert page.locator("div.chart").count() == n
     assert page.locator("div.chart.js-plotly-plot").count() == n  # plotly drew every placeholder
     for i in range(n):

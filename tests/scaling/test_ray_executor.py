@@ -26,8 +26,9 @@ RULES = [
 
 @pytest.fixture(scope="module")
 def ray_local():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             object_store_memory=128 * 1024 * 1024, configure_logging=False)
+    from instructforge.executors.ray import start_local_ray
+
+    start_local_ray(ray, 2)
     yield
     ray.shutdown()
 
@@ -42,6 +43,7 @@ def _requests() -> list[Request]:
     return reqs
 
 
+@pytest.mark.slow
 def test_ray_matches_local_executor(tmp_path, ray_local):
     from conftest import write_rules
     from instructforge.backends import load_backend
@@ -72,6 +74,7 @@ def test_ray_matches_local_executor(tmp_path, ray_local):
     assert again.stats.cache_hits == len(reqs) and again.executor._actors == []
 
 
+@pytest.mark.slow
 def test_ray_actor_builds_backend_errors_reach_driver(tmp_path, ray_local):
     from instructforge.executors.ray import RayExecutor
 

@@ -49,9 +49,10 @@ def evaluate() -> None:
 @click.option("--prompt-format", type=click.Choice(["chat", "raw"]), default="chat", show_default=True,
               help="chat: prompt as one user message; raw: plain completion prompt (base models).")
 @click.option("--only", default="", help="Comma-separated task names to evaluate (default: all).")
+@click.option("--stop", multiple=True, help="Stop string (repeatable; \\n and \\t are read as newline and tab; default none, as the official setting).")
 @model_options
 def superni(tasks_dir: Path, predictions: Path | None, out: Path, max_instances: int, num_pos_examples: int,
-            max_tokens: int, prompt_format: str, only: str, **kwargs: Any) -> None:
+            max_tokens: int, prompt_format: str, only: str, stop: tuple[str, ...], **kwargs: Any) -> None:
     """SuperNI: ROUGE-L and exact match per task, per category and overall (official scoring).
 
     Example: instructforge evaluate superni --tasks ../shared/data/superni --model embedded --out eval/base
@@ -64,7 +65,8 @@ def superni(tasks_dir: Path, predictions: Path | None, out: Path, max_instances:
         raise click.UsageError("give --model or --predictions, not both")
     names = tuple(n.strip() for n in only.split(",") if n.strip())
     cfg = SuperNIConfig(max_instances=max_instances, num_pos_examples=num_pos_examples, max_tokens=max_tokens,
-                        prompt_format=prompt_format, only=names)
+                        prompt_format=prompt_format, stop=tuple(x.replace("\\n", "\n").replace("\\t", "\t") for x in stop),
+                        only=names)
     tasks = load_tasks(tasks_dir, cfg.max_instances, cfg.only)
     if predictions is not None:
         preds = load_predictions(predictions, tasks)

@@ -37,6 +37,25 @@ def _import_ray() -> Any:
     return ray
 
 
+def start_local_ray(ray: Any, cpus: int, attempts: int = 3) -> None:
+    """A private local instance. Ray waits a fixed 30 s for its raylet: on a saturated
+    machine that can run out, so a failed start is shut down and tried again."""
+    for attempt in range(attempts):
+        try:
+            ray.init(
+                num_cpus=cpus,
+                include_dashboard=False,
+                log_to_driver=False,
+                object_store_memory=LOCAL_OBJECT_STORE_BYTES,
+                configure_logging=False,
+            )
+            return
+        except Exception as e:
+            if "timed out during startup" not in str(e) or attempt == attempts - 1:
+                raise
+            ray.shutdown()
+
+
 class _BackendActor:
     """Holds one backend for its lifetime; ``generate`` is ``Backend.generate`` remotely."""
 
@@ -91,14 +110,7 @@ class RayExecutor:
             if self.address:
                 ray.init(address=self.address, log_to_driver=False)
             else:
-                cpus = self._requested_actors or os.cpu_count() or 1
-                ray.init(
-                    num_cpus=cpus,
-                    include_dashboard=False,
-                    log_to_driver=False,
-                    object_store_memory=LOCAL_OBJECT_STORE_BYTES,
-                    configure_logging=False,
-                )
+                start_local_ray(ray, self._requested_actors or os.cpu_count() or 1)
             self._started_ray = True
         resources = ray.cluster_resources()
         n = self._requested_actors

@@ -91,11 +91,13 @@ def search(llm: LLM, demos: list[tuple[str, str]], cfg: SearchConfig | None = No
     cfg = cfg or SearchConfig()
     icfg = icfg or InduceConfig(k=cfg.k)
     ecfg = ecfg or ExecuteConfig()
-    pool, evals = split_demos(demos, cfg)
     if held_out is None:
+        pool, evals = split_demos(demos, cfg)
         held_out = [TestItem(str(i), x, [y]) for i, (x, y) in enumerate(evals)]
         if not held_out:
             pool = list(demos)
+    else:
+        pool = list(demos)
     rng = random.Random(cfg.seed)
     k = min(cfg.k, len(pool))
     subsets = [rng.sample(pool, k) for _ in range(cfg.num_candidates)]
