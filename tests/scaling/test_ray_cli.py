@@ -30,6 +30,15 @@ def snapshot(run: Path) -> dict:
     return {kind: si.records(run, kind) for kind in ("seed", "candidate", "task", "instance_rejection")}
 
 
+def run_ray_cli(*args: str, env: dict) -> None:
+    """A CLI run under Ray. Ray waits a fixed 30 s for its raylet (and the executor tries three
+    times): on a saturated shared machine even that can fail, which says nothing about our code."""
+    p = si.run_cli(*args, env=env)
+    if p.returncode != 0 and "timed out during startup" in p.stderr:
+        pytest.skip("Ray could not start a local node on this overloaded machine")
+    assert p.returncode == 0, p.stderr[-3000:]
+
+
 def procs_with(marker: str) -> list[int]:
     """Processes whose environment mentions marker (our tmp dir): Ray workers included."""
     found = []
@@ -64,7 +73,7 @@ def test_generate_ray_matches_local_and_resumes_after_kill(tmp_path):
 
     local_env = {"INSTRUCTFORGE_CACHE_DIR": str(tmp_path / "c-local")}
     si.run_cli(*args(tmp_path / "local"), env=local_env, check=True)
-    si.run_cli(*args(tmp_path / "ray", *RAY), env={"INSTRUCTFORGE_CACHE_DIR": str(tmp_path / "c-ray")}, check=True)
+    run_ray_cli(*args(tmp_path / "ray", *RAY), env={"INSTRUCTFORGE_CACHE_DIR": str(tmp_path / "c-ray")})
     assert snapshot(tmp_path / "ray") == snapshot(tmp_path / "local")
     for run in ("local", "ray"):
         si.run_cli("export", str(tmp_path / run), "--format", "alpaca", "--out", str(tmp_path / f"{run}.json"),
@@ -86,7 +95,7 @@ def test_generate_ray_matches_local_and_resumes_after_kill(tmp_path):
     p.kill()
     p.wait()
     assert not no_leftovers(str(tmp_path / "c-kill")), "Ray processes outlived the killed driver"
-    si.run_cli(*args(out, *RAY), env={"INSTRUCTFORGE_CACHE_DIR": str(tmp_path / "c-kill")}, check=True)
+    run_ray_cli(*args(out, *RAY), env={"INSTRUCTFORGE_CACHE_DIR": str(tmp_path / "c-kill")})
     assert snapshot(out) == snapshot(tmp_path / "local")
     si.run_cli("export", str(out), "--format", "alpaca", "--out", str(tmp_path / "k.json"), check=True)
     assert (tmp_path / "k.json").read_text() == (tmp_path / "local.json").read_text()
