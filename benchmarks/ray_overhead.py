@@ -3,8 +3,8 @@
 Configurations (all through ``LLM.generate`` without the call cache, the model warm):
 ``local`` (in-process backend, all cores), ``ray-1`` (one actor with all cores: the same
 compute, so the difference is Ray's dispatch overhead) and ``ray-N`` (one actor per core, one
-thread each). Ray start-up and model loading are timed apart from generation. The rounds are
-repeated and interleaved so a busy shared machine slows each configuration alike.
+thread each), one at a time, with ``local`` measured first and last to bracket drift in a
+shared machine's load. Ray start-up and model loading are timed apart from generation.
 
     .venv/bin/python benchmarks/ray_overhead.py [--prompts 32] [--max-tokens 64] [--batch-size 8]
         [--repeats 2] [--engine auto] [--json PATH]
@@ -52,34 +52,35 @@ def main() -> None:
     opts = BackendOptions(engine=a.engine, batch_size=a.batch_size)
     setup: dict[str, float] = {}
     t0 = time.perf_counter()
-    local = LLM("embedded", opts, executor=LocalExecutor(lambda: load_backend("embedded", opts)))
-    local.executor.backend  # noqa: B018 - load now, time it apart
-    setup["local_load_s"] = round(time.perf_counter() - t0, 2)
-    t0 = time.perf_counter()
     start_local_ray(ray, cores)
     setup["ray_init_s"] = round(time.perf_counter() - t0, 2)
-    llms = {"local": local}
-    for n in sorted({1, cores}):
+    # One configuration at a time (actors of two pools would compete for the same cores);
+    # local runs first and last, to bracket any drift in the machine's load.
+    configs = ["local", "ray-1"] + ([f"ray-{cores}"] if cores > 1 else []) + ["local"]
+    times: dict[str, list[float]] = {}
+    tokens: dict[str, list[int]] = {}
+    for pos, name in enumerate(configs):
         t0 = time.perf_counter()
-        ex = RayExecutor("embedded", opts, num_actors=n)
-        ex.batch_size  # noqa: B018 - starts the actors and waits for their models
-        setup[f"ray_{n}_actors_start_s"] = round(time.perf_counter() - t0, 2)
-        llms[f"ray-{n}"] = LLM("embedded", opts, executor=ex)
-    for llm in llms.values():  # warm-up: first calls allocate
-        llm.generate(requests(2, 8, 999), desc="warm-up")
-    times: dict[str, list[float]] = {k: [] for k in llms}
-    tokens: dict[str, list[int]] = {k: [] for k in llms}
-    for r in range(a.repeats):
-        for name, llm in llms.items():
-            reqs = requests(a.prompts, a.max_tokens, r)
+        if name == "local":
+            llm = LLM("embedded", opts, executor=LocalExecutor(lambda: load_backend("embedded", opts)))
+            llm.executor.backend  # noqa: B018 - load now, time it apart
+        else:
+            ex = RayExecutor("embedded", opts, num_actors=int(name.split("-")[1]))
+            ex.batch_size  # noqa: B018 - starts the actors and waits for a model
+            llm = LLM("embedded", opts, executor=ex)
+        llm.generate(requests(2, 8, 999 + pos), desc="warm-up")
+        setup[f"{name}#{pos}_start_s"] = round(time.perf_counter() - t0, 2)
+        for r in range(a.repeats):
+            reqs = requests(a.prompts, a.max_tokens, 10 * pos + r)
             before = llm.stats.completion_tokens
             t0 = time.perf_counter()
             llm.generate(reqs, desc=name)
-            times[name].append(time.perf_counter() - t0)
-            tokens[name].append(llm.stats.completion_tokens - before)
-            print(f"round {r} {name:7s}: {tokens[name][-1] / times[name][-1]:6.1f} tok/s "
+            times.setdefault(name, []).append(time.perf_counter() - t0)
+            tokens.setdefault(name, []).append(llm.stats.completion_tokens - before)
+            print(f"{name:7s} round {r}: {tokens[name][-1] / times[name][-1]:6.1f} tok/s "
                   f"({tokens[name][-1]} tokens, {times[name][-1]:.1f}s)", flush=True)
-    rate = {k: round(sum(tokens[k]) / sum(times[k]), 1) for k in llms}
+        llm.close()
+    rate = {k: round(sum(tokens[k]) / sum(times[k]), 1) for k in times}
     summary = {
         "tokens_per_s": rate,
         "median_round_s": {k: round(statistics.median(v), 2) for k, v in times.items()},
@@ -89,8 +90,6 @@ def main() -> None:
     load = os.getloadavg()
     print(json.dumps(summary, indent=2))
     print("setup:", setup, f"load average: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    for llm in llms.values():
-        llm.close()
     ray.shutdown()
     if a.json:
         from instructforge.store import atomic_write

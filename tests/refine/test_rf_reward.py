@@ -191,3 +191,14 @@ def test_rf_judge_scorer_embedded(embedded_llm):
     got = JudgeScorer(embedded_llm, [*DIMENSIONS, "overall"]).score([T, T0])
     assert set(got) == {*DIMENSIONS, "overall"}
     assert all(len(v) == 2 and all(0.0 <= x <= 1.0 for x in v) for v in got.values())
+
+
+def test_rf_doctests():
+    import doctest
+
+    import instructforge.refine.feedback as feedback
+    import instructforge.refine.reward as reward
+
+    for mod in (reward, feedback):
+        res = doctest.testmod(mod)
+        assert res.attempted > 0 and res.failed == 0, mod.__name__

@@ -68,16 +68,24 @@ def _lora_tensors(d: Path) -> dict:
     return load_file(str(d / "adapter_model.safetensors"))
 
 
-@pytest.mark.slow
-def test_rf_grpo_smoke_and_resume(tmp_path, isolated_cache):
-    """2 GRPO steps on the embedded model with LoRA, then --resume to 3 steps (one more)."""
+@pytest.fixture
+def scripted_judge(tmp_path):
     from instructforge.llm import open_llm
+
+    rules = write_rules(tmp_path / "judge.jsonl", JUDGE_RULES)
+    llm = open_llm(f"scripted:{rules}", use_cache=False)
+    yield llm
+    llm.close()
+
+
+@pytest.mark.slow
+def test_rf_grpo_smoke_and_resume(tmp_path, isolated_cache, scripted_judge):
+    """2 GRPO steps on the embedded model with LoRA, then --resume to 3 steps (one more)."""
     from instructforge.refine.feedback import DIMENSIONS, JudgeScorer
     from instructforge.refine.rl import RefineConfig, refine
 
     run = make_run(tmp_path / "run")
-    rules = write_rules(tmp_path / "judge.jsonl", JUDGE_RULES)
-    llm = open_llm(f"scripted:{rules}", use_cache=False)
+    llm = scripted_judge
     scorers = [JudgeScorer(llm, [*DIMENSIONS, "overall"])]
     out = tmp_path / "out"
     cfg = RefineConfig(steps=2, prompts_per_step=2, num_generations=3, max_completion_length=12, temperature=1.0,
@@ -109,7 +117,6 @@ def test_rf_grpo_smoke_and_resume(tmp_path, isolated_cache):
     assert s2["resumed_from"].endswith("checkpoint-2") and s2["steps"] == 3
     log = [json.loads(x) for x in (out / "reward_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2, 3]
-    llm.close()
 
     # the adapter dir loads as a model everywhere: --model hf:DIR
     from instructforge.backends.local import load_hf_model

@@ -59,10 +59,9 @@ def start_local_ray(ray: Any, cpus: int, attempts: int = 3) -> None:
 class _BackendActor:
     """Holds one backend for its lifetime; ``generate`` is ``Backend.generate`` remotely."""
 
-    def __init__(self, spec: str, options: BackendOptions, threads: int | None):
-        if threads:
-            # Actors on one node share its cores: each engine gets its slice, not all of them.
-            os.environ["INSTRUCTFORGE_THREADS"] = str(threads)
+    def __init__(self, spec: str, options: BackendOptions, threads: int):
+        # Actors share the cores: each engine gets its slice, not all of them.
+        os.environ["INSTRUCTFORGE_THREADS"] = str(threads)
         from ..backends import load_backend
 
         self.backend = load_backend(spec, options)
@@ -110,7 +109,7 @@ class RayExecutor:
             if self.address:
                 ray.init(address=self.address, log_to_driver=False)
             else:
-                start_local_ray(ray, self._requested_actors or os.cpu_count() or 1)
+                start_local_ray(ray, max(os.cpu_count() or 1, self._requested_actors or 1))
             self._started_ray = True
         resources = ray.cluster_resources()
         n = self._requested_actors
@@ -119,13 +118,13 @@ class RayExecutor:
                 n = max(1, int(resources.get("GPU", 0) // self.num_gpus))
             else:
                 n = max(1, int(resources.get("CPU", 1)))
-        # On a local instance the actors split this machine's cores; on a cluster each node's
-        # engines decide for themselves (INSTRUCTFORGE_THREADS on the node wins).
-        threads = None if self.address else max(1, (os.cpu_count() or 1) // n)
+        # The actors split the cores among them (one engine thread per core, never more
+        # threads than cores); a local actor reserves the cores its engine uses.
+        threads = max(1, int(resources.get("CPU", 1)) // n)
         actor_cls = ray.remote(_BackendActor)
         self._actors = [
             actor_cls.options(
-                num_cpus=1,
+                num_cpus=1 if self.address else threads,
                 num_gpus=self.num_gpus,
                 max_restarts=2,  # an actor that dies is rebuilt and its chunk retried
                 max_task_retries=2,
