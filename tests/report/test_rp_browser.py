@@ -56,7 +56,8 @@ class Tab:
 
     def __init__(self, browser):
         self.page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        self.page.set_default_timeout(180_000)  # a busy 2-core machine can be slow to parse 5 MB of JS
+        # measured: 3 s per page normally, 146 s at load average 40 on the shared 2-core machine
+        self.page.set_default_timeout(300_000)
         self.errors: list[str] = []
         self.outside: list[str] = []
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
