@@ -100,4 +100,5 @@ def test_generate_ray_matches_local_and_resumes_after_kill(tmp_path):
     si.run_cli("export", str(out), "--format", "alpaca", "--out", str(tmp_path / "k.json"), check=True)
     assert (tmp_path / "k.json").read_text() == (tmp_path / "local.json").read_text()
     assert killed_mid_run, "the run finished before the kill: nothing was interrupted"
-    assert not no_leftovers(str(tmp_path), grace=30)
+    # after a normal exit ray.shutdown() stops everything, but its agents can take a while to exit
+    assert not no_leftovers(str(tmp_path), grace=120)
