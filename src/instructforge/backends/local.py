@@ -34,7 +34,6 @@ def load_hf_model(model_dir: Path, *, trainable: bool = False, dtype: Any = None
     """(model, tokenizer) from a transformers dir or a PEFT adapter dir. Used by training too."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
