@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..jsonl import iter_jsonl
 from ..records import Completion, Request
 from .base import Backend
 
@@ -52,13 +53,7 @@ class ScriptedBackend(Backend):
             if not path.is_file():
                 raise InputError(f"{path}: scripted backend file not found")
             self.rules = []
-            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-                if not line.strip():
-                    continue
-                try:
-                    rule = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise InputError.at(path, n, f"not valid JSON ({e.msg})") from None
+            for n, rule in iter_jsonl(path):
                 self.rules.append(self._check(rule, path, n))
             self._id = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
         self._regex = [re.compile(r["regex"], re.S | re.M) if "regex" in r else None for r in self.rules]

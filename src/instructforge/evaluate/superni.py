@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..jsonl import iter_jsonl
 from ..records import Request, SamplingParams
 
 PROMPTS = Path(__file__).with_name("prompts")
@@ -140,13 +141,7 @@ def load_predictions(path: Path, tasks: Sequence[SuperNITask]) -> dict[str, str]
     """JSONL ``{id, prediction}``; every id must be an instance of the evaluated tasks."""
     known = {i.id: t.name for t in tasks for i in t.instances}
     preds: dict[str, str] = {}
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError.at(path, n, f"not valid JSON ({e.msg})") from None
+    for n, row in iter_jsonl(path):
         if not isinstance(row, dict) or "id" not in row or "prediction" not in row:
             raise InputError.at(path, n, 'needs "id" and "prediction"')
         pid, pred = str(row["id"]), row["prediction"]

@@ -15,7 +15,6 @@ top logprobs, else parsed from its text.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Sequence
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..jsonl import iter_jsonl
 from ..records import Completion, Request, SamplingParams
 from .superni import template
 
@@ -63,13 +63,7 @@ class UserItem:
 def load_items(path: Path, max_instructions: int | None = None) -> list[UserItem]:
     """Read user_oriented_instructions.jsonl (id, instruction, instances[{input, output}])."""
     items = []
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            d = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError.at(path, n, f"not valid JSON ({e.msg})") from None
+    for n, d in iter_jsonl(path):
         if not isinstance(d, dict) or not isinstance(d.get("instruction"), str) or not d["instruction"].strip():
             raise InputError.at(path, n, 'needs a non-empty "instruction"')
         insts = d.get("instances") or [{}]

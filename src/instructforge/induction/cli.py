@@ -21,6 +21,7 @@ from ..cli_common import (
     write_json,
 )
 from ..errors import InputError
+from ..jsonl import iter_jsonl
 from ..store import atomic_write
 from . import benchmark as bm
 from .metrics import METRICS, mean, score
@@ -183,13 +184,7 @@ def read_predictions(path: Path, known: set[str]) -> dict[str, str]:
     if not path.is_file():
         raise InputError.at(path, None, "file not found")
     preds: dict[str, str] = {}
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError.at(path, n, f"not valid JSON ({e.msg})") from None
+    for n, row in iter_jsonl(path):
         if not isinstance(row, dict) or "id" not in row or "prediction" not in row:
             raise InputError.at(path, n, 'expected {"id": ..., "prediction": ...}')
         pid = str(row["id"])

@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import InputError
+from ..jsonl import iter_jsonl
 from ..llm import LLM
 from ..records import Request, SamplingParams
 
@@ -119,13 +120,7 @@ def read_demos(path: Path) -> list[tuple[str, str]]:
                     raise InputError.at(path, None, f"example {key}: missing field {e}") from None
             return out
     demos = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError.at(path, n, f"not valid JSON ({e.msg})") from None
+    for n, row in iter_jsonl(path, text):
         if not isinstance(row, dict):
             raise InputError.at(path, n, "expected a JSON object with input and output")
         for key in ("input", "output"):

@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from ..errors import InputError
+from ..jsonl import iter_jsonl
 from ..store import atomic_write
 
 
@@ -108,13 +109,7 @@ def load_examples(path: Path) -> tuple[str, list[dict[str, Any]]]:
         return "alpaca", _nonempty([_alpaca(o, path, n) for n, o in _json_list(text, path)], path)
     rows: list[dict[str, Any]] = []
     fmt = None
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError.at(path, n, f"not valid JSON ({e.msg})") from None
+    for n, obj in iter_jsonl(path, text):
         if not isinstance(obj, dict):
             raise InputError.at(path, n, "expected a JSON object")
         kind = "messages" if "messages" in obj else "prompt-completion" if "prompt" in obj else "alpaca" if "instruction" in obj else None

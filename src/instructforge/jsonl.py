@@ -1,0 +1,30 @@
+"""Reading JSONL input the same way everywhere: blank lines skipped, a bad line is an
+InputError naming the file and line (exit 2, one line)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+
+
+def iter_jsonl(path: Path | str, text: str | None = None) -> Iterator[tuple[int, Any]]:
+    """Yield ``(line_number, value)`` for every non-blank line of a JSONL file.
+
+    ``text`` may be passed when the caller already read the file.
+    """
+    if text is None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as e:
+            raise InputError(f"{path}: cannot read ({e.strerror})") from None
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            yield n, json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError.at(path, n, f"not valid JSON ({e.msg})") from None
