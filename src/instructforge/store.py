@@ -66,8 +66,9 @@ class RunStore:
         db_path = self.dir / "run.sqlite"
         if not create and not db_path.is_file():
             raise InputError(f"{self.dir}: not a run directory (no run.sqlite)")
-        self.dir.mkdir(parents=True, exist_ok=True)
-        (self.dir / "exports").mkdir(exist_ok=True)
+        if create:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            (self.dir / "exports").mkdir(exist_ok=True)
         sweep_temp_files(self.dir)
         self.db = sqlite3.connect(str(db_path), timeout=60, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
