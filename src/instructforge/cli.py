@@ -64,23 +64,11 @@ class LazyGroup(click.Group):
 def load_option_defaults(path: str) -> dict[str, Any]:
     """A YAML file of option defaults per command, e.g. ``generate: {num_instructions: 200}``
     or ``induction: {evaluate: {tasks: "sum,diff"}}``. Flags on the command line still win."""
-    import yaml
-
+    from .config import read_mapping
     from .errors import InputError
 
-    try:
-        text = open(path, encoding="utf-8").read()
-    except OSError as e:
-        raise InputError(f"{path}: cannot read config ({e.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise InputError.at(path, line, f"bad YAML: {getattr(e, 'problem', None) or e}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+    data = read_mapping(path)
+    if not all(isinstance(v, dict) for v in data.values()):
         raise InputError(f"{path}: config must map command names to option mappings")
     unknown = sorted(set(data) - set(COMMANDS))
     if unknown:

@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from .. import ui
+from ..config import field_overrides
 from ..errors import InputError
 from ..store import RunStore, atomic_write
 from .reward import RewardConfig, make_reward_func
@@ -79,20 +80,7 @@ class RefineConfig:
 
 def load_config_file(path: Path) -> dict[str, Any]:
     """Field overrides from a YAML file; unknown names are an InputError."""
-    if not path.is_file():
-        raise InputError(f"{path}: config file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise InputError.at(path, mark.line + 1 if mark else None, f"not valid YAML ({e})") from None
-    if not isinstance(data, dict):
-        raise InputError.at(path, 1, "expected a mapping of config fields")
-    names = {f.name for f in dataclasses.fields(RefineConfig)}
-    for k in data:
-        if k not in names:
-            raise InputError.at(path, None, f"unknown refine config field {k!r}")
-    return data
+    return field_overrides(path, RefineConfig, "refine config")
 
 
 def load_prompts(run_dir: Path) -> list[dict[str, Any]]:

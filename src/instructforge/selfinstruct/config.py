@@ -7,13 +7,11 @@ file passed with ``generate --config FILE`` overrides fields by name.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from ..config import field_overrides
 from ..errors import InputError
 
 PAPER_BLACKLIST = ("image", "images", "graph", "graphs", "picture", "pictures", "file", "files",
@@ -85,19 +83,7 @@ class GenerateConfig:
 
 def load_overrides(path: Path) -> dict[str, Any]:
     """Field overrides from a YAML or JSON file; unknown names are an InputError."""
-    if not path.is_file():
-        raise InputError(f"{path}: config file not found")
-    try:
-        data = json.loads(path.read_text()) if path.suffix == ".json" else yaml.safe_load(path.read_text())
-    except (json.JSONDecodeError, yaml.YAMLError) as e:
-        raise InputError.at(path, getattr(getattr(e, "problem_mark", None), "line", None), f"not valid YAML/JSON ({e})") from None
-    data = data or {}
-    if not isinstance(data, dict):
-        raise InputError.at(path, 1, "expected a mapping of config fields")
-    names = {f.name for f in dataclasses.fields(GenerateConfig)}
-    for k in data:
-        if k not in names:
-            raise InputError.at(path, None, f"unknown config field {k!r}")
+    data = field_overrides(path, GenerateConfig)
     if "bootstrap_stop" in data:
         data["bootstrap_stop"] = list(data["bootstrap_stop"])
     return data
