@@ -26,7 +26,7 @@ from ..errors import InputError
 from ..records import Completion, Request
 from .base import BackendOptions
 from .engine_ct2 import load_tokenizer, threads
-from .engines import Engine, TransformersEngine, find_stop, request_seed
+from .engines import Engine, RowDecoder
 
 PREFILL_CHUNK = 512
 
@@ -118,7 +118,6 @@ class LlamaCppEngine(Engine):
         return out
 
     def generate(self, texts: list[str], requests: list[Request]) -> list[Completion]:
-        import torch
 
         tok = self.tokenizer
         n = len(texts)
@@ -126,47 +125,18 @@ class LlamaCppEngine(Engine):
         ctx = self._context(n, max(len(p) + r.params.max_tokens + 1 for p, r in zip(prompts, requests, strict=True)))
         items = [(s, pos, t, pos == len(p) - 1) for s, p in enumerate(prompts) for pos, t in enumerate(p)]
         logits = self._decode(ctx, items)
-        gens = [torch.Generator().manual_seed(request_seed(r)) for r in requests]
-        generated: list[list[int]] = [[] for _ in range(n)]
-        counts = [dict[int, int]() for _ in range(n)]
-        prompt_sets = [set(p) for p in prompts]
-        done, finish = [False] * n, ["length"] * n
-        cut: list[str | None] = [None] * n
-        top: list[list[dict[str, float]] | None] = [[] if r.params.logprobs else None for r in requests]
-        while not all(done):
+        dec = RowDecoder(tok, self.eos_ids, requests, prompts)
+        while not all(dec.done):
             step: list[tuple[int, int, int, bool]] = []
-            for i, req in enumerate(requests):
-                if done[i]:
+            for i in range(n):
+                if dec.done[i]:
                     continue
-                p, row = req.params, logits[i]
-                if top[i] is not None:
-                    lp = torch.log_softmax(row, -1)
-                    vals, idx = lp.topk(int(p.logprobs))
-                    top[i].append({tok.decode([int(j)]): float(v) for v, j in zip(vals, idx, strict=True)})
-                row = TransformersEngine._penalise(row, p, counts[i], prompt_sets[i], generated[i])
-                tid = TransformersEngine._pick(row, p, gens[i])
-                if tid in self.eos_ids:
-                    done[i], finish[i] = True, "stop"
-                    continue
-                generated[i].append(tid)
-                counts[i][tid] = counts[i].get(tid, 0) + 1
-                if p.stop:
-                    text = tok.decode(generated[i], skip_special_tokens=True)
-                    k = find_stop(text, p.stop)
-                    if k >= 0:
-                        done[i], finish[i], cut[i] = True, "stop", text[:k]
-                        continue
-                if len(generated[i]) >= p.max_tokens:
-                    done[i] = True
-                    continue
-                step.append((i, len(prompts[i]) + len(generated[i]) - 1, tid, True))
+                tid = dec.step(i, logits[i])
+                if not dec.done[i]:
+                    step.append((i, len(prompts[i]) + len(dec.generated[i]) - 1, tid, True))
             if step:
                 logits = self._decode(ctx, step)
-        return [
-            Completion(cut[i] if cut[i] is not None else tok.decode(generated[i], skip_special_tokens=True),
-                       finish[i], len(prompts[i]), len(generated[i]), top[i])
-            for i in range(n)
-        ]
+        return dec.completions()
 
     def close(self) -> None:
         if self._ctx is not None:

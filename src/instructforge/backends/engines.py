@@ -77,13 +77,8 @@ class TransformersEngine(Engine):
     def generate(self, texts: list[str], requests: list[Request]) -> list[Completion]:
         import torch
 
-        # Rows with the same max_tokens decode together; order is restored at the end.
-        out: list[Completion | None] = [None] * len(texts)
         with torch.inference_mode():
-            results = self._decode(texts, requests)
-        for i, c in enumerate(results):
-            out[i] = c
-        return [c for c in out if c is not None]
+            return self._decode(texts, requests)
 
     def _decode(self, texts: list[str], requests: list[Request]) -> list[Completion]:
         import torch
@@ -93,93 +88,114 @@ class TransformersEngine(Engine):
         enc = tok(texts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False)
         ids, mask = enc["input_ids"], enc["attention_mask"]
         n = len(texts)
-        prompt_lens = mask.sum(-1).tolist()
         pos = (mask.cumsum(-1) - 1).clamp(min=0)
         cache = DynamicCache()
         logits = model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True).logits[:, -1, :].float()
-        gens = [torch.Generator().manual_seed(request_seed(r)) for r in requests]
-        max_new = max(r.params.max_tokens for r in requests)
-        generated: list[list[int]] = [[] for _ in range(n)]
-        counts = [dict[int, int]() for _ in range(n)]
-        done = [False] * n
-        finish = ["length"] * n
-        cut_text: list[str | None] = [None] * n
-        top: list[list[dict[str, float]] | None] = [[] if r.params.logprobs else None for r in requests]
-        prompt_sets = [set(ids[i][mask[i].bool()].tolist()) for i in range(n)]
+        dec = RowDecoder(tok, self.eos_ids, requests, [ids[i][mask[i].bool()].tolist() for i in range(n)])
         pad = tok.pad_token_id if tok.pad_token_id is not None else 0
-        for _step in range(max_new):
+        for _step in range(max(r.params.max_tokens for r in requests)):
             next_ids = torch.full((n,), pad, dtype=torch.long)
-            for i, req in enumerate(requests):
-                if done[i]:
-                    continue
-                p = req.params
-                row = logits[i]
-                if top[i] is not None:
-                    lp = torch.log_softmax(row, -1)
-                    vals, idx = lp.topk(int(p.logprobs or 1))
-                    top[i].append({tok.decode([int(j)]): float(v) for v, j in zip(vals, idx, strict=True)})
-                row = self._penalise(row, p, counts[i], prompt_sets[i], generated[i])
-                tid = self._pick(row, p, gens[i])
-                next_ids[i] = tid
-                if tid in self.eos_ids:
-                    done[i], finish[i] = True, "stop"
-                    continue
-                generated[i].append(tid)
-                counts[i][tid] = counts[i].get(tid, 0) + 1
-                if p.stop:
-                    text = tok.decode(generated[i], skip_special_tokens=True)
-                    k = find_stop(text, p.stop)
-                    if k >= 0:
-                        done[i], finish[i], cut_text[i] = True, "stop", text[:k]
-                        continue
-                if len(generated[i]) >= p.max_tokens:
-                    done[i] = True
-            if all(done):
+            for i in range(n):
+                if not dec.done[i]:
+                    next_ids[i] = dec.step(i, logits[i])
+            if all(dec.done):
                 break
             mask = torch.cat([mask, torch.ones((n, 1), dtype=mask.dtype)], dim=1)
             pos = pos[:, -1:] + 1
             logits = model(input_ids=next_ids[:, None], attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True).logits[:, -1, :].float()
-        results = []
-        for i in range(n):
-            text = cut_text[i] if cut_text[i] is not None else tok.decode(generated[i], skip_special_tokens=True)
-            results.append(Completion(text, finish[i], int(prompt_lens[i]), len(generated[i]), top[i]))
-        return results
+        return dec.completions()
 
-    @staticmethod
-    def _penalise(row: Any, p: Any, counts: dict[int, int], prompt_set: set[int], generated: list[int]) -> Any:
-        import torch
 
-        if not counts and not p.repetition_penalty:
-            return row
-        row = row.clone()
-        if counts and (p.presence_penalty or p.frequency_penalty):
-            idx = torch.tensor(list(counts.keys()))
-            c = torch.tensor(list(counts.values()), dtype=row.dtype)
-            row[idx] -= c * p.frequency_penalty + p.presence_penalty
-        if p.repetition_penalty and p.repetition_penalty != 1.0:
-            idx = torch.tensor(sorted(prompt_set.union(generated)))
-            vals = row[idx]
-            row[idx] = torch.where(vals > 0, vals / p.repetition_penalty, vals * p.repetition_penalty)
+def penalise(row: Any, p: Any, counts: dict[int, int], prompt_set: set[int], generated: list[int]) -> Any:
+    import torch
+
+    if not counts and not p.repetition_penalty:
         return row
+    row = row.clone()
+    if counts and (p.presence_penalty or p.frequency_penalty):
+        idx = torch.tensor(list(counts.keys()))
+        c = torch.tensor(list(counts.values()), dtype=row.dtype)
+        row[idx] -= c * p.frequency_penalty + p.presence_penalty
+    if p.repetition_penalty and p.repetition_penalty != 1.0:
+        idx = torch.tensor(sorted(prompt_set.union(generated)))
+        vals = row[idx]
+        row[idx] = torch.where(vals > 0, vals / p.repetition_penalty, vals * p.repetition_penalty)
+    return row
 
-    @staticmethod
-    def _pick(row: Any, p: Any, gen: Any) -> int:
-        import torch
+def pick(row: Any, p: Any, gen: Any) -> int:
+    import torch
 
-        if p.temperature <= 0:
-            return int(row.argmax())
-        probs = torch.softmax(row / p.temperature, -1)
-        if p.top_p < 1.0:
-            sp, si = probs.sort(descending=True)
-            keep = sp.cumsum(-1) - sp < p.top_p  # always keeps the most likely token
-            sp = sp * keep
-            return int(si[torch.multinomial(sp / sp.sum(), 1, generator=gen)])
-        return int(torch.multinomial(probs, 1, generator=gen))
+    if p.temperature <= 0:
+        return int(row.argmax())
+    probs = torch.softmax(row / p.temperature, -1)
+    if p.top_p < 1.0:
+        sp, si = probs.sort(descending=True)
+        keep = sp.cumsum(-1) - sp < p.top_p  # always keeps the most likely token
+        sp = sp * keep
+        return int(si[torch.multinomial(sp / sp.sum(), 1, generator=gen)])
+    return int(torch.multinomial(probs, 1, generator=gen))
 
 
 #: every engine this module knows, fastest first (what ``auto`` prefers), with the module it
 #: needs: measured here with SmolLM2-135M (architecture.md, benchmarks/engines.py).
 KNOWN_ENGINES = (("ctranslate2", "ctranslate2"), ("llamacpp", "llama_cpp"), ("transformers", "transformers"))
+
+
+class RowDecoder:
+    """Per-request decoding state for engines that sample in Python, one token at a time.
+
+    Each row has its own torch.Generator (seeded from its request), its own penalties, stop
+    strings, max_tokens and logprobs, so a row's answer does not depend on its batch mates.
+    """
+
+    def __init__(self, tok: Any, eos_ids: set[int], requests: list[Request], prompt_ids: list[list[int]]):
+        import torch
+
+        n = len(requests)
+        self.tok, self.eos_ids, self.requests = tok, eos_ids, requests
+        self.prompt_lens = [len(p) for p in prompt_ids]
+        self.prompt_sets = [set(p) for p in prompt_ids]
+        self.gens = [torch.Generator().manual_seed(request_seed(r)) for r in requests]
+        self.generated: list[list[int]] = [[] for _ in range(n)]
+        self.counts = [dict[int, int]() for _ in range(n)]
+        self.done = [False] * n
+        self.finish = ["length"] * n
+        self.cut: list[str | None] = [None] * n
+        self.top: list[list[dict[str, float]] | None] = [[] if r.params.logprobs else None for r in requests]
+
+    def step(self, i: int, row: Any) -> int:
+        """Pick row i's next token from its logits; marks the row done when it finishes."""
+        import torch
+
+        p, tok = self.requests[i].params, self.tok
+        top = self.top[i]
+        if top is not None:
+            vals, idx = torch.log_softmax(row, -1).topk(int(p.logprobs or 1))
+            top.append({tok.decode([int(j)]): float(v) for v, j in zip(vals, idx, strict=True)})
+        row = penalise(row, p, self.counts[i], self.prompt_sets[i], self.generated[i])
+        tid = pick(row, p, self.gens[i])
+        if tid in self.eos_ids:
+            self.done[i], self.finish[i] = True, "stop"
+            return tid
+        self.generated[i].append(tid)
+        self.counts[i][tid] = self.counts[i].get(tid, 0) + 1
+        if p.stop:
+            text = tok.decode(self.generated[i], skip_special_tokens=True)
+            k = find_stop(text, p.stop)
+            if k >= 0:
+                self.done[i], self.finish[i], self.cut[i] = True, "stop", text[:k]
+                return tid
+        if len(self.generated[i]) >= p.max_tokens:
+            self.done[i] = True
+        return tid
+
+    def completions(self) -> list[Completion]:
+        out = []
+        for i, gen in enumerate(self.generated):
+            cut = self.cut[i]
+            text = cut if cut is not None else self.tok.decode(gen, skip_special_tokens=True)
+            out.append(Completion(text, self.finish[i], self.prompt_lens[i], len(gen), self.top[i]))
+        return out
 
 
 def available_engines() -> list[str]:
