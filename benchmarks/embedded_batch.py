@@ -10,8 +10,10 @@ import argparse
 import json
 import os
 import time
+from pathlib import Path
 
 from instructforge.backends import BackendOptions, load_backend
+from instructforge.cli_common import write_json
 from instructforge.records import Request, SamplingParams
 
 TOPICS = ["the ocean", "a library", "winter mornings", "bicycles", "volcanoes", "honey bees", "a lighthouse",
@@ -53,8 +55,7 @@ def main() -> None:
           f"ratio {res['ratio']}x (load {res['load_avg_1m']:.1f})")
     print(json.dumps(res))
     if a.json:
-        with open(a.json, "w") as f:
-            json.dump(res, f, indent=2)
+        write_json(Path(a.json), res)
 
 
 if __name__ == "__main__":

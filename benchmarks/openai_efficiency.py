@@ -17,8 +17,10 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from instructforge.backends import BackendOptions
+from instructforge.cli_common import write_json
 from instructforge.llm import LLM
 from instructforge.records import Request, SamplingParams
 from instructforge.testing.fake_openai import FakeOpenAIServer
@@ -105,8 +107,7 @@ def main() -> None:
     print(f"RSS MB at 0/25/50/75/100%: {[round(x) for x in rss]}")
     print(json.dumps(res))
     if a.json:
-        with open(a.json, "w") as f:
-            json.dump(res, f, indent=2)
+        write_json(Path(a.json), res)
 
 
 if __name__ == "__main__":
