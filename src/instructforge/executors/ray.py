@@ -18,12 +18,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
+import sys
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 from ..backends.base import BackendOptions
 from ..errors import InputError
 from ..records import Completion, Request
+from . import reaper
 
 #: object store for a local instance: chunks of requests/completions are small
 LOCAL_OBJECT_STORE_BYTES = 128 * 1024 * 1024
@@ -35,6 +39,41 @@ def _import_ray() -> Any:
     except ImportError:
         raise InputError("--executor ray needs Ray: pip install 'ray>=2.40'") from None
     return ray
+
+
+class _Reaper:
+    """The driver's end of executors/reaper.py: every Ray process started after ``start()``
+    inherits a unique marker, and a reaper process kills them all once the driver closes its
+    pipe (``stop()``) or dies. Linux only; a no-op elsewhere."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+        self._fd: int | None = None
+
+    def start(self) -> None:
+        if not os.path.isdir("/proc"):
+            return
+        marker = uuid.uuid4().hex
+        read_fd, self._fd = os.pipe()  # non-inheritable: Ray's processes never hold the write end
+        env = {k: v for k, v in os.environ.items() if k != reaper.MARKER_VAR}
+        self.proc = subprocess.Popen(
+            [sys.executable, reaper.__file__, marker, str(os.getpid())],
+            stdin=read_fd, env=env, start_new_session=True,  # a Ctrl-C to the driver spares it
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        os.close(read_fd)
+        os.environ[reaper.MARKER_VAR] = marker
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Close the pipe and wait for the sweep, so nothing of Ray outlives ``close()``."""
+        os.environ.pop(reaper.MARKER_VAR, None)
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        if self.proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout)
+            self.proc = None
 
 
 def start_local_ray(ray: Any, cpus: int, attempts: int = 3) -> None:
@@ -97,6 +136,7 @@ class RayExecutor:
         self._requested_actors = num_actors
         self._actors: list[Any] = []
         self._started_ray = False
+        self._reaper = _Reaper()
         self._batch_size: int | None = None
 
     # -- pool ---------------------------------------------------------------------------
@@ -109,6 +149,7 @@ class RayExecutor:
             if self.address:
                 ray.init(address=self.address, log_to_driver=False)
             else:
+                self._reaper.start()
                 start_local_ray(ray, max(os.cpu_count() or 1, self._requested_actors or 1))
             self._started_ray = True
         resources = ray.cluster_resources()
@@ -181,3 +222,4 @@ class RayExecutor:
         if self._started_ray:
             ray.shutdown()
             self._started_ray = False
+        self._reaper.stop()

@@ -1,0 +1,72 @@
+"""Stops every process of a private local Ray instance once its driver is gone, however it went.
+
+Ray ties its head processes to the driver that started them, but not everything below them: on
+Linux a ``SIGKILL``ed driver regularly leaves ``ray::RuntimeEnvAgent`` (and sometimes actor
+workers) running for minutes or for good. So when ``RayExecutor`` starts a local instance it
+first puts a unique marker into the environment that every Ray process inherits, then starts
+this reaper holding the read end of a pipe whose only writer is the driver. End of file on that
+pipe means the driver closed it (normal exit, after ``ray.shutdown()``) or died; the reaper then
+terminates every process that carries the marker: SIGTERM, a short wait, SIGKILL.
+
+Linux only (it reads ``/proc``); elsewhere ``RayExecutor`` does not start it. It imports nothing
+from instructforge beyond this file, so it starts in milliseconds.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+MARKER_VAR = "INSTRUCTFORGE_RAY_SESSION"
+
+
+def marked_pids(marker: str, exclude: set[int]) -> list[int]:
+    """Processes whose environment holds ``MARKER_VAR=marker``."""
+    needle = f"{MARKER_VAR}={marker}\0".encode()
+    found = []
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit() or int(p.name) in exclude:
+            continue
+        try:
+            if needle in (p / "environ").read_bytes():
+                found.append(int(p.name))
+        except OSError:  # gone, or not ours to read
+            pass
+    return found
+
+
+def sweep(marker: str, exclude: set[int], term_grace: float = 5.0) -> list[int]:
+    """SIGTERM every marked process, SIGKILL what is left after ``term_grace`` seconds.
+    Returns the pids that had to be killed."""
+    pids = marked_pids(marker, exclude)
+    for pid in pids:
+        _signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + term_grace
+    while (left := marked_pids(marker, exclude)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for pid in left:
+        _signal(pid, signal.SIGKILL)
+    return left
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except OSError:
+        pass
+
+
+def main(argv: list[str]) -> int:
+    """``python reaper.py MARKER DRIVER_PID`` (run as a script) with the pipe on stdin."""
+    marker, driver = argv[0], int(argv[1])
+    while sys.stdin.buffer.read(65536):  # nothing is ever written: this waits for EOF
+        pass
+    sweep(marker, exclude={os.getpid(), driver})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

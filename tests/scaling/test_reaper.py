@@ -1,0 +1,82 @@
+"""The Ray reaper: a driver that dies (SIGKILL, no cleanup) takes every marked process with it,
+even one that ignores SIGTERM; unmarked processes are left alone."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from instructforge.executors import reaper
+
+pytestmark = pytest.mark.skipif(not Path("/proc").is_dir(), reason="the reaper reads /proc")
+
+DRIVER = """
+import os, subprocess, sys, time
+from instructforge.executors.ray import _Reaper
+r = _Reaper(); r.start()
+stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"
+kids = [subprocess.Popen([sys.executable, "-c", stubborn], start_new_session=True),
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)]
+print(os.environ["INSTRUCTFORGE_RAY_SESSION"], r.proc.pid, *[k.pid for k in kids], flush=True)
+if sys.argv[1] == "close":
+    r.stop()
+    print("stopped", flush=True)
+time.sleep(600)
+"""
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def wait_gone(pids: list[int], timeout: float = 30.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while (left := [p for p in pids if alive(p)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
+
+
+@pytest.mark.parametrize("how", ["kill", "close"])
+def test_reaper_stops_marked_processes(how):
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    driver = subprocess.Popen([sys.executable, "-c", DRIVER, how], stdout=subprocess.PIPE, text=True)
+    try:
+        marker, reaper_pid, *kids = driver.stdout.readline().split()
+        kids = [int(k) for k in kids]
+        assert sorted(reaper.marked_pids(marker, exclude={driver.pid})) == sorted(kids)
+        assert all(alive(k) for k in kids)
+        if how == "kill":
+            driver.send_signal(signal.SIGKILL)
+        else:
+            assert driver.stdout.readline().strip() == "stopped"
+        assert not wait_gone(kids), "marked processes outlived the driver"
+        assert not wait_gone([int(reaper_pid)])
+        assert alive(bystander.pid) and (how == "kill" or alive(driver.pid))
+    finally:
+        for p in (driver, bystander):
+            p.kill()
+            p.wait()
+
+
+def test_marker_is_exact():
+    # another session's marker (a prefix of ours, or a longer one) is never matched
+    env = {**os.environ, reaper.MARKER_VAR: "abc123"}
+    p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], env=env)
+    try:
+        time.sleep(0.2)
+        assert p.pid in reaper.marked_pids("abc123", exclude=set())
+        assert p.pid not in reaper.marked_pids("abc12", exclude=set())
+        assert p.pid not in reaper.marked_pids("abc1234", exclude=set())
+    finally:
+        p.kill()
+        p.wait()
