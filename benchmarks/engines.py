@@ -5,6 +5,11 @@ the rounds are interleaved (engine A bs 8, engine B bs 8, ..., engine A bs 16, .
 shared machine slows every engine alike. Reported: tokens/s per (engine, batch), each engine's
 best batch, and ratios of the best to transformers and to llama.cpp.
 
+The llama.cpp reference is ``llamacpp-native``: llama.cpp's own batched decoding *and* its own
+sampler chain (top-p, temperature, seeded dist per sequence), as llama.cpp's ``batched`` example
+does it - the engine's best, with none of our Python per token. Our ``llamacpp`` engine (llama.cpp
+network + the Python sampler shared with the transformers engine) is listed beside it.
+
     .venv/bin/python benchmarks/engines.py [--prompts 64] [--max-tokens 128]
         [--batch-sizes 8,16,32,64] [--engines ctranslate2,llamacpp,transformers] [--json PATH]
 """
@@ -40,6 +45,84 @@ def timed(backend, reqs: list[Request], batch: int) -> dict:
     return {"batch": batch, "tokens": tokens, "seconds": round(dt, 2), "tokens_per_s": round(tokens / dt, 1)}
 
 
+class NativeLlamaCpp:
+    """llama.cpp end to end (network and sampling) for the same prompts: the reference."""
+
+    name = "llamacpp-native"
+
+    def __init__(self, engine):
+        self.e = engine  # a LlamaCppEngine: its model, tokenizer, context and batched decode
+
+    def generate(self, texts: list[str], requests: list[Request]) -> list:
+        from instructforge.records import Completion
+
+        e, L = self.e, self.e.L
+        n = len(texts)
+        prompts = [e.tokenizer.encode(t, add_special_tokens=False) for t in texts]
+        ctx = e._context(n, max(len(p) + r.params.max_tokens + 1 for p, r in zip(prompts, requests, strict=True)))
+        chains = []
+        for r in requests:
+            c = L.llama_sampler_chain_init(L.llama_sampler_chain_default_params())
+            L.llama_sampler_chain_add(c, L.llama_sampler_init_top_p(r.params.top_p, 1))
+            L.llama_sampler_chain_add(c, L.llama_sampler_init_temp(r.params.temperature))
+            L.llama_sampler_chain_add(c, L.llama_sampler_init_dist(r.seed or 0))
+            chains.append(c)
+        try:
+            # prefill: every prompt token, logits for each prompt's last one
+            items = [(s, pos, t, pos == len(p) - 1) for s, p in enumerate(prompts) for pos, t in enumerate(p)]
+            batch = L.llama_batch_init(max(len(items), n), 0, 1)
+            try:
+                out = [0] * n
+                last = self._decode(ctx, batch, items)
+                live = list(range(n))
+                while live:
+                    step = []
+                    for i in live:
+                        t = L.llama_sampler_sample(chains[i], ctx, last[i])
+                        if t in e.eos_ids:
+                            continue
+                        out[i] += 1
+                        if out[i] < requests[i].params.max_tokens:
+                            step.append((i, len(prompts[i]) + out[i] - 1, t, True))
+                    live = [s for s, *_ in step]
+                    if step:
+                        last = self._decode(ctx, batch, step)
+            finally:
+                L.llama_batch_free(batch)
+        finally:
+            for c in chains:
+                L.llama_sampler_free(c)
+        return [Completion("", "length", len(p), k) for p, k in zip(prompts, out, strict=True)]
+
+    def _decode(self, ctx, batch, items) -> dict[int, int]:
+        """One llama_decode per 512 tokens; returns {sequence: its logits index in the batch}."""
+        L = self.e.L
+        where: dict[int, int] = {}
+        for start in range(0, len(items), 512):
+            part = items[start : start + 512]
+            for j, (seq, pos, tok, want) in enumerate(part):
+                batch.token[j], batch.pos[j], batch.n_seq_id[j], batch.logits[j] = tok, pos, 1, want
+                batch.seq_id[j][0] = seq
+            batch.n_tokens = len(part)
+            if L.llama_decode(ctx, batch) != 0:
+                raise RuntimeError("llama_decode failed")
+            where.update({seq: j for j, (seq, _p, _t, want) in enumerate(part) if want})
+        return where
+
+
+class NativeBackend:
+    """Applies the chat template like LocalBackend, then runs NativeLlamaCpp."""
+
+    def __init__(self, local):
+        self.local, self.engine = local, NativeLlamaCpp(local.engine)
+
+    def generate(self, reqs: list[Request]) -> list:
+        from instructforge.backends.local import render_prompt
+
+        texts = [render_prompt(self.local.tokenizer, r) for r in reqs]
+        return self.engine.generate(texts, reqs)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--prompts", type=int, default=64)
@@ -51,12 +134,17 @@ def main() -> None:
     from instructforge.backends.local import LocalBackend
 
     engines = [e for e in a.engines.split(",") if e]
+    if "llamacpp" in engines and "llamacpp-native" not in engines:
+        engines.insert(engines.index("llamacpp"), "llamacpp-native")
     sizes = [int(x) for x in a.batch_sizes.split(",")]
     reqs = prompts(a.prompts, a.max_tokens)
     backends = {}
     for e in engines:
         t0 = time.perf_counter()
-        backends[e] = LocalBackend(None, BackendOptions(engine=e))
+        if e == "llamacpp-native":
+            backends[e] = NativeBackend(LocalBackend(None, BackendOptions(engine="llamacpp")))
+        else:
+            backends[e] = LocalBackend(None, BackendOptions(engine=e))
         backends[e].generate(reqs[:2])  # warm-up (and conversion, the first time)
         print(f"{e}: loaded + warm-up in {time.perf_counter() - t0:.1f}s", flush=True)
     rows: dict[str, list[dict]] = {e: [] for e in engines}
@@ -64,19 +152,19 @@ def main() -> None:
         for e in engines:
             r = timed(backends[e], reqs, bs)
             rows[e].append(r)
-            print(f"{e:13s} batch {bs:3d}: {r['tokens_per_s']:7.1f} tok/s ({r['tokens']} tokens, {r['seconds']}s)", flush=True)
+            print(f"{e:15s} batch {bs:3d}: {r['tokens_per_s']:7.1f} tok/s ({r['tokens']} tokens, {r['seconds']}s)", flush=True)
     best = {e: max(rows[e], key=lambda r: r["tokens_per_s"]) for e in engines}
     summary = {}
     for e in engines:
         s = {"best_batch": best[e]["batch"], "tokens_per_s": best[e]["tokens_per_s"]}
-        for ref in ("transformers", "llamacpp"):
+        for ref in ("transformers", "llamacpp-native"):
             if ref in best and ref != e:
                 s[f"vs_{ref}"] = round(best[e]["tokens_per_s"] / best[ref]["tokens_per_s"], 2)
         summary[e] = s
-    print("\nengine         best batch   tok/s   vs transformers   vs llama.cpp")
+    print("\nengine           best batch   tok/s   vs transformers   vs llama.cpp (native)")
     for e, s in summary.items():
-        print(f"{e:13s} {s['best_batch']:11d} {s['tokens_per_s']:7.1f} {s.get('vs_transformers', '-'):>17} "
-              f"{s.get('vs_llamacpp', '-'):>14}")
+        print(f"{e:15s} {s['best_batch']:11d} {s['tokens_per_s']:7.1f} {s.get('vs_transformers', '-'):>17} "
+              f"{s.get('vs_llamacpp-native', '-'):>22}")
     load = os.getloadavg()
     result = {
         "benchmark": "engines", "prompts": a.prompts, "max_tokens": a.max_tokens, "sampling": "t=0.7 top_p=0.9",

@@ -140,3 +140,37 @@ def test_vllm_absent_is_a_clear_input_error(tmp_path):
         load_backend(f"vllm:{tmp_path}")
     with pytest.raises(InputError, match="model directory not found"):
         load_backend(f"vllm:{tmp_path / 'missing'}")
+
+
+def test_length_groups_split_only_when_forcing_prompts_costs_more():
+    from instructforge.backends.engine_ct2 import STEP_OVERHEAD_ROWS, length_groups
+
+    def cost(groups, lengths, t):
+        return sum((max(lengths[i] for i in g) - min(lengths[i] for i in g) + t) * (STEP_OVERHEAD_ROWS + len(g))
+                   for g in groups)
+
+    same = [37, 38, 37, 38, 39, 37]
+    assert length_groups(same, 128) == [sorted(range(6), key=lambda i: same[i])]
+    mixed = [40, 400, 42, 410, 45, 395, 41, 402]
+    groups = length_groups(mixed, 128)
+    assert sorted(i for g in groups for i in g) == list(range(8))  # a partition
+    assert [sorted(mixed[i] for i in g) for g in groups] == [[40, 41, 42, 45], [395, 400, 402, 410]]
+    # the programme is exact: no contiguous split of the sorted lengths is cheaper
+    import itertools
+
+    order = sorted(range(8), key=lambda i: mixed[i])
+    for cuts in itertools.chain.from_iterable(itertools.combinations(range(1, 8), k) for k in range(8)):
+        bounds = [0, *cuts, 8]
+        alt = [order[a:b] for a, b in itertools.pairwise(bounds)]
+        assert cost(groups, mixed, 128) <= cost(alt, mixed, 128) + 1e-9
+    assert length_groups([], 16) == []
+
+
+@pytest.mark.slow
+def test_greedy_answer_does_not_depend_on_prompt_lengths_in_the_batch(backend):
+    long = "Read this carefully. " * 60 + "Now name one fruit."
+    short = Request.chat(PROMPTS[0], params=GREEDY)
+    alone = backend.generate([short])[0]
+    mixed = backend.generate([Request.chat(long, params=GREEDY), short, Request.chat(PROMPTS[1], params=GREEDY)])
+    assert mixed[1].text == alone.text
+    assert mixed[0].prompt_tokens > 250 and mixed[0].text.strip()

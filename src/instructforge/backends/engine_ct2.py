@@ -26,6 +26,12 @@ where noted):
   additive amount); an explicit ``repetition_penalty`` wins.
 * logprobs -> ``return_logits_vocab``: top-N of log_softmax over the logits ctranslate2
   returns, which are taken after its repetition penalty (transformers: before penalties).
+
+Prompts of different lengths: ctranslate2 runs the shortest prompt of a batch as one prefill
+and feeds every longer prompt's remaining tokens through the decoding loop, one step per token
+for the whole batch. A batch of SuperNI prompts (40 to 400+ tokens) would spend hundreds of
+steps forcing prompts. So each call is cut into sub-batches of similar prompt length, chosen by
+``length_groups`` to minimise modelled decoding work (one step costs ``STEP_OVERHEAD_ROWS`` + rows).
 """
 
 from __future__ import annotations
@@ -141,6 +147,33 @@ def repetition_penalty(p: Any) -> float:
     return max(0.5, 1.0 + extra / PENALTY_LOGIT_SCALE)
 
 
+#: the fixed cost of one decoding step, in rows: measured here, a step of 1 row takes ~55 ms and
+#: each extra row ~6 ms (17 tok/s at batch 1, ~110 tok/s at batch 16)
+STEP_OVERHEAD_ROWS = 9.0
+
+
+def length_groups(lengths: list[int], new_tokens: int) -> list[list[int]]:
+    """Indices of ``lengths`` cut into groups of similar length that minimise the modelled cost
+    sum over groups of ``steps * (STEP_OVERHEAD_ROWS + rows)``, where a group decodes
+    ``max - min`` forced prompt steps plus ``new_tokens`` (exact dynamic programme over the
+    sorted lengths: a few microseconds for 64 rows)."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    ls = [lengths[i] for i in order]
+    n = len(ls)
+    best = [0.0] + [float("inf")] * n  # best[j]: cheapest split of the first j sorted rows
+    cut = [0] * (n + 1)
+    for j in range(1, n + 1):
+        for i in range(j):
+            c = best[i] + (ls[j - 1] - ls[i] + new_tokens) * (STEP_OVERHEAD_ROWS + j - i)
+            if c < best[j]:
+                best[j], cut[j] = c, i
+    groups, j = [], n
+    while j > 0:
+        groups.append(order[cut[j] : j])
+        j = cut[j]
+    return groups[::-1]
+
+
 def call_seed(requests: list[Request]) -> int:
     h = hashlib.sha256(",".join(str(request_seed(r)) for r in requests).encode()).digest()
     return int.from_bytes(h[:4], "little")
@@ -177,18 +210,22 @@ class CT2Engine(Engine):
             p = r.params
             key = (max(0.0, p.temperature), p.top_p if p.temperature > 0 else 1.0, repetition_penalty(p), bool(p.logprobs))
             groups.setdefault(key, []).append(i)
+        prompt_ids = [self.tokenizer.encode(t, add_special_tokens=False) for t in texts]
         out: list[Completion | None] = [None] * len(texts)
         for key, idx in groups.items():
-            for i, c in zip(idx, self._run(key, [texts[i] for i in idx], [requests[i] for i in idx]), strict=True):
-                out[i] = c
+            new_tokens = max(requests[i].params.max_tokens for i in idx)
+            for part in length_groups([len(prompt_ids[i]) for i in idx], new_tokens):
+                sub = [idx[k] for k in part]
+                done = self._run(key, [prompt_ids[i] for i in sub], [requests[i] for i in sub])
+                for i, c in zip(sub, done, strict=True):
+                    out[i] = c
         return [c for c in out if c is not None]
 
-    def _run(self, key: tuple[Any, ...], texts: list[str], requests: list[Request]) -> list[Completion]:
+    def _run(self, key: tuple[Any, ...], prompt_ids: list[list[int]], requests: list[Request]) -> list[Completion]:
         temperature, top_p, rep, want_logits = key
         tok = self.tokenizer
-        prompt_ids = [tok.encode(t, add_special_tokens=False) for t in texts]
         start = [tok.convert_ids_to_tokens(ids) for ids in prompt_ids]
-        n = len(texts)
+        n = len(prompt_ids)
         got: list[list[int]] = [[] for _ in range(n)]
         stopped = [False] * n
 
