@@ -68,25 +68,25 @@ class NativeLlamaCpp:
             L.llama_sampler_chain_add(c, L.llama_sampler_init_dist(r.seed or 0))
             chains.append(c)
         try:
+            out = [0] * n
+            nxt: dict[int, int] = {}  # sequence -> its sampled next token
+
+            def sample(seq: int, j: int) -> None:  # right after the decode that made row j
+                t = L.llama_sampler_sample(chains[seq], ctx, j)
+                if t not in e.eos_ids:
+                    out[seq] += 1
+                    if out[seq] < requests[seq].params.max_tokens:
+                        nxt[seq] = t
+
             # prefill: every prompt token, logits for each prompt's last one
             items = [(s, pos, t, pos == len(p) - 1) for s, p in enumerate(prompts) for pos, t in enumerate(p)]
-            batch = L.llama_batch_init(max(len(items), n), 0, 1)
+            batch = L.llama_batch_init(max(min(len(items), 512), n), 0, 1)
             try:
-                out = [0] * n
-                last = self._decode(ctx, batch, items)
-                live = list(range(n))
-                while live:
-                    step = []
-                    for i in live:
-                        t = L.llama_sampler_sample(chains[i], ctx, last[i])
-                        if t in e.eos_ids:
-                            continue
-                        out[i] += 1
-                        if out[i] < requests[i].params.max_tokens:
-                            step.append((i, len(prompts[i]) + out[i] - 1, t, True))
-                    live = [s for s, *_ in step]
-                    if step:
-                        last = self._decode(ctx, batch, step)
+                self._decode(ctx, batch, items, sample)
+                while nxt:
+                    step = [(i, len(prompts[i]) + out[i] - 1, t, True) for i, t in nxt.items()]
+                    nxt.clear()
+                    self._decode(ctx, batch, step, sample)
             finally:
                 L.llama_batch_free(batch)
         finally:
@@ -94,10 +94,10 @@ class NativeLlamaCpp:
                 L.llama_sampler_free(c)
         return [Completion("", "length", len(p), k) for p, k in zip(prompts, out, strict=True)]
 
-    def _decode(self, ctx, batch, items) -> dict[int, int]:
-        """One llama_decode per 512 tokens; returns {sequence: its logits index in the batch}."""
+    def _decode(self, ctx, batch, items, sample) -> None:
+        """One llama_decode per 512 tokens; ``sample(seq, j)`` for each row that wants logits,
+        before the next decode overwrites them."""
         L = self.e.L
-        where: dict[int, int] = {}
         for start in range(0, len(items), 512):
             part = items[start : start + 512]
             for j, (seq, pos, tok, want) in enumerate(part):
@@ -106,8 +106,9 @@ class NativeLlamaCpp:
             batch.n_tokens = len(part)
             if L.llama_decode(ctx, batch) != 0:
                 raise RuntimeError("llama_decode failed")
-            where.update({seq: j for j, (seq, _p, _t, want) in enumerate(part) if want})
-        return where
+            for j, (seq, _p, _t, want) in enumerate(part):
+                if want:
+                    sample(seq, j)
 
 
 class NativeBackend:

@@ -31,3 +31,13 @@ def test_misses_go_shortest_first_and_come_back_in_order(tmp_path):
     out = llm.generate([Request.chat(p) for p in prompts])
     assert [c.text for c in out] == [f"echo {p}" for p in prompts]
     assert ex.chunks == [["b" * 5, "e" * 5], ["d" * 6, "f" * 49], ["a" * 50, "c" * 300]]
+
+
+def test_by_length_false_keeps_the_callers_order(tmp_path):
+    (tmp_path / "rules.jsonl").write_text("")
+    ex = RecordingExecutor()
+    llm = LLM(f"scripted:{tmp_path / 'rules.jsonl'}", cache=None, executor=ex)
+    prompts = ["a" * 50, "b" * 5, "c" * 300]
+    out = llm.generate([Request.chat(p) for p in prompts], by_length=False)
+    assert [c.text for c in out] == [f"echo {p}" for p in prompts]
+    assert ex.chunks == [["a" * 50, "b" * 5], ["c" * 300]]

@@ -63,7 +63,9 @@ class LLM:
         """The in-process backend (local executor only): for stages that need the model object."""
         return getattr(self.executor, "backend", None)
 
-    def generate(self, requests: Sequence[Request], desc: str = "generating") -> list[Completion]:
+    def generate(self, requests: Sequence[Request], desc: str = "generating", *, by_length: bool = True) -> list[Completion]:
+        """Completions for ``requests``, in their order. ``by_length=False`` keeps the caller's
+        order for the model calls too (a stage that has ordered its requests itself)."""
         requests = list(requests)
         keys = [cache_key(self.model_id, r) for r in requests]
         results: list[Completion | None] = [None] * len(requests)
@@ -75,7 +77,9 @@ class LLM:
         # Misses go to the executor shortest prompt first: its chunks then hold prompts of
         # similar length, so no engine pads (transformers) or forces (ctranslate2) long ones
         # beside short ones. Stable, so equal lengths keep the stage's order.
-        miss = sorted((i for i, r in enumerate(results) if r is None), key=lambda i: prompt_chars(requests[i]))
+        miss = [i for i, r in enumerate(results) if r is None]
+        if by_length:
+            miss.sort(key=lambda i: prompt_chars(requests[i]))
         self.stats.requests += len(requests)
         self.stats.cache_hits += len(requests) - len(miss)
         self.stats.cache_misses += len(miss)

@@ -147,6 +147,9 @@ def repetition_penalty(p: Any) -> float:
     return max(0.5, 1.0 + extra / PENALTY_LOGIT_SCALE)
 
 
+#: parts a sampled call is cut into (each on its own single-threaded worker); fixed, so a
+#: sampled answer does not depend on the machine's core count
+SAMPLED_PARTS = 2
 #: the fixed cost of one decoding step, in rows: measured here, a step of 1 row takes ~55 ms and
 #: each extra row ~6 ms (17 tok/s at batch 1, ~110 tok/s at batch 16)
 STEP_OVERHEAD_ROWS = 9.0
@@ -189,7 +192,8 @@ class CT2Engine(Engine):
         self.model_path = ensure_converted(model_dir)
         self.tokenizer = load_tokenizer(model_dir)
         self.eos_ids = sorted({i for i in (self.tokenizer.eos_token_id, self._config_eos(model_dir)) if isinstance(i, int)})
-        self.generator = self._load()
+        self.workers = threads()
+        self.generator = self._load(self.workers, 1)
 
     @staticmethod
     def _config_eos(model_dir: Path) -> int | None:
@@ -200,8 +204,24 @@ class CT2Engine(Engine):
                     return v
         return None
 
-    def _load(self) -> Any:
-        return self._ct2.Generator(str(self.model_path), device="cpu", compute_type=QUANTIZATION, intra_threads=threads())
+    def _load(self, workers: int = 1, intra: int = 1) -> Any:
+        return self._ct2.Generator(str(self.model_path), device="cpu", compute_type=QUANTIZATION,
+                                   inter_threads=workers, intra_threads=intra)
+
+    def _sampling_generators(self, seed: int, parts: int, probe: list[str]) -> list[Any]:
+        """One fresh Generator per part, its worker's sampler seeded from ``seed`` and the part.
+
+        ctranslate2 seeds a worker thread's random generator from the global seed when the
+        thread first samples, so each Generator samples one token right after its
+        ``set_random_seed`` (one token after ``probe``): parts get distinct streams (two copies of one prompt in two parts
+        would otherwise draw the same numbers) that do not depend on which runs first."""
+        gens = []
+        for k in range(parts):
+            self._ct2.set_random_seed((seed + 0x9E3779B1 * k) % 2**32)
+            g = self._load(1, max(1, threads() // parts))
+            g.generate_batch([probe], max_length=1, include_prompt_in_result=False, sampling_topk=0)
+            gens.append(g)
+        return gens
 
     def generate(self, texts: list[str], requests: list[Request]) -> list[Completion]:
         # One ct2 call per group of rows that share the call-level options.
@@ -229,35 +249,54 @@ class CT2Engine(Engine):
         got: list[list[int]] = [[] for _ in range(n)]
         stopped = [False] * n
 
-        def on_token(step: Any) -> bool:
-            # Called for generated tokens only; ``step.step`` is offset by forced prompt
-            # tokens, so count per row ourselves.
-            b = step.batch_id
-            got[b].append(step.token_id)
-            p = requests[b].params
-            if len(got[b]) >= p.max_tokens:
-                return True
-            if p.stop and find_stop(tok.decode(got[b], skip_special_tokens=True), p.stop) >= 0:
-                stopped[b] = True
-                return True
-            return False
+        def on_token(offset: int) -> Any:
+            def cb(step: Any) -> bool:
+                # Called for generated tokens only; ``step.step`` is offset by forced prompt
+                # tokens, so count per row ourselves. ``batch_id`` is the row in its part.
+                b = offset + step.batch_id
+                got[b].append(step.token_id)
+                p = requests[b].params
+                if len(got[b]) >= p.max_tokens:
+                    return True
+                if p.stop and find_stop(tok.decode(got[b], skip_special_tokens=True), p.stop) >= 0:
+                    stopped[b] = True
+                    return True
+                return False
 
+            return cb
+
+        # The call is cut into parts that run at once on separate single-threaded workers (see
+        # the module doc): greedy parts share the persistent generator's workers; sampled parts
+        # get freshly seeded generators, a fixed number of them so the answers do not depend on
+        # the core count.
         if temperature > 0:
-            self._ct2.set_random_seed(call_seed(requests))
-            self.generator = self._load()  # re-seeds the worker thread's sampler (see module doc)
-        results = self.generator.generate_batch(
-            start,
-            max_length=max(r.params.max_tokens for r in requests),
-            include_prompt_in_result=False,
-            end_token=self.eos_ids or None,
-            sampling_topk=1 if temperature <= 0 else 0,
-            sampling_temperature=temperature if temperature > 0 else 1.0,
-            sampling_topp=top_p,
-            repetition_penalty=rep,
-            return_logits_vocab=want_logits,
-            callback=on_token,
-        )
-        min_len = min(len(x) for x in prompt_ids)
+            n_parts = min(n, SAMPLED_PARTS)
+            gens = self._sampling_generators(call_seed(requests), n_parts, start[0][:1])
+        else:
+            n_parts = min(n, self.workers)
+            gens = [self.generator] * n_parts
+        bounds = [round(k * n / n_parts) for k in range(n_parts + 1)]
+        pending = []
+        for g, lo, hi in zip(gens, bounds, bounds[1:], strict=False):
+            pending.append((lo, hi, g.generate_batch(
+                start[lo:hi],
+                asynchronous=True,
+                max_length=max(r.params.max_tokens for r in requests[lo:hi]),
+                include_prompt_in_result=False,
+                end_token=self.eos_ids or None,
+                sampling_topk=1 if temperature <= 0 else 0,
+                sampling_temperature=temperature if temperature > 0 else 1.0,
+                sampling_topp=top_p,
+                repetition_penalty=rep,
+                return_logits_vocab=want_logits,
+                callback=on_token(lo),
+            )))
+        results: list[Any] = [None] * n
+        part_min = [0] * n  # each row's part's shortest prompt: ct2 forces the rest
+        for lo, hi, futures in pending:
+            shortest = min(len(x) for x in prompt_ids[lo:hi])
+            for i, f in zip(range(lo, hi), futures, strict=True):
+                results[i], part_min[i] = f.result(), shortest
         comps = []
         for i, (res, req) in enumerate(zip(results, requests, strict=True)):
             p = req.params
@@ -268,7 +307,7 @@ class CT2Engine(Engine):
                 text, finish = text[:k], "stop"
             else:
                 finish = "length" if len(ids) >= p.max_tokens else "stop"
-            forced = len(prompt_ids[i]) - min_len
+            forced = len(prompt_ids[i]) - part_min[i]
             top = self._top_logprobs(res, forced, p.max_tokens, int(p.logprobs)) if p.logprobs else None
             comps.append(Completion(text, finish, len(prompt_ids[i]), len(ids), top))
         return comps

@@ -1,8 +1,9 @@
 """llama.cpp engine (optional): batched multi-sequence decoding of the embedded GGUF.
 
 Not a paper component: a speed substitute (architecture.md, "CPU generation engines").
-``llama-cpp-python`` ships only as an sdist (4-9 min compile), so it is not a project
-dependency; ``--engine llamacpp`` works when it is installed. It needs a GGUF: the embedded
+``llama-cpp-python`` ships only as an sdist (a ~5 min compile), so it is not a project
+dependency; ``--engine llamacpp`` works when it is installed (``scripts/install_llamacpp.sh``
+builds it with flags that work on this machine type). It needs a GGUF: the embedded
 model's (recorded in its converted dir) or a ``*.gguf`` inside an ``hf:DIR``.
 
 llama.cpp only runs the network here: all sequences of a call share one context (one KV

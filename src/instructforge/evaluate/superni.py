@@ -205,7 +205,7 @@ def predict(llm: Any, tasks: Sequence[SuperNITask], cfg: SuperNIConfig) -> dict[
         task_len.setdefault(name, []).append(n)
     mean = {name: sum(v) / len(v) for name, v in task_len.items()}
     order = sorted(range(len(reqs)), key=lambda i: (-mean[task_of[i]], task_of[i], -length[i]))
-    comps = llm.generate([reqs[i] for i in order], desc="superni")
+    comps = llm.generate([reqs[i] for i in order], desc="superni", by_length=False)
     out: dict[str, str] = {}
     for i, c in zip(order, comps, strict=True):
         out[ids[i]] = c.text.strip()
