@@ -1,4 +1,4 @@
-"""CTranslate2 engine: int8 CPU decoding of a transformers model, ~1.8x transformers fp32.
+"""CTranslate2 engine: int8 CPU decoding of a transformers model, the fastest engine here (BENCHMARKS.md).
 
 Not a paper component: a speed substitute for the local model (architecture.md, "CPU
 generation engines"). The model is converted once with ctranslate2's transformers converter
@@ -15,8 +15,9 @@ where noted):
 * stop strings -> the step callback decodes each row's text and stops the row at the first
   stop string; the text is then cut post-hoc before the stop string (finish_reason "stop").
 * seed -> ctranslate2 4.8 has no per-call seed and its sampler is a thread-local generator
-  seeded once per worker thread, so a sampled call re-creates the Generator after
-  ``set_random_seed(seed of the call)`` (the seed mixes every row's seed, in order).
+  seeded from the global seed when a worker thread first samples, so a sampled call builds
+  fresh Generators, each right after ``set_random_seed`` (the call's seed, which mixes every
+  row's seed in order, plus the part's index; see "Parallel parts").
   Consequence: a sampled answer is reproducible for the same batch (same requests, same
   order), which a re-run of the same command gives; it is not independent of its batch
   mates as in the transformers engine. Greedy answers do not depend on the batch.
@@ -32,6 +33,14 @@ and feeds every longer prompt's remaining tokens through the decoding loop, one 
 for the whole batch. A batch of SuperNI prompts (40 to 400+ tokens) would spend hundreds of
 steps forcing prompts. So each call is cut into sub-batches of similar prompt length, chosen by
 ``length_groups`` to minimise modelled decoding work (one step costs ``STEP_OVERHEAD_ROWS`` + rows).
+
+Parallel parts: on this 2-core machine one ctranslate2 worker with 2 intra-op threads is far
+slower than two single-threaded workers each decoding half the batch (sampled, batch 16 x 128
+tokens: 101 vs 193 tok/s; greedy SuperNI prompts: 2.75x). So each (length) group is cut into
+contiguous parts that run at the same time, submitted with ``asynchronous=True``: greedy parts
+(one per core) go to the workers of one persistent Generator; a sampled call is cut into
+``SAMPLED_PARTS`` = 2 parts, each on its own freshly seeded Generator (each with cores / 2
+threads), a fixed number so the samples do not depend on the core count.
 """
 
 from __future__ import annotations
