@@ -23,7 +23,13 @@ r = _Reaper(); r.start()
 stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"
 kids = [subprocess.Popen([sys.executable, "-c", stubborn], start_new_session=True),
         subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)]
-print(os.environ["INSTRUCTFORGE_RAY_SESSION"], r.proc.pid, *[k.pid for k in kids], flush=True)
+forked = 0
+if sys.argv[1] == "fork":  # a child forked without exec keeps the pipe's write end open
+    forked = os.fork()
+    if forked == 0:
+        time.sleep(600)
+        os._exit(0)
+print(os.environ["INSTRUCTFORGE_RAY_SESSION"], r.proc.pid, forked, *[k.pid for k in kids], flush=True)
 if sys.argv[1] == "close":
     r.stop()
     print("stopped", flush=True)
@@ -46,23 +52,25 @@ def wait_gone(pids: list[int], timeout: float = 30.0) -> list[int]:
     return left
 
 
-@pytest.mark.parametrize("how", ["kill", "close"])
+@pytest.mark.parametrize("how", ["kill", "close", "fork"])
 def test_reaper_stops_marked_processes(how):
     bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     driver = subprocess.Popen([sys.executable, "-c", DRIVER, how], stdout=subprocess.PIPE, text=True)
     try:
-        marker, reaper_pid, *kids = driver.stdout.readline().split()
-        kids = [int(k) for k in kids]
+        marker, reaper_pid, forked, *kids = driver.stdout.readline().split()
+        kids, forked = [int(k) for k in kids], int(forked)
         assert sorted(reaper.marked_pids(marker, exclude={driver.pid})) == sorted(kids)
         assert all(alive(k) for k in kids)
-        if how == "kill":
+        if how in ("kill", "fork"):
             driver.send_signal(signal.SIGKILL)
         else:
             assert driver.stdout.readline().strip() == "stopped"
         assert not wait_gone(kids), "marked processes outlived the driver"
         assert not wait_gone([int(reaper_pid)])
-        assert alive(bystander.pid) and (how == "kill" or alive(driver.pid))
+        assert alive(bystander.pid) and (how != "close" or alive(driver.pid))
     finally:
+        if how == "fork" and "forked" in locals() and forked:
+            os.kill(forked, signal.SIGKILL)
         for p in (driver, bystander):
             p.kill()
             p.wait()

@@ -5,8 +5,10 @@ Linux a ``SIGKILL``ed driver regularly leaves ``ray::RuntimeEnvAgent`` (and some
 workers) running for minutes or for good. So when ``RayExecutor`` starts a local instance it
 first puts a unique marker into the environment that every Ray process inherits, then starts
 this reaper holding the read end of a pipe whose only writer is the driver. End of file on that
-pipe means the driver closed it (normal exit, after ``ray.shutdown()``) or died; the reaper then
-terminates every process that carries the marker: SIGTERM, a short wait, SIGKILL.
+pipe means the driver closed it (normal exit, after ``ray.shutdown()``) or died; the reaper also
+watches the driver's pid (a child forked without exec keeps a copy of the write end). Then it
+terminates every process that carries the marker: SIGTERM, a short wait, SIGKILL, and scans
+again until two scans in a row find nothing (at most a minute).
 
 Linux only (it reads ``/proc``); elsewhere ``RayExecutor`` does not start it. It imports nothing
 from instructforge beyond this file, so it starts in milliseconds.
@@ -59,12 +61,45 @@ def _signal(pid: int, sig: int) -> None:
         pass
 
 
+def start_time(pid: int) -> str | None:
+    """The kernel's start time of ``pid`` (field 22 of /proc/PID/stat), None if it is gone or
+    a zombie (dead, not yet reaped by its parent): tells the driver from a later process that
+    reuses its pid."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    if len(fields) < 20 or fields[0] in ("Z", "X"):
+        return None
+    return fields[19]
+
+
+def wait_for_driver(driver: int, poll: float = 0.5) -> None:
+    """Return when the pipe reaches end of file or the driver process is gone. The pid check
+    covers a child the driver forked without exec: it holds a copy of the pipe's write end."""
+    import select
+
+    born = start_time(driver)
+    fd = sys.stdin.fileno()
+    while True:
+        ready, _, _ = select.select([fd], [], [], poll)
+        if ready and not os.read(fd, 65536):  # nothing is ever written: readable = EOF
+            return
+        if born is None or start_time(driver) != born:
+            return
+
+
 def main(argv: list[str]) -> int:
     """``python reaper.py MARKER DRIVER_PID`` (run as a script) with the pipe on stdin."""
     marker, driver = argv[0], int(argv[1])
-    while sys.stdin.buffer.read(65536):  # nothing is ever written: this waits for EOF
-        pass
-    sweep(marker, exclude={os.getpid(), driver})
+    wait_for_driver(driver)
+    exclude = {os.getpid(), driver}
+    # Sweep until two scans in a row find nothing: a process that was being spawned while the
+    # first sweep ran is caught by the next one.
+    deadline, quiet = time.monotonic() + 60, 0
+    while quiet < 2 and time.monotonic() < deadline:
+        quiet = quiet + 1 if not sweep(marker, exclude) and not marked_pids(marker, exclude) else 0
+        time.sleep(0.5)
     return 0
 
 
