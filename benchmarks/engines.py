@@ -51,9 +51,10 @@ class NativeLlamaCpp:
     name = "llamacpp-native"
 
     def __init__(self, engine):
-        self.e = engine  # a LlamaCppEngine: its model, tokenizer, context and batched decode
+        self.e = engine  # a LlamaCppEngine: its model, tokenizer, context and batched ``decode``
 
     def generate(self, texts: list[str], requests: list[Request]) -> list:
+        from instructforge.backends.engine_llamacpp import prefill_items
         from instructforge.records import Completion
 
         e, L = self.e, self.e.L
@@ -78,37 +79,15 @@ class NativeLlamaCpp:
                     if out[seq] < requests[seq].params.max_tokens:
                         nxt[seq] = t
 
-            # prefill: every prompt token, logits for each prompt's last one
-            items = [(s, pos, t, pos == len(p) - 1) for s, p in enumerate(prompts) for pos, t in enumerate(p)]
-            batch = L.llama_batch_init(max(min(len(items), 512), n), 0, 1)
-            try:
-                self._decode(ctx, batch, items, sample)
-                while nxt:
-                    step = [(i, len(prompts[i]) + out[i] - 1, t, True) for i, t in nxt.items()]
-                    nxt.clear()
-                    self._decode(ctx, batch, step, sample)
-            finally:
-                L.llama_batch_free(batch)
+            e.decode(ctx, prefill_items(prompts), sample)
+            while nxt:
+                step = [(i, len(prompts[i]) + out[i] - 1, t, True) for i, t in nxt.items()]
+                nxt.clear()
+                e.decode(ctx, step, sample)
         finally:
             for c in chains:
                 L.llama_sampler_free(c)
         return [Completion("", "length", len(p), k) for p, k in zip(prompts, out, strict=True)]
-
-    def _decode(self, ctx, batch, items, sample) -> None:
-        """One llama_decode per 512 tokens; ``sample(seq, j)`` for each row that wants logits,
-        before the next decode overwrites them."""
-        L = self.e.L
-        for start in range(0, len(items), 512):
-            part = items[start : start + 512]
-            for j, (seq, pos, tok, want) in enumerate(part):
-                batch.token[j], batch.pos[j], batch.n_seq_id[j], batch.logits[j] = tok, pos, 1, want
-                batch.seq_id[j][0] = seq
-            batch.n_tokens = len(part)
-            if L.llama_decode(ctx, batch) != 0:
-                raise RuntimeError("llama_decode failed")
-            for j, (seq, _p, _t, want) in enumerate(part):
-                if want:
-                    sample(seq, j)
 
 
 class NativeBackend:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,11 @@ from .engine_ct2 import load_tokenizer, threads
 from .engines import Engine, RowDecoder
 
 PREFILL_CHUNK = 512
+
+
+def prefill_items(prompts: list[list[int]]) -> list[tuple[int, int, int, bool]]:
+    """``decode`` items for every prompt token (sequence = prompt index), logits for the last."""
+    return [(s, pos, t, pos == len(p) - 1) for s, p in enumerate(prompts) for pos, t in enumerate(p)]
 
 
 def find_gguf(model_dir: Path) -> Path:
@@ -88,13 +94,12 @@ class LlamaCppEngine(Engine):
         self._ctx_shape = (n_seq, per_seq)
         return self._ctx
 
-    def _decode(self, ctx: Any, items: list[tuple[int, int, int, bool]]) -> dict[int, Any]:
-        """Decode (seq, pos, token, want_logits) items; returns {seq: logits tensor}."""
-        import numpy as np
-        import torch
-
+    def decode(self, ctx: Any, items: list[tuple[int, int, int, bool]], on_logits: Callable[[int, int], None]) -> None:
+        """Decode (seq, pos, token, want_logits) items, one ``llama_decode`` per
+        ``PREFILL_CHUNK`` of them; ``on_logits(seq, j)`` for each item that wants logits, right
+        after the decode that made them (row ``j`` of that batch; the next decode overwrites it).
+        benchmarks/engines.py samples there with llama.cpp's own sampler."""
         L = self.L
-        out: dict[int, Any] = {}
         for start in range(0, len(items), PREFILL_CHUNK):
             part = items[start : start + PREFILL_CHUNK]
             batch = L.llama_batch_init(len(part), 0, 1)
@@ -111,21 +116,30 @@ class LlamaCppEngine(Engine):
                     raise RuntimeError(f"llama_decode failed ({rc}): context too small?")
                 for j, (seq, _pos, _tok, want) in enumerate(part):
                     if want:
-                        ptr = L.llama_get_logits_ith(ctx, j)
-                        row = np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
-                        out[seq] = torch.from_numpy(row.copy())
+                        on_logits(seq, j)
             finally:
                 L.llama_batch_free(batch)
+
+    def _logits(self, ctx: Any, items: list[tuple[int, int, int, bool]]) -> dict[int, Any]:
+        """``decode`` keeping a copy of each wanted logits row: {seq: logits tensor}."""
+        import numpy as np
+        import torch
+
+        out: dict[int, Any] = {}
+
+        def keep(seq: int, j: int) -> None:
+            row = np.ctypeslib.as_array(self.L.llama_get_logits_ith(ctx, j), shape=(self.n_vocab,))
+            out[seq] = torch.from_numpy(row.copy())
+
+        self.decode(ctx, items, keep)
         return out
 
     def generate(self, texts: list[str], requests: list[Request]) -> list[Completion]:
-
         tok = self.tokenizer
         n = len(texts)
         prompts = [tok.encode(t, add_special_tokens=False) for t in texts]
         ctx = self._context(n, max(len(p) + r.params.max_tokens + 1 for p, r in zip(prompts, requests, strict=True)))
-        items = [(s, pos, t, pos == len(p) - 1) for s, p in enumerate(prompts) for pos, t in enumerate(p)]
-        logits = self._decode(ctx, items)
+        logits = self._logits(ctx, prefill_items(prompts))
         dec = RowDecoder(tok, self.eos_ids, requests, prompts)
         while not all(dec.done):
             step: list[tuple[int, int, int, bool]] = []
@@ -136,7 +150,7 @@ class LlamaCppEngine(Engine):
                 if not dec.done[i]:
                     step.append((i, len(prompts[i]) + len(dec.generated[i]) - 1, tid, True))
             if step:
-                logits = self._decode(ctx, step)
+                logits = self._logits(ctx, step)
         return dec.completions()
 
     def close(self) -> None:
