@@ -79,7 +79,7 @@ class LLM:
         # beside short ones. Stable, so equal lengths keep the stage's order.
         miss = [i for i, r in enumerate(results) if r is None]
         if by_length:
-            miss.sort(key=lambda i: prompt_chars(requests[i]))
+            miss.sort(key=lambda i: requests[i].prompt_chars())
         self.stats.requests += len(requests)
         self.stats.cache_hits += len(requests) - len(miss)
         self.stats.cache_misses += len(miss)
@@ -109,13 +109,6 @@ class LLM:
         self.executor.close()
         if self.cache is not None:
             self.cache.close()
-
-
-def prompt_chars(r: Request) -> int:
-    """A request's prompt length in characters (a cheap stand-in for its token count)."""
-    if r.prompt is not None:
-        return len(r.prompt)
-    return sum(len(content) for _role, content in r.messages or ())
 
 
 def default_cache() -> CallCache:

@@ -60,6 +60,12 @@ class Request:
         if (self.messages is None) == (self.prompt is None):
             raise ValueError("a Request has either messages or a prompt")
 
+    def prompt_chars(self) -> int:
+        """The prompt's length in characters (a cheap stand-in for its token count)."""
+        if self.prompt is not None:
+            return len(self.prompt)
+        return sum(len(content) for _role, content in self.messages or ())
+
     @classmethod
     def chat(cls, content: str, *, system: str | None = None, **kw: Any) -> Request:
         msgs: list[tuple[str, str]] = []

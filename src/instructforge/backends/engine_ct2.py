@@ -222,8 +222,9 @@ class CT2Engine(Engine):
 
         ctranslate2 seeds a worker thread's random generator from the global seed when the
         thread first samples, so each Generator samples one token right after its
-        ``set_random_seed`` (one token after ``probe``): parts get distinct streams (two copies of one prompt in two parts
-        would otherwise draw the same numbers) that do not depend on which runs first."""
+        ``set_random_seed`` (one token after ``probe``): parts get distinct streams (two copies
+        of one prompt in two parts would otherwise draw the same numbers) that do not depend
+        on which runs first."""
         gens = []
         for k in range(parts):
             self._ct2.set_random_seed((seed + 0x9E3779B1 * k) % 2**32)
@@ -256,7 +257,6 @@ class CT2Engine(Engine):
         start = [tok.convert_ids_to_tokens(ids) for ids in prompt_ids]
         n = len(prompt_ids)
         got: list[list[int]] = [[] for _ in range(n)]
-        stopped = [False] * n
 
         def on_token(offset: int) -> Any:
             def cb(step: Any) -> bool:
@@ -267,10 +267,7 @@ class CT2Engine(Engine):
                 p = requests[b].params
                 if len(got[b]) >= p.max_tokens:
                     return True
-                if p.stop and find_stop(tok.decode(got[b], skip_special_tokens=True), p.stop) >= 0:
-                    stopped[b] = True
-                    return True
-                return False
+                return bool(p.stop) and find_stop(tok.decode(got[b], skip_special_tokens=True), p.stop) >= 0
 
             return cb
 

@@ -198,7 +198,7 @@ def predict(llm: Any, tasks: Sequence[SuperNITask], cfg: SuperNIConfig) -> dict[
     for one long-winded answer to another task while its short answers are long finished.
     """
     ids, reqs = build_requests(tasks, cfg)
-    length = [len(r.prompt or r.messages[-1][1]) for r in reqs]
+    length = [r.prompt_chars() for r in reqs]
     task_of = [t.name for t in tasks for _ in t.instances]
     task_len: dict[str, list[int]] = {}
     for name, n in zip(task_of, length, strict=True):
