@@ -123,3 +123,35 @@ def test_rf_grpo_smoke_and_resume(tmp_path, isolated_cache, scripted_judge):
 
     model, tok = load_hf_model(out)
     assert model is not None and tok is not None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algo,shared", [("rloo", True), ("grpo", False)])
+def test_rf_one_step_rloo_and_trl_own_path(tmp_path, isolated_cache, scripted_judge, monkeypatch, algo, shared):
+    """RLOO through the shared-prefix trainer, and GRPO through TRL's unchanged code paths."""
+    from instructforge.refine import shared_prefix as sp
+    from instructforge.refine.feedback import DIMENSIONS, JudgeScorer
+    from instructforge.refine.rl import RefineConfig, refine
+
+    calls = {"generate": 0, "logps": 0}
+
+    def counted(name, fn):
+        def wrapper(*a, **k):
+            calls[name] += 1
+            return fn(*a, **k)
+        return wrapper
+
+    monkeypatch.setattr(sp, "shared_prefix_generate", counted("generate", sp.shared_prefix_generate))
+    monkeypatch.setattr(sp, "shared_prefix_logps", counted("logps", sp.shared_prefix_logps))
+    run = make_run(tmp_path / "run")
+    cfg = RefineConfig(algo=algo, shared_prefix=shared, steps=1, prompts_per_step=2, num_generations=2,
+                       max_completion_length=10, temperature=1.0, policy_demos=0, learning_rate=1e-3, seed=2)
+    out = tmp_path / "out"
+    s = refine(run, out, model="embedded", scorers=[JudgeScorer(scripted_judge, [*DIMENSIONS, "overall"])], cfg=cfg)
+    assert s["steps"] == 1
+    row = json.loads((out / "reward_log.jsonl").read_text().splitlines()[0])
+    assert 0 < row["mean_length"] <= 10 and {"total", "kl", "loss"} <= set(row)
+    # shared: one sampling call; log-probs for the reference (KL) and the policy, and RLOO also scores the
+    # sampling policy ("old" log-probs) every step. Not shared: TRL's own code throughout.
+    assert calls == ({"generate": 1, "logps": 3} if shared else {"generate": 0, "logps": 0})
+    assert (out / "adapter_model.safetensors").is_file()

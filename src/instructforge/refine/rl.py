@@ -19,6 +19,7 @@ import dataclasses
 import json
 import os
 import re
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +61,7 @@ class RefineConfig:
     save_total_limit: int = 2
     seed: int = 0
     judge_top_logprobs: int = 20  # top-N logprobs read for the yes/no feedback questions
+    shared_prefix: bool = True  # run a group's shared prompt once (shared_prefix.py); False: TRL's own code paths
     reward: RewardConfig = field(default_factory=RewardConfig)
 
     def __post_init__(self) -> None:
@@ -139,10 +141,36 @@ def _policy_base(spec: str) -> Path:
 
 
 def set_threads() -> None:
+    """Training set-up on CPU: torch threads (``INSTRUCTFORGE_THREADS`` or every core) and the allocator."""
     import torch
 
     n = int(os.environ.get("INSTRUCTFORGE_THREADS", "0")) or (os.cpu_count() or 1)
     torch.set_num_threads(n)
+    tune_allocator()
+
+
+def tune_allocator() -> bool:
+    """Keep freed blocks of up to 32 MiB in glibc's heap instead of unmapping them.
+
+    A training step allocates and frees the same few-MiB activation tensors over and over; with
+    glibc's default (dynamic) mmap threshold many of them are fresh mmaps, so every step pays
+    page faults again. Measured on the RL step (2 cores): the policy's forward pass took
+    1.07-2.16 s from step to step without this, 0.96-1.02 s with it. Same effect as the
+    ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` environment variables, set from inside.
+    Linux/glibc only; ``INSTRUCTFORGE_MALLOC_TUNING=0`` turns it off. Returns whether it applied.
+    """
+    if os.environ.get("INSTRUCTFORGE_MALLOC_TUNING", "1") == "0" or not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # musl or another libc: leave it alone
+        return False
+    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
+    return all(mallopt(opt, val) == 1 for opt, val in (
+        (m_mmap_threshold, 32 << 20), (m_trim_threshold, 1 << 30), (m_top_pad, 64 << 20)))
 
 
 class RewardLog:
@@ -245,12 +273,9 @@ def refine(run_dir: Path, out_dir: Path, *, model: str, scorers: list[Any], cfg:
         # CPU: recomputing activations costs a forward pass per step and saves memory we do not need
         activation_checkpointing=False, dataloader_pin_memory=False,
     )
-    if cfg.algo == "grpo":
-        from trl import GRPOConfig as Config
-        from trl import GRPOTrainer as Trainer
-    else:
-        from trl import RLOOConfig as Config
-        from trl import RLOOTrainer as Trainer
+    from .shared_prefix import trainer_classes
+
+    Config, Trainer = trainer_classes(cfg.algo, cfg.shared_prefix)
     args = Config(**common)
     log = RewardLog(out_dir, rew_label, keep_until=int(ckpt.name.split("-")[1]) if (ckpt and resume) else None)
     reward_fn = make_reward_func(scorers, lambda text, clf: parse_for_reward(text, clf, cfg.reward.max_triples), cfg.reward)
