@@ -147,6 +147,18 @@ def test_rf_shared_prefix_generate_matches_plain_generate_greedy():
     assert new.shape[0] == 5 and new[0].tolist() == new[1].tolist() and new[3].tolist() == new[4].tolist()
 
 
+def test_rf_shared_prefix_generate_one_token_prompt_has_nothing_to_cache():
+    from transformers import GenerationConfig
+
+    model = _model()
+    gc = GenerationConfig(max_new_tokens=5, do_sample=False, pad_token_id=PAD, eos_token_id=EOS)
+    new = sp.shared_prefix_generate(model, [[9], [9], [4, 5, 6]], gc, PAD)
+    with torch.no_grad():
+        ref = model.generate(input_ids=torch.tensor([[PAD, PAD, 9], [PAD, PAD, 9], [4, 5, 6]]),
+                             attention_mask=torch.tensor([[0, 0, 1], [0, 0, 1], [1, 1, 1]]), generation_config=gc)
+    assert new.tolist() == ref[:, 3:].tolist()
+
+
 def test_rf_shared_prefix_generate_samples_differ_within_a_group():
     from transformers import GenerationConfig
 
@@ -162,4 +174,7 @@ def test_rf_supported_refuses_logit_scaling_models():
     model = _model(lora=False)
     assert sp.supported(model)
     model.config.final_logit_softcapping = 30.0
+    assert not sp.supported(model)
+    model.config.final_logit_softcapping = None
+    model.config.layer_types = ["sliding_attention", "full_attention"]
     assert not sp.supported(model)

@@ -65,6 +65,10 @@ def supported(model: Any) -> bool:
         return False  # vision-language or MoE: TRL's path
     if any(getattr(cfg, k, None) is not None for k in _LOGIT_SCALING):
         return False
+    layer_types = getattr(cfg, "layer_types", None) or []
+    if any(t != "full_attention" for t in layer_types) or (
+            getattr(cfg, "sliding_window", None) and getattr(cfg, "use_sliding_window", True)):
+        return False  # a sliding-window cache keeps only the window: the cache surgery here assumes all of it
     try:
         causal_lm_parts(model)
     except (AttributeError, NotImplementedError):
@@ -171,7 +175,7 @@ def merged_lora(model: Any) -> Iterator[None]:
                 w.copy_(orig)
 
 
-def _left_padded_cache(model: Any, caches: list[tuple[Any, int]], total: int, max_len: int) -> Any:
+def _left_padded_cache(model: Any, caches: list[tuple[Any, int]], max_len: int) -> Any:
     """One DynamicCache for all groups: each group's cache repeated for its rows, left-padded to max_len."""
     from transformers import DynamicCache
 
@@ -188,7 +192,6 @@ def _left_padded_cache(model: Any, caches: list[tuple[Any, int]], total: int, ma
             ks.append(k.expand(n, -1, -1, -1))
             vs.append(v.expand(n, -1, -1, -1))
         merged.update(torch.cat(ks).contiguous(), torch.cat(vs).contiguous(), li)
-    assert merged.get_seq_length() == max_len and ks and sum(n for _, n in caches) == total
     return merged
 
 
@@ -205,19 +208,20 @@ def shared_prefix_generate(model: Any, prompt_ids: list[list[int]], generation_c
         else:
             groups.append([i])
     longest = max(len(p) for p in prompt_ids)
+    input_ids = torch.full((len(prompt_ids), longest), pad_token_id, dtype=torch.long)
+    mask = torch.zeros_like(input_ids)
+    for i, ids in enumerate(prompt_ids):
+        input_ids[i, longest - len(ids):] = torch.tensor(ids)
+        mask[i, longest - len(ids):] = 1
     with torch.no_grad():
-        caches = []
-        for rows in groups:
-            ids = torch.tensor(prompt_ids[rows[0]][:-1])[None]
-            caches.append((model(input_ids=ids, use_cache=True, logits_to_keep=1).past_key_values, len(rows)))
-        cache = _left_padded_cache(model, caches, len(prompt_ids), longest - 1)
-        input_ids = torch.full((len(prompt_ids), longest), pad_token_id, dtype=torch.long)
-        mask = torch.zeros_like(input_ids)
-        for i, ids in enumerate(prompt_ids):
-            input_ids[i, longest - len(ids):] = torch.tensor(ids)
-            mask[i, longest - len(ids):] = 1
-        out = model.generate(input_ids=input_ids, attention_mask=mask, past_key_values=cache,
-                             generation_config=generation_config)
+        kwargs: dict[str, Any] = {}
+        if min(len(p) for p in prompt_ids) > 1:  # a one-token prompt has no prefix to cache
+            caches = []
+            for rows in groups:
+                ids = torch.tensor(prompt_ids[rows[0]][:-1])[None]
+                caches.append((model(input_ids=ids, use_cache=True, logits_to_keep=1).past_key_values, len(rows)))
+            kwargs["past_key_values"] = _left_padded_cache(model, caches, longest - 1)
+        out = model.generate(input_ids=input_ids, attention_mask=mask, generation_config=generation_config, **kwargs)
     return out[:, longest:]
 
 
@@ -228,7 +232,7 @@ class SharedPrefixMixin:
 
     def _shared_prefix_ok(self, model: Any) -> bool:
         return (not getattr(self, "use_vllm", False) and not getattr(self, "use_transformers_continuous_batching", False)
-                and supported(model))
+                and getattr(getattr(self, "args", None), "cache_implementation", None) is None and supported(model))
 
     def _get_per_token_logps_and_entropies(self, model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                                            logits_to_keep: int, batch_size: int | None = None,
