@@ -97,14 +97,24 @@ def test_sft_smoke_loss_down_and_loads(tmp_path, isolated_cache):
 
 
 @pytest.mark.slow
-def test_sft_merge_saves_full_model(tmp_path, isolated_cache):
+def test_sft_merge_saves_full_model(tmp_path, isolated_cache, capsys):
+    from instructforge import ui
     from instructforge.backends.local import load_hf_model
     from instructforge.train.sft import SFTSettings, finetune
 
     data = tmp_path / "train.jsonl"
     data.write_text("".join(json.dumps({"prompt": r["instruction"], "completion": r["output"]}) + "\n" for r in ALPACA))
     out = tmp_path / "merged"
-    finetune(data, out, model="embedded", cfg=SFTSettings(max_steps=1, batch_size=2, max_length=64, merge=True))
+    was_quiet = ui.is_quiet()
+    ui.set_quiet(True)
+    try:
+        finetune(data, out, model="embedded", cfg=SFTSettings(max_steps=1, batch_size=2, max_length=64, merge=True))
+    finally:
+        ui.set_quiet(was_quiet)
+    printed = capsys.readouterr()
+    # --quiet: the Trainer's own log printing is off (the logs still go to train_log.jsonl)
+    assert "'loss'" not in printed.out + printed.err and "train_runtime" not in printed.out + printed.err
+    assert (out / "train_log.jsonl").read_text().strip()
     assert (out / "config.json").is_file() and not (out / "adapter_config.json").exists()
     model, tok = load_hf_model(out)
     assert model.config.model_type == "llama" and tok is not None

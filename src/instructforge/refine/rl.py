@@ -149,6 +149,20 @@ def set_threads() -> None:
     tune_allocator()
 
 
+def quiet_trainer(trainer: Any) -> None:
+    """Under ``--quiet`` a transformers Trainer prints nothing: drop its printer callbacks.
+
+    With ``disable_tqdm`` the Trainer falls back to printing every log dict; our own callbacks
+    still write the logs to files.
+    """
+    if not ui.is_quiet():
+        return
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    for cb in (PrinterCallback, ProgressCallback):
+        trainer.remove_callback(cb)
+
+
 def tune_allocator() -> bool:
     """Keep freed blocks of up to 32 MiB in glibc's heap instead of unmapping them.
 
@@ -281,6 +295,7 @@ def refine(run_dir: Path, out_dir: Path, *, model: str, scorers: list[Any], cfg:
     reward_fn = make_reward_func(scorers, lambda text, clf: parse_for_reward(text, clf, cfg.reward.max_triples), cfg.reward)
     trainer = Trainer(model=policy, reward_funcs=reward_fn, args=args, train_dataset=Dataset.from_list(rows),
                       processing_class=tok, peft_config=peft_config, callbacks=[_log_callback(log)])
+    quiet_trainer(trainer)
     t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(ckpt) if (ckpt and resume) else None)
     seconds = time.perf_counter() - t0

@@ -180,7 +180,7 @@ def finetune(data: Path, out_dir: Path, *, model: str, cfg: SFTSettings) -> dict
     base_dir = model_dir_for(model)
     examples = to_trl(rows, cfg.template)
 
-    from ..refine.rl import fix_adapter_base, set_threads
+    from ..refine.rl import fix_adapter_base, quiet_trainer, set_threads
 
     set_threads()
     from datasets import Dataset
@@ -218,6 +218,7 @@ def finetune(data: Path, out_dir: Path, *, model: str, cfg: SFTSettings) -> dict
     )
     trainer = SFTTrainer(model=policy, args=args, train_dataset=Dataset.from_list(examples),
                          processing_class=tok, peft_config=peft_config, callbacks=[_Log()])
+    quiet_trainer(trainer)
     t0 = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - t0
