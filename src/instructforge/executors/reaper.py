@@ -42,7 +42,7 @@ def marked_pids(marker: str, exclude: set[int]) -> list[int]:
 
 def sweep(marker: str, exclude: set[int], term_grace: float = 5.0) -> list[int]:
     """SIGTERM every marked process, SIGKILL what is left after ``term_grace`` seconds.
-    Returns the pids that had to be killed."""
+    Returns the pids the scan found (empty: nothing carried the marker)."""
     pids = marked_pids(marker, exclude)
     for pid in pids:
         _signal(pid, signal.SIGTERM)
@@ -51,7 +51,7 @@ def sweep(marker: str, exclude: set[int], term_grace: float = 5.0) -> list[int]:
         time.sleep(0.1)
     for pid in left:
         _signal(pid, signal.SIGKILL)
-    return left
+    return pids
 
 
 def _signal(pid: int, sig: int) -> None:
@@ -98,7 +98,7 @@ def main(argv: list[str]) -> int:
     # first sweep ran is caught by the next one.
     deadline, quiet = time.monotonic() + 60, 0
     while quiet < 2 and time.monotonic() < deadline:
-        quiet = quiet + 1 if not sweep(marker, exclude) and not marked_pids(marker, exclude) else 0
+        quiet = 0 if sweep(marker, exclude) else quiet + 1
         time.sleep(0.5)
     return 0
 
