@@ -94,7 +94,7 @@ def main() -> None:
     if a.variant:  # child: run one variant, print its JSON as the last line
         print(json.dumps(run_variant(a)))
         return
-    passthrough = [x for x in sys.argv[1:]]
+    passthrough = list(sys.argv[1:])
     if "--json" in passthrough:
         i = passthrough.index("--json")
         del passthrough[i:i + 2]

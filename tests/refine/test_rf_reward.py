@@ -198,7 +198,8 @@ def test_rf_doctests():
 
     import instructforge.refine.feedback as feedback
     import instructforge.refine.reward as reward
+    import instructforge.refine.shared_prefix as shared_prefix
 
-    for mod in (reward, feedback):
+    for mod in (reward, feedback, shared_prefix):
         res = doctest.testmod(mod)
         assert res.attempted > 0 and res.failed == 0, mod.__name__

@@ -18,20 +18,36 @@ a prompt:
   LoRA branch per token) and the base weights restored bit for bit afterwards.
 
 Anything this does not cover (vLLM, continuous batching, images, MoE aux loss, models that scale
-or soft-cap their logits) goes to TRL's own code unchanged. ``RefineConfig.shared_prefix = False``
+or soft-cap their logits, sliding-window attention, a ``cache_implementation``) goes to TRL's own
+code unchanged. ``RefineConfig.shared_prefix = False``
 turns the whole thing off.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
 
 # config fields TRL's fused head honours that the plain projection here does not
 _LOGIT_SCALING = ("final_logit_softcapping", "logit_scale", "output_multiplier", "lm_head_multiplier", "logits_scaling")
+
+
+def runs(n: int, same: Callable[[int, int], bool]) -> list[list[int]]:
+    """Indices 0..n-1 cut into runs of consecutive items where ``same(first of run, i)``.
+
+    >>> runs(5, lambda a, b: "aabba"[a] == "aabba"[b])
+    [[0, 1], [2, 3], [4]]
+    """
+    groups: list[list[int]] = []
+    for i in range(n):
+        if groups and same(groups[-1][0], i):
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
 
 
 def prompt_groups(input_ids: torch.Tensor, attention_mask: torch.Tensor, n_completion: int) -> list[list[int]]:
@@ -42,24 +58,23 @@ def prompt_groups(input_ids: torch.Tensor, attention_mask: torch.Tensor, n_compl
     [[0, 1], [2]]
     """
     p_ids, p_mask = input_ids[:, :-n_completion], attention_mask[:, :-n_completion]
-    groups: list[list[int]] = []
-    for i in range(input_ids.size(0)):
-        if groups and torch.equal(p_ids[i], p_ids[groups[-1][0]]) and torch.equal(p_mask[i], p_mask[groups[-1][0]]):
-            groups[-1].append(i)
-        else:
-            groups.append([i])
-    return groups
+    return runs(input_ids.size(0), lambda a, b: torch.equal(p_ids[a], p_ids[b]) and torch.equal(p_mask[a], p_mask[b]))
+
+
+def _base(model: Any) -> Any:
+    """The transformers model under a PEFT wrapper (or the model itself)."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
 def causal_lm_parts(model: Any) -> tuple[Any, Any]:
     """(backbone, lm_head) of a causal LM, through a PEFT wrapper if there is one."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base = _base(model)
     return base.get_decoder(), base.get_output_embeddings()
 
 
 def supported(model: Any) -> bool:
     """True for a plain decoder-only LM whose logits are ``lm_head(h)`` (Llama, Qwen, Mistral, ...)."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base = _base(model)
     cfg = base.config.get_text_config() if hasattr(base.config, "get_text_config") else base.config
     if cfg is not base.config or getattr(cfg, "output_router_logits", False):
         return False  # vision-language or MoE: TRL's path
@@ -78,25 +93,20 @@ def supported(model: Any) -> bool:
 
 def _token_logps(hidden: torch.Tensor, lm_head: Any, labels: torch.Tensor, temperature: float,
                  compute_entropy: bool, entropy_grad: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Log-prob of each label (and the entropy) from hidden states, one row at a time.
+    """Log-prob of each label (and the entropy) from hidden states (rows, tokens, hidden).
 
     Row by row keeps each (tokens x vocabulary) logits block small (12 MiB for 64 tokens of a
     49K vocabulary), so the allocator reuses it instead of mapping fresh pages every step.
     """
-    if hidden.size(0) > 1:
-        rows = [_token_logps(hidden[i:i + 1], lm_head, labels[i:i + 1], temperature, compute_entropy, entropy_grad)
-                for i in range(hidden.size(0))]
-        token = torch.cat([r[0] for r in rows])
-        return token, (torch.cat([r[1] for r in rows]) if compute_entropy else None)  # type: ignore[misc]
-    logits = lm_head(hidden).float() / temperature
-    lse = torch.logsumexp(logits, dim=-1)
-    token = logits.gather(-1, labels.unsqueeze(-1)).squeeze(-1) - lse
-    entropy = None
-    if compute_entropy:
-        with torch.set_grad_enabled(entropy_grad and torch.is_grad_enabled()):
-            p = torch.softmax(logits, dim=-1)
-            entropy = lse - (p * logits).sum(-1)
-    return token, entropy
+    tokens, entropies = [], []
+    for h, y in zip(hidden, labels, strict=True):
+        logits = lm_head(h).float() / temperature
+        lse = torch.logsumexp(logits, dim=-1)
+        tokens.append(logits.gather(-1, y.unsqueeze(-1)).squeeze(-1) - lse)
+        if compute_entropy:
+            with torch.set_grad_enabled(entropy_grad and torch.is_grad_enabled()):
+                entropies.append(lse - (torch.softmax(logits, dim=-1) * logits).sum(-1))
+    return torch.stack(tokens), (torch.stack(entropies) if compute_entropy else None)
 
 
 def shared_prefix_logps(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor, n_completion: int,
@@ -113,7 +123,6 @@ def shared_prefix_logps(model: Any, input_ids: torch.Tensor, attention_mask: tor
     k = n_completion
     logps = input_ids.new_zeros(input_ids.shape[0], k, dtype=torch.float32)
     entropies = torch.zeros_like(logps) if compute_entropy else None
-    parts: list[tuple[list[int], torch.Tensor, torch.Tensor | None]] = []
     for rows in prompt_groups(input_ids, attention_mask, k):
         first = rows[0]
         prompt = input_ids[first, :-k][attention_mask[first, :-k].bool()]
@@ -130,9 +139,7 @@ def shared_prefix_logps(model: Any, input_ids: torch.Tensor, attention_mask: tor
         else:
             hidden = backbone(input_ids=suffix, use_cache=False).last_hidden_state
         token, ent = _token_logps(hidden, lm_head, comp, temperature, compute_entropy, entropy_grad)
-        parts.append((rows, token, ent))
-    # assemble with index_put so the result stays connected to every group's graph
-    for rows, token, ent in parts:
+        # index_put (not in place) keeps the result connected to every group's graph
         idx = torch.tensor(rows)
         logps = logps.index_put((idx,), token)
         if entropies is not None and ent is not None:
@@ -145,10 +152,8 @@ def shared_prefix_logps(model: Any, input_ids: torch.Tensor, attention_mask: tor
 
 
 def _lora_layers(model: Any) -> list[Any]:
-    try:
-        from peft.tuners.lora import LoraLayer
-    except ImportError:  # pragma: no cover - peft is a dependency
-        return []
+    from peft.tuners.lora import LoraLayer
+
     return [m for m in model.modules() if isinstance(m, LoraLayer)]
 
 
@@ -201,12 +206,7 @@ def shared_prefix_generate(model: Any, prompt_ids: list[list[int]], generation_c
 
     Returns the generated tokens only, shape (rows, new_tokens), right-padded by ``generate``.
     """
-    groups: list[list[int]] = []
-    for i, ids in enumerate(prompt_ids):
-        if groups and prompt_ids[groups[-1][0]] == ids:
-            groups[-1].append(i)
-        else:
-            groups.append([i])
+    groups = runs(len(prompt_ids), lambda a, b: prompt_ids[a] == prompt_ids[b])
     longest = max(len(p) for p in prompt_ids)
     input_ids = torch.full((len(prompt_ids), longest), pad_token_id, dtype=torch.long)
     mask = torch.zeros_like(input_ids)
