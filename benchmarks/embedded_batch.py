@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from instructforge.backends import BackendOptions, load_backend
-from instructforge.cli_common import write_json
+from instructforge.jsonl import write_json
 from instructforge.records import Request, SamplingParams
 
 TOPICS = ["the ocean", "a library", "winter mornings", "bicycles", "volcanoes", "honey bees", "a lighthouse",

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from instructforge.backends import BackendOptions
-from instructforge.cli_common import write_json
+from instructforge.jsonl import write_json
 from instructforge.llm import LLM
 from instructforge.records import Request, SamplingParams
 from instructforge.testing.fake_openai import FakeOpenAIServer

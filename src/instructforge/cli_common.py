@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import functools
-import json
-import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import click
@@ -92,11 +89,4 @@ def print_llm_summary(llm: LLM, title: str = "model calls") -> None:
         ui.console.print(f"cache: {s.cache_hits} hits, {s.cache_misses} misses", highlight=False)
 
 
-def write_json(path: Path, obj: Any) -> None:
-    from .store import atomic_write
 
-    atomic_write(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
-
-
-def api_key() -> str | None:
-    return os.environ.get("INSTRUCTFORGE_API_KEY") or os.environ.get("OPENAI_API_KEY")

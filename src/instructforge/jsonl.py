@@ -28,3 +28,10 @@ def iter_jsonl(path: Path | str, text: str | None = None) -> Iterator[tuple[int,
             yield n, json.loads(line)
         except json.JSONDecodeError as e:
             raise InputError.at(path, n, f"not valid JSON ({e.msg})") from None
+
+
+def write_json(path: Path | str, obj: Any) -> None:
+    """Write ``obj`` as indented JSON, atomically (readers see the old file or the new one)."""
+    from .store import atomic_write
+
+    atomic_write(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")

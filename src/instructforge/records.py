@@ -111,7 +111,9 @@ class Request:
 class Completion:
     """What a backend returns for one Request.
 
-    ``finish_reason``: "stop" (EOS or a stop string), "length" (hit max_tokens) or "error".
+    ``finish_reason``: "stop" (EOS or a stop string), "length" (hit max_tokens) or "error"
+    (the server refused this one request, e.g. HTTP 400, or answered something unreadable:
+    ``error`` says what; such completions are counted, never cached).
     ``top_logprobs``: when requested, one ``{token_text: logprob}`` dict per generated token.
     """
 
@@ -120,9 +122,21 @@ class Completion:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     top_logprobs: list[dict[str, float]] | None = None
+    error: str | None = None
+
+    @classmethod
+    def failed(cls, error: str) -> Completion:
+        return cls("", "error", error=error)
+
+    @property
+    def ok(self) -> bool:
+        return self.finish_reason != "error"
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        if d["error"] is None:
+            del d["error"]  # cache entries stay as they were before the field existed
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Completion:

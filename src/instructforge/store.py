@@ -12,7 +12,7 @@ import json
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,8 @@ from typing import Any
 import yaml
 
 from .errors import InputError
+from .records import Task
+from .runrecords import Candidate, InstanceRejection, RunRecord, ScoreRecord, TaskRecord
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -102,10 +104,6 @@ class RunStore:
         )
         return cur.rowcount == 1
 
-    def add_many(self, kind: str, rows: Iterable[tuple[str, dict[str, Any], str]]) -> int:
-        with self.transaction():
-            return sum(self.add(kind, k, p, s) for k, p, s in rows)
-
     def update(self, kind: str, key: str, payload: dict[str, Any], status: str | None = None) -> None:
         if status is None:
             self.db.execute("UPDATE records SET payload=? WHERE kind=? AND key=?",
@@ -147,6 +145,55 @@ class RunStore:
     def get_meta(self, key: str, default: Any = None) -> Any:
         row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return json.loads(row[0]) if row else default
+
+    # -- typed records (runrecords.py) ----------------------------------------------------------
+    def put(self, rec: RunRecord) -> bool:
+        """Insert a typed record; False (and nothing changed) if its key exists."""
+        return self.add(rec.kind, rec.key, rec.payload(), rec.status)
+
+    def replace(self, rec: RunRecord) -> None:
+        """Overwrite a stored record with this one (same kind and key)."""
+        self.update(rec.kind, rec.key, rec.payload(), rec.status)
+
+    def _rows(self, kind: str, accepted: bool | None) -> list[tuple[str, str, dict[str, Any]]]:
+        """Rows in key order: keys follow the bootstrap's prompt order, so every reader sees
+        the same order whatever order the records were committed in."""
+        q = "SELECT key, status, payload FROM records WHERE kind=?"
+        args: tuple[Any, ...] = (kind,)
+        if accepted is not None:
+            q += " AND status=?"
+            args += ("accepted" if accepted else "rejected",)
+        return [(k, s, json.loads(p)) for k, s, p in self.db.execute(q + " ORDER BY key", args).fetchall()]
+
+    def candidates(self, accepted: bool | None = None) -> list[Candidate]:
+        return [Candidate.from_row(*r) for r in self._rows(Candidate.kind, accepted)]
+
+    def tasks(self, accepted: bool | None = None) -> list[TaskRecord]:
+        return [TaskRecord.from_row(*r) for r in self._rows(TaskRecord.kind, accepted)]
+
+    def task_keys(self) -> set[str]:
+        return {k for (k,) in self.db.execute("SELECT key FROM records WHERE kind=?", (TaskRecord.kind,))}
+
+    def instance_rejections(self) -> list[InstanceRejection]:
+        return [InstanceRejection.from_row(*r) for r in self._rows(InstanceRejection.kind, None)]
+
+    def seeds(self) -> list[Task]:
+        """The run's seed tasks, in the order they were stored."""
+        return [Task.from_dict(p) for _, _, p in self.iter("seed")]
+
+    def add_seed(self, task: Task) -> bool:
+        return self.add("seed", task.id, task.to_dict(), "seed")
+
+    def scores(self) -> list[ScoreRecord]:
+        """Every ``score`` record (instructforge score), in key order."""
+        return [ScoreRecord.from_row(*r) for r in self._rows(ScoreRecord.kind, None)]
+
+    def write_scores(self, recs: list[ScoreRecord]) -> None:
+        """Insert or overwrite these score records in one transaction (one chunk of scoring)."""
+        with self.transaction():
+            for rec in recs:
+                if not self.add(rec.kind, rec.key, rec.payload(), rec.status):
+                    self.update(rec.kind, rec.key, rec.payload(), rec.status)
 
     # -- config --------------------------------------------------------------------------------
     def write_config(self, config: dict[str, Any]) -> None:

@@ -64,27 +64,24 @@ class Bar:
         if self._p is not None:
             self._p.update(self._id, advance=n, tokens=self.tokens)
 
-    def set_total(self, total: int) -> None:
+    def status(self, text: str) -> None:
+        """The bar's status text (``progress(..., status=True)``), e.g. requests in flight."""
         if self._p is not None:
-            self._p.update(self._id, total=total)
+            self._p.update(self._id, status=text)
 
 
 @contextmanager
-def progress(desc: str, total: int | None) -> Iterator[Bar]:
-    if is_quiet() or not console.is_terminal and total is not None and total <= 1:
+def progress(desc: str, total: int | None, *, status: bool = False) -> Iterator[Bar]:
+    """A bar with done/total, tokens/s, elapsed time and ETA; ``status`` adds a text field the
+    caller sets with ``Bar.status`` (a pipeline shows requests in flight, req/s, tok/s)."""
+    if is_quiet() or total == 0 or not console.is_terminal and total is not None and total <= 1:
         yield Bar(None, None)
         return
-    cols = [
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TokensPerSecond(),
-        TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
-    ]
+    cols: list[ProgressColumn] = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn()]
+    cols += [TextColumn("{task.fields[status]}")] if status else [TokensPerSecond()]
+    cols += [TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn()]
     with Progress(*cols, console=console, transient=False, disable=is_quiet()) as p:
-        tid = p.add_task(desc, total=total, tokens=0)
+        tid = p.add_task(desc, total=total, tokens=0, status="")
         yield Bar(p, tid)
 
 

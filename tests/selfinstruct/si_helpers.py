@@ -58,7 +58,7 @@ RULES = [
      "response": "Example 1\nInput: hello\nOutput: HELLO\nExample 2\nInput: hi\nOutput: HI\nExample 3\nInput: x:\nOutput: X"},
     {"contains": "Continue the list", "response": BOOTSTRAP_RESPONSES},
 ]
-CONFIG = {"prompts_per_round": 2, "bootstrap_max_tokens": 40, "batch_size": 2}
+CONFIG = {"pool_lag": 1, "bootstrap_max_tokens": 40}
 
 
 def setup_run_files(tmp: Path) -> tuple[Path, Path, Path]:

@@ -10,28 +10,28 @@ import pytest
 from si_helpers import generate_args, records, run_cli, setup_run_files, write_rules, write_seeds
 
 EXPECTED_CANDIDATES = [
-    ("r00000.00.00", "accepted", "Decide if this email is spam or not.", None, None, True),
-    ("r00000.00.01", "accepted", "Write a haiku about the sea and the moon.", None, None, False),
-    ("r00000.00.02", "rejected", "Draw a picture of a cat please.", "blacklist", "picture", None),
-    ("r00000.00.03", "rejected", "Hi.", "too_short", "1 words (minimum 4)", None),
-    ("r00000.00.04", "rejected", "Give me a list of five fruits that are yellow.", "too_similar", "ROUGE-L 0.900 > 0.7", None),
-    ("r00000.01.00", "accepted", "Explain how rainbows form in simple terms.", None, None, False),
-    ("r00000.01.01", "rejected", "Write a program to add numbers in Python.", "write_a_program", 'starts with "Write a program"', None),
-    ("r00000.01.02", "rejected", "Explain how rainbows form in simple terms.", "duplicate", "same text as a pool instruction", None),
-    ("r00000.01.03", "rejected", "¿Qué hora es en Madrid ahora?", "bad_start", "starts with non-ASCII '¿'", None),
-    ("r00001.00.00", "rejected", "Describe your favourite season and why. " + " ".join(["word"] * 34), "truncated",
+    ("p000000.00", "accepted", "Decide if this email is spam or not.", None, None, True),
+    ("p000000.01", "accepted", "Write a haiku about the sea and the moon.", None, None, False),
+    ("p000000.02", "rejected", "Draw a picture of a cat please.", "blacklist", "picture", None),
+    ("p000000.03", "rejected", "Hi.", "too_short", "1 words (minimum 4)", None),
+    ("p000000.04", "rejected", "Give me a list of five fruits that are yellow.", "too_similar", "ROUGE-L 0.900 > 0.7", None),
+    ("p000001.00", "accepted", "Explain how rainbows form in simple terms.", None, None, False),
+    ("p000001.01", "rejected", "Write a program to add numbers in Python.", "write_a_program", 'starts with "Write a program"', None),
+    ("p000001.02", "rejected", "Explain how rainbows form in simple terms.", "duplicate", "same text as a pool instruction", None),
+    ("p000001.03", "rejected", "¿Qué hora es en Madrid ahora?", "bad_start", "starts with non-ASCII '¿'", None),
+    ("p000002.00", "rejected", "Describe your favourite season and why. " + " ".join(["word"] * 34), "truncated",
      "response cut by max_tokens", None),
-    ("r00001.01.00", "accepted", "Classify the sentiment of a movie review as good or bad.", None, None, True),
-    ("r00001.01.01", "accepted", "Give three tips for a job interview today.", None, None, False),
-    ("r00001.01.02", "rejected", "Suggest a weekend plan for a family of four.", "surplus", "target reached earlier in this round", None),
+    ("p000003.00", "accepted", "Classify the sentiment of a movie review as good or bad.", None, None, True),
+    ("p000003.01", "accepted", "Give three tips for a job interview today.", None, None, False),
+    ("p000003.02", "rejected", "Suggest a weekend plan for a family of four.", "surplus", "target reached earlier in this answer", None),
 ]
 SPAM = [("Win money now", "Spam"), ("Meeting at 3", "Not spam")]
 EXPECTED_TASKS = [
-    ("r00000.00.00", "accepted", None, SPAM),
-    ("r00000.00.01", "rejected", "conflicting_outputs", []),
-    ("r00000.01.00", "accepted", None, [("hello", "HELLO"), ("hi", "HI")]),
-    ("r00001.01.00", "accepted", None, SPAM),
-    ("r00001.01.01", "rejected", "no_instances", []),
+    ("p000000.00", "accepted", None, SPAM),
+    ("p000000.01", "rejected", "conflicting_outputs", []),
+    ("p000001.00", "accepted", None, [("hello", "HELLO"), ("hi", "HI")]),
+    ("p000003.00", "accepted", None, SPAM),
+    ("p000003.01", "rejected", "no_instances", []),
 ]
 
 
@@ -51,8 +51,8 @@ def test_golden_run_records(golden_run):
              for k, s, p in records(golden_run, "task")]
     assert tasks == EXPECTED_TASKS
     rej = [(p["task_key"], p["input"], p["output"], p["reason"]) for _, _, p in records(golden_run, "instance_rejection")]
-    assert rej == [("r00000.01.00", "x:", "X", "input_ends_with_colon"), ("r00001.01.01", "tips", "", "empty_output")]
-    sim = dict((k, p) for k, _, p in records(golden_run, "candidate"))["r00000.00.04"]
+    assert rej == [("p000001.00", "x:", "X", "input_ends_with_colon"), ("p000003.01", "tips", "", "empty_output")]
+    sim = dict((k, p) for k, _, p in records(golden_run, "candidate"))["p000000.04"]
     assert sim["most_similar"] == "Give me a list of five fruits that are red." and sim["max_rouge_l"] == 0.9
     assert len(records(golden_run, "seed")) == 8
 
@@ -105,7 +105,7 @@ def test_export_formats_round_trip(golden_run, tmp_path):
     assert len({p["prompt"].replace(ins, "").replace(i, "") for p, (ins, i, _) in zip(pcs, expected, strict=True)}) > 1
     ds = load_from_disk(str(outs["hf"]))
     assert [(r["instruction"], r["input"], r["output"]) for r in ds] == expected
-    assert ds[0]["is_classification"] is True and ds[0]["task_key"] == "r00000.00.00"
+    assert ds[0]["is_classification"] is True and ds[0]["task_key"] == "p000000.00"
     p = run_cli("export", str(golden_run), "--format", "alpaca", "--out", str(tmp_path / "s.json"), "--include-seeds")
     assert len(json.loads((tmp_path / "s.json").read_text())) == 6 + 8
 
@@ -193,10 +193,10 @@ def test_alpaca_mode(tmp_path, isolated_cache):
         ("Name a color of the sky.", [{"input": "", "output": "Blue"}]),
         ("Fix the spelling in the sentence.", [{"input": "teh cat sat", "output": "the cat sat"}])]
     p = run_cli("--quiet", "generate", "--seeds", str(seeds), "--out", str(out), "--num-instructions", "4",
-                "--mode", "alpaca", "--model", f"scripted:{rules}", "--config", str(write_cfg(tmp_path, {"max_empty_rounds": 2})))
+                "--mode", "alpaca", "--model", f"scripted:{rules}", "--config", str(write_cfg(tmp_path, {"max_empty_prompts": 2})))
     assert p.returncode == 0, p.stderr
-    round1 = [(p_["instruction"], p_["reason"]) for k, _, p_ in records(out, "candidate") if k.startswith("a00001.00.")]
-    assert round1 == [("Name a color of the sky.", "duplicate"), ("Fix the spelling in the sentence.", "duplicate"),
+    prompt1 = [(p_["instruction"], p_["reason"]) for k, _, p_ in records(out, "candidate") if k.startswith("a000001.")]
+    assert prompt1 == [("Name a color of the sky.", "duplicate"), ("Fix the spelling in the sentence.", "duplicate"),
                       ("Draw a map of your town.", "blacklist"), ("Repeat the word that is given.", None),
                       ("Garbage without parts", "bad_format")]
     task = [(p_["instruction"], s, p_.get("reason")) for _, s, p_ in records(out, "task")][2]
@@ -204,7 +204,7 @@ def test_alpaca_mode(tmp_path, isolated_cache):
     rej = [(p_["reason"]) for _, _, p_ in records(out, "instance_rejection")]
     assert rej == ["input_equals_output"]
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["accepted"] == 3 and summary["rounds"] == 4  # rounds 2 and 3 accept nothing: stop
+    assert summary["accepted"] == 3 and summary["prompts"] == 4  # prompts 2 and 3 accept nothing: stop
     # An Alpaca run has no classification step: --from-run treats its tasks as ordinary (input-first).
     rules2 = write_rules(tmp_path / "r2.jsonl", [{"contains": "Write examples for each of the tasks below",
                                                   "response": "Example 1\nInput: q\nOutput: r"}])
@@ -227,14 +227,14 @@ def test_truncated_policy_last_item(tmp_path):
     rules = write_rules(tmp_path / "r.jsonl", [{"contains": "Continue the list", "response": long_list}])
     outs = {}
     for policy in ("response", "last_item"):
-        cfg = write_cfg(tmp_path, {"bootstrap_max_tokens": 30, "prompts_per_round": 1, "max_empty_rounds": 1,
+        cfg = write_cfg(tmp_path, {"bootstrap_max_tokens": 30, "max_empty_prompts": 1,
                                    "truncated_policy": policy})
         out = tmp_path / policy
         # classify/instances have no rule: empty answers -> not classification, no instances
         p = run_cli("--quiet", "generate", "--seeds", str(seeds), "--out", str(out), "--num-instructions", "5",
                     "--model", f"scripted:{rules}", "--config", str(cfg))
         assert p.returncode == 0, p.stderr
-        outs[policy] = [(s, p_["reason"]) for _, s, p_ in records(out, "candidate") if p_["round"] == 0]
+        outs[policy] = [(s, p_["reason"]) for _, s, p_ in records(out, "candidate") if p_["prompt"] == 0]
     assert outs["response"] == [("rejected", "truncated")] * 3
     assert outs["last_item"] == [("accepted", None), ("accepted", None), ("rejected", "truncated")]
 

@@ -30,7 +30,7 @@ def load_backend(spec: str, options: BackendOptions | None = None) -> Backend:
     if kind == "scripted":
         from .scripted import ScriptedBackend
 
-        return ScriptedBackend(arg)
+        return ScriptedBackend(arg, batch_size=options.batch_size)
     if kind == "openai":
         from .openai_compat import OpenAIBackend
 

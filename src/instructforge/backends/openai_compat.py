@@ -1,39 +1,83 @@
 """``openai:MODEL`` — any OpenAI-compatible server: vLLM serve, Ollama, llama.cpp server, OpenAI.
 
-Async under the hood (httpx on a private event-loop thread, one pooled client), with bounded
-concurrency (``--concurrency``), per-request timeouts, and retries with exponential backoff and
-full jitter on 429 / 5xx / timeouts / dropped connections, honouring ``Retry-After``. The retry
-count is bounded (``max_retries``); when it runs out the whole command stops with one line.
+Streaming: the executor hands over each request as soon as there is room (``window()``), and
+each answer is reported the moment it arrives, so the server always has ``--concurrency``
+requests (or, with ``--concurrency auto``, what backends/concurrency.py measures it can take).
+Async under the hood (httpx on a private event-loop thread, one pooled client), per-request
+timeouts, and retries with exponential backoff and full jitter on 429 / 5xx / timeouts /
+dropped connections, honouring ``Retry-After``. When the retries run out the whole command
+stops with one line (the server is down); a request the server refuses (another 4xx) or
+answers with something unreadable becomes an error completion that the stage counts as a
+rejection, and the run goes on.
 
 Endpoints: ``chat`` (``/chat/completions``, instruction-tuned models) or ``completions``
 (``/completions``, base models: chat messages are flattened to plain text there). The API key
 comes from ``INSTRUCTFORGE_API_KEY`` or ``OPENAI_API_KEY`` and is only ever put in a request
 header: never in the cache, the run dir or the logs.
+
+Parameter mapping (checked against a real vLLM server in tests/scaling/test_vllm_server.py):
+greedy (``temperature`` 0, or ``top_p`` 0 as in the Self-Instruct paper's instance step) is
+sent as ``temperature: 0, top_p: 1`` (vLLM rejects ``top_p: 0``); ``seed`` is the request's
+seed mixed with its sample index, below 2**31; presence/frequency penalties and ``stop`` are
+OpenAI's own; ``repetition_penalty`` is sent only when set (a vLLM / llama.cpp extension);
+``logprobs: N`` becomes ``logprobs: true, top_logprobs: N`` on chat and ``logprobs: N`` on
+completions.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import random
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..errors import BackendError, InputError
 from ..records import Completion, Request
 from .base import Backend, BackendOptions
+from .concurrency import make_limit
 from .engines import request_seed
 
 log = logging.getLogger(__name__)
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
+OVERLOAD_STATUS = {429, 503}
 
 
 def flatten_messages(req: Request) -> str:
     if req.prompt is not None:
         return req.prompt
     return "\n\n".join(c for _, c in req.messages or ()) + "\n\n"
+
+
+def wire_sampling(req: Request) -> dict[str, Any]:
+    """The sampling fields of one request body (see the module docstring for the mapping).
+
+    >>> from instructforge.records import SamplingParams
+    >>> greedy = wire_sampling(Request.chat("hi", params=SamplingParams(temperature=0.0, top_p=0.0)))
+    >>> greedy["temperature"], greedy["top_p"]
+    (0.0, 1.0)
+    """
+    p = req.params
+    greedy = p.temperature <= 0 or p.top_p <= 0
+    body: dict[str, Any] = {
+        "temperature": 0.0 if greedy else p.temperature,
+        "top_p": 1.0 if greedy else min(1.0, p.top_p),
+        "max_tokens": p.max_tokens,
+        "seed": request_seed(req) % (2**31 - 1),
+    }
+    if p.stop:
+        body["stop"] = list(p.stop)
+    if p.presence_penalty:
+        body["presence_penalty"] = p.presence_penalty
+    if p.frequency_penalty:
+        body["frequency_penalty"] = p.frequency_penalty
+    if p.repetition_penalty:
+        body["repetition_penalty"] = p.repetition_penalty
+    return body
 
 
 class _LoopThread:
@@ -56,6 +100,7 @@ class _LoopThread:
 class OpenAIBackend(Backend):
     kind = "openai"
     supports_logprobs = True
+    streaming = True
 
     def __init__(self, model: str, options: BackendOptions):
         import httpx
@@ -69,13 +114,14 @@ class OpenAIBackend(Backend):
             raise InputError(f"--base-url {base!r}: must start with http:// or https://")
         self.base_url = base.rstrip("/")
         self.api = options.api
-        # Big batches keep `concurrency` requests in flight; the executor drains only per batch.
-        self.batch_size = max(1024, options.concurrency * 64)
+        self.batch_size = max(1024, options.concurrency * 64)  # generate(): one call keeps the window full
+        self.limit = make_limit(options.concurrency, options.adaptive_concurrency)
         key = os.environ.get("INSTRUCTFORGE_API_KEY") or os.environ.get("OPENAI_API_KEY")
         self._headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._loop = _LoopThread()
         limits = httpx.Limits(max_connections=options.concurrency, max_keepalive_connections=options.concurrency)
         self._client = self._loop.run(self._make_client(limits))
+        self._tasks: set[asyncio.Task[Any]] = set()
         self.retries_done = 0
 
     async def _make_client(self, limits: Any) -> Any:
@@ -91,21 +137,7 @@ class OpenAIBackend(Backend):
     # -- request building ------------------------------------------------------------------------
     def _body(self, req: Request) -> tuple[str, dict[str, Any]]:
         p = req.params
-        body: dict[str, Any] = {
-            "model": self.model,
-            "temperature": p.temperature,
-            "top_p": p.top_p,
-            "max_tokens": p.max_tokens,
-            "seed": request_seed(req) % (2**31),
-        }
-        if p.stop:
-            body["stop"] = list(p.stop)
-        if p.presence_penalty:
-            body["presence_penalty"] = p.presence_penalty
-        if p.frequency_penalty:
-            body["frequency_penalty"] = p.frequency_penalty
-        if p.repetition_penalty:
-            body["repetition_penalty"] = p.repetition_penalty  # vLLM / llama.cpp extension
+        body: dict[str, Any] = {"model": self.model, **wire_sampling(req)}
         if self.api == "completions":
             body["prompt"] = flatten_messages(req)
             if p.logprobs:
@@ -120,8 +152,8 @@ class OpenAIBackend(Backend):
     def _parse(self, data: dict[str, Any]) -> Completion:
         try:
             choice = data["choices"][0]
-        except (KeyError, IndexError, TypeError) as e:
-            raise BackendError(f"{self.base_url}: malformed response (no choices): {str(data)[:200]}") from e
+        except (KeyError, IndexError, TypeError):
+            return Completion.failed(f"malformed response (no choices): {str(data)[:200]}")
         usage = data.get("usage") or {}
         top = None
         lp = choice.get("logprobs")
@@ -138,30 +170,41 @@ class OpenAIBackend(Backend):
                           int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0), top)
 
     # -- sending -------------------------------------------------------------------------------------
-    async def _one(self, req: Request, sem: asyncio.Semaphore) -> Completion:
+    async def _one(self, req: Request) -> Completion:
+        """One request with its retries. A refused or unreadable answer is an error completion;
+        running out of retries raises BackendError (the server is down or drowning)."""
         import httpx
 
         path, body = self._body(req)
         url = self.base_url + path
         last = ""
         for attempt in range(self.options.max_retries + 1):
+            wait = self.limit.pause_until - time.monotonic()
+            if wait > 0:  # the server asked every client to hold off (Retry-After)
+                await asyncio.sleep(wait)
             retry_after: float | None = None
-            async with sem:
-                try:
-                    r = await self._client.post(url, json=body)
-                    if r.status_code == 200:
+            t0 = time.monotonic()
+            try:
+                r = await self._client.post(url, json=body)
+                if r.status_code == 200:
+                    self.limit.on_answer(time.monotonic() - t0)
+                    try:
                         return self._parse(r.json())
-                    if r.status_code not in RETRY_STATUS:
-                        raise BackendError(f"{url}: HTTP {r.status_code}: {r.text[:200]}")
-                    last = f"HTTP {r.status_code}"
-                    ra = r.headers.get("retry-after")
-                    if ra:
-                        try:
-                            retry_after = float(ra)
-                        except ValueError:
-                            retry_after = None
-                except (httpx.TimeoutException, httpx.TransportError) as e:
-                    last = type(e).__name__
+                    except (json.JSONDecodeError, ValueError, TypeError, AttributeError) as e:
+                        return Completion.failed(f"unreadable answer ({type(e).__name__}): {r.text[:200]}")
+                if r.status_code not in RETRY_STATUS:
+                    return Completion.failed(f"HTTP {r.status_code}: {r.text[:300]}")
+                last = f"HTTP {r.status_code}"
+                ra = r.headers.get("retry-after")
+                if ra:
+                    try:
+                        retry_after = float(ra)
+                    except ValueError:
+                        retry_after = None
+                if r.status_code in OVERLOAD_STATUS:
+                    self.limit.on_overload(retry_after)
+            except (httpx.TimeoutException, httpx.TransportError) as e:
+                last = type(e).__name__
             if attempt == self.options.max_retries:
                 break
             self.retries_done += 1
@@ -174,20 +217,55 @@ class OpenAIBackend(Backend):
             await asyncio.sleep(delay)
         raise BackendError(f"{url}: no answer after {self.options.max_retries + 1} attempts (last: {last})")
 
+    def window(self) -> int:
+        return self.limit.limit
+
+    def start(self, items: Sequence[tuple[int, Request]], done: Callable[[int, Completion | BaseException], None]) -> None:
+        items = list(items)
+
+        def launch() -> None:
+            for rid, req in items:
+                task = self._loop.loop.create_task(self._one(req))
+                self._tasks.add(task)
+                task.add_done_callback(lambda t, rid=rid: self._finished(t, rid, done))
+
+        self._loop.loop.call_soon_threadsafe(launch)
+
+    def _finished(self, task: asyncio.Task[Any], rid: int, done: Callable[[int, Completion | BaseException], None]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        done(rid, exc if exc is not None else task.result())
+
+    def cancel(self) -> None:
+        def cancel_all() -> None:
+            for t in list(self._tasks):
+                t.cancel()
+
+        self._loop.loop.call_soon_threadsafe(cancel_all)
+
+    def generate(self, requests: Sequence[Request]) -> list[Completion]:
+        """The batch form (used by the Ray executor's actors): every request at once, the
+        window still bounding what is in flight."""
+        if not requests:
+            return []
+        return self._loop.run(self._all(requests))
+
     async def _all(self, requests: Sequence[Request]) -> list[Completion]:
-        sem = asyncio.Semaphore(self.options.concurrency)
-        tasks = [asyncio.ensure_future(self._one(r, sem)) for r in requests]
+        sem = asyncio.Semaphore(self.limit.limit)
+
+        async def one(r: Request) -> Completion:
+            async with sem:
+                return await self._one(r)
+
+        tasks = [asyncio.ensure_future(one(r)) for r in requests]
         try:
             return list(await asyncio.gather(*tasks))
         except BaseException:
             for t in tasks:
                 t.cancel()
             raise
-
-    def generate(self, requests: Sequence[Request]) -> list[Completion]:
-        if not requests:
-            return []
-        return self._loop.run(self._all(requests))
 
     def close(self) -> None:
         try:

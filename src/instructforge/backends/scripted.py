@@ -44,7 +44,8 @@ class ScriptedBackend(Backend):
     supports_logprobs = True
     batch_size = 64
 
-    def __init__(self, source: str | Path | list[dict[str, Any]]):
+    def __init__(self, source: str | Path | list[dict[str, Any]], batch_size: int = 64):
+        self.batch_size = batch_size
         if isinstance(source, list):
             self.rules = [self._check(r, "<rules>", i + 1) for i, r in enumerate(source)]
             self._id = hashlib.sha256(json.dumps(source, sort_keys=True).encode()).hexdigest()[:16]

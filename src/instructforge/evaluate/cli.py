@@ -17,8 +17,8 @@ from ..cli_common import (
     pop_model_kwargs,
     print_llm_summary,
     public_model_config,
-    write_json,
 )
+from ..jsonl import write_json
 from ..store import atomic_write
 
 

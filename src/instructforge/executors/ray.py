@@ -2,16 +2,17 @@
 
 Not a paper component (the papers ran on an API); it decides *where* generation runs. Each
 actor builds its own backend from ``(spec, BackendOptions)`` - the embedded model or an
-``hf:DIR`` on CPU nodes, ``vllm:DIR`` on GPU nodes - and answers whole chunks of
-``batch_size`` requests. The driver hands a chunk to each free actor and yields results as
-they finish, with their indices; it stays the only writer into the call cache and the run
-store (``LLM.generate`` writes each chunk as it arrives), so killing the driver loses at most
-the chunks in flight and a resumed run pays for nothing twice.
+``hf:DIR`` on CPU nodes, ``vllm:DIR`` on GPU nodes - and answers chunks of up to
+``batch_size`` requests. Streaming: each actor holds one chunk running and one queued, so it
+never waits for the driver; a chunk is cut from whatever the client has submitted the moment
+an actor has room, and its answers are returned as soon as it finishes. The driver stays the
+only writer into the call cache and the run store, so killing it loses at most the chunks in
+flight and a resumed run pays for nothing twice.
 
-Chunk boundaries are those of the local executor (``batch_size`` consecutive requests), so a
-backend whose sampled output depends on its batch (ctranslate2, see engine_ct2.py) gives the
-same answers under either executor. Stages never import this module: ``open_llm(...,
-executor="ray")`` does.
+A chunk's members depend on timing here, so a backend whose sampled output depends on its
+batch mates (ctranslate2, see engine_ct2.py) can answer a sampled request differently than
+under the local executor; the cache keeps whichever answer came first. Stages never import
+this module: ``open_llm(..., executor="ray")`` does.
 """
 
 from __future__ import annotations
@@ -21,13 +22,17 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 from ..backends.base import BackendOptions
 from ..errors import InputError
 from ..records import Completion, Request
-from . import reaper
+from . import Item, Result, fatal, reaper
+
+#: chunks an actor holds at once: one running, one queued behind it
+CHUNKS_PER_ACTOR = 2
 
 #: object store for a local instance: chunks of requests/completions are small
 LOCAL_OBJECT_STORE_BYTES = 128 * 1024 * 1024
@@ -138,6 +143,9 @@ class RayExecutor:
         self._started_ray = False
         self._reaper = _Reaper()
         self._batch_size: int | None = None
+        self._todo: deque[Item] = deque()
+        self._in_flight: dict[Any, tuple[Any, list[int]]] = {}  # ref -> (actor, ids)
+        self._load: dict[int, int] = {}  # id(actor) -> chunks it holds
 
     # -- pool ---------------------------------------------------------------------------
     def _ensure_pool(self) -> list[Any]:
@@ -186,35 +194,60 @@ class RayExecutor:
             self._batch_size = max(1, int(ray.get(self._ensure_pool()[0].batch_size.remote())))
         return self._batch_size
 
-    def run(self, requests: list[Request]) -> Iterator[tuple[list[int], list[Completion]]]:
-        if not requests:
-            return
-        ray = _import_ray()
+    def warm(self) -> None:
+        self._ensure_pool()
+
+    def window(self) -> int:
+        return self.num_actors * self.batch_size * CHUNKS_PER_ACTOR
+
+    def submit(self, items: Sequence[Item]) -> None:
+        self._todo.extend(items)
+        self._dispatch()
+
+    def _dispatch(self) -> None:
         actors = self._ensure_pool()
         bs = self.batch_size
-        chunks = [list(range(s, min(s + bs, len(requests)))) for s in range(0, len(requests), bs)]
-        chunks.reverse()  # pop() from the end hands them out in order
-        free = list(actors)
-        in_flight: dict[Any, tuple[Any, list[int]]] = {}
-        try:
-            while chunks or in_flight:
-                while chunks and free:
-                    actor, idx = free.pop(), chunks.pop()
-                    ref = actor.generate.remote([requests[i] for i in idx])
-                    in_flight[ref] = (actor, idx)
-                done, _ = ray.wait(list(in_flight), num_returns=1)
-                for ref in done:
-                    actor, idx = in_flight.pop(ref)
-                    free.append(actor)
-                    yield idx, ray.get(ref)
-        finally:
-            for ref in in_flight:  # the consumer stopped early: do not leave work running
+        for actor in sorted(actors, key=lambda a: self._load.get(id(a), 0)):
+            while self._todo and self._load.get(id(actor), 0) < CHUNKS_PER_ACTOR:
+                chunk = [self._todo.popleft() for _ in range(min(bs, len(self._todo)))]
+                ref = actor.generate.remote([r for _, r in chunk])
+                self._in_flight[ref] = (actor, [rid for rid, _ in chunk])
+                self._load[id(actor)] = self._load.get(id(actor), 0) + 1
+
+    def poll(self, timeout: float | None) -> list[Result]:
+        if not self._in_flight:
+            return []
+        ray = _import_ray()
+        refs = list(self._in_flight)
+        done, _ = ray.wait(refs, num_returns=1, timeout=timeout)
+        if done:  # and whatever else has finished by now
+            done, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+        out: list[Result] = []
+        for ref in done:
+            actor, ids = self._in_flight.pop(ref)
+            self._load[id(actor)] -= 1
+            try:
+                comps: list[Completion] = ray.get(ref)
+            except Exception as e:
+                raise fatal(getattr(e, "cause", None) or e, "ray") from e
+            out.extend(zip(ids, comps, strict=True))
+        self._dispatch()
+        return out
+
+    def cancel(self) -> None:
+        self._todo.clear()
+        if self._in_flight:
+            ray = _import_ray()
+            for ref in self._in_flight:
                 with contextlib.suppress(Exception):
                     ray.cancel(ref)
+        self._in_flight.clear()
+        self._load.clear()
 
     def close(self) -> None:
         if not self._actors and not self._started_ray:
             return
+        self.cancel()
         ray = _import_ray()
         for a in self._actors:
             ray.kill(a)

@@ -18,10 +18,9 @@ from ..cli_common import (
     model_options,
     pop_model_kwargs,
     print_llm_summary,
-    write_json,
 )
 from ..errors import InputError
-from ..jsonl import iter_jsonl
+from ..jsonl import iter_jsonl, write_json
 from ..store import atomic_write
 from . import benchmark as bm
 from .metrics import METRICS, mean, score

@@ -89,8 +89,8 @@ def load_prompts(run_dir: Path) -> list[dict[str, Any]]:
     """The run's accepted instructions (kind ``candidate``, status ``accepted``)."""
     store = RunStore(run_dir, create=False)
     try:
-        rows = [{"instruction": p["instruction"], "is_classification": bool(p.get("is_classification", False))}
-                for _, _, p in store.iter("candidate", "accepted") if str(p.get("instruction", "")).strip()]
+        rows = [{"instruction": c.instruction, "is_classification": bool(c.is_classification)}
+                for c in store.candidates(accepted=True) if c.instruction.strip()]
     finally:
         store.close()
     if not rows:

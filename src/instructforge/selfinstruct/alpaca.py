@@ -59,7 +59,10 @@ def parse_triples(text: str, next_number: int) -> list[dict[str, Any]]:
     return out
 
 
-class AlpacaRounds:
+class AlpacaPrompts:
+    """Alpaca's bootstrap prompt: seed triples shown, more triples asked for (no machine
+    instructions in context, as in Alpaca's code)."""
+
     key_prefix = "a"
 
     def __init__(self, cfg: GenerateConfig, seeds: list[Task]):
@@ -69,12 +72,9 @@ class AlpacaRounds:
             temperature=cfg.alpaca_temperature, top_p=cfg.alpaca_top_p, max_tokens=cfg.alpaca_max_tokens,
             stop=(f"\n{cfg.alpaca_tasks_per_request + 1}.", f"{cfg.alpaca_tasks_per_request + 1}. Instruction"))
 
-    def prompts(self, rng: random.Random, accepted: list[str]) -> list[tuple[str, int]]:
-        out = []
-        for _ in range(self.cfg.prompts_per_round):
-            demos = rng.sample(self.seeds, min(len(self.seeds), self.cfg.alpaca_num_demos))
-            out.append((render_alpaca_prompt(demos, self.cfg.alpaca_tasks_per_request), len(demos) + 1))
-        return out
+    def prompt(self, rng: random.Random, machine: list[str]) -> tuple[str, int]:
+        demos = rng.sample(self.seeds, min(len(self.seeds), self.cfg.alpaca_num_demos))
+        return render_alpaca_prompt(demos, self.cfg.alpaca_tasks_per_request), len(demos) + 1
 
     def parse(self, text: str, meta: int) -> list[dict[str, Any]]:
         return parse_triples(text, meta)

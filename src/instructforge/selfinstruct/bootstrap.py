@@ -1,24 +1,30 @@
-"""Step 1 of Self-Instruct (paper section 2.2, "Instruction Generation"), with the filters.
+"""Step 1 of Self-Instruct (paper section 2.2, "Instruction Generation"), with the filters, as
+a stream of prompts.
 
-Each round sends ``prompts_per_round`` prompts as one backend batch. A prompt shows 8
-instructions (6 from the seeds, 2 machine-generated once 2 exist; shuffled) as a numbered list
-and leaves the next number open. The answers are split on the numbering; every piece becomes a
-``candidate`` record, accepted or rejected with its reason, all committed in ONE transaction
-per round together with the round counter. The in-context sample of round r comes from a RNG
-seeded by (seed, r), so a resumed run replays an interrupted round exactly, and the per-call
-cache makes that replay free.
+A prompt shows 8 instructions (6 from the seeds, 2 machine-generated once 2 exist; shuffled) as
+a numbered list and leaves the next number open. Prompts go out continuously (pipeline.py keeps
+the executor's window full); answers come back in any order and wait in a reorder buffer, so
+they are *judged in prompt order*, each candidate against the pool as it stands at judging time
+(the paper's novelty filter). Prompt k draws its machine-generated instructions from the pool
+as judged up to prompt ``k - pool_lag``: k's request then never depends on answers that may
+still be in flight, and the same seed and the same answers give the same dataset whatever
+order they arrive in. (The paper's code sends rounds of 5 prompts, each seeing the pool after
+the previous round; ``pool_lag`` 0 is strictly sequential.) Prompt k's in-context sample comes
+from a RNG seeded by (seed, k) and its request has ``sample_index`` k, so a resumed run asks
+exactly the same questions and the per-call cache answers the ones already paid for.
 """
 
 from __future__ import annotations
 
+import bisect
 import random
 import re
-from typing import Any
+from typing import Any, Protocol
 
-from .. import ui
 from ..novelty import NoveltyIndex
-from ..records import Instance, Rejection, SamplingParams, Task
-from .common import StageContext, make_request, template
+from ..records import Completion, Instance, Rejection, Request, SamplingParams, Task
+from ..runrecords import Candidate, InstanceRejection, TaskRecord
+from .common import make_request, template
 from .config import GenerateConfig
 from .filters import check_instruction
 
@@ -107,88 +113,151 @@ class Pool:
                 "most_similar": self.index.texts[idx] if idx is not None else None}
 
 
-class SelfInstructRounds:
+class PromptKind(Protocol):
+    """What a bootstrap prompt looks like: Self-Instruct's numbered list or Alpaca's triples."""
+
+    key_prefix: str
+    params: SamplingParams
+
+    def prompt(self, rng: random.Random, machine: list[str]) -> tuple[str, int]:
+        """(prompt text, the number the answer starts at)."""
+        ...
+
+    def parse(self, text: str, meta: int) -> list[dict[str, Any]]: ...
+
+
+class SelfInstructPrompts:
     """The paper's step 1: numbered-list prompts, one instruction per list item."""
 
-    key_prefix = "r"
+    key_prefix = "p"
 
     def __init__(self, cfg: GenerateConfig, seeds: list[Task]):
         self.cfg = cfg
         self.seed_instructions = [t.instruction for t in seeds]
         self.params = bootstrap_params(cfg)
 
-    def prompts(self, rng: random.Random, accepted: list[str]) -> list[tuple[str, int]]:
-        out = []
-        for _ in range(self.cfg.prompts_per_round):
-            shown = sample_in_context(rng, self.seed_instructions, accepted, self.cfg)
-            out.append((render_bootstrap_prompt(shown), len(shown) + 1))
-        return out
+    def prompt(self, rng: random.Random, machine: list[str]) -> tuple[str, int]:
+        shown = sample_in_context(rng, self.seed_instructions, machine, self.cfg)
+        return render_bootstrap_prompt(shown), len(shown) + 1
 
     def parse(self, text: str, meta: int) -> list[dict[str, Any]]:
         return [{"instruction": t} for t in parse_instructions(text, meta, self.cfg.max_list_number)]
 
 
-def run_rounds(ctx: StageContext, seeds: list[Task], rounds: Any) -> None:
-    """Generate rounds until ``num_instructions`` candidates are accepted (or too many empty
-    rounds in a row). ``rounds`` is SelfInstructRounds or alpaca.AlpacaRounds: it makes the
-    round's prompts and parses an answer into candidate dicts (``instruction`` and, in Alpaca
-    mode, ``input``/``output``, which then also become a ``task`` after the instance filters)."""
-    from .instances import build_task
+Judged = list[Candidate | TaskRecord | InstanceRejection]
+#: prompts in flight may exceed the number the target still seems to need by this factor: a
+#: prompt that yields less than the average must not leave the run waiting for one more round
+OVERISSUE = 1.25
 
-    store, cfg = ctx.store, ctx.cfg
-    accepted = [p["instruction"] for _, _, p in store.iter("candidate", "accepted")]
-    pool = Pool(cfg, [t.instruction for t in seeds], accepted)
-    rnd = int(store.get_meta("rounds", 0))
-    empty = int(store.get_meta("empty_rounds", 0))
-    with ui.progress("instructions", cfg.num_instructions) as bar:
-        bar.advance(min(len(accepted), cfg.num_instructions))
-        while len(accepted) < cfg.num_instructions:
-            if empty >= cfg.max_empty_rounds:
-                ui.info(f"[yellow]stopping: {empty} rounds in a row accepted nothing[/]")
-                break
-            rng = random.Random(f"{cfg.seed}:{rounds.key_prefix}:{rnd}")
-            prompts = rounds.prompts(rng, accepted)
-            reqs = [make_request(p, rounds.params, cfg, sample_index=rnd * len(prompts) + i)
-                    for i, (p, _) in enumerate(prompts)]
-            comps = ctx.llm.generate(reqs, desc=f"round {rnd}")
-            rows, tasks = [], []
-            before = len(accepted)
-            for i, ((_, meta), comp) in enumerate(zip(prompts, comps, strict=True)):
-                cut = comp.finish_reason == "length"
-                items = rounds.parse(comp.text, meta)
-                if not items and comp.text.strip():
-                    items = [{"instruction": clean_instruction(comp.text)[:500], "unparsed": True}]
-                for j, item in enumerate(items):
-                    text = item["instruction"]
-                    unparsed = bool(item.pop("unparsed", False)) | bool(item.pop("bad_format", False))
-                    if len(accepted) >= cfg.num_instructions:
-                        fields = {"reason": "surplus", "detail": "target reached earlier in this round",
-                                  "max_rouge_l": None, "most_similar": None}
-                    elif unparsed and not cut:
-                        fields = {"reason": "bad_format", "detail": "answer not in the list format",
-                                  "max_rouge_l": None, "most_similar": None}
-                    else:
-                        last = j == len(items) - 1
-                        fields = pool.judge(text, truncated=cut and (last or cfg.truncated_policy == "response"))
-                    status = "accepted" if fields["reason"] is None else "rejected"
-                    key = f"{rounds.key_prefix}{rnd:05d}.{i:02d}.{j:02d}"
-                    payload = {**item, "round": rnd, **fields}
-                    if status == "accepted":
-                        accepted.append(text)
-                        if "output" in item:
-                            raw = [Instance(item.get("input", ""), item["output"])]
-                            tasks.append((key, *build_task(key, payload, raw, cfg.max_instances)))
-                    rows.append((key, payload, status))
-            empty = 0 if len(accepted) > before else empty + 1
-            rnd += 1
-            with store.transaction():
-                for key, payload, status in rows:
-                    store.add("candidate", key, payload, status)
-                for key, task, status, rejections in tasks:
-                    store.add("task", key, task, status)
-                    for rkey, rp in rejections:
-                        store.add("instance_rejection", rkey, rp, "rejected")
-                store.set_meta("rounds", rnd)
-                store.set_meta("empty_rounds", empty)
-                ctx.commit_stats()
-            bar.advance(len(accepted) - before)
+
+class Bootstrap:
+    """Issues bootstrap prompts and judges their answers in prompt order.
+
+    ``state`` (what pipeline.py commits with each prompt's records): ``bootstrap_next``, the
+    first prompt not judged yet, and ``empty_prompts``, how many judged prompts in a row
+    accepted nothing. Everything else is rebuilt from the stored candidates on resume.
+    """
+
+    def __init__(self, cfg: GenerateConfig, seeds: list[Task], kind: PromptKind, stored: list[Candidate],
+                 next_prompt: int = 0, empty_prompts: int = 0):
+        self.cfg, self.kind = cfg, kind
+        accepted = [c for c in stored if c.accepted]  # key order = prompt order = judging order
+        self.pool = Pool(cfg, [t.instruction for t in seeds], [c.instruction for c in accepted])
+        self.machine = [c.instruction for c in accepted]
+        self.machine_prompt = [c.prompt_index for c in accepted]
+        self.accepted = len(accepted)
+        self.next_judge = self.next_issue = next_prompt
+        self.empty = empty_prompts
+        self.buffer: dict[int, Completion] = {}
+        self.meta: dict[int, int] = {}
+        self.lag = cfg.resolved_pool_lag()
+
+    @property
+    def finished(self) -> bool:
+        return self.accepted >= self.cfg.num_instructions or self.empty >= self.cfg.max_empty_prompts
+
+    @property
+    def stop_reason(self) -> str | None:
+        if self.accepted >= self.cfg.num_instructions:
+            return None
+        if self.empty >= self.cfg.max_empty_prompts:
+            return f"{self.empty} prompts in a row accepted nothing"
+        return None
+
+    def wanted(self, free_slots: int) -> int:
+        """How many new prompts to send now: what fits, what the lag allows (prompt k needs
+        prompts below k - lag judged), and no more than the target still seems to need."""
+        if self.finished:
+            return 0
+        by_lag = self.next_judge + self.lag + 1 - self.next_issue
+        waiting = self.next_issue - self.next_judge
+        n = min(free_slots, by_lag)
+        if self.next_judge >= 4 and self.accepted:
+            per_prompt = self.accepted / self.next_judge
+            need = (self.cfg.num_instructions - self.accepted) * OVERISSUE / per_prompt
+            n = min(n, int(need) + 1 - waiting)
+        return max(0, n)
+
+    def visible_machine(self, k: int) -> list[str]:
+        """Machine instructions prompt k may show: accepted from prompts below k - lag."""
+        return self.machine[: bisect.bisect_left(self.machine_prompt, k - self.lag)]
+
+    def issue(self) -> tuple[int, Request]:
+        k = self.next_issue
+        self.next_issue += 1
+        rng = random.Random(f"{self.cfg.seed}:{self.kind.key_prefix}:{k}")
+        text, meta = self.kind.prompt(rng, self.visible_machine(k))
+        self.meta[k] = meta
+        return k, make_request(text, self.kind.params, self.cfg, sample_index=k)
+
+    def receive(self, k: int, comp: Completion) -> Judged:
+        """Buffer prompt k's answer; judge every answer that is next in prompt order."""
+        if k < self.next_judge or self.finished:
+            return []
+        self.buffer[k] = comp
+        out: Judged = []
+        while self.next_judge in self.buffer and not self.finished:
+            k = self.next_judge
+            out += self._judge(k, self.buffer.pop(k), self.meta.pop(k))
+            self.next_judge += 1
+        return out
+
+    def _judge(self, k: int, comp: Completion, meta: int) -> Judged:
+        from .instances import build_task
+
+        cfg = self.cfg
+        prefix = f"{self.kind.key_prefix}{k:06d}"
+        if not comp.ok:
+            self.empty += 1
+            return [Candidate(f"{prefix}.00", "", False, k, "request_error", (comp.error or "")[:300])]
+        cut = comp.finish_reason == "length"
+        items = self.kind.parse(comp.text, meta)
+        if not items and comp.text.strip():
+            items = [{"instruction": clean_instruction(comp.text)[:500], "unparsed": True}]
+        out: Judged = []
+        before = self.accepted
+        for j, item in enumerate(items):
+            text = item["instruction"]
+            unparsed = bool(item.get("unparsed")) or bool(item.get("bad_format"))
+            if self.accepted >= cfg.num_instructions:
+                fields: dict[str, Any] = {"reason": "surplus", "detail": "target reached earlier in this answer"}
+            elif unparsed and not cut:
+                fields = {"reason": "bad_format", "detail": "answer not in the list format"}
+            else:
+                last = j == len(items) - 1
+                fields = self.pool.judge(text, truncated=cut and (last or cfg.truncated_policy == "response"))
+            ok = fields["reason"] is None
+            c = Candidate(f"{prefix}.{j:02d}", text, ok, k, fields["reason"], fields.get("detail"),
+                          fields.get("max_rouge_l"), fields.get("most_similar"),
+                          input=item.get("input") if "output" in item else None, output=item.get("output"))
+            out.append(c)
+            if ok:
+                self.accepted += 1
+                self.machine.append(text)
+                self.machine_prompt.append(k)
+                if c.output is not None:  # Alpaca: the triple is the task's one instance
+                    task, rejections = build_task(c.key, c.instruction, False, [Instance(c.input or "", c.output)],
+                                                  cfg.max_instances)
+                    out += [task, *rejections]
+        self.empty = 0 if self.accepted > before else self.empty + 1
+        return out

@@ -2,9 +2,9 @@
 
 A few-shot prompt (the examples in data/classify_examples.jsonl, 12 yes / 19 no as in the
 paper) asks whether each accepted instruction is a classification task with a finite label
-set; temperature 0, at most 3 tokens. The answer (``is_classification`` and the raw
-``classify_answer``) is written into the candidate's payload, one transaction per batch, so a
-resumed run skips what is already classified.
+set; temperature 0, at most 3 tokens. pipeline.py asks as soon as an instruction is accepted
+and writes the answer (``is_classification`` and the raw ``classify_answer``) into the
+candidate, so a resumed run skips what is already classified.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import json
 from functools import cache
 from pathlib import Path
 
-from .. import ui
 from ..errors import InputError
-from ..records import SamplingParams
-from .common import StageContext, make_request, template
+from ..records import Request, SamplingParams
+from .common import make_request, template
+from .config import GenerateConfig
 
 EXAMPLES_FILE = Path(__file__).parent / "data" / "classify_examples.jsonl"
 
@@ -48,21 +48,6 @@ def parse_answer(text: str) -> bool:
     return bool(words) and words[0].strip(".,:;!\"'").lower() == "yes"
 
 
-def run_classify(ctx: StageContext) -> None:
-    store, cfg = ctx.store, ctx.cfg
-    todo = [(k, p) for k, _, p in store.iter("candidate", "accepted") if "is_classification" not in p]
-    if not todo:
-        return
+def classify_request(instruction: str, cfg: GenerateConfig) -> Request:
     params = SamplingParams(temperature=0.0, top_p=1.0, max_tokens=cfg.classify_max_tokens)
-    with ui.progress("classify", len(todo)) as bar:
-        for start in range(0, len(todo), cfg.batch_size):
-            batch = todo[start : start + cfg.batch_size]
-            comps = ctx.llm.generate([make_request(classify_prompt(p["instruction"]), params, cfg) for _, p in batch],
-                                     desc="classify")
-            with store.transaction():
-                for (key, payload), comp in zip(batch, comps, strict=True):
-                    payload = {**payload, "is_classification": parse_answer(comp.text),
-                               "classify_answer": comp.text.strip()}
-                    store.update("candidate", key, payload)
-                ctx.commit_stats()
-            bar.advance(len(batch))
+    return make_request(classify_prompt(instruction), params, cfg)

@@ -3,7 +3,6 @@ export.py (Self-Instruct, Wang et al. 2023; Alpaca's variant with ``--mode alpac
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +74,7 @@ def generate(seeds: Path | None, out: Path, num_instructions: int | None, seed: 
             "seeds": str(from_run / "run.sqlite") if from_run else str(seeds or default_seeds()),
             "from_run": str(from_run) if from_run else None,
             "model": public_model_config(m),
-            "generate": dataclasses.asdict(cfg),
+            "generate": cfg.to_dict(),
         })
         run_generate(store, llm, cfg, seed_tasks, source)
     finally:

@@ -16,7 +16,7 @@ from ..store import RunStore
 from .config import GenerateConfig
 
 PROMPTS = Path(__file__).parent / "prompts"
-STAT_KEYS = ("requests", "prompt_tokens", "completion_tokens", "cache_hits", "cache_misses")
+STAT_KEYS = ("requests", "prompt_tokens", "completion_tokens", "cache_hits", "cache_misses", "errors")
 
 
 @cache

@@ -30,7 +30,7 @@ class GenerateConfig:
     # --- step 1: instruction generation (paper: 8 in-context, 6 human + 2 machine) ---
     num_prompt_instructions: int = 8  # in-context instructions per prompt
     num_machine_in_context: int = 2  # of which machine-generated, once >= this many exist
-    prompts_per_round: int = 5  # prompts sent as one backend batch (paper: request_batch_size 5)
+    pool_lag: int | None = None  # prompt k shows machine instructions judged up to prompt k - pool_lag; None: num_instructions // 10, clamped to [4, 128] (DEVIATION: the paper's rounds of 5 prompts each see the pool after the previous round; 0 = strictly sequential)
     bootstrap_temperature: float = 0.7
     bootstrap_top_p: float = 0.5
     bootstrap_presence_penalty: float = 2.0
@@ -39,7 +39,7 @@ class GenerateConfig:
     bootstrap_stop: list[str] = field(default_factory=lambda: ["\n\n", "\n16", "16.", "16 ."])
     truncated_policy: str = "response"  # "response": drop every item of a length-cut answer (methods.md); "last_item": drop only its last item (the paper's code)
     max_list_number: int = 15  # the paper stops at "16": at most 7 new instructions per prompt
-    max_empty_rounds: int = 20  # stop if this many rounds in a row accept nothing (not in the paper: a safety stop)
+    max_empty_prompts: int = 100  # stop if this many judged prompts in a row accept nothing (not in the paper: a safety stop)
     # --- filters ---
     rouge_threshold: float = 0.7  # reject if ROUGE-L F to any pool instruction > this
     min_words: int = 4  # reject word count <= 3
@@ -54,7 +54,6 @@ class GenerateConfig:
     instance_top_p: float = 0.0  # paper: top_p 0 (irrelevant at temperature 0)
     instance_presence_penalty: float = 1.5
     instance_max_tokens: int = 300
-    batch_size: int = 16  # tasks per backend batch in the classify and instance stages (one commit each)
     # --- alpaca mode (Taori et al. 2023) ---
     alpaca_num_demos: int = 3
     alpaca_tasks_per_request: int = 20
@@ -73,12 +72,24 @@ class GenerateConfig:
             raise InputError("num_instructions must be >= 1")
         if not 0 <= self.num_machine_in_context <= self.num_prompt_instructions:
             raise InputError("num_machine_in_context must be between 0 and num_prompt_instructions")
+        if self.pool_lag is not None and self.pool_lag < 0:
+            raise InputError("pool_lag must be >= 0")
+
+    def resolved_pool_lag(self) -> int:
+        """``pool_lag``, with None resolved: about a tenth of the run's target, so a small run
+        stays close to the paper's rounds and a large one keeps a server's window full."""
+        if self.pool_lag is not None:
+            return self.pool_lag
+        return max(4, min(128, self.num_instructions // 10))
 
     def blacklist_words(self) -> list[str]:
         return list(self.blacklist) + (list(ALPACA_BLACKLIST) if self.alpaca_blacklist else [])
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The resolved config (``pool_lag`` as the number in use), as written to config.yaml."""
+        d = dataclasses.asdict(self)
+        d["pool_lag"] = self.resolved_pool_lag()
+        return d
 
 
 def load_overrides(path: Path) -> dict[str, Any]:

@@ -4,7 +4,8 @@ Input-first for ordinary tasks (the model writes an input, then its output), out
 classification tasks (a class label first, then an input for it), so that labels are not
 skewed towards whatever input the model thinks of first. Temperature 0, presence penalty 1.5,
 up to 5 instances per task. ``instance_prompt`` and ``parse_instances`` are public: REFINE-AF
-reuses them with its refined model.
+reuses them with its refined model. pipeline.py sends one request per task as soon as the task
+is classified.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .. import ui
 from ..errors import InputError
-from ..records import Instance, SamplingParams, Task
-from .common import StageContext, make_request, template
+from ..records import Completion, Instance, Request, SamplingParams
+from ..runrecords import InstanceRejection, TaskRecord
+from .common import make_request, template
+from .config import GenerateConfig
 from .filters import filter_instances
 
 DEMOS_FILE = Path(__file__).parent / "data" / "instance_demos.jsonl"
@@ -105,43 +107,34 @@ def parse_instances(text: str, is_classification: bool) -> list[Instance]:
     return out
 
 
-def build_task(key: str, payload: dict[str, Any], raw: list[Instance], max_instances: int
-               ) -> tuple[dict[str, Any], str, list[tuple[str, dict[str, Any]]]]:
-    """(task payload, status, instance rejections) after the step-4 filters."""
+def instance_params(is_classification: bool, cfg: GenerateConfig) -> SamplingParams:
+    return SamplingParams(temperature=cfg.instance_temperature, top_p=cfg.instance_top_p,
+                          max_tokens=cfg.instance_max_tokens,
+                          stop=instance_stop(is_classification, cfg.max_instances),
+                          presence_penalty=cfg.instance_presence_penalty)
+
+
+def instance_request(instruction: str, is_classification: bool, cfg: GenerateConfig) -> Request:
+    return make_request(instance_prompt(instruction, is_classification), instance_params(is_classification, cfg), cfg)
+
+
+def build_task(key: str, instruction: str, is_classification: bool, raw: list[Instance], max_instances: int
+               ) -> tuple[TaskRecord, list[InstanceRejection]]:
+    """The task after the step-4 filters (accepted, or rejected as a whole) and the instances
+    the filters dropped."""
     kept, dropped, task_rej = filter_instances(raw, max_instances)
-    task = Task(instruction=payload["instruction"], instances=kept,
-                is_classification=bool(payload.get("is_classification")), id=key).to_dict()
-    if task_rej is not None:
-        task.update(reason=task_rej.reason, detail=task_rej.detail)
-    rejections = [(f"{key}.{n}", {"task_key": key, "input": i.input, "output": i.output,
-                                  "reason": r.reason, "detail": r.detail})
+    task = TaskRecord(key, instruction, task_rej is None, kept, is_classification,
+                      task_rej.reason if task_rej else None, task_rej.detail if task_rej else None)
+    rejections = [InstanceRejection(f"{key}.{n}", key, i.input, i.output, r.reason, r.detail)
                   for n, (i, r) in enumerate(dropped)]
-    return task, ("rejected" if task_rej else "accepted"), rejections
+    return task, rejections
 
 
-def run_instances(ctx: StageContext) -> None:
-    store, cfg = ctx.store, ctx.cfg
-    todo = [(k, p) for k, _, p in store.iter("candidate", "accepted") if not store.has("task", k)]
-    if not todo:
-        return
-    with ui.progress("instances", len(todo)) as bar:
-        for start in range(0, len(todo), cfg.batch_size):
-            batch = todo[start : start + cfg.batch_size]
-            reqs = []
-            for _, p in batch:
-                clf = bool(p.get("is_classification"))
-                params = SamplingParams(temperature=cfg.instance_temperature, top_p=cfg.instance_top_p,
-                                        max_tokens=cfg.instance_max_tokens,
-                                        stop=instance_stop(clf, cfg.max_instances),
-                                        presence_penalty=cfg.instance_presence_penalty)
-                reqs.append(make_request(instance_prompt(p["instruction"], clf), params, cfg))
-            comps = ctx.llm.generate(reqs, desc="instances")
-            with store.transaction():
-                for (key, p), comp in zip(batch, comps, strict=True):
-                    raw = parse_instances(comp.text, bool(p.get("is_classification")))
-                    task, status, rejections = build_task(key, p, raw, cfg.max_instances)
-                    store.add("task", key, task, status)
-                    for rkey, rp in rejections:
-                        store.add("instance_rejection", rkey, rp, "rejected")
-                ctx.commit_stats()
-            bar.advance(len(batch))
+def task_from_answer(key: str, instruction: str, is_classification: bool, comp: Completion, max_instances: int
+                     ) -> tuple[TaskRecord, list[InstanceRejection]]:
+    """Parse and filter the instance writer's answer; a refused request rejects the task."""
+    if not comp.ok:
+        return TaskRecord(key, instruction, False, [], is_classification, "request_error",
+                          (comp.error or "")[:300]), []
+    return build_task(key, instruction, is_classification, parse_instances(comp.text, is_classification),
+                      max_instances)

@@ -1,9 +1,19 @@
-"""The whole Self-Instruct run (paper section 2.2, steps 1-4) over a resumable run store.
+"""The whole Self-Instruct run (paper section 2.2, steps 1-4) as one dataflow over a resumable
+run store.
 
-Stages commit as they go and record how far they got (meta ``stage``), so running the same
-command again after a crash or a SIGKILL continues where the store stands. ``--from-run``
-copies the accepted, classified instructions of another run and only writes instances (the
-REFINE-AF stage-3 use: new instances from a refined model).
+Bootstrap prompts go out continuously (bootstrap.py judges their answers in prompt order);
+each accepted instruction is classified the moment it is accepted (step 2) and gets its
+instances the moment it is classified (steps 3-4). All three share the client's window
+(``LLM.stream``) with downstream work first (instances, then classification, then new
+prompts), so memory stays bounded and accepted tasks complete while new ones are found.
+
+Everything an answer produces is committed in one transaction with the bootstrap's state
+(``bootstrap_next``, ``empty_prompts``) and the run's stats, so a SIGKILL at any moment loses
+nothing committed; the same command then rebuilds the pool from the stored candidates, asks
+again only what was not answered (the per-call cache has every answer that arrived) and ends
+with the same records as an uninterrupted run. ``--from-run`` copies the accepted, classified
+instructions of another run and only writes instances (REFINE-AF stage 3: new instances from a
+refined model). Alpaca mode has no classification or instance step: its triples are tasks.
 """
 
 from __future__ import annotations
@@ -13,35 +23,40 @@ from pathlib import Path
 from typing import Any
 
 from .. import ui
-from ..cli_common import write_json
 from ..errors import InputError
-from ..llm import LLM
-from ..records import Task
+from ..jsonl import write_json
+from ..llm import LLM, Stream
+from ..records import Completion, Task
+from ..runrecords import Candidate, InstanceRejection, TaskRecord
 from ..store import RunStore
-from .alpaca import AlpacaRounds
-from .bootstrap import SelfInstructRounds, run_rounds
-from .classify import run_classify
+from .alpaca import AlpacaPrompts
+from .bootstrap import Bootstrap, SelfInstructPrompts
+from .classify import classify_request, parse_answer
 from .common import StageContext
 from .config import GenerateConfig
-from .instances import run_instances
+from .instances import instance_request, task_from_answer
+
+#: larger goes first: finish accepted tasks before starting new ones
+PRIORITY = {"instances": 2, "classify": 1, "bootstrap": 0}
 
 
-def read_source_run(run_dir: Path) -> tuple[list[Task], list[tuple[str, str, dict[str, Any]]]]:
+def read_source_run(run_dir: Path) -> tuple[list[Task], list[Candidate]]:
     """Seeds and accepted, classified candidates of an existing run (validated, read-only)."""
     if not (Path(run_dir) / "run.sqlite").is_file():
         raise InputError(f"{run_dir}: not a run directory (no run.sqlite)")
     src = RunStore(run_dir, create=False)
     try:
-        seeds = [Task.from_dict(p) for _, _, p in src.iter("seed")]
-        cands = list(src.iter("candidate", "accepted"))
+        seeds = src.seeds()
+        cands = src.candidates(accepted=True)
         if (src.read_config().get("generate") or {}).get("mode") == "alpaca":
             # Alpaca runs have no classification step: their tasks are treated as ordinary ones.
-            cands = [(k, s, {"is_classification": False, **p}) for k, s, p in cands]
+            for c in cands:
+                c.is_classification, c.input, c.output = False, None, None
     finally:
         src.close()
     if not cands:
         raise InputError(f"{run_dir}: the run has no accepted instructions")
-    missing = [k for k, _, p in cands if "is_classification" not in p]
+    missing = [c.key for c in cands if c.is_classification is None]
     if missing:
         raise InputError(f"{run_dir}: {len(missing)} instructions are not classified yet "
                          "(finish that run first: rerun its generate command)")
@@ -51,33 +66,122 @@ def read_source_run(run_dir: Path) -> tuple[list[Task], list[tuple[str, str, dic
 def store_seeds(store: RunStore, seeds: list[Task]) -> None:
     with store.transaction():
         for t in seeds:
-            store.add("seed", t.id, t.to_dict(), "seed")
+            store.add_seed(t)
         store.set_meta("num_seeds", len(seeds))
 
 
+class GenerateFlow:
+    """One generate run: the bootstrap (absent with ``--from-run``) feeding classification and
+    instances through one stream."""
+
+    def __init__(self, ctx: StageContext, seeds: list[Task], from_run: bool):
+        self.ctx = ctx
+        self.cfg, self.store = ctx.cfg, ctx.store
+        self.alpaca = ctx.cfg.mode == "alpaca" and not from_run
+        self.boot: Bootstrap | None = None
+        if not from_run:
+            kind = AlpacaPrompts(self.cfg, seeds) if self.alpaca else SelfInstructPrompts(self.cfg, seeds)
+            self.boot = Bootstrap(self.cfg, seeds, kind, self.store.candidates(),
+                                  int(self.store.get_meta("bootstrap_next", 0)),
+                                  int(self.store.get_meta("empty_prompts", 0)))
+        self.writes: list[Candidate | TaskRecord | InstanceRejection] = []
+        self.replaces: list[Candidate] = []
+        self.tasks_done = 0
+
+    # -- the loop ----------------------------------------------------------------------------------
+    def run(self) -> None:
+        cfg, store = self.cfg, self.store
+        done_keys = store.task_keys()
+        todo = [c for c in store.candidates(accepted=True) if c.key not in done_keys]
+        self.tasks_done = len(done_keys)
+        total = cfg.num_instructions if self.boot is not None else len(todo) + self.tasks_done
+        with self.ctx.llm.stream() as s, ui.progress("generate", total, status=True) as bar:
+            bar.advance(min(self.tasks_done, total))
+            for c in todo:  # resume: downstream work the last process did not finish
+                self._next_step(s, c)
+            while True:
+                if self.boot is not None:
+                    for _ in range(self.boot.wanted(s.free_slots())):
+                        k, req = self.boot.issue()
+                        s.submit(req, ("bootstrap", k), PRIORITY["bootstrap"])
+                if not s.outstanding:
+                    break
+                before = self.tasks_done
+                got = s.wait(timeout=0.5)
+                for tag, comp in got:
+                    self._on_answer(s, tag, comp)
+                if got:
+                    self._commit()
+                bar.advance(self.tasks_done - before)
+                rps, tps = s.rate()
+                accepted = self.boot.accepted if self.boot is not None else total
+                bar.status(f"{accepted} accepted · {s.in_flight} in flight · {rps:.1f} req/s · {tps:,.0f} tok/s")
+        if self.boot is not None and self.boot.stop_reason:
+            ui.info(f"[yellow]stopping: {self.boot.stop_reason}[/]")
+
+    def _next_step(self, s: Stream, c: Candidate) -> None:
+        if c.is_classification is None:
+            s.submit(classify_request(c.instruction, self.cfg), ("classify", c), PRIORITY["classify"])
+        else:
+            s.submit(instance_request(c.instruction, c.is_classification, self.cfg), ("instances", c),
+                     PRIORITY["instances"])
+
+    def _on_answer(self, s: Stream, tag: tuple[str, Any], comp: Completion) -> None:
+        step, ref = tag
+        if step == "bootstrap":
+            assert self.boot is not None
+            for rec in self.boot.receive(ref, comp):
+                self.writes.append(rec)
+                if isinstance(rec, TaskRecord):
+                    self.tasks_done += 1
+                elif isinstance(rec, Candidate) and rec.accepted and not self.alpaca:
+                    self._next_step(s, rec)
+            if self.boot.finished:  # prompts not sent yet are not needed any more
+                s.drop_queued(lambda t: t[0] == "bootstrap")
+        elif step == "classify":
+            c: Candidate = ref
+            if not comp.ok:  # refused by the server: the task is rejected, counted, not retried
+                self._add_task(*task_from_answer(c.key, c.instruction, False, comp, self.cfg.max_instances))
+                return
+            c.is_classification, c.classify_answer = parse_answer(comp.text), comp.text.strip()
+            self.replaces.append(c)
+            self._next_step(s, c)
+        else:
+            c = ref
+            self._add_task(*task_from_answer(c.key, c.instruction, bool(c.is_classification), comp,
+                                             self.cfg.max_instances))
+
+    def _add_task(self, task: TaskRecord, rejections: list[InstanceRejection]) -> None:
+        self.writes += [task, *rejections]
+        self.tasks_done += 1
+
+    def _commit(self) -> None:
+        with self.store.transaction():
+            for rec in self.writes:
+                self.store.put(rec)
+            for c in self.replaces:
+                self.store.replace(c)
+            if self.boot is not None:
+                self.store.set_meta("bootstrap_next", self.boot.next_judge)
+                self.store.set_meta("empty_prompts", self.boot.empty)
+            self.ctx.commit_stats()
+        self.writes, self.replaces = [], []
+
+
 def run_generate(store: RunStore, llm: LLM, cfg: GenerateConfig, seeds: list[Task],
-                 source: list[tuple[str, str, dict[str, Any]]] | None = None) -> dict[str, Any]:
-    """Run (or resume) every stage, then write summary.json and return the summary."""
+                 source: list[Candidate] | None = None) -> dict[str, Any]:
+    """Run (or resume) the whole pipeline, then write summary.json and return the summary."""
     store_seeds(store, seeds)
     ctx = StageContext(store, llm, cfg)
     if source is not None:
         with store.transaction():
-            for key, status, payload in source:
-                store.add("candidate", key, payload, status)
+            for c in source:
+                store.put(c)
             store.set_meta("from_run", True)
-        store.set_meta("stage", "classify")
-    elif cfg.mode == "alpaca":
-        run_rounds(ctx, seeds, AlpacaRounds(cfg, seeds))
-        store.set_meta("stage", "instances")
-    else:
-        run_rounds(ctx, seeds, SelfInstructRounds(cfg, seeds))
-        store.set_meta("stage", "bootstrap")
-        run_classify(ctx)
-        store.set_meta("stage", "classify")
-    if cfg.mode != "alpaca" or source is not None:
-        run_instances(ctx)
-        store.set_meta("stage", "instances")
+    store.set_meta("stage", "generating")
+    GenerateFlow(ctx, seeds, from_run=source is not None).run()
     with store.transaction():
+        store.set_meta("stage", "instances")
         ctx.commit_stats()
     summary = summarize(store)
     write_json(store.dir / "summary.json", summary)
@@ -86,27 +190,27 @@ def run_generate(store: RunStore, llm: LLM, cfg: GenerateConfig, seeds: list[Tas
 
 
 def summarize(store: RunStore) -> dict[str, Any]:
-    cands = list(store.iter("candidate"))
-    reasons = Counter(p.get("reason") for _, s, p in cands if s == "rejected")
-    accepted = sum(1 for _, s, _ in cands if s == "accepted")
+    cands = store.candidates()
+    reasons = Counter(c.reason for c in cands if not c.accepted)
+    accepted = sum(c.accepted for c in cands)
     judged = len(cands) - reasons.get("surplus", 0)
-    tasks = list(store.iter("task"))
-    inst_reasons = Counter(p["reason"] for _, _, p in store.iter("instance_rejection"))
-    clf = Counter(bool(p["is_classification"]) for _, s, p in cands if s == "accepted" and "is_classification" in p)
+    tasks = store.tasks()
+    inst_reasons = Counter(r.reason for r in store.instance_rejections())
+    clf = Counter(c.is_classification for c in cands if c.accepted and c.is_classification is not None)
     return {
         "stage": store.get_meta("stage"),
         "num_seeds": store.get_meta("num_seeds", 0),
-        "rounds": store.get_meta("rounds", 0),
+        "prompts": store.get_meta("bootstrap_next", 0),
         "candidates": len(cands),
         "accepted": accepted,
         "rejected": len(cands) - accepted,
-        # surplus candidates (the target was already reached in their round) were never judged
+        # surplus candidates (the target was already reached in their answer) were never judged
         "acceptance_rate": round(accepted / judged, 4) if judged else None,
         "rejections_by_reason": dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
         "classification": {"yes": clf.get(True, 0), "no": clf.get(False, 0)},
-        "tasks_accepted": sum(1 for _, s, _ in tasks if s == "accepted"),
-        "tasks_rejected": dict(Counter(p.get("reason") for _, s, p in tasks if s == "rejected")),
-        "instances": sum(len(p["instances"]) for _, s, p in tasks if s == "accepted"),
+        "tasks_accepted": sum(t.accepted for t in tasks),
+        "tasks_rejected": dict(Counter(t.reason for t in tasks if not t.accepted)),
+        "instances": sum(len(t.instances) for t in tasks if t.accepted),
         "instance_rejections_by_reason": dict(sorted(inst_reasons.items(), key=lambda kv: -kv[1])),
         "stats": store.get_meta("stats", {}),
     }
@@ -121,7 +225,7 @@ def show_summary(s: dict[str, Any]) -> None:
         ["classification (yes / no)", f"{s['classification']['yes']} / {s['classification']['no']}"],
         ["tasks with instances", s["tasks_accepted"]],
         ["instances", s["instances"]],
-        ["requests (cache hits)", f"{st.get('requests', 0)} ({st.get('cache_hits', 0)})"],
+        ["requests (cache hits, errors)", f"{st.get('requests', 0)} ({st.get('cache_hits', 0)}, {st.get('errors', 0)})"],
         ["tokens (prompt / completion)", f"{st.get('prompt_tokens', 0)} / {st.get('completion_tokens', 0)}"],
         ["wall seconds", st.get("wall_seconds", 0)],
     ]))
