@@ -13,6 +13,23 @@ from .backends import BackendOptions, parse_spec
 from .llm import LLM, open_llm
 
 
+class Concurrency(click.ParamType):
+    """``--concurrency``: a number of requests in flight (1-4096) or ``auto``."""
+
+    name = "N|auto"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int | str:
+        if isinstance(value, int) or str(value).strip().lower() == "auto":
+            return value if isinstance(value, int) else "auto"
+        try:
+            n = int(value)
+        except ValueError:
+            self.fail(f"{value!r} is neither a number nor 'auto'", param, ctx)
+        if not 1 <= n <= 4096:
+            self.fail(f"{n} is not in the range 1-4096", param, ctx)
+        return n
+
+
 def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """--model, --base-url, --api, --concurrency, --timeout, --engine, --batch-size,
     --no-cache, --executor, --ray-address, --ray-actors, --num-gpus."""
@@ -23,8 +40,9 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="OpenAI-compatible server (vLLM serve, Ollama, llama.cpp server, OpenAI)."),
         click.option("--api", type=click.Choice(["chat", "completions"]), default="chat", show_default=True,
                      help="openai: chat/completions, or completions for base models."),
-        click.option("--concurrency", default=16, show_default=True, type=click.IntRange(1, 4096),
-                     help="openai: requests in flight."),
+        click.option("--concurrency", default="16", show_default=True, type=Concurrency(),
+                     help="openai: requests in flight, or 'auto' (grow while throughput rises, back off on "
+                          "429/503 or rising latency; at most 1024)."),
         click.option("--timeout", default=120.0, show_default=True, type=float, help="openai: seconds per request."),
         click.option("--engine", default="auto", show_default=True,
                      help="embedded/hf: auto | transformers | ctranslate2 | llamacpp."),
@@ -47,6 +65,7 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+AUTO_MAX_CONCURRENCY = 1024
 MODEL_KEYS = ("model", "base_url", "api", "concurrency", "timeout", "engine", "batch_size",
               "no_cache", "executor", "ray_address", "ray_actors", "num_gpus")
 
@@ -56,9 +75,11 @@ def pop_model_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def llm_from_options(m: dict[str, Any], *, spec: str | None = None) -> LLM:
+    conc = m.get("concurrency", 16)
     opts = BackendOptions(
         base_url=m.get("base_url"),
-        concurrency=m.get("concurrency", 16),
+        concurrency=AUTO_MAX_CONCURRENCY if conc == "auto" else int(conc),
+        adaptive_concurrency=conc == "auto",
         timeout=m.get("timeout", 120.0),
         api=m.get("api", "chat"),
         engine=m.get("engine", "auto"),

@@ -3,7 +3,8 @@
 Streaming: the executor hands over each request as soon as there is room (``window()``), and
 each answer is reported the moment it arrives, so the server always has ``--concurrency``
 requests (or, with ``--concurrency auto``, what backends/concurrency.py measures it can take).
-Async under the hood (httpx on a private event-loop thread, one pooled client), per-request
+Async under the hood (aiohttp on a private event-loop thread, one pooled session: httpx's
+connection pool cost 20 ms of CPU per request at 128 connections, aiohttp's 0.3 ms), per-request
 timeouts, and retries with exponential backoff and full jitter on 429 / 5xx / timeouts /
 dropped connections, honouring ``Retry-After``. When the retries run out the whole command
 stops with one line (the server is down); a request the server refuses (another 4xx) or
@@ -103,8 +104,6 @@ class OpenAIBackend(Backend):
     streaming = True
 
     def __init__(self, model: str, options: BackendOptions):
-        import httpx
-
         self.model = model
         self.options = options
         base = options.base_url or os.environ.get("OPENAI_BASE_URL")
@@ -119,16 +118,16 @@ class OpenAIBackend(Backend):
         key = os.environ.get("INSTRUCTFORGE_API_KEY") or os.environ.get("OPENAI_API_KEY")
         self._headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._loop = _LoopThread()
-        limits = httpx.Limits(max_connections=options.concurrency, max_keepalive_connections=options.concurrency)
-        self._client = self._loop.run(self._make_client(limits))
+        self._client = self._loop.run(self._make_client())
         self._tasks: set[asyncio.Task[Any]] = set()
         self.retries_done = 0
 
-    async def _make_client(self, limits: Any) -> Any:
-        import httpx
+    async def _make_client(self) -> Any:
+        import aiohttp
 
-        return httpx.AsyncClient(timeout=httpx.Timeout(self.options.timeout, connect=min(10.0, self.options.timeout)),
-                                 limits=limits, headers=self._headers)
+        connector = aiohttp.TCPConnector(limit=self.options.concurrency, limit_per_host=0)
+        timeout = aiohttp.ClientTimeout(total=self.options.timeout, connect=min(10.0, self.options.timeout))
+        return aiohttp.ClientSession(connector=connector, timeout=timeout, headers=self._headers)
 
     @property
     def model_id(self) -> str:
@@ -173,7 +172,7 @@ class OpenAIBackend(Backend):
     async def _one(self, req: Request) -> Completion:
         """One request with its retries. A refused or unreadable answer is an error completion;
         running out of retries raises BackendError (the server is down or drowning)."""
-        import httpx
+        import aiohttp
 
         path, body = self._body(req)
         url = self.base_url + path
@@ -185,25 +184,25 @@ class OpenAIBackend(Backend):
             retry_after: float | None = None
             t0 = time.monotonic()
             try:
-                r = await self._client.post(url, json=body)
-                if r.status_code == 200:
+                async with self._client.post(url, json=body) as r:
+                    status, text, ra = r.status, await r.text(), r.headers.get("retry-after")
+                if status == 200:
                     self.limit.on_answer(time.monotonic() - t0)
                     try:
-                        return self._parse(r.json())
-                    except (json.JSONDecodeError, ValueError, TypeError, AttributeError) as e:
-                        return Completion.failed(f"unreadable answer ({type(e).__name__}): {r.text[:200]}")
-                if r.status_code not in RETRY_STATUS:
-                    return Completion.failed(f"HTTP {r.status_code}: {r.text[:300]}")
-                last = f"HTTP {r.status_code}"
-                ra = r.headers.get("retry-after")
+                        return self._parse(json.loads(text))
+                    except (ValueError, TypeError, AttributeError) as e:
+                        return Completion.failed(f"unreadable answer ({type(e).__name__}): {text[:200]}")
+                if status not in RETRY_STATUS:
+                    return Completion.failed(f"HTTP {status}: {text[:300]}")
+                last = f"HTTP {status}"
                 if ra:
                     try:
                         retry_after = float(ra)
                     except ValueError:
                         retry_after = None
-                if r.status_code in OVERLOAD_STATUS:
+                if status in OVERLOAD_STATUS:
                     self.limit.on_overload(retry_after)
-            except (httpx.TimeoutException, httpx.TransportError) as e:
+            except (aiohttp.ClientError, asyncio.TimeoutError) as e:
                 last = type(e).__name__
             if attempt == self.options.max_retries:
                 break
@@ -269,6 +268,6 @@ class OpenAIBackend(Backend):
 
     def close(self) -> None:
         try:
-            self._loop.run(self._client.aclose())
+            self._loop.run(self._client.close())
         finally:
             self._loop.stop()

@@ -11,13 +11,18 @@ will happen:
 - ``[[slow:N]]`` the first N attempts sleep ``slow_seconds`` (beyond the client's timeout)
 - ``[[drop:N]]`` the first N attempts have their connection closed without an answer
 
-``latency`` adds a fixed delay to every request and ``max_concurrency`` makes the server
-process at most that many at once (others queue), which is what the efficiency benchmark needs.
+``latency`` adds a fixed delay to every request (``latency_range=(lo, hi)``: a delay drawn
+uniformly per request from a seeded RNG) and ``max_concurrency`` makes the server process at
+most that many at once (others queue, as on a real inference server), which is what the
+efficiency benchmarks need. ``GET /stats`` returns ``served``, ``max_in_flight`` and
+``failures``. ``python -m instructforge.testing.fake_openai --plausible`` answers
+instructforge's own prompts plausibly (testing/plausible.py).
 """
 
 from __future__ import annotations
 
 import json
+import random
 import re
 import socket
 import threading
@@ -30,11 +35,21 @@ from typing import Any
 DIRECTIVE = re.compile(r"\[\[(429|500|slow|drop):(\d+)\]\]")
 
 
+class _Server(ThreadingHTTPServer):
+    # listen() runs in the constructor, so the backlog must be a class attribute: with the
+    # default of 5, a client opening 128 connections at once has most SYNs dropped and
+    # retried a second later, which looks like server latency.
+    request_queue_size = 1024
+    daemon_threads = True
+
+
 class FakeOpenAIServer:
     def __init__(
         self,
         *,
         latency: float = 0.0,
+        latency_range: tuple[float, float] | None = None,
+        seed: int = 0,
         max_concurrency: int | None = None,
         slow_seconds: float = 2.0,
         retry_after: float = 0.05,
@@ -42,6 +57,8 @@ class FakeOpenAIServer:
         top_logprobs: dict[str, float] | None = None,
     ):
         self.latency = latency
+        self.latency_range = latency_range
+        self._latency_rng = random.Random(seed)
         self.slow_seconds = slow_seconds
         self.retry_after = retry_after
         self.responder = responder
@@ -64,14 +81,18 @@ class FakeOpenAIServer:
             def log_message(self, *a: Any) -> None:  # quiet
                 pass
 
+            def do_GET(self) -> None:  # noqa: N802 - http.server API
+                with server._lock:
+                    stats = {"served": server.served, "in_flight": server.in_flight,
+                             "max_in_flight": server.max_in_flight, "failures": dict(server.failures)}
+                server._send(self, 200, stats)
+
             def do_POST(self) -> None:  # noqa: N802 - http.server API
                 n = int(self.headers.get("content-length") or 0)
                 body = json.loads(self.rfile.read(n) or b"{}")
                 server._handle(self, body)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.httpd.request_queue_size = 1024
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property
@@ -141,7 +162,11 @@ class FakeOpenAIServer:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            if self.latency:
+            if self.latency_range:
+                with self._lock:
+                    delay = self._latency_rng.uniform(*self.latency_range)
+                time.sleep(delay)
+            elif self.latency:
                 time.sleep(self.latency)
             answer = self.responder(text, body) if self.responder else f"echo: {text}"
             words = answer.split(" ")
@@ -179,9 +204,16 @@ def main() -> None:
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--latency", type=float, default=0.0)
+    ap.add_argument("--latency-range", type=float, nargs=2, default=None, metavar=("LO", "HI"))
+    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-concurrency", type=int, default=None)
+    ap.add_argument("--plausible", action="store_true", help="answer instructforge's prompts (testing/plausible.py)")
     a = ap.parse_args()
-    with FakeOpenAIServer(latency=a.latency, max_concurrency=a.max_concurrency) as s:
+    responder = None
+    if a.plausible:
+        from .plausible import responder
+    with FakeOpenAIServer(latency=a.latency, latency_range=tuple(a.latency_range) if a.latency_range else None,
+                          seed=a.seed, max_concurrency=a.max_concurrency, responder=responder) as s:
         print(s.url, flush=True)
         try:
             while True:
