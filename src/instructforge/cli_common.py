@@ -44,6 +44,8 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="openai: requests in flight, or 'auto' (grow while throughput rises, back off on "
                           "429/503 or rising latency; at most 1024)."),
         click.option("--timeout", default=120.0, show_default=True, type=float, help="openai: seconds per request."),
+        click.option("--max-retries", default=6, show_default=True, type=click.IntRange(0, 100),
+                     help="openai: retries of a request on 429/5xx/timeouts before the run stops."),
         click.option("--engine", default="auto", show_default=True,
                      help="embedded/hf: auto | transformers | ctranslate2 | llamacpp."),
         click.option("--batch-size", default=16, show_default=True, type=click.IntRange(1, 1024),
@@ -66,7 +68,7 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 AUTO_MAX_CONCURRENCY = 1024
-MODEL_KEYS = ("model", "base_url", "api", "concurrency", "timeout", "engine", "batch_size",
+MODEL_KEYS = ("model", "base_url", "api", "concurrency", "timeout", "max_retries", "engine", "batch_size",
               "no_cache", "executor", "ray_address", "ray_actors", "num_gpus")
 
 
@@ -81,6 +83,7 @@ def llm_from_options(m: dict[str, Any], *, spec: str | None = None) -> LLM:
         concurrency=AUTO_MAX_CONCURRENCY if conc == "auto" else int(conc),
         adaptive_concurrency=conc == "auto",
         timeout=m.get("timeout", 120.0),
+        max_retries=m.get("max_retries", 6),
         api=m.get("api", "chat"),
         engine=m.get("engine", "auto"),
         batch_size=m.get("batch_size", 16),

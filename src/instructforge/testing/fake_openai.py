@@ -8,6 +8,8 @@ will happen:
 
 - ``[[429:N]]``  the first N attempts get HTTP 429 with ``Retry-After``
 - ``[[500:N]]``  the first N attempts get HTTP 500
+- ``[[400:N]]``  the first N attempts get HTTP 400 (a request the server refuses, as vLLM does)
+- ``[[garbage:N]]`` the first N attempts get HTTP 200 with a body that is not JSON
 - ``[[slow:N]]`` the first N attempts sleep ``slow_seconds`` (beyond the client's timeout)
 - ``[[drop:N]]`` the first N attempts have their connection closed without an answer
 
@@ -32,7 +34,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-DIRECTIVE = re.compile(r"\[\[(429|500|slow|drop):(\d+)\]\]")
+DIRECTIVE = re.compile(r"\[\[(429|500|400|garbage|slow|drop):(\d+)\]\]")
 
 
 class _Server(ThreadingHTTPServer):
@@ -51,6 +53,7 @@ class FakeOpenAIServer:
         latency_range: tuple[float, float] | None = None,
         seed: int = 0,
         max_concurrency: int | None = None,
+        port: int = 0,
         slow_seconds: float = 2.0,
         retry_after: float = 0.05,
         responder: Callable[[str, dict[str, Any]], str] | None = None,
@@ -92,7 +95,7 @@ class FakeOpenAIServer:
                 body = json.loads(self.rfile.read(n) or b"{}")
                 server._handle(self, body)
 
-        self.httpd = _Server(("127.0.0.1", 0), Handler)
+        self.httpd = _Server(("127.0.0.1", port), Handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property
@@ -137,6 +140,15 @@ class FakeOpenAIServer:
                     return self._send(h, 429, {"error": {"message": "rate limited"}}, {"retry-after": str(self.retry_after)})
                 if kind == "500":
                     return self._send(h, 500, {"error": {"message": "boom"}})
+                if kind == "400":
+                    return self._send(h, 400, {"object": "error", "message": "this request is refused", "code": 400})
+                if kind == "garbage":
+                    data = b"<html>502 proxy says hello</html>"
+                    h.send_response(200)
+                    h.send_header("content-length", str(len(data)))
+                    h.end_headers()
+                    h.wfile.write(data)
+                    return None
                 if kind == "slow":
                     time.sleep(self.slow_seconds)
                     try:
@@ -206,14 +218,18 @@ def main() -> None:
     ap.add_argument("--latency", type=float, default=0.0)
     ap.add_argument("--latency-range", type=float, nargs=2, default=None, metavar=("LO", "HI"))
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--max-concurrency", type=int, default=None)
     ap.add_argument("--plausible", action="store_true", help="answer instructforge's prompts (testing/plausible.py)")
+    ap.add_argument("--fault-rate", type=float, default=0.0, help="--plausible: share of new tasks the server refuses")
     a = ap.parse_args()
     responder = None
     if a.plausible:
-        from .plausible import responder
+        from .plausible import responder as plausible
+
+        responder = plausible(a.fault_rate)
     with FakeOpenAIServer(latency=a.latency, latency_range=tuple(a.latency_range) if a.latency_range else None,
-                          seed=a.seed, max_concurrency=a.max_concurrency, responder=responder) as s:
+                          seed=a.seed, max_concurrency=a.max_concurrency, responder=responder, port=a.port) as s:
         print(s.url, flush=True)
         try:
             while True:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -49,7 +50,7 @@ def instruction(rng: random.Random) -> str:
     return f"{rng.choice(VERBS)} {' '.join(words)}."
 
 
-def bootstrap_answer(prompt: str, rng: random.Random) -> str:
+def bootstrap_answer(prompt: str, rng: random.Random, fault_rate: float = 0.0) -> str:
     listed = re.findall(r"^\d+\. (.+)$", prompt, re.M)
     nxt = int(m.group(1)) if (m := re.search(r"^(\d+)\.\s*$", prompt, re.M)) else len(listed) + 1
     items = []
@@ -63,6 +64,8 @@ def bootstrap_answer(prompt: str, rng: random.Random) -> str:
             items.append(rng.choice(listed))  # a copy: too similar
         else:
             items.append(instruction(rng))
+        if rng.random() < fault_rate:  # the server will refuse, or garble, every request about this task
+            items[-1] += rng.choice([" [[400:999]]", " [[garbage:999]]"])
     lines = [items[0]] + [f"{nxt + i}. {t}" for i, t in enumerate(items[1:], 1) if nxt + i < 16]
     return "\n".join(lines)
 
@@ -80,11 +83,12 @@ def instance_answer(classification: bool, rng: random.Random) -> str:
     return "\n".join(out)
 
 
-def answer(prompt: str, seed: int = 0) -> str:
-    """The simulated model's answer to one of instructforge's prompts (or a short echo)."""
+def answer(prompt: str, seed: int = 0, fault_rate: float = 0.0) -> str:
+    """The simulated model's answer to one of instructforge's prompts (or a short echo).
+    ``fault_rate``: the share of new instructions carrying a fake_openai fault directive."""
     rng = _rng(prompt, seed)
     if "Continue the list" in prompt:
-        return bootstrap_answer(prompt, rng)
+        return bootstrap_answer(prompt, rng, fault_rate)
     if prompt.rstrip().endswith("Is it classification?"):
         return " Yes" if rng.random() < 0.2 else " No"
     if "Each task below is a classification task" in prompt:
@@ -94,6 +98,6 @@ def answer(prompt: str, seed: int = 0) -> str:
     return f"A plausible answer ({len(prompt.split())} words asked)."
 
 
-def responder(text: str, body: dict[str, Any]) -> str:
+def responder(fault_rate: float = 0.0) -> Callable[[str, dict[str, Any]], str]:
     """FakeOpenAIServer's ``responder`` hook: the answer depends on the prompt and the request's seed."""
-    return answer(text, int(body.get("seed") or 0))
+    return lambda text, body: answer(text, int(body.get("seed") or 0), fault_rate)

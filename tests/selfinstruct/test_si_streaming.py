@@ -1,0 +1,115 @@
+"""The streaming pipeline against a real HTTP server (testing/fake_openai.py answering
+instructforge's prompts plausibly, in its own process): answers arriving in any order give the
+same dataset; refused and garbled requests are counted rejections; a server that dies mid-run
+stops the run with one line, and the same command against a server that is back finishes
+with exactly the records of an uninterrupted run."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from si_helpers import records, run_cli
+
+N = 40
+
+
+@contextlib.contextmanager
+def sim_server(*, port: int = 0, latency=(0.0, 0.03), seed: int = 0, fault_rate: float = 0.0):
+    p = subprocess.Popen([sys.executable, "-m", "instructforge.testing.fake_openai", "--plausible",
+                          "--latency-range", *map(str, latency), "--seed", str(seed), "--port", str(port),
+                          "--fault-rate", str(fault_rate), "--max-concurrency", "64"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        yield p, p.stdout.readline().strip()
+    finally:
+        p.kill()
+        p.wait()
+
+
+def served(url: str) -> int:
+    with urllib.request.urlopen(url.removesuffix("/v1") + "/stats", timeout=5) as r:
+        return json.loads(r.read())["served"]
+
+
+def generate(out: Path, url: str, *extra: str, n: int = N, **kw):
+    return run_cli("--quiet", "generate", "--out", str(out), "--num-instructions", str(n), "--model", "openai:sim",
+                   "--base-url", url, "--seed", "5", *extra, **kw)
+
+
+def snapshot(run: Path) -> dict:
+    return {kind: records(run, kind) for kind in ("candidate", "task", "instance_rejection")}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """An uninterrupted run, answers arriving in one order (latency seed 0)."""
+    tmp = tmp_path_factory.mktemp("ref")
+    with sim_server(seed=0) as (_, url):
+        p = generate(tmp / "run", url, "--concurrency", "16", env={"INSTRUCTFORGE_CACHE_DIR": str(tmp / "cache")})
+    assert p.returncode == 0, p.stderr
+    return tmp / "run"
+
+
+def test_answers_in_another_order_give_the_same_dataset(reference, tmp_path):
+    snap = snapshot(reference)
+    assert sum(s == "accepted" for _, s, _ in snap["candidate"]) == N
+    assert sum(s == "accepted" for _, s, _ in snap["task"]) >= N // 2
+    # other latencies (so another arrival order), another window, no cache: the same records
+    with sim_server(seed=7, latency=(0.0, 0.08)) as (_, url):
+        p = generate(tmp_path / "run", url, "--concurrency", "5", "--no-cache")
+    assert p.returncode == 0, p.stderr
+    assert snapshot(tmp_path / "run") == snap
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["accepted"] == N and summary["stats"]["errors"] == 0
+
+
+def test_refused_and_garbled_requests_are_counted_rejections(tmp_path):
+    with sim_server(fault_rate=0.1) as (_, url):
+        p = generate(tmp_path / "run", url, "--concurrency", "8", "--no-cache")
+    assert p.returncode == 0, p.stderr
+    assert "Traceback" not in p.stderr
+    tasks = records(tmp_path / "run", "task")
+    errors = [t for _, s, t in tasks if s == "rejected" and t["reason"] == "request_error"]
+    assert errors and all(("HTTP 400" in t["detail"]) or ("unreadable answer" in t["detail"]) for t in errors)
+    assert {"HTTP 400" in t["detail"] for t in errors} == {True, False}  # both kinds were met
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["tasks_rejected"]["request_error"] == len(errors)
+    assert summary["stats"]["errors"] >= len(errors)
+    assert summary["accepted"] == N  # the run reached its target regardless
+
+
+def test_server_dies_mid_run_then_resume_matches_uninterrupted(reference, tmp_path):
+    import socket
+
+    with socket.socket() as sock:  # a free port the restarted server can take again
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    out, env = tmp_path / "run", {"INSTRUCTFORGE_CACHE_DIR": str(tmp_path / "cache")}
+    args = ("--concurrency", "16", "--max-retries", "2")
+    with sim_server(port=port, latency=(0.02, 0.06)) as (server, url):
+        client = subprocess.Popen([sys.executable, "-m", "instructforge.cli", "--quiet", "generate", "--out", str(out),
+                                   "--num-instructions", str(N), "--model", "openai:sim", "--base-url", url,
+                                   "--seed", "5", *args], stderr=subprocess.PIPE, text=True,
+                                  env={**__import__("os").environ, **env})
+        deadline = time.time() + 60
+        while served(url) < 30 and time.time() < deadline:
+            time.sleep(0.01)
+        server.kill()  # mid-run: requests in flight, more to come
+        _, err = client.communicate(timeout=120)
+    assert client.returncode == 1
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "no answer after 3 attempts" in lines[0], err
+    partial = snapshot(out)
+    assert 0 < len(partial["candidate"]) < len(snapshot(reference)["candidate"])
+    with sim_server(port=port, latency=(0.0, 0.03)) as (_, url2):
+        assert url2 == url
+        p = generate(out, url, *args, env=env)
+    assert p.returncode == 0, p.stderr
+    assert snapshot(out) == snapshot(reference)
