@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("instructforge.evaluate.cli", "evaluate"),
     "compare": ("instructforge.evaluate.cli", "compare"),
     "report": ("instructforge.report.cli", "report"),
+    "score": ("instructforge.score.cli", "score"),
 }
 
 HELP = {
@@ -42,6 +43,7 @@ HELP = {
     "evaluate": "Evaluate a model: SuperNI, user-oriented instructions.",
     "compare": "Per-task comparison of two evaluation dirs (win/tie/loss).",
     "report": "Self-contained HTML report of a run or an evaluation dir.",
+    "score": "Score, audit and check every record of a run or data file (automated feedback).",
 }
 
 

@@ -35,3 +35,13 @@ def write_json(path: Path | str, obj: Any) -> None:
     from .store import atomic_write
 
     atomic_write(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+
+def read_text(path: Path | str) -> str:
+    """A UTF-8 text file, or an InputError naming it (exit 2, one line)."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError.at(path, None, f"not UTF-8 text ({e.reason})") from None
+    except OSError as e:
+        raise InputError.at(path, None, f"cannot read ({e.strerror})") from None

@@ -12,14 +12,15 @@ REFINE-AF scores each triple the instance writer produces with
   any instructforge model (the embedded model by default) through ``LLM.generate`` with
   ``max_tokens=1, logprobs=20`` and reads the first token's top log-probabilities.
 
-Every scorer has one method: ``score(triples) -> {dimension: [float, ...]}``.
+Every scorer has one method: ``score(triples) -> {dimension: [float, ...]}``. ``JudgeScorer``
+also serves ``instructforge score``'s audit questions (another prompt set, see score/audit.py).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -89,24 +90,33 @@ class JudgeScorer:
     """Yes/no questions to an instructforge LLM, scored from the first token's logprobs.
 
     ``neutral`` is the score given when neither yes nor no is among the top tokens (counted in
-    ``self.undecided``).
+    ``self.undecided``); ``None`` keeps such answers as None. ``render(question, triple)`` writes
+    each question (default: the feedback prompts above). After ``score``, ``failed[j]`` says
+    whether a request about triple ``j`` came back as an error (its value is then not an answer).
     """
 
-    def __init__(self, llm: Any, dimensions: Sequence[str] = DIMENSIONS, *, top_logprobs: int = 20, neutral: float = 0.5):
+    def __init__(self, llm: Any, dimensions: Sequence[str] = DIMENSIONS, *, top_logprobs: int = 20,
+                 neutral: float | None = 0.5, render: Callable[[str, Triple], str] = render_judge_prompt,
+                 desc: str = "feedback"):
         self.llm = llm
         self.dimensions = tuple(dimensions)
         self.params = SamplingParams(temperature=0.0, max_tokens=1, logprobs=top_logprobs)
         self.neutral = neutral
+        self.render = render
+        self.desc = desc
         self.undecided = 0
+        self.failed: list[bool] = []
 
-    def score(self, triples: Sequence[Triple]) -> dict[str, list[float]]:
-        reqs = [Request.chat(render_judge_prompt(d, t), params=self.params) for d in self.dimensions for t in triples]
-        comps = self.llm.generate(reqs, desc="feedback") if reqs else []
-        out: dict[str, list[float]] = {}
+    def score(self, triples: Sequence[Triple]) -> dict[str, list[Any]]:
+        reqs = [Request.chat(self.render(d, t), params=self.params) for d in self.dimensions for t in triples]
+        comps = self.llm.generate(reqs, desc=self.desc) if reqs else []
+        out: dict[str, list[Any]] = {}
         n = len(triples)
+        self.failed = [False] * n
         for k, d in enumerate(self.dimensions):
             vals = []
-            for c in comps[k * n:(k + 1) * n]:
+            for j, c in enumerate(comps[k * n:(k + 1) * n]):
+                self.failed[j] = self.failed[j] or c.finish_reason == "error"
                 p = yes_probability(c.top_logprobs[0] if c.top_logprobs else None)
                 if p is None:
                     self.undecided += 1
@@ -215,6 +225,20 @@ def _read_config(model_dir: Path) -> dict[str, Any]:
         return json.loads(cfg.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise InputError.at(cfg, e.lineno, f"not valid JSON ({e.msg})") from None
+
+
+def reward_model_dir(spec: str) -> Path:
+    """The directory of a ``--reward-model hf:DIR`` spec, checked (config only, nothing loaded):
+    an InputError (exit 2) unless it is a local sequence-classification model."""
+    from ..backends import parse_spec
+
+    kind, arg = parse_spec(spec)
+    if kind != "hf":
+        raise InputError(f"--reward-model must be hf:DIR (a local sequence-classification model), not {spec!r}")
+    if not Path(arg).is_dir():
+        raise InputError(f"{arg}: reward model directory not found")
+    check_sequence_classifier(Path(arg))
+    return Path(arg)
 
 
 def check_sequence_classifier(model_dir: Path) -> None:

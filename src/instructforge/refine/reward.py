@@ -1,8 +1,9 @@
 """REFINE-AF's reward: automated feedback combined by a linear rule (arXiv 2505.06548, section 3.2).
 
 ``r = 0.0078*Rew - 0.4421*Und + 0.3212*Nat + 0.1520*Coh - 0.0274`` per (instruction, input,
-output) triple. The coefficients are *unconfirmed* (docs/methods.md: the InstructMining quality
-rule, negated); they are config values with these defaults. A completion that yields no
+output) triple, computed by ``feedback_components`` for both the RL reward and
+``instructforge score``. The coefficients are *unconfirmed* (docs/methods.md: the
+InstructMining quality rule, negated); they are config values with these defaults. A completion that yields no
 parseable instance gets ``unparseable_penalty`` instead. The reward of a completion is the mean
 over the instances it wrote (at most ``max_triples``).
 
@@ -46,6 +47,40 @@ def combine(rew: float, und: float, nat: float, coh: float, cfg: RewardConfig | 
     """
     c = cfg or RewardConfig()
     return c.w_reward_model * rew + c.w_understandability * und + c.w_naturalness * nat + c.w_coherence * coh + c.intercept
+
+
+def feedback_components(scorers: Sequence[Any], triples: Sequence[Triple],
+                        cfg: RewardConfig | None = None) -> list[dict[str, float]]:
+    """The automated feedback of each triple, combined by the linear rule.
+
+    One dict per triple: the Rew source (``reward_model``, or the judge substitute ``overall``),
+    naturalness, coherence, understandability and ``total`` (the rule). The scorers together
+    must provide the three dimensions and a Rew source. RL's reward function and
+    ``instructforge score`` both score through this function.
+
+    >>> class Fixed:  # a stand-in scorer, only to show the call shape
+    ...     def score(self, triples):
+    ...         return {d: [0.5] * len(triples) for d in ("naturalness", "coherence", "understandability", "overall")}
+    >>> [round(r["total"], 4) for r in feedback_components([Fixed()], [Triple("Say hi.", "", "Hi!")])]
+    [-0.008]
+    """
+    c = cfg or RewardConfig()
+    if not triples:
+        return []
+    scores: dict[str, list[float]] = {}
+    for s in scorers:
+        scores.update(s.score(triples))
+    rew_key = REWARD_MODEL if REWARD_MODEL in scores else JUDGE_SUBSTITUTE
+    missing = [d for d in (*DIMENSIONS, rew_key) if d not in scores]
+    if missing:
+        raise ValueError(f"the feedback scorers gave no {', '.join(missing)} score")
+    out = []
+    for j in range(len(triples)):
+        comp = {d: scores[d][j] for d in (rew_key, *DIMENSIONS)}
+        comp["total"] = combine(scores[rew_key][j], comp["understandability"], comp["naturalness"],
+                                comp["coherence"], c)
+        out.append(comp)
+    return out
 
 
 def completion_text(completion: Any) -> str:
@@ -100,19 +135,8 @@ def make_reward_func(
                 inp, out = _pair(inst)
                 triples.append(Triple(instruction[i], inp, out))
                 owner.append(i)
-        scores: dict[str, list[float]] = {}
-        if triples:
-            for s in scorers:
-                scores.update(s.score(triples))
-        rew_key = REWARD_MODEL if REWARD_MODEL in scores else JUDGE_SUBSTITUTE
-        missing = [d for d in (*DIMENSIONS, rew_key) if triples and d not in scores]
-        if missing:
-            raise ValueError(f"the feedback scorers gave no {', '.join(missing)} score")
         per: list[dict[str, list[float]]] = [{} for _ in completions]
-        for j, i in enumerate(owner):
-            comp_scores = {d: scores[d][j] for d in (rew_key, *DIMENSIONS)}
-            comp_scores["total"] = combine(scores[rew_key][j], comp_scores["understandability"],
-                                           comp_scores["naturalness"], comp_scores["coherence"], c)
+        for comp_scores, i in zip(feedback_components(scorers, triples, c), owner, strict=True):
             for k, v in comp_scores.items():
                 per[i].setdefault(k, []).append(v)
         rewards, rows = [], []

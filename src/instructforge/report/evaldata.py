@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..jsonl import read_text
 
 EVAL_KINDS = ("induction", "superni", "user-oriented", "compare")
 
@@ -27,12 +28,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 
 
 def read_json(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise InputError.at(path, None, f"not UTF-8 text ({e.reason})") from None
-    except OSError as e:
-        raise InputError.at(path, None, f"cannot read ({e.strerror})") from None
+    text = read_text(path)
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:

@@ -140,12 +140,58 @@ def _run_page(d: dict[str, Any], page: Page) -> None:
                      explain="From the run store's stats, summed over resumes; tokens/s = tokens / wall time.")
     else:
         page.section("Cost", note("The run store has no stats yet."), sid="cost")
+    if d["scores"]["available"]:
+        _score_page(d["scores"], page)
     t = d["table"]
     page.section("Records", f'<div id="records"></div><script type="application/json" id="table-data">'
                             f'{_script_json({"columns": t["columns"], "rows": t["rows"]})}</script>',
                  explain=f"{t['shown']:,} of {t['total']:,} candidates (a random sample with accepted and "
                          "rejected ones when there are more). Filter by status or reason, search, sort by a "
                          "column header.", sid="table")
+
+
+def html_table(columns: list[str], rows: list[list[Any]]) -> str:
+    """A static table; every cell is escaped text."""
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in r) + "</tr>" for r in rows)
+    return f'<div class="table-wrap"><table class="records"><tr>{head}</tr>{body}</table></div>'
+
+
+def _share(v: float | None) -> str:
+    return "n/a" if v is None else f"{100 * v:.1f}%"
+
+
+def _score_page(s: dict[str, Any], page: Page) -> None:
+    meta = s.get("meta", {})
+    d = s["distributions"]
+    page.section("Scores", kpis([("instances scored", f"{s['scored']:,} of {s['items']:,}"),
+                                 ("judge", meta.get("judge")), ("mean reward", d["reward"]["mean"]),
+                                 ("all fields valid", _share(s["audit"]["all"]["share_yes"])),
+                                 ("flagged by checks", s["checks"]["flagged_records"])]),
+                 page.fig(plots.score_distributions(d)), sid="scores",
+                 explain="instructforge score: REFINE-AF's automated feedback (naturalness, coherence, "
+                         "understandability asked of the judge; Rew = " + str(meta.get("rew_source") or "?")
+                         + ") combined by the linear rule into reward; p_* are the judge's P(yes) to the "
+                         "three audit questions. The judge substitutes for UniEval, the reward model and the "
+                         "paper's expert; see docs/score.md.")
+    rows = [[q, a["yes"], a["no"], a["undecided"], _share(a["share_yes"]), _share(a["paper"]), a["paper_source"]]
+            for q, a in s["audit"].items()]
+    c = s["checks"]
+    checks = html_table(["reason", "records"], [[k, v] for k, v in c["by_reason"].items()]) if c["by_reason"] \
+        else note("No record failed a deterministic check.")
+    page.section("Audit and checks", page.grid(
+        html_table(["question", "yes", "no", "undecided", "share yes", "paper", "paper figure from"], rows), checks),
+        explain="Self-Instruct's quality review (200 samples by an expert: 92% valid instructions, 79% appropriate "
+                "inputs, 58% correct outputs, 54% all valid) next to the judge's answers (yes when P(yes) >= "
+                f"{meta.get('threshold', '?')}). Checks: deterministic, counted per reason.", sid="audit")
+    cols = ["key", "reward", "instruction", "input", "output", "flags"]
+
+    def recs(items: list[dict[str, Any]]) -> str:
+        return html_table(cols, [[r["key"], r["reward"], r["instruction"], r["input"], r["output"],
+                                  ", ".join(r["flags"])] for r in items])
+
+    page.section("Lowest- and highest-scoring records", "<h3>lowest reward</h3>", recs(s["lowest"]),
+                 "<h3>highest reward</h3>", recs(s["highest"]), sid="score-records")
 
 
 # -- evaluation reports -------------------------------------------------------------------------

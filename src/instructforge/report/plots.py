@@ -128,6 +128,23 @@ def cost(c: dict[str, Any]) -> go.Figure:
     return _layout(fig, "Cost", height=340, showlegend=False, margin={"l": 60, "r": 20, "t": 90, "b": 50})
 
 
+def score_distributions(dists: dict[str, dict[str, Any]]) -> go.Figure:
+    """Histograms of every stored score of ``instructforge score`` (score/summary.py)."""
+    names = list(dists)
+    cols = 4
+    rows = (len(names) + cols - 1) // cols
+    titles = [f"{n} (n={dists[n]['n']:,}, mean {dists[n]['mean']:.3g})" if dists[n]["n"] else f"{n} (none)"
+              for n in names]
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles)
+    colors = [BLUE, ORANGE, GREEN, PURPLE, RED, GREY]
+    for k, n in enumerate(names):
+        if dists[n]["n"]:
+            fig.add_trace(_hist_trace(dists[n]["hist"], n, colors[k % len(colors)]), row=k // cols + 1, col=k % cols + 1)
+    fig.update_annotations(font_size=11)
+    return _layout(fig, "Score distributions", height=260 * rows + 60, showlegend=False, bargap=0.05,
+                   margin={"l": 50, "r": 20, "t": 90, "b": 40})
+
+
 # -- evaluations ------------------------------------------------------------------------------
 
 def induction_accuracy(d: dict[str, Any]) -> go.Figure:

@@ -3,7 +3,8 @@
 Follows the data analysis of Self-Instruct (Wang et al. 2023, section 3.2, methods.md section 2):
 verb-noun structure (verbs.py), ROUGE-L of each generated instruction to its most similar seed
 instruction (Figure 3), and instruction / input / output length histograms (Figure 4), plus the
-funnel with every rejection reason and the cost of the run. Charts get aggregates computed here
+funnel with every rejection reason, the cost of the run and, once ``instructforge score`` has
+run, the score distributions, the audit table and the lowest/highest records (score/summary.py). Charts get aggregates computed here
 (histogram counts, never raw points) and the table a bounded sample, so a 100K-record run still
 makes a small page.
 """
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..runrecords import Candidate, ScoreRecord, TaskRecord
 from ..store import RunStore
 from . import verbs
 
@@ -39,6 +41,7 @@ class ReportConfig:
     text_chars: int = 400  # longest text kept per table cell
     spacy_model: str | None = None  # spaCy pipeline name; None = first installed English one
     sample_seed: int = 0  # RNG seed of every sample (table, parse, ROUGE-L)
+    score_records: int = 10  # lowest- and highest-scoring records shown (runs scored by `instructforge score`)
 
 
 def histogram(values: list[float], bins: int, lo: float | None = None, hi: float | None = None,
@@ -103,18 +106,18 @@ def collect_run(run_dir: Path, cfg: ReportConfig | None = None) -> dict[str, Any
 
 
 def _collect(store: RunStore, cfg: ReportConfig) -> dict[str, Any]:
-    seeds = [p for _, _, p in store.iter("seed")]
-    candidates = list(store.iter("candidate"))
-    tasks = {k: (s, p) for k, s, p in store.iter("task")}
-    inst_rej = [p for _, _, p in store.iter("instance_rejection")]
+    seeds = store.seeds()
+    candidates = store.candidates()
+    tasks = {t.key: t for t in store.tasks()}
+    inst_rej = store.instance_rejections()
     stats = store.get_meta("stats", {}) or {}
     stage = store.get_meta("stage")
     config = store.read_config()
 
-    accepted = [(k, p) for k, s, p in candidates if s == "accepted"]
-    rejected = [(k, p) for k, s, p in candidates if s != "accepted"]
-    good_tasks = [p for s, p in tasks.values() if s == "accepted"]
-    instances = [i for t in good_tasks for i in t.get("instances", [])]
+    accepted = [c for c in candidates if c.accepted]
+    rejected = [c for c in candidates if not c.accepted]
+    good_tasks = [t for t in tasks.values() if t.accepted]
+    instances = [i for t in good_tasks for i in t.instances]
 
     # config.yaml of generate: {"model": {"model": SPEC, ...}, "generate": {GenerateConfig fields}}
     gen = config.get("generate") if isinstance(config.get("generate"), dict) else config
@@ -133,7 +136,7 @@ def _collect(store: RunStore, cfg: ReportConfig) -> dict[str, Any]:
         message = ""
 
     rng = random.Random(cfg.sample_seed)
-    instructions = [p.get("instruction", "") for _, p in accepted]
+    instructions = [c.instruction for c in accepted]
     data: dict[str, Any] = {
         "kind": "run",
         "path": str(store.dir),
@@ -151,28 +154,40 @@ def _collect(store: RunStore, cfg: ReportConfig) -> dict[str, Any]:
             "instances": len(instances),
         },
         "rejections": {
-            "instruction": dict(Counter(str(p.get("reason") or "unknown") for _, p in rejected).most_common()),
-            "task": dict(Counter(str(p.get("reason") or "unknown") for s, p in tasks.values()
-                                 if s != "accepted").most_common()),
-            "instance": dict(Counter(str(p.get("reason") or "unknown") for p in inst_rej).most_common()),
+            "instruction": dict(Counter(c.reason or "unknown" for c in rejected).most_common()),
+            "task": dict(Counter(t.reason or "unknown" for t in tasks.values() if not t.accepted).most_common()),
+            "instance": dict(Counter(r.reason or "unknown" for r in inst_rej).most_common()),
         },
         "verbs": _verb_section(instructions, cfg, rng),
-        "rouge_to_seed": _rouge_section(instructions, [s.get("instruction", "") for s in seeds], cfg, rng),
+        "rouge_to_seed": _rouge_section(instructions, [s.instruction for s in seeds], cfg, rng),
         "pool_rouge": {
-            status: histogram([float(p["max_rouge_l"]) for _, p in group if p.get("max_rouge_l") is not None],
+            status: histogram([float(c.max_rouge_l) for c in group if c.max_rouge_l is not None],
                               cfg.rouge_bins, 0.0, 1.0)
             for status, group in (("accepted", accepted), ("rejected", rejected))
         },
         "lengths": {
             "instruction": histogram([_words(t) for t in instructions], cfg.length_bins, 0, integer=True),
-            "input": histogram([_words(i.get("input", "")) for i in instances], cfg.length_bins, 0, integer=True),
-            "output": histogram([_words(i.get("output", "")) for i in instances], cfg.length_bins, 0, integer=True),
+            "input": histogram([_words(i.input) for i in instances], cfg.length_bins, 0, integer=True),
+            "output": histogram([_words(i.output) for i in instances], cfg.length_bins, 0, integer=True),
         },
         "classification": _classification(good_tasks, accepted),
         "cost": _cost(stats),
+        "scores": _score_section(store, good_tasks, cfg),
     }
     data["table"] = _table(candidates, tasks, cfg, rng)
     return data
+
+
+def _score_section(store: RunStore, good_tasks: list[TaskRecord], cfg: ReportConfig) -> dict[str, Any]:
+    """``instructforge score``'s results (score/summary.py), when the run has been scored."""
+    if not store.count(ScoreRecord.kind):
+        return {"available": False}
+    from ..score.scoring import current_scores, task_items
+    from ..score.summary import score_section
+
+    items = task_items(good_tasks)
+    return {**score_section(current_scores(store, items), len(items), cfg.score_records),
+            "meta": store.get_meta("score") or {}}
 
 
 def _verb_section(instructions: list[str], cfg: ReportConfig, rng: random.Random) -> dict[str, Any]:
@@ -203,11 +218,11 @@ def _rouge_section(instructions: list[str], seeds: list[str], cfg: ReportConfig,
             "of": len(instructions), "hist": histogram(scores, cfg.rouge_bins, 0.0, 1.0)}
 
 
-def _classification(tasks: list[dict[str, Any]], accepted: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+def _classification(tasks: list[TaskRecord], accepted: list[Candidate]) -> dict[str, Any]:
     if tasks:
-        flags, source = [bool(t.get("is_classification")) for t in tasks], "tasks with instances"
+        flags, source = [t.is_classification for t in tasks], "tasks with instances"
     else:
-        flags = [bool(p["is_classification"]) for _, p in accepted if p.get("is_classification") is not None]
+        flags = [bool(c.is_classification) for c in accepted if c.is_classification is not None]
         source = "accepted instructions"
     return {"classification": sum(flags), "non_classification": len(flags) - sum(flags), "source": source}
 
@@ -226,31 +241,32 @@ def _cost(stats: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-TABLE_COLUMNS = ["key", "status", "reason", "detail", "instruction", "round", "max_rouge_l",
+TABLE_COLUMNS = ["key", "status", "reason", "detail", "instruction", "prompt", "max_rouge_l",
                  "most_similar", "classification", "instances", "first_input", "first_output"]
 
 
-def _table(candidates: list[tuple[str, str, dict[str, Any]]], tasks: dict[str, tuple[str, dict[str, Any]]],
-           cfg: ReportConfig, rng: random.Random) -> dict[str, Any]:
-    acc = [c for c in candidates if c[1] == "accepted"]
-    rej = [c for c in candidates if c[1] != "accepted"]
+def _table(candidates: list[Candidate], tasks: dict[str, TaskRecord], cfg: ReportConfig,
+           rng: random.Random) -> dict[str, Any]:
+    acc = [c for c in candidates if c.accepted]
+    rej = [c for c in candidates if not c.accepted]
     half = cfg.table_rows // 2
     # Half of the rows for each side when both are large; a short side leaves its room to the other.
     n_rej = min(len(rej), max(half, cfg.table_rows - len(acc)))
     n_acc = min(len(acc), cfg.table_rows - n_rej)
-    chosen = sorted(_sample(acc, n_acc, rng) + _sample(rej, n_rej, rng), key=lambda c: c[0])
+    chosen = sorted(_sample(acc, n_acc, rng) + _sample(rej, n_rej, rng), key=lambda c: c.key)
     rows = []
     n = cfg.text_chars
-    for key, status, p in chosen:
-        t_status, task = tasks.get(key, (None, None))
-        insts = (task or {}).get("instances", [])
-        reason = p.get("reason") or ((task or {}).get("reason") if t_status == "rejected" else None)
-        detail = p.get("detail") or ((task or {}).get("detail") if t_status == "rejected" else None)
-        clf = (task or {}).get("is_classification", p.get("is_classification"))
+    for c in chosen:
+        task = tasks.get(c.key)
+        task_rejected = task is not None and not task.accepted
+        insts = task.instances if task is not None else []
+        reason = c.reason or (task.reason if task_rejected else None)
+        detail = c.detail or (task.detail if task_rejected else None)
+        clf = task.is_classification if task is not None else c.is_classification
         rows.append([
-            key, status if t_status != "rejected" else "rejected (task)", reason or "", _clip(detail, n),
-            _clip(p.get("instruction"), n), p.get("round"), p.get("max_rouge_l"),
-            _clip(p.get("most_similar"), n), None if clf is None else bool(clf), len(insts),
-            _clip(insts[0].get("input") if insts else "", n), _clip(insts[0].get("output") if insts else "", n),
+            c.key, "rejected (task)" if task_rejected else c.status, reason or "", _clip(detail, n),
+            _clip(c.instruction, n), c.prompt_index, c.max_rouge_l, _clip(c.most_similar, n),
+            None if clf is None else bool(clf), len(insts),
+            _clip(insts[0].input if insts else "", n), _clip(insts[0].output if insts else "", n),
         ])
     return {"columns": TABLE_COLUMNS, "rows": rows, "total": len(candidates), "shown": len(rows)}

@@ -17,6 +17,7 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
+from ..runrecords import TaskRecord
 from ..store import RunStore, atomic_write
 from .common import PROMPTS
 
@@ -24,16 +25,16 @@ FORMATS = ("alpaca", "messages", "prompt-completion", "hf")
 
 
 def export_records(store: RunStore, include_seeds: bool = False) -> list[dict[str, Any]]:
-    """One record per instance of every accepted task (seeds first if asked), in store order."""
-    rows: list[dict[str, Any]] = []
-    sources = [("seed", "seed")] if include_seeds else []
-    sources.append(("task", "accepted"))
-    for kind, status in sources:
-        for key, _, p in store.iter(kind, status):
-            for inst in p["instances"]:
-                rows.append({"instruction": p["instruction"], "input": inst["input"], "output": inst["output"],
-                             "task_key": key, "is_classification": bool(p.get("is_classification"))})
-    return rows
+    """One record per instance of every accepted task (seeds first if asked), in store order.
+
+    Besides the exported columns a record holds ``index`` (its place in the task) and ``seed``,
+    which a curated export (score/curate.py) uses to find its score."""
+    tasks = [t.task() for t in (TaskRecord.from_row(*r) for r in store.iter("task", "accepted"))]
+    sources = [(True, t) for t in store.seeds()] if include_seeds else []
+    sources += [(False, t) for t in tasks]
+    return [{"instruction": t.instruction, "input": inst.input, "output": inst.output, "task_key": t.id,
+             "is_classification": t.is_classification, "index": i, "seed": seed}
+            for seed, t in sources for i, inst in enumerate(t.instances)]
 
 
 def encoding_templates() -> tuple[list[Template], list[Template]]:
@@ -64,7 +65,11 @@ def _jsonl(rows: list[dict[str, Any]]) -> str:
 
 def export_run(store: RunStore, fmt: str, out: Path, include_seeds: bool = False) -> int:
     """Write ``out`` in ``fmt``; returns the number of records."""
-    recs = export_records(store, include_seeds)
+    return write_records(export_records(store, include_seeds), fmt, out)
+
+
+def write_records(recs: list[dict[str, Any]], fmt: str, out: Path) -> int:
+    """Write export records (``export_records``, possibly curated) to ``out`` in ``fmt``."""
     if fmt == "alpaca":
         data = [{k: r[k] for k in ("instruction", "input", "output")} for r in recs]
         atomic_write(out, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
@@ -81,7 +86,7 @@ def export_run(store: RunStore, fmt: str, out: Path, include_seeds: bool = False
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
         try:
-            Dataset.from_list(recs, features=feats).save_to_disk(str(tmp / "ds"))
+            Dataset.from_list([{k: r[k] for k in feats} for r in recs], features=feats).save_to_disk(str(tmp / "ds"))
             if out.exists():
                 shutil.rmtree(out)
             (tmp / "ds").rename(out)

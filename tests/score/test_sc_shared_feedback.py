@@ -1,0 +1,33 @@
+"""One implementation of REFINE-AF's feedback serves RL and ``score``: the reward RL gives a
+completion with one instance equals the reward ``score`` stores for that instance."""
+
+from __future__ import annotations
+
+import pytest
+from sc_helpers import expected, judge_rules
+
+from instructforge.refine.feedback import Triple
+from instructforge.refine.reward import make_reward_func
+from instructforge.score.config import ScoreConfig
+from instructforge.score.scoring import Item, build_scorer
+
+
+def test_sc_rl_reward_and_score_agree(tmp_path, isolated_cache):
+    from instructforge.llm import open_llm
+
+    llm = open_llm(judge_rules(tmp_path / "judge.jsonl"), use_cache=False)
+    try:
+        scorer, label = build_scorer(llm, None, ScoreConfig())
+        triples = [Triple("Give an antonym of the word.", "cold", "hot zebra"),
+                   Triple("Give an antonym of the word.", "up", "down walrus"),
+                   Triple("Name a color.", "", "Blue.")]
+        recs, failed = scorer.score([Item(f"t{i}", 0, t) for i, t in enumerate(triples)])
+        rl = make_reward_func(scorer.feedback, lambda text, clf: [{"input": text.split("|")[0], "output": text.split("|")[1]}])
+        rewards = rl([f"{t.input}|{t.output}" for t in triples], instruction=[t.instruction for t in triples])
+    finally:
+        llm.close()
+    assert not failed and label.startswith("SUBSTITUTE")
+    assert [r.reward for r in recs] == pytest.approx(rewards, abs=1e-12)
+    assert [r.reward for r in recs] == pytest.approx([expected(t.instruction, t.input, t.output)["reward"]
+                                                      for t in triples], abs=1e-12)
+    assert len(set(rewards)) == 3
