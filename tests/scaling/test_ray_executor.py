@@ -1,4 +1,5 @@
-"""Ray executor: the same completions as the local executor, chunks yielded with their indices.
+"""Ray executor: the same completions as the local executor; every actor kept busy (a running
+and a queued chunk each), every request answered once.
 
 One local Ray instance (2 CPUs) per module: starting Ray costs seconds.
 """
@@ -33,6 +34,18 @@ def ray_local():
     ray.shutdown()
 
 
+def run_all(ex, reqs: list[Request]) -> dict[int, object]:
+    """Submit everything, poll until every id has come back (each exactly once)."""
+    ex.submit(list(enumerate(reqs)))
+    held = len(ex._in_flight)
+    out: dict[int, object] = {}
+    while len(out) < len(reqs):
+        for rid, comp in ex.poll(30):
+            assert rid not in out
+            out[rid] = comp
+    return out | {"chunks_held_at_once": held}
+
+
 def _requests() -> list[Request]:
     reqs = []
     for i in range(37):
@@ -57,12 +70,11 @@ def test_ray_matches_local_executor(tmp_path, ray_local):
     expected = local.generate(reqs)
     ex = RayExecutor(spec, opts, num_actors=2)
     try:
-        assert ex.batch_size == 64  # the scripted backend's own batch, as the local executor uses
-        ex._batch_size = 5  # several chunks in flight at once on 2 actors
-        chunks = list(ex.run(reqs))
-        seen = sorted(i for idx, _ in chunks for i in idx)
-        assert seen == list(range(len(reqs)))  # every index once: nothing lost or duplicated
-        assert all(len(idx) == len(c) <= 5 for idx, c in chunks)
+        assert ex.batch_size == 5  # the backend's own batch (--batch-size), as the local executor uses
+        assert ex.window() == 2 * 5 * 2  # two actors, each a running and a queued chunk
+        got = run_all(ex, reqs)
+        assert got.pop("chunks_held_at_once") == 4  # both actors busy, each with one chunk queued
+        assert [got[i].to_dict() for i in range(len(reqs))] == [c.to_dict() for c in expected]
         via_ray = LLM(spec, opts, cache=CallCache(tmp_path / "calls.sqlite"), executor=ex).generate(reqs)
     finally:
         ex.close()
@@ -83,7 +95,7 @@ def test_ray_actor_builds_backend_errors_reach_driver(tmp_path, ray_local):
     ex = RayExecutor(f"scripted:{bad}", BackendOptions(), num_actors=1)
     try:
         with pytest.raises(Exception, match="needs contains, regex"):
-            list(ex.run([Request.chat("hi")]))
+            run_all(ex, [Request.chat("hi")])
     finally:
         ex.close()
 
@@ -94,4 +106,4 @@ def test_bad_pool_size_is_input_error():
 
     with pytest.raises(InputError):
         RayExecutor("embedded", BackendOptions(), num_actors=0)
-    assert ScriptedBackend(RULES).batch_size == 64
+    assert ScriptedBackend(RULES).batch_size == 64 and ScriptedBackend(RULES, batch_size=3).batch_size == 3
