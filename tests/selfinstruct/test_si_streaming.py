@@ -39,8 +39,11 @@ def served(url: str) -> int:
 
 
 def generate(out: Path, url: str, *extra: str, n: int = N, **kw):
+    # pool_lag fixed: its default follows --concurrency, and these runs use different ones
+    cfg = out.parent / f"{out.name}.cfg.json"
+    cfg.write_text(json.dumps({"pool_lag": 8}))
     return run_cli("--quiet", "generate", "--out", str(out), "--num-instructions", str(n), "--model", "openai:sim",
-                   "--base-url", url, "--seed", "5", *extra, **kw)
+                   "--base-url", url, "--seed", "5", "--config", str(cfg), *extra, **kw)
 
 
 def snapshot(run: Path) -> dict:
@@ -94,12 +97,14 @@ def test_server_dies_mid_run_then_resume_matches_uninterrupted(reference, tmp_pa
     out, env = tmp_path / "run", {"INSTRUCTFORGE_CACHE_DIR": str(tmp_path / "cache")}
     args = ("--concurrency", "16", "--max-retries", "2")
     with sim_server(port=port, latency=(0.02, 0.06)) as (server, url):
+        cfg = tmp_path / "run.cfg.json"
+        cfg.write_text(json.dumps({"pool_lag": 8}))
         client = subprocess.Popen([sys.executable, "-m", "instructforge.cli", "--quiet", "generate", "--out", str(out),
                                    "--num-instructions", str(N), "--model", "openai:sim", "--base-url", url,
-                                   "--seed", "5", *args], stderr=subprocess.PIPE, text=True,
+                                   "--seed", "5", "--config", str(cfg), *args], stderr=subprocess.PIPE, text=True,
                                   env={**__import__("os").environ, **env})
         deadline = time.time() + 60
-        while served(url) < 30 and time.time() < deadline:
+        while served(url) < 20 and time.time() < deadline:
             time.sleep(0.01)
         server.kill()  # mid-run: requests in flight, more to come
         _, err = client.communicate(timeout=120)
@@ -107,7 +112,10 @@ def test_server_dies_mid_run_then_resume_matches_uninterrupted(reference, tmp_pa
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and "no answer after 3 attempts" in lines[0], err
     partial = snapshot(out)
-    assert 0 < len(partial["candidate"]) < len(snapshot(reference)["candidate"])
+    full = snapshot(reference)
+    assert partial["candidate"] and len(partial["task"]) < len(full["task"])  # killed mid-run
+    # what it committed was final: the same keys and verdicts as the uninterrupted run
+    assert {(k, st) for k, st, _ in partial["candidate"]} <= {(k, st) for k, st, _ in full["candidate"]}
     with sim_server(port=port, latency=(0.0, 0.03)) as (_, url2):
         assert url2 == url
         p = generate(out, url, *args, env=env)

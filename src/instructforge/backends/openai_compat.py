@@ -63,10 +63,9 @@ def wire_sampling(req: Request) -> dict[str, Any]:
     (0.0, 1.0)
     """
     p = req.params
-    greedy = p.temperature <= 0 or p.top_p <= 0
     body: dict[str, Any] = {
-        "temperature": 0.0 if greedy else p.temperature,
-        "top_p": 1.0 if greedy else min(1.0, p.top_p),
+        "temperature": 0.0 if p.greedy else p.temperature,
+        "top_p": 1.0 if p.greedy else min(1.0, p.top_p),
         "max_tokens": p.max_tokens,
         "seed": request_seed(req) % (2**31 - 1),
     }

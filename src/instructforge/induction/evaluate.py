@@ -20,12 +20,13 @@ from typing import Any
 
 from ..errors import InputError
 from ..llm import LLM
+from ..steps import run_steps
 from . import benchmark as bm
 from .bertscore import BertScoreConfig, bertscore_f1
 from .execute import ExecuteConfig, Job, score_jobs
 from .induce import InduceConfig, induce
 from .metrics import mean, weighted_mean
-from .search import SearchConfig, search
+from .search import SearchConfig, search_steps
 
 
 @dataclass
@@ -77,10 +78,13 @@ def evaluate_benchmark(llm: LLM, data_dir: Path, cfg: EvalConfig, tasks: list[st
     induced: dict[str, Counter[str]] = {}
     searches: dict[str, Any] = {}
     if cfg.use_search:
+        procs = []
         for t in names:
             pool, held = _held_out(data_dir, t, specs[t], cfg.search.max_eval, cfg.k, cfg.search.seed)
             scfg = SearchConfig(**{**asdict(cfg.search), "metric": specs[t].metric, "k": cfg.k})
-            res = search(llm, pool, scfg, cfg.induce, cfg.execute, held_out=held)
+            procs.append(search_steps(pool, scfg, cfg.induce, cfg.execute, held_out=held))
+        # every task's search advances together: one stream per step, not 24 searches in turn
+        for t, res in zip(names, run_steps(llm, procs, "searching"), strict=True):
             induced[t] = Counter({res.best.text: 1})
             searches[t] = res.table()
     else:

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..llm import LLM
-from ..records import SamplingParams
+from ..records import Request, SamplingParams
+from ..steps import Steps, run_steps
 from .benchmark import TestItem
 from .induce import make_request, prompt_template
 from .metrics import mean, score
@@ -34,26 +35,34 @@ def render_execute_prompt(instruction: str, input_text: str) -> str:
     return prompt_template("execute").format(instruction=instruction, input=input_text)
 
 
-def execute(llm: LLM, pairs: Sequence[tuple[str, str]], cfg: ExecuteConfig | None = None,
-            desc: str = "executing") -> list[str]:
+def execute_steps(pairs: Sequence[tuple[str, str]], cfg: ExecuteConfig | None = None) -> Steps[list[str]]:
     """Answers for (instruction, input) pairs; identical pairs are sent once."""
     cfg = cfg or ExecuteConfig()
     prompts = [render_execute_prompt(i, x) for i, x in pairs]
     # Similar lengths batch together with less padding; answers are mapped back by prompt.
     unique = sorted(dict.fromkeys(prompts), key=len)
-    stops: tuple[str, ...] = ("\n", ".") if cfg.early_stop else ()
 
-    def run(texts: list[str], stop: tuple[str, ...]) -> list[str]:
+    def requests(texts: list[str], stop: tuple[str, ...]) -> list[Request]:
         params = SamplingParams(temperature=cfg.temperature, max_tokens=cfg.max_tokens, stop=stop)
-        reqs = [make_request(t, params, cfg.prompt_format, cfg.seed) for t in texts]
-        return [c.text for c in llm.generate(reqs, desc=desc)] if reqs else []
+        return [make_request(t, params, cfg.prompt_format, cfg.seed) for t in texts]
 
-    answers = dict(zip(unique, run(unique, stops), strict=True))
+    stops: tuple[str, ...] = ("\n", ".") if cfg.early_stop else ()
+    comps = yield requests(unique, stops)
+    answers = {p: c.text for p, c in zip(unique, comps, strict=True)}
     if cfg.early_stop:
         # An answer that opens with a blank line: the scored line is a later one.
         again = [p for p, a in answers.items() if not a.strip()]
-        answers.update(zip(again, run(again, (".",)), strict=True))
+        if again:
+            comps = yield requests(again, (".",))
+            answers.update((p, c.text) for p, c in zip(again, comps, strict=True))
     return [answers[p] for p in prompts]
+
+
+def execute(llm: LLM, pairs: Sequence[tuple[str, str]], cfg: ExecuteConfig | None = None,
+            desc: str = "executing") -> list[str]:
+    """Answers for (instruction, input) pairs; identical pairs are sent once."""
+    answers: list[str] = run_steps(llm, [execute_steps(pairs, cfg)], desc)[0]
+    return answers
 
 
 @dataclass

@@ -19,6 +19,7 @@ from ..errors import InputError
 from ..jsonl import iter_jsonl
 from ..llm import LLM
 from ..records import Request, SamplingParams
+from ..steps import Steps, run_steps
 
 NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
 
@@ -84,15 +85,22 @@ def postprocess(text: str) -> str:
     return text.replace('"', "").strip()
 
 
-def induce(llm: LLM, demo_sets: list[list[tuple[str, str]]], cfg: InduceConfig | None = None,
-           *, sample_indices: list[int] | None = None, desc: str = "inducing") -> list[str]:
-    """One post-processed instruction per demonstration set (one batched model call)."""
+def induce_steps(demo_sets: list[list[tuple[str, str]]], cfg: InduceConfig | None = None,
+                 sample_indices: list[int] | None = None) -> Steps[list[str]]:
+    """One post-processed instruction per demonstration set (one step: see execute.run_steps)."""
     cfg = cfg or InduceConfig()
     params = SamplingParams(temperature=cfg.temperature, max_tokens=cfg.max_tokens)
     idx = sample_indices or [0] * len(demo_sets)
-    reqs = [make_request(render_induce_prompt(d), params, cfg.prompt_format, cfg.seed, i)
-            for d, i in zip(demo_sets, idx, strict=True)]
-    return [postprocess(c.text) for c in llm.generate(reqs, desc=desc)]
+    comps = yield [make_request(render_induce_prompt(d), params, cfg.prompt_format, cfg.seed, i)
+                   for d, i in zip(demo_sets, idx, strict=True)]
+    return [postprocess(c.text) for c in comps]
+
+
+def induce(llm: LLM, demo_sets: list[list[tuple[str, str]]], cfg: InduceConfig | None = None,
+           *, sample_indices: list[int] | None = None, desc: str = "inducing") -> list[str]:
+    """One post-processed instruction per demonstration set (one batched model call)."""
+    texts: list[str] = run_steps(llm, [induce_steps(demo_sets, cfg, sample_indices)], desc)[0]
+    return texts
 
 
 def read_demos(path: Path) -> list[tuple[str, str]]:

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 
 from ..llm import LLM
 from ..records import SamplingParams
+from ..steps import Steps, run_steps
 from .benchmark import TestItem
-from .execute import ExecuteConfig, execute
-from .induce import InduceConfig, induce, make_request, postprocess, prompt_template
+from .execute import ExecuteConfig, execute_steps
+from .induce import InduceConfig, induce_steps, make_request, postprocess, prompt_template
 from .metrics import mean, score
 
 
@@ -73,9 +74,9 @@ def can_search(n_demos: int, cfg: SearchConfig) -> bool:
     return n_demos - cfg.k >= cfg.min_eval
 
 
-def _evaluate(llm: LLM, cands: list[Candidate], items: list[TestItem], cfg: SearchConfig, ecfg: ExecuteConfig) -> None:
+def _evaluate(cands: list[Candidate], items: list[TestItem], cfg: SearchConfig, ecfg: ExecuteConfig) -> Steps[None]:
     todo = [(c, it) for c in cands for it in items if it.id not in c.scores]
-    answers = execute(llm, [(c.text, it.input) for c, it in todo], ecfg, desc="scoring candidates")
+    answers = yield from execute_steps([(c.text, it.input) for c, it in todo], ecfg)
     for (c, it), a in zip(todo, answers, strict=True):
         c.scores[it.id] = score(a, it.answers, cfg.metric)
 
@@ -88,6 +89,14 @@ def search(llm: LLM, demos: list[tuple[str, str]], cfg: SearchConfig | None = No
     ``held_out`` overrides the scoring set (the benchmark passes answers with several
     acceptable forms); otherwise it is split off ``demos``.
     """
+    result: SearchResult = run_steps(llm, [search_steps(demos, cfg, icfg, ecfg, held_out)], "searching")[0]
+    return result
+
+
+def search_steps(demos: list[tuple[str, str]], cfg: SearchConfig | None = None,
+                 icfg: InduceConfig | None = None, ecfg: ExecuteConfig | None = None,
+                 held_out: list[TestItem] | None = None) -> Steps[SearchResult]:
+    """``search`` as a step procedure (steps.py), so many searches can share one stream."""
     cfg = cfg or SearchConfig()
     icfg = icfg or InduceConfig(k=cfg.k)
     ecfg = ecfg or ExecuteConfig()
@@ -103,14 +112,14 @@ def search(llm: LLM, demos: list[tuple[str, str]], cfg: SearchConfig | None = No
     subsets = [rng.sample(pool, k) for _ in range(cfg.num_candidates)]
     sampled = InduceConfig(k=k, max_tokens=icfg.max_tokens, temperature=cfg.temperature,
                            prompt_format=icfg.prompt_format, seed=cfg.seed)
-    texts = induce(llm, subsets, sampled, sample_indices=list(range(cfg.num_candidates)), desc="proposing")
+    texts = yield from induce_steps(subsets, sampled, sample_indices=list(range(cfg.num_candidates)))
     # A candidate needs at least one letter or digit ("," is not an instruction).
     cands = [Candidate(t, "proposal") for t in dict.fromkeys(t for t in texts if any(ch.isalnum() for ch in t))]
     if not cands:
         cands = [Candidate(texts[0] if texts else "", "proposal")]
     alive, budget = list(cands), min(cfg.first_budget, len(held_out))
     while held_out:
-        _evaluate(llm, alive, held_out[:budget], cfg, ecfg)
+        yield from _evaluate(alive, held_out[:budget], cfg, ecfg)
         for c in alive:
             c.rounds += 1
         if budget >= len(held_out):
@@ -124,11 +133,12 @@ def search(llm: LLM, demos: list[tuple[str, str]], cfg: SearchConfig | None = No
         prompt = prompt_template("variation").format(instruction=best.text)
         reqs = [make_request(prompt, params, icfg.prompt_format, cfg.seed, i) for i in range(cfg.variations)]
         known = {c.text for c in cands}
-        new = [t for t in dict.fromkeys(postprocess(c.text) for c in llm.generate(reqs, desc="resampling"))
+        comps = yield reqs
+        new = [t for t in dict.fromkeys(postprocess(c.text) for c in comps)
                if any(ch.isalnum() for ch in t) and t not in known]
         extra = [Candidate(t, "variation") for t in new]
         cands.extend(extra)
-        _evaluate(llm, [best, *extra], held_out, cfg, ecfg)
+        yield from _evaluate([best, *extra], held_out, cfg, ecfg)
         for c in extra:
             c.rounds = 1
         best = max([best, *extra], key=lambda c: (c.accuracy, c is best))

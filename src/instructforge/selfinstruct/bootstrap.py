@@ -148,6 +148,7 @@ Judged = list[Candidate | TaskRecord | InstanceRejection]
 #: prompts in flight may exceed the number the target still seems to need by this factor: a
 #: prompt that yields less than the average must not leave the run waiting for one more round
 OVERISSUE = 1.25
+PRIOR_YIELD = 2.0
 
 
 class Bootstrap:
@@ -170,7 +171,9 @@ class Bootstrap:
         self.empty = empty_prompts
         self.buffer: dict[int, Completion] = {}
         self.meta: dict[int, int] = {}
-        self.lag = cfg.resolved_pool_lag()
+        if cfg.pool_lag is None:
+            raise ValueError("GenerateConfig.resolve_pool_lag() first: the lag depends on the client's window")
+        self.lag = cfg.pool_lag
 
     @property
     def finished(self) -> bool:
@@ -191,12 +194,10 @@ class Bootstrap:
             return 0
         by_lag = self.next_judge + self.lag + 1 - self.next_issue
         waiting = self.next_issue - self.next_judge
-        n = min(free_slots, by_lag)
-        if self.next_judge >= 4 and self.accepted:
-            per_prompt = self.accepted / self.next_judge
-            need = (self.cfg.num_instructions - self.accepted) * OVERISSUE / per_prompt
-            n = min(n, int(need) + 1 - waiting)
-        return max(0, n)
+        # Until a few prompts are judged, assume PRIOR_YIELD accepted instructions per prompt.
+        per_prompt = self.accepted / self.next_judge if self.next_judge >= 4 and self.accepted else PRIOR_YIELD
+        need = (self.cfg.num_instructions - self.accepted) * OVERISSUE / per_prompt
+        return max(0, min(free_slots, by_lag, int(need) + 1 - waiting))
 
     def visible_machine(self, k: int) -> list[str]:
         """Machine instructions prompt k may show: accepted from prompts below k - lag."""

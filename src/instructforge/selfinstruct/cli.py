@@ -67,6 +67,7 @@ def generate(seeds: Path | None, out: Path, num_instructions: int | None, seed: 
         seed_path = seeds or default_seeds()
         seed_tasks = load_seeds(seed_path)
     llm = llm_from_options(m)
+    cfg.resolve_pool_lag(llm.executor.window())
     store = RunStore(out)
     try:
         store.write_config({

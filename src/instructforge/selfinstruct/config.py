@@ -30,7 +30,7 @@ class GenerateConfig:
     # --- step 1: instruction generation (paper: 8 in-context, 6 human + 2 machine) ---
     num_prompt_instructions: int = 8  # in-context instructions per prompt
     num_machine_in_context: int = 2  # of which machine-generated, once >= this many exist
-    pool_lag: int | None = None  # prompt k shows machine instructions judged up to prompt k - pool_lag; None: num_instructions // 10, clamped to [4, 128] (DEVIATION: the paper's rounds of 5 prompts each see the pool after the previous round; 0 = strictly sequential)
+    pool_lag: int | None = None  # prompt k shows machine instructions judged up to prompt k - pool_lag; None: the client's window (--concurrency / --batch-size) or num_instructions // 10 if larger, at most 256 (DEVIATION: the paper's rounds of 5 prompts each see the pool after the previous round; 0 = strictly sequential)
     bootstrap_temperature: float = 0.7
     bootstrap_top_p: float = 0.5
     bootstrap_presence_penalty: float = 2.0
@@ -75,21 +75,18 @@ class GenerateConfig:
         if self.pool_lag is not None and self.pool_lag < 0:
             raise InputError("pool_lag must be >= 0")
 
-    def resolved_pool_lag(self) -> int:
-        """``pool_lag``, with None resolved: about a tenth of the run's target, so a small run
-        stays close to the paper's rounds and a large one keeps a server's window full."""
-        if self.pool_lag is not None:
-            return self.pool_lag
-        return max(4, min(128, self.num_instructions // 10))
+    def resolve_pool_lag(self, window: int) -> None:
+        """Fix ``pool_lag`` when it is None: as many prompts as the client keeps in flight
+        (``window``), so the bootstrap alone can fill a server, or a tenth of the target if
+        that is more; at most 256. The number goes into config.yaml."""
+        if self.pool_lag is None:
+            self.pool_lag = max(4, min(256, max(window, self.num_instructions // 10)))
 
     def blacklist_words(self) -> list[str]:
         return list(self.blacklist) + (list(ALPACA_BLACKLIST) if self.alpaca_blacklist else [])
 
     def to_dict(self) -> dict[str, Any]:
-        """The resolved config (``pool_lag`` as the number in use), as written to config.yaml."""
-        d = dataclasses.asdict(self)
-        d["pool_lag"] = self.resolved_pool_lag()
-        return d
+        return dataclasses.asdict(self)
 
 
 def load_overrides(path: Path) -> dict[str, Any]:

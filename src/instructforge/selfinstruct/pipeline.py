@@ -171,6 +171,7 @@ class GenerateFlow:
 def run_generate(store: RunStore, llm: LLM, cfg: GenerateConfig, seeds: list[Task],
                  source: list[Candidate] | None = None) -> dict[str, Any]:
     """Run (or resume) the whole pipeline, then write summary.json and return the summary."""
+    cfg.resolve_pool_lag(llm.executor.window())
     store_seeds(store, seeds)
     ctx = StageContext(store, llm, cfg)
     if source is not None:
