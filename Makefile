@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine:
 #   make demo   -> set up .venv, run a small Self-Instruct generate on the embedded model, write its report
-#   make test   -> set up .venv (+ headless Chromium for the report test), run the test suite
+#   make test   -> set up .venv (+ headless Chromium for the report test, + vLLM's CPU build in
+#                  .venv-vllm for the real-server tests), run the test suite
 .PHONY: setup demo test test-fast lint bench
 
 .venv/.installed: pyproject.toml scripts/setup.sh
@@ -13,7 +14,8 @@ demo: setup
 
 test: setup
 	bash scripts/install_browser.sh
-	.venv/bin/python -m pytest
+	bash scripts/vllm_server.sh install
+	bash scripts/test.sh
 
 test-fast: setup
 	.venv/bin/python -m pytest -m "not slow and not browser"

@@ -82,8 +82,7 @@ def test_generate_every_stage_through_the_real_server(vllm_url, tmp_path):
     assert "request_error" not in s["tasks_rejected"]
     rows = [json.loads(line) for line in log.read_text().splitlines()]
     # the paper's instance step (temperature 0, top_p 0: the request vLLM used to refuse) went out
-    inst = [r for r in rows if "Write examples" in r["request"]["messages"][-1]["content"]
-            or "classification task" in r["request"]["messages"][-1]["content"].split("\n")[0]]
+    inst = [r for r in rows if "Task:" in r["request"]["params"]["stop"]]  # the instance requests
     assert inst and all(r["request"]["params"]["top_p"] == 0.0 and r["finish_reason"] != "error" for r in inst)
     assert all(r["completion_tokens"] > 0 for r in rows)
 

@@ -32,6 +32,11 @@ class Executor(Protocol):
 
     def submit(self, items: Sequence[Item]) -> None: ...
 
+    def streams(self) -> bool:
+        """True when answers come back one by one as each finishes (a streaming backend);
+        False when they come back in whole batches."""
+        ...
+
     def poll(self, timeout: float | None) -> list[Result]:
         """What finished, waiting up to ``timeout`` seconds for the first; raises a backend's
         fatal error (e.g. a server that stopped answering)."""
@@ -92,6 +97,10 @@ class LocalExecutor:
         # is free, so the client's priorities (downstream work first) decide each batch, and a
         # batch's members depend on the answers, never on timing.
         return max(1, b.window() if b.streaming else self.batch_size)
+
+    def streams(self) -> bool:
+        # not built yet: nothing has missed the cache, and asking must not load a model
+        return self._backend is not None and self._backend.streaming
 
     def submit(self, items: Sequence[Item]) -> None:
         if not items:

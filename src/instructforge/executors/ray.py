@@ -200,6 +200,9 @@ class RayExecutor:
     def window(self) -> int:
         return self.num_actors * self.batch_size * CHUNKS_PER_ACTOR
 
+    def streams(self) -> bool:
+        return False  # answers come back a chunk at a time
+
     def submit(self, items: Sequence[Item]) -> None:
         self._todo.extend(items)
         self._dispatch()

@@ -54,6 +54,7 @@ class GenerateConfig:
     instance_top_p: float = 0.0  # paper: top_p 0 (irrelevant at temperature 0)
     instance_presence_penalty: float = 1.5
     instance_max_tokens: int = 300
+    speculative_instances: bool = True  # streaming backends, at the end of a run: ask for input-first instances in idle slots before the classification answer (used only if the task is not classification: the same request gets the same answer)
     # --- alpaca mode (Taori et al. 2023) ---
     alpaca_num_demos: int = 3
     alpaca_tasks_per_request: int = 20

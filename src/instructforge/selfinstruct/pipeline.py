@@ -87,6 +87,9 @@ class GenerateFlow:
         self.writes: list[Candidate | TaskRecord | InstanceRejection] = []
         self.replaces: list[Candidate] = []
         self.tasks_done = 0
+        self.classifying: dict[str, Candidate] = {}  # sent for classification, no answer yet
+        self.speculated: dict[str, Completion | None] = {}  # key -> speculative answer (None: in flight)
+        self.awaiting: set[str] = set()  # classified as not classification, its speculative answer in flight
 
     # -- the loop ----------------------------------------------------------------------------------
     def run(self) -> None:
@@ -104,6 +107,8 @@ class GenerateFlow:
                     for _ in range(self.boot.wanted(s.free_slots())):
                         k, req = self.boot.issue()
                         s.submit(req, ("bootstrap", k), PRIORITY["bootstrap"])
+                if cfg.speculative_instances and (self.boot is None or self.boot.finished):
+                    self._speculate(s)
                 if not s.outstanding:
                     break
                 before = self.tasks_done
@@ -121,10 +126,30 @@ class GenerateFlow:
 
     def _next_step(self, s: Stream, c: Candidate) -> None:
         if c.is_classification is None:
+            self.classifying[c.key] = c
             s.submit(classify_request(c.instruction, self.cfg), ("classify", c), PRIORITY["classify"])
         else:
             s.submit(instance_request(c.instruction, c.is_classification, self.cfg), ("instances", c),
                      PRIORITY["instances"])
+
+    def _speculate(self, s: Stream) -> None:
+        """At the end of a run nothing new is found and slots would idle while the last tasks
+        wait for their classification, then their instances: ask for the instances of the
+        likely kind (input-first: most tasks are not classification) now, in those idle slots.
+        The answer is the one the regular request would get (same request, same cache key)
+        and is used only if the task turns out not to be classification."""
+        # Only where answers come back one by one: in a batch engine a speculative request would
+        # hold back the classification answers batched with it.
+        if not self.classifying or not self.ctx.llm.executor.streams():
+            return
+        room = s.free_slots()
+        for key, c in self.classifying.items():
+            if room <= 0:
+                break
+            if key not in self.speculated:
+                self.speculated[key] = None
+                s.submit(instance_request(c.instruction, False, self.cfg), ("speculative", c), PRIORITY["instances"])
+                room -= 1
 
     def _on_answer(self, s: Stream, tag: tuple[str, Any], comp: Completion) -> None:
         step, ref = tag
@@ -140,12 +165,26 @@ class GenerateFlow:
                 s.drop_queued(lambda t: t[0] == "bootstrap")
         elif step == "classify":
             c: Candidate = ref
+            self.classifying.pop(c.key, None)
+            spec = self.speculated.pop(c.key, "none")
             if not comp.ok:  # refused by the server: the task is rejected, counted, not retried
                 self._add_task(*task_from_answer(c.key, c.instruction, False, comp, self.cfg.max_instances))
                 return
             c.is_classification, c.classify_answer = parse_answer(comp.text), comp.text.strip()
             self.replaces.append(c)
-            self._next_step(s, c)
+            if c.is_classification or spec == "none":
+                self._next_step(s, c)
+            elif spec is None:  # asked already: wait for that answer
+                self.awaiting.add(c.key)
+            else:
+                self._add_task(*task_from_answer(c.key, c.instruction, False, spec, self.cfg.max_instances))
+        elif step == "speculative":
+            c = ref
+            if c.key in self.awaiting:
+                self.awaiting.discard(c.key)
+                self._add_task(*task_from_answer(c.key, c.instruction, False, comp, self.cfg.max_instances))
+            elif c.key in self.speculated:  # classification still to come
+                self.speculated[c.key] = comp
         else:
             c = ref
             self._add_task(*task_from_answer(c.key, c.instruction, bool(c.is_classification), comp,
