@@ -54,7 +54,7 @@ def test_config_file_sets_option_defaults(tmp_path):
     rules = tmp_path / "r.jsonl"
     rules.write_text('{"contains": "hello", "response": "one two three four five"}\n')
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(f"ask:\n  model: scripted:{rules}\n  max-tokens: 2\n  no_cache: true\n")
+    cfg.write_text(f"ask:\n  model: scripted:{rules}\n  max-tokens: 2\n  cache: false\n")
     p = run_cli("--config", str(cfg), "ask", "hello")
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "one two"
@@ -75,4 +75,4 @@ def test_config_with_unknown_command(tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("generat:\n  num_instructions: 3\n")
     p = run_cli("--config", str(cfg), "ask", "hi")
-    assert p.returncode == 2 and "unknown command(s) in config: generat" in p.stderr
+    assert p.returncode == 2 and "c.yaml:1: unknown command 'generat' in config (did you mean 'generate'?)" in p.stderr

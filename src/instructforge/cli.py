@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("instructforge.evaluate.cli", "compare"),
     "report": ("instructforge.report.cli", "report"),
     "score": ("instructforge.score.cli", "score"),
+    "config": ("instructforge.cli_show", "config"),
 }
 
 HELP = {
@@ -44,6 +45,7 @@ HELP = {
     "compare": "Per-task comparison of two evaluation dirs (win/tie/loss).",
     "report": "Self-contained HTML report of a run or an evaluation dir.",
     "score": "Score, audit and check every record of a run or data file (automated feedback).",
+    "config": "Every setting of a command, with its default and help.",
 }
 
 
@@ -63,23 +65,49 @@ class LazyGroup(click.Group):
             formatter.write_dl([(n, HELP.get(n, "")) for n in COMMANDS])
 
 
-def load_option_defaults(path: str) -> dict[str, Any]:
-    """A YAML file of option defaults per command, e.g. ``generate: {num_instructions: 200}``
-    or ``induction: {evaluate: {tasks: "sum,diff"}}``. Flags on the command line still win."""
-    from .config import read_mapping
+def command_object(name: str) -> click.Command:
+    """The click command for "generate" or "evaluate superni" (an InputError if there is none)."""
     from .errors import InputError
 
-    data = read_mapping(path)
-    if not all(isinstance(v, dict) for v in data.values()):
-        raise InputError(f"{path}: config must map command names to option mappings")
-    unknown = sorted(set(data) - set(COMMANDS))
-    if unknown:
-        raise InputError(f"{path}: unknown command(s) in config: {', '.join(unknown)}")
+    parts = name.split()
+    if not parts or parts[0] not in COMMANDS:
+        raise InputError(f"unknown command {name!r}; commands: {', '.join(known_commands())}")
+    module, attr = COMMANDS[parts[0]]
+    cmd: click.Command = getattr(importlib.import_module(module), attr)
+    for p in parts[1:]:
+        sub = cmd.commands.get(p) if isinstance(cmd, click.Group) else None
+        if sub is None:
+            raise InputError(f"unknown command {name!r}; commands: {', '.join(known_commands())}")
+        cmd = sub
+    return cmd
 
-    def norm(d: dict[str, Any]) -> dict[str, Any]:
-        return {str(k).replace("-", "_"): norm(v) if isinstance(v, dict) else v for k, v in d.items()}
 
-    return norm(data)
+def known_commands() -> list[str]:
+    """Every command name, subcommands as "evaluate superni" (groups are loaded to list them)."""
+    out = []
+    for name in COMMANDS:
+        module, attr = COMMANDS[name]
+        cmd = getattr(importlib.import_module(module), attr)
+        out += [f"{name} {sub}" for sub in cmd.commands] if isinstance(cmd, click.Group) else [name]
+    return out
+
+
+def check_global_config(path: str) -> None:
+    """Every command section of a global --config file, checked before anything runs."""
+    from .cli_config import SETTINGS_ATTR
+    from .config import file_source
+
+    names = known_commands()
+    for name in names:
+        src = file_source(path, name, names, sectioned_only=True)
+        settings = getattr(command_object(name).callback, SETTINGS_ATTR, None)
+        if src is None:
+            continue
+        if settings is None:
+            from .errors import InputError
+
+            raise InputError(f"{path}: {name!r} has no settings to configure")
+        settings.resolve([src])
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -88,14 +116,15 @@ def load_option_defaults(path: str) -> dict[str, Any]:
 @click.option("--log-level", default="WARNING", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
 @click.option("--config", "config_file", default=None, metavar="FILE",
-              help="YAML of option defaults per command (command-line flags win).")
+              help="YAML/JSON settings in command sections (generate: {...}); a command's own --config, "
+                   "--set and flags win.")
 @click.pass_context
 def cli(ctx: click.Context, quiet: bool, log_level: str, config_file: str | None) -> None:
     """instructforge: build instruction-tuning data and better small models."""
     ui.set_quiet(quiet)
     ui.setup_logging(log_level)
     if config_file:
-        ctx.default_map = load_option_defaults(config_file)
+        check_global_config(config_file)
 
 
 def main(argv: list[str] | None = None) -> Any:

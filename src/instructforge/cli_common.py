@@ -10,7 +10,7 @@ import click
 
 from . import ui
 from .backends import BackendOptions, parse_spec
-from .llm import LLM, open_llm
+from .llm import LLM, Stats, open_llm
 
 
 class Concurrency(click.ParamType):
@@ -104,8 +104,8 @@ def public_model_config(m: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in m.items() if "key" not in k.lower()}
 
 
-def print_llm_summary(llm: LLM, title: str = "model calls") -> None:
-    s = llm.stats
+def print_llm_summary(llm: LLM | Stats, title: str = "model calls") -> None:
+    s = llm if isinstance(llm, Stats) else llm.stats
     ui.show(ui.table(title, ["requests", "cache hits", "cache misses", "prompt tok", "completion tok", "tok/s"],
                      [[s.requests, s.cache_hits, s.cache_misses, s.prompt_tokens, s.completion_tokens,
                        s.as_dict()["tokens_per_second"] or "-"]]))

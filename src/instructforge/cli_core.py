@@ -2,36 +2,49 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import click
 
-from .cli_common import llm_from_options, model_options, pop_model_kwargs, print_llm_summary
+from .cli_common import print_llm_summary
+from .cli_config import settings_command
+from .config import option, validate
+from .modelconfig import ModelConfig
 from .records import Request, SamplingParams
+
+
+@dataclass
+class AskConfig:
+    temperature: float = option(0.0, "Sampling temperature (0: greedy)", min=0, max=2, flag=True)
+    top_p: float = option(1.0, "Nucleus sampling mass", min=0, max=1, flag=True)
+    max_tokens: int = option(128, "New tokens at most", min=1, max=32768, flag=True)
+    stop: list[str] = option(default_factory=list, help="Stop string", flag=True)
+    seed: int = option(0, "Seed of a sampled answer", flag=True)
+    system: str | None = option(None, "System message", flag=True)
+    raw: bool = option(False, "Send PROMPT as a raw completion prompt (base models)", flag=True)
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    def request(self, prompt: str) -> Request:
+        params = SamplingParams(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens,
+                                stop=tuple(self.stop))
+        if self.raw:
+            return Request.raw(prompt, params=params, seed=self.seed)
+        return Request.chat(prompt, system=self.system, params=params, seed=self.seed)
 
 
 @click.command()
 @click.argument("prompt")
-@model_options
-@click.option("--temperature", default=0.0, show_default=True, type=float)
-@click.option("--top-p", default=1.0, show_default=True, type=float)
-@click.option("--max-tokens", default=128, show_default=True, type=click.IntRange(1, 32768))
-@click.option("--stop", multiple=True, help="Stop string (repeatable).")
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--system", default=None, help="System message.")
-@click.option("--raw", is_flag=True, help="Send PROMPT as a raw completion prompt (base models).")
-def ask(prompt: str, temperature: float, top_p: float, max_tokens: int, stop: tuple[str, ...],
-        seed: int, system: str | None, raw: bool, **kwargs: Any) -> None:
+@settings_command("ask", cfg=AskConfig, model=ModelConfig)
+def ask(prompt: str, cfg: AskConfig, model: ModelConfig) -> None:
     """Print one completion of PROMPT.
 
     Example: instructforge ask --model embedded "Give me three words that rhyme with cat."
     """
-    m = pop_model_kwargs(kwargs)
-    params = SamplingParams(temperature=temperature, top_p=top_p, max_tokens=max_tokens, stop=stop)
-    req = Request.raw(prompt, params=params, seed=seed) if raw else Request.chat(prompt, system=system, params=params, seed=seed)
-    llm = llm_from_options(m)
+    llm = model.open()
     try:
-        c = llm.complete(req)
+        c = llm.complete(cfg.request(prompt))
     finally:
         llm.close()
     click.echo(c.text)

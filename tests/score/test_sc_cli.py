@@ -199,7 +199,7 @@ def test_sc_usage_errors(tmp_path):
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text("threshold: 0.5\nbogus: 1\n")
     p = run_cli("score", str(run), "--judge", judge, "--config", str(cfg))
-    assert p.returncode == 2 and "unknown score config field 'bogus'" in p.stderr
+    assert p.returncode == 2 and "cfg.yaml:2: unknown setting 'bogus'" in p.stderr
     assert tree(run) == before and not (tmp_path / "o").exists()
 
 

@@ -141,7 +141,7 @@ def test_bad_config_and_missing_seeds(tmp_path):
     rules = write_rules(tmp_path / "r.jsonl", [{"default": True, "response": "x"}])
     p = run_cli("generate", "--seeds", str(seeds), "--out", str(tmp_path / "run"), "--config", str(cfg),
                 "--model", f"scripted:{rules}")
-    assert p.returncode == 2 and "unknown config field 'no_such_field'" in p.stderr
+    assert p.returncode == 2 and "c.yaml:1: unknown setting 'no_such_field' for generate" in p.stderr
     p = run_cli("generate", "--seeds", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "run"),
                 "--model", f"scripted:{rules}")
     assert p.returncode == 2 and "seed file not found" in p.stderr

@@ -4,27 +4,16 @@ export.py (Self-Instruct, Wang et al. 2023; Alpaca's variant with ``--mode alpac
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
 from .. import ui
-from ..cli_common import (
-    llm_from_options,
-    model_options,
-    pop_model_kwargs,
-    print_llm_summary,
-    public_model_config,
-)
-from ..errors import InputError
+from ..cli_common import print_llm_summary
+from ..cli_config import settings_command
+from ..modelconfig import ModelConfig
 from ..store import RunStore
-from .config import GenerateConfig, load_overrides
+from .config import GenerateConfig
 from .export import FORMATS, export_run
-from .seeds import PACKAGED_SEEDS, load_seeds
-
-
-def default_seeds() -> Path:
-    return PACKAGED_SEEDS
 
 
 @click.command()
@@ -32,56 +21,18 @@ def default_seeds() -> Path:
               help="Seed tasks: Self-Instruct JSONL, plain {instruction,input,output} JSONL or an Alpaca JSON list. "
                    "Default: the packaged seeds.")
 @click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Run directory (created; resumable).")
-@click.option("--num-instructions", type=click.IntRange(1), default=None, help="Accepted instructions to reach [100].")
-@click.option("--seed", type=int, default=None, help="Random seed [0].")
-@click.option("--mode", type=click.Choice(["selfinstruct", "alpaca"]), default=None, help="Pipeline [selfinstruct].")
-@click.option("--prompt-style", type=click.Choice(["chat", "raw"]), default=None,
-              help="chat: prompt as one user message; raw: completion prompt (base models, --api completions). [chat]")
 @click.option("--from-run", type=click.Path(path_type=Path), default=None,
               help="Instances only: reuse the accepted, classified instructions of this run (REFINE-AF stage 3).")
-@click.option("--config", "config_file", type=click.Path(path_type=Path), default=None,
-              help="YAML/JSON file overriding GenerateConfig fields (see docs/selfinstruct.md).")
-@model_options
-def generate(seeds: Path | None, out: Path, num_instructions: int | None, seed: int | None, mode: str | None,
-             prompt_style: str | None, from_run: Path | None, config_file: Path | None, **kwargs: Any) -> None:
+@settings_command("generate", cfg=GenerateConfig, model=ModelConfig)
+def generate(seeds: Path | None, out: Path, from_run: Path | None, cfg: GenerateConfig, model: ModelConfig) -> None:
     """Generate instruction data with Self-Instruct into a resumable run directory.
 
     Example: instructforge generate --out runs/si --num-instructions 50 --model embedded
     """
-    from .pipeline import read_source_run, run_generate
+    from ..api.run import generate as run_generate
 
-    m = pop_model_kwargs(kwargs)
-    # Validate everything before writing anything (not even the run dir).
-    fields: dict[str, Any] = load_overrides(config_file) if config_file else {}
-    for name, value in (("num_instructions", num_instructions), ("seed", seed), ("mode", mode),
-                        ("prompt_style", prompt_style)):
-        if value is not None:
-            fields[name] = value
-    cfg = GenerateConfig(**fields)
-    source = None
-    if from_run is not None:
-        if from_run.resolve() == out.resolve():
-            raise InputError(f"{out}: --from-run and --out must be different directories")
-        seed_tasks, source = read_source_run(from_run)
-    else:
-        seed_path = seeds or default_seeds()
-        seed_tasks = load_seeds(seed_path)
-    llm = llm_from_options(m)
-    cfg.resolve_pool_lag(llm.executor.window())
-    store = RunStore(out)
-    try:
-        store.write_config({
-            "command": "generate",
-            "seeds": str(from_run / "run.sqlite") if from_run else str(seeds or default_seeds()),
-            "from_run": str(from_run) if from_run else None,
-            "model": public_model_config(m),
-            "generate": cfg.to_dict(),
-        })
-        run_generate(store, llm, cfg, seed_tasks, source)
-    finally:
-        store.close()
-        llm.close()
-    print_llm_summary(llm)
+    run = run_generate(seeds, out=out, model=model, config=cfg, from_run=from_run)
+    print_llm_summary(run.stats)
     ui.info(f"run dir: {out} (summary.json, run.sqlite, config.yaml)")
 
 

@@ -1,17 +1,17 @@
 """Configuration of the Self-Instruct pipeline (Wang et al. 2023, section 2.2 and appendix A).
 
-Every field has the paper's value as its default; deviations are marked DEVIATION. A YAML/JSON
-file passed with ``generate --config FILE`` overrides fields by name.
+Every field has the paper's value as its default; deviations are marked DEVIATION. Set them with
+a flag (the important ones), ``--set name=value``, or a YAML/JSON ``--config FILE``; they are
+checked (type, range, choices) before anything is written.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-from ..config import field_overrides
+from ..config import option, validate
 from ..errors import InputError
 
 PAPER_BLACKLIST = ("image", "images", "graph", "graphs", "picture", "pictures", "file", "files",
@@ -21,60 +21,67 @@ ALPACA_BLACKLIST = ("video", "audio", "music", "flowchart", "diagram")
 
 @dataclass
 class GenerateConfig:
-    """Every knob of ``instructforge generate``."""
+    """Every setting of ``instructforge generate`` (``instructforge config show generate``)."""
 
-    mode: str = "selfinstruct"  # "selfinstruct" (paper) or "alpaca" (Taori et al. 2023)
-    num_instructions: int = 100  # accepted machine instructions to reach
-    seed: int = 0  # base of every RNG and request seed (round r uses a RNG seeded by (seed, r))
-    prompt_style: str = "chat"  # "chat": prompt sent as one user message; "raw": as a completion prompt (base models)
+    mode: str = option("selfinstruct", "selfinstruct (Wang et al. 2023) or alpaca (Taori et al. 2023)",
+                       choices=("selfinstruct", "alpaca"), flag=True)
+    num_instructions: int = option(100, "Accepted machine instructions to reach", min=1, flag=True)
+    seed: int = option(0, "Base of every RNG and request seed (prompt k samples with a RNG seeded by (seed, k))",
+                       flag=True)
+    prompt_style: str = option("chat", "chat: each prompt is one user message; raw: a completion prompt "
+                               "(base models, --api completions)", choices=("chat", "raw"), flag=True)
     # --- step 1: instruction generation (paper: 8 in-context, 6 human + 2 machine) ---
-    num_prompt_instructions: int = 8  # in-context instructions per prompt
-    num_machine_in_context: int = 2  # of which machine-generated, once >= this many exist
-    pool_lag: int | None = None  # prompt k shows machine instructions judged up to prompt k - pool_lag; None: the client's window (--concurrency / --batch-size) or num_instructions // 10 if larger, at most 256 (DEVIATION: the paper's rounds of 5 prompts each see the pool after the previous round; 0 = strictly sequential)
-    bootstrap_temperature: float = 0.7
-    bootstrap_top_p: float = 0.5
-    bootstrap_presence_penalty: float = 2.0
-    bootstrap_frequency_penalty: float = 0.0
-    bootstrap_max_tokens: int = 1024
-    bootstrap_stop: list[str] = field(default_factory=lambda: ["\n\n", "\n16", "16.", "16 ."])
-    truncated_policy: str = "response"  # "response": drop every item of a length-cut answer (methods.md); "last_item": drop only its last item (the paper's code)
-    max_list_number: int = 15  # the paper stops at "16": at most 7 new instructions per prompt
-    max_empty_prompts: int = 100  # stop if this many judged prompts in a row accept nothing (not in the paper: a safety stop)
+    num_prompt_instructions: int = option(8, "In-context instructions per prompt (paper: 8)", min=1, max=15)
+    num_machine_in_context: int = option(2, "Of which machine-generated, once that many exist (paper: 2)",
+                                         min=0, max=15)
+    pool_lag: int | None = option(None, "Prompt k shows machine instructions judged up to prompt k - pool_lag; "
+                                  "null: the client's window (--concurrency / --batch-size) or num_instructions/10 "
+                                  "if larger, 4 to 256. DEVIATION: the paper's rounds of 5 prompts each see the pool "
+                                  "after the previous round; 0 = strictly sequential", min=0)
+    bootstrap_temperature: float = option(0.7, "Instruction generation temperature (paper)", min=0, max=2)
+    bootstrap_top_p: float = option(0.5, "Instruction generation top_p (paper)", min=0, max=1)
+    bootstrap_presence_penalty: float = option(2.0, "Instruction generation presence penalty (paper)", min=-2, max=2)
+    bootstrap_frequency_penalty: float = option(0.0, "Instruction generation frequency penalty", min=-2, max=2)
+    bootstrap_max_tokens: int = option(1024, "Instruction generation max new tokens (paper)", min=1)
+    bootstrap_stop: list[str] = option(default_factory=lambda: ["\n\n", "\n16", "16.", "16 ."],
+                                       help="Stop strings: a blank line or item 16 (paper); at most 4 for OpenAI/vLLM")
+    truncated_policy: str = option("response", "response: drop every item of a length-cut answer (methods.md); "
+                                   "last_item: drop only its last item (the paper's code)",
+                                   choices=("response", "last_item"))
+    max_list_number: int = option(15, "Items numbered above this are ignored (the paper stops at 16)", min=1)
+    max_empty_prompts: int = option(100, "Stop after this many judged prompts in a row accept nothing "
+                                    "(a safety stop, not in the paper)", min=1)
     # --- filters ---
-    rouge_threshold: float = 0.7  # reject if ROUGE-L F to any pool instruction > this
-    min_words: int = 4  # reject word count <= 3
-    max_words: int = 150  # reject word count > 150
-    blacklist: list[str] = field(default_factory=lambda: list(PAPER_BLACKLIST))
-    alpaca_blacklist: bool = False  # also reject Alpaca's additions (video, audio, music, flowchart, diagram)
+    rouge_threshold: float = option(0.7, "Reject an instruction whose ROUGE-L F to any pool instruction is above "
+                                    "this (paper: 0.7)", min=0, max=1, flag=True)
+    min_words: int = option(4, "Reject instructions with fewer words (paper: <= 3 rejected)", min=0)
+    max_words: int = option(150, "Reject instructions with more words (paper: 150)", min=1)
+    blacklist: list[str] = option(default_factory=lambda: list(PAPER_BLACKLIST),
+                                  help="Words (whole words) a text-only model cannot act on (paper's list)")
+    alpaca_blacklist: bool = option(False, "Also reject Alpaca's additions (video, audio, music, flowchart, diagram)")
     # --- step 2: classification identification ---
-    classify_max_tokens: int = 3
+    classify_max_tokens: int = option(3, "Classification answer max tokens (paper)", min=1)
     # --- step 3: instances ---
-    max_instances: int = 5  # instances kept per task
-    instance_temperature: float = 0.0
-    instance_top_p: float = 0.0  # paper: top_p 0 (irrelevant at temperature 0)
-    instance_presence_penalty: float = 1.5
-    instance_max_tokens: int = 300
-    speculative_instances: bool = True  # streaming backends, at the end of a run: ask for input-first instances in idle slots before the classification answer (used only if the task is not classification: the same request gets the same answer)
+    max_instances: int = option(5, "Instances kept per task (paper)", min=1)
+    instance_temperature: float = option(0.0, "Instance generation temperature (paper: 0)", min=0, max=2)
+    instance_top_p: float = option(0.0, "Instance generation top_p (paper: 0, i.e. greedy; sent to servers as 1)",
+                                   min=0, max=1)
+    instance_presence_penalty: float = option(1.5, "Instance generation presence penalty (paper)", min=-2, max=2)
+    instance_max_tokens: int = option(300, "Instance generation max new tokens", min=1)
+    speculative_instances: bool = option(True, "Streaming backends, at the end of a run: ask for input-first "
+                                         "instances in idle slots before the classification answer (used only if "
+                                         "the task is not classification: the same request gets the same answer)")
     # --- alpaca mode (Taori et al. 2023) ---
-    alpaca_num_demos: int = 3
-    alpaca_tasks_per_request: int = 20
-    alpaca_temperature: float = 1.0
-    alpaca_top_p: float = 1.0
-    alpaca_max_tokens: int = 3072
+    alpaca_num_demos: int = option(3, "Alpaca: seed tasks shown per request", min=1)
+    alpaca_tasks_per_request: int = option(20, "Alpaca: tasks asked for per request", min=1)
+    alpaca_temperature: float = option(1.0, "Alpaca: temperature", min=0, max=2)
+    alpaca_top_p: float = option(1.0, "Alpaca: top_p", min=0, max=1)
+    alpaca_max_tokens: int = option(3072, "Alpaca: max new tokens", min=1)
 
     def __post_init__(self) -> None:
-        if self.mode not in ("selfinstruct", "alpaca"):
-            raise InputError(f"mode must be selfinstruct or alpaca, not {self.mode!r}")
-        if self.prompt_style not in ("chat", "raw"):
-            raise InputError(f"prompt_style must be chat or raw, not {self.prompt_style!r}")
-        if self.truncated_policy not in ("response", "last_item"):
-            raise InputError(f"truncated_policy must be response or last_item, not {self.truncated_policy!r}")
-        if self.num_instructions < 1:
-            raise InputError("num_instructions must be >= 1")
-        if not 0 <= self.num_machine_in_context <= self.num_prompt_instructions:
-            raise InputError("num_machine_in_context must be between 0 and num_prompt_instructions")
-        if self.pool_lag is not None and self.pool_lag < 0:
-            raise InputError("pool_lag must be >= 0")
+        validate(self)
+        if self.num_machine_in_context > self.num_prompt_instructions:
+            raise InputError("GenerateConfig: num_machine_in_context must not exceed num_prompt_instructions")
 
     def resolve_pool_lag(self, window: int) -> None:
         """Fix ``pool_lag`` when it is None: as many prompts as the client keeps in flight
@@ -88,11 +95,3 @@ class GenerateConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-
-def load_overrides(path: Path) -> dict[str, Any]:
-    """Field overrides from a YAML or JSON file; unknown names are an InputError."""
-    data = field_overrides(path, GenerateConfig)
-    if "bootstrap_stop" in data:
-        data["bootstrap_stop"] = list(data["bootstrap_stop"])
-    return data

@@ -63,6 +63,14 @@ def _jsonl(rows: list[dict[str, Any]]) -> str:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
 
 
+def hf_features() -> Any:
+    """The columns of the ``hf`` export (and of ``Run.to_dataset()``)."""
+    from datasets import Features, Value
+
+    return Features({"instruction": Value("string"), "input": Value("string"), "output": Value("string"),
+                     "task_key": Value("string"), "is_classification": Value("bool")})
+
+
 def export_run(store: RunStore, fmt: str, out: Path, include_seeds: bool = False) -> int:
     """Write ``out`` in ``fmt``; returns the number of records."""
     return write_records(export_records(store, include_seeds), fmt, out)
@@ -79,10 +87,9 @@ def write_records(recs: list[dict[str, Any]], fmt: str, out: Path) -> int:
         t = encoding_templates()
         atomic_write(out, _jsonl([encode(r, t) for r in recs]))
     elif fmt == "hf":
-        from datasets import Dataset, Features, Value
+        from datasets import Dataset
 
-        feats = Features({"instruction": Value("string"), "input": Value("string"), "output": Value("string"),
-                          "task_key": Value("string"), "is_classification": Value("bool")})
+        feats = hf_features()
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
         try:

@@ -1,0 +1,151 @@
+"""The Python API of Self-Instruct generation: ``generate(...) -> Run``.
+
+The ``instructforge generate`` command is a thin shell over ``generate``; a ``Run`` is a run
+directory (``run.sqlite``, ``config.yaml``, ``summary.json``) with typed access to its records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..config import as_dict
+from ..errors import InputError
+from ..modelconfig import ModelConfig
+from ..records import Task
+from ..runrecords import Candidate, TaskRecord
+from ..selfinstruct.config import GenerateConfig
+from ..store import RunStore
+
+
+def model_config(model: str | ModelConfig | None, options: dict[str, Any]) -> ModelConfig:
+    """``model``: a spec ("embedded", "openai:NAME") or a ModelConfig; ``options``: ModelConfig
+    fields to set on top (``base_url=``, ``concurrency=`` ...)."""
+    import dataclasses
+
+    if isinstance(model, ModelConfig):
+        return dataclasses.replace(model, **options) if options else model
+    names = {f.name for f in dataclasses.fields(ModelConfig)}
+    unknown = sorted(set(options) - names)
+    if unknown:
+        raise TypeError(f"unknown model option(s) {', '.join(unknown)}; ModelConfig has {', '.join(sorted(names))}")
+    return ModelConfig(model=model or "embedded", **options)
+
+
+class Run:
+    """A generate run directory."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.stats: Any = None  # the model calls of the generate() call that returned this Run
+        if not (self.path / "run.sqlite").is_file():
+            raise InputError(f"{self.path}: not a run directory (no run.sqlite)")
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r})"
+
+    def _store(self) -> RunStore:
+        return RunStore(self.path, create=False)
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """summary.json (written when the run finishes), or the same figures from the store."""
+        import json
+
+        p = self.path / "summary.json"
+        if p.is_file():
+            data: dict[str, Any] = json.loads(p.read_text(encoding="utf-8"))
+            return data
+        from ..selfinstruct.pipeline import summarize
+
+        with self._store() as st:
+            return summarize(st)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        with self._store() as st:
+            return st.read_config()
+
+    def tasks(self, accepted: bool | None = True) -> list[TaskRecord]:
+        with self._store() as st:
+            return st.tasks(accepted)
+
+    def candidates(self, accepted: bool | None = None) -> list[Candidate]:
+        with self._store() as st:
+            return st.candidates(accepted)
+
+    def records(self, include_seeds: bool = False) -> list[dict[str, Any]]:
+        """One dict per instance of every accepted task: instruction, input, output, task_key,
+        is_classification (what every export format is made from)."""
+        from ..selfinstruct.export import export_records
+
+        with self._store() as st:
+            return export_records(st, include_seeds)
+
+    def to_dataset(self, include_seeds: bool = False) -> Any:
+        """The records as a Hugging Face ``datasets.Dataset``."""
+        from datasets import Dataset
+
+        from ..selfinstruct.export import hf_features
+
+        feats = hf_features()
+        return Dataset.from_list([{k: r[k] for k in feats} for r in self.records(include_seeds)], features=feats)
+
+    def export(self, format: str, path: str | Path, include_seeds: bool = False) -> int:
+        """Write ``path`` as alpaca | messages | prompt-completion | hf; returns the record count."""
+        from ..selfinstruct.export import FORMATS, export_run
+
+        if format not in FORMATS:
+            raise InputError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
+        with self._store() as st:
+            return export_run(st, format, Path(path), include_seeds)
+
+
+def generate(seeds: str | Path | Sequence[Task] | None = None, *, out: str | Path,
+             model: str | ModelConfig | None = "embedded", config: GenerateConfig | None = None,
+             from_run: str | Path | None = None, **model_options: Any) -> Run:
+    """Self-Instruct (or Alpaca-style) generation into the run directory ``out``; resumable:
+    call it again with the same arguments to continue. ``seeds``: a seed file, Task objects, or
+    None for the 175 packaged seeds. ``from_run``: only write instances for the accepted,
+    classified instructions of that run (REFINE-AF stage 3). Everything is checked before
+    anything is written.
+
+    >>> # run = instructforge.generate(out="runs/x", model="openai:llama", base_url="http://...",
+    >>> #                              config=GenerateConfig(num_instructions=200))
+    """
+    from ..selfinstruct.pipeline import read_source_run, run_generate
+    from ..selfinstruct.seeds import PACKAGED_SEEDS, load_seeds
+
+    cfg = config or GenerateConfig()
+    mcfg = model_config(model, model_options)
+    out = Path(out)
+    source = None
+    if from_run is not None:
+        if Path(from_run).resolve() == out.resolve():
+            raise InputError(f"{out}: --from-run and --out must be different directories")
+        seed_tasks, source = read_source_run(Path(from_run))
+        seeds_label = str(Path(from_run) / "run.sqlite")
+    elif seeds is None or isinstance(seeds, str | Path):
+        seed_path = Path(seeds) if seeds is not None else PACKAGED_SEEDS
+        seed_tasks, seeds_label = load_seeds(seed_path), str(seed_path)
+    else:
+        seed_tasks, seeds_label = list(seeds), "<python>"
+        if not seed_tasks:
+            raise InputError("seeds: no seed tasks given")
+    llm = mcfg.open()
+    try:
+        cfg.resolve_pool_lag(llm.executor.window())
+        store = RunStore(out)
+        try:
+            store.write_config({"command": "generate", "seeds": seeds_label,
+                                "from_run": str(from_run) if from_run else None,
+                                "model": mcfg.public(), "generate": as_dict(cfg)})
+            run_generate(store, llm, cfg, seed_tasks, source)
+        finally:
+            store.close()
+    finally:
+        llm.close()
+    run = Run(out)
+    run.stats = llm.stats
+    return run
