@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("instructforge.evaluate.cli", "compare"),
     "report": ("instructforge.report.cli", "report"),
     "score": ("instructforge.score.cli", "score"),
+    "experiment": ("instructforge.cli_experiment", "experiment"),
     "config": ("instructforge.cli_show", "config"),
 }
 
@@ -45,6 +46,7 @@ HELP = {
     "compare": "Per-task comparison of two evaluation dirs (win/tie/loss).",
     "report": "Self-contained HTML report of a run or an evaluation dir.",
     "score": "Score, audit and check every record of a run or data file (automated feedback).",
+    "experiment": "Run a declared chain of stages from a YAML file (resumable, finished stages skipped).",
     "config": "Every setting of a command, with its default and help.",
 }
 
@@ -95,17 +97,24 @@ def known_commands() -> list[str]:
 def check_global_config(path: str) -> None:
     """Every command section of a global --config file, checked before anything runs."""
     from .cli_config import SETTINGS_ATTR
-    from .config import file_source
+    from .config import file_source, read_mapping
+    from .errors import InputError
 
     names = known_commands()
+    data = read_mapping(path)
+    for group, section in data.items():  # sections of command groups name known subcommands
+        subs = [n.split(" ", 1)[1] for n in names if n.startswith(f"{group} ")]
+        if subs and isinstance(section, dict):
+            for key in section:
+                if key not in subs:
+                    raise InputError(f"{path}: unknown command '{group} {key}' in config "
+                                     f"({group} has {', '.join(subs)})")
     for name in names:
         src = file_source(path, name, names, sectioned_only=True)
         settings = getattr(command_object(name).callback, SETTINGS_ATTR, None)
         if src is None:
             continue
         if settings is None:
-            from .errors import InputError
-
             raise InputError(f"{path}: {name!r} has no settings to configure")
         settings.resolve([src])
 

@@ -39,4 +39,7 @@ def show(command: tuple[str, ...], as_json: bool) -> None:
                      ["name", "type", "default", "range", "flag", "help"],
                      [[r["name"], r["type"], "(required)" if r["required"] else json.dumps(r["default"]),
                        r["range"], r["flag"] or "", r["help"]] for r in rows])
-    Console().print(table)  # the command's result: stdout
+    out = Console()
+    if not out.is_terminal:
+        out = Console(width=200)  # piped: do not fold names to a terminal's width
+    out.print(table)  # the command's result: stdout

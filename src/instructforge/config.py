@@ -197,7 +197,7 @@ def check(spec: Spec, value: Any, where: str) -> Any:
         too_low = spec.min is not None and (v <= spec.min if spec.min_open else v < spec.min)
         too_high = spec.max is not None and v > spec.max
         if too_low or too_high:
-            raise InputError(f"{where}: {spec.name}: {_show(v)} is out of range {spec.describe_range()}")
+            raise InputError(f"{where}: {spec.name}: {_show(value)} is out of range {spec.describe_range()}")
     return v
 
 
@@ -244,7 +244,7 @@ class Source:
         self.where[name] = where
 
 
-def _yaml_node(path: Path) -> tuple[Any, yaml.Node | None]:
+def yaml_node(path: Path) -> tuple[Any, yaml.Node | None]:
     if not path.is_file():
         raise InputError(f"{path}: config file not found")
     try:
@@ -260,21 +260,21 @@ def _yaml_node(path: Path) -> tuple[Any, yaml.Node | None]:
     return data, node
 
 
-def _lines(node: yaml.Node | None, prefix: str = "") -> dict[str, int]:
+def key_lines(node: yaml.Node | None, prefix: str = "") -> dict[str, int]:
     """Setting name (dotted) -> 1-based line of its key."""
     out: dict[str, int] = {}
     if isinstance(node, yaml.MappingNode):
         for k, v in node.value:
             name = f"{prefix}{k.value}"
             out[name] = k.start_mark.line + 1
-            out.update(_lines(v, name + "."))
+            out.update(key_lines(v, name + "."))
     return out
 
 
 def read_mapping(path: Path | str, what: str = "config") -> dict[str, Any]:
     """The YAML/JSON mapping in ``path`` ({} for an empty file)."""
     path = Path(path)
-    data, _ = _yaml_node(path)
+    data, _ = yaml_node(path)
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -301,12 +301,12 @@ def file_source(path: Path | str, command: str, known_commands: Iterable[str] = 
     when the file's top level is command names, else (unless ``sectioned_only``) the whole
     mapping. None when a sectioned file has no section for the command."""
     path = Path(path)
-    data, node = _yaml_node(path)
+    data, node = yaml_node(path)
     if data is None:
         return None
     if not isinstance(data, dict):
         raise InputError.at(path, 1, "a config file must be a mapping (command sections or settings)")
-    lines = _lines(node)
+    lines = key_lines(node)
     tops = {str(k) for k in data}
     groups = {c.split(" ")[0] for c in known_commands}
     if tops and tops <= groups:  # command sections

@@ -1,0 +1,316 @@
+"""Experiment files: a declared chain of stages, each resumable and skipped once complete.
+
+An experiment file (YAML) names an output directory, a default model and a list of stages::
+
+    out: runs/refine_af_small
+    model: embedded                     # a spec, or a mapping of ModelConfig fields
+    stages:
+      - {name: si, command: generate, settings: {num_instructions: 20}}
+      - {name: si_data, command: export, run: "{si}", format: alpaca}
+      - {name: sft, command: finetune, data: "{si_data}"}
+      - {name: eval_sft, command: evaluate superni, tasks: ../data/superni, model: "hf:{sft}"}
+
+Every stage runs the same Python function as its command (instructforge.api), with its own
+output under ``OUT/NAME/``; ``"{name}"`` in any value is an earlier stage's output, and relative
+input paths are relative to the experiment file. ``settings`` are the fields of the command's
+config (``instructforge config show COMMAND``), checked like a ``--config`` file (file, line,
+closest valid name) before any stage runs. A finished stage leaves ``OUT/NAME/.stage.json``
+(its resolved definition); running the file again skips every stage whose marker matches and
+resumes the first one that is not finished (its own resume: a run store, RL checkpoints, the
+call cache), so a killed experiment loses nothing it had finished.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import ui
+from .config import Settings, Source, key_lines, yaml_node
+from .errors import InputError
+from .jsonl import write_json
+from .modelconfig import ModelConfig
+from .store import atomic_write
+
+MARKER = ".stage.json"
+_REF = re.compile(r"\{([A-Za-z0-9_.-]+)\}")
+
+
+@dataclass
+class StageKind:
+    """What a command needs in an experiment: its input keys (paths unless noted), its config
+    class (``module:Name``, imported when used), whether it calls a model, and the function that
+    runs it (``module:function`` of this file's runners)."""
+
+    inputs: dict[str, bool]  # key -> required
+    config: str | None
+    uses_model: bool
+    run: Callable[..., Path]
+
+    def config_class(self) -> type | None:
+        if self.config is None:
+            return None
+        module, name = self.config.split(":")
+        cls: type = getattr(importlib.import_module(module), name)
+        return cls
+
+
+def _gen(out: Path, model: ModelConfig, config: Any, seeds: Path | None = None, from_run: Path | None = None) -> Path:
+    from .api.run import generate
+
+    return generate(seeds, out=out, model=model, config=config, from_run=from_run).path
+
+
+def _export(out: Path, run: Path, format: str = "alpaca", include_seeds: bool = False) -> Path:
+    from .api.run import Run
+
+    target = _output_of("export", out, {"format": format})
+    out.mkdir(parents=True, exist_ok=True)
+    Run(run).export(format, target, include_seeds)
+    return target
+
+
+def _refine(out: Path, model: ModelConfig, config: Any, run: Path) -> Path:
+    from .api.train import refine
+
+    return Path(refine(run, out=out, model=model.model, config=config, resume=(out / "checkpoints").is_dir()))
+
+
+def _finetune(out: Path, model: ModelConfig, config: Any, data: Path) -> Path:
+    from .api.train import finetune
+
+    return Path(finetune(data, out=out, model=model.model, config=config))
+
+
+def _superni(out: Path, model: ModelConfig, config: Any, tasks: Path, predictions: Path | None = None) -> Path:
+    from .api.evaluate import evaluate_superni
+
+    evaluate_superni(tasks, out=out, model=model, config=config, predictions=predictions)
+    return out
+
+
+def _user_oriented(out: Path, model: ModelConfig, config: Any, data: Path) -> Path:
+    from .api.evaluate import evaluate_user_oriented
+
+    evaluate_user_oriented(data, out=out, model=model, config=config)
+    return out
+
+
+def _compare(out: Path, config: Any, a: Path, b: Path) -> Path:
+    from .api.evaluate import compare
+
+    target = _output_of("compare", out, {})
+    out.mkdir(parents=True, exist_ok=True)
+    compare(a, b, out=target, config=config)
+    return target
+
+
+def _report(out: Path, config: Any, path: Path) -> Path:
+    from .api.evaluate import report
+
+    out.mkdir(parents=True, exist_ok=True)
+    return Path(report(path, out=_output_of("report", out, {}), config=config))
+
+
+KINDS = {
+    "generate": StageKind({"seeds": False, "from_run": False}, "instructforge.selfinstruct.config:GenerateConfig",
+                          True, _gen),
+    "export": StageKind({"run": True, "format": False, "include_seeds": False}, None, False, _export),
+    "refine": StageKind({"run": True}, "instructforge.refine.rl:RefineConfig", True, _refine),
+    "finetune": StageKind({"data": True}, "instructforge.train.sft:SFTConfig", True, _finetune),
+    "evaluate superni": StageKind({"tasks": True, "predictions": False}, "instructforge.evaluate.superni:SuperNIConfig",
+                                  True, _superni),
+    "evaluate user-oriented": StageKind({"data": True}, "instructforge.evaluate.user_oriented:UserOrientedConfig",
+                                        True, _user_oriented),
+    "compare": StageKind({"a": True, "b": True}, "instructforge.evaluate.compare:CompareConfig", False, _compare),
+    "report": StageKind({"path": True}, "instructforge.report.rundata:ReportConfig", False, _report),
+}
+
+
+NOT_PATHS = {"format", "include_seeds"}
+COMMON = {"name", "command", "model", "settings"}
+
+
+@dataclass
+class Stage:
+    name: str
+    command: str
+    kind: StageKind
+    inputs: dict[str, Any]
+    model: ModelConfig | None
+    config: Any
+    spec: dict[str, Any]  # the resolved definition (what the marker records)
+
+
+@dataclass
+class Experiment:
+    path: Path
+    out: Path
+    stages: list[Stage]
+
+
+def _where(path: Path, lines: dict[str, int], *keys: Any) -> str:
+    name = ".".join(str(k) for k in keys)
+    return f"{path}:{lines.get(name, '?')}"
+
+
+def _model(value: Any, default: ModelConfig, where: str) -> ModelConfig:
+    if value is None:
+        return default
+    settings = Settings("experiment model", [ModelConfig])
+    data = {"model": value} if isinstance(value, str) else value
+    if not isinstance(data, dict):
+        raise InputError(f"{where}: model must be a spec or a mapping of model settings")
+    merged = {**dataclasses.asdict(default), **settings.resolve([Source(data, {k: where for k in data})])}
+    return ModelConfig(**merged)
+
+
+def load(path: Path | str, out: Path | str | None = None) -> Experiment:
+    """Read and check the whole experiment file (every stage, every setting) before anything runs."""
+    path = Path(path)
+    data, node = yaml_node(path)
+    if not isinstance(data, dict) or not isinstance(data.get("stages"), list) or not data["stages"]:
+        raise InputError.at(path, 1, "an experiment needs a list of stages (stages: [...])")
+    # line numbers: stage i's keys under "stages.i.key"
+    lines = key_lines(node)
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if k.value == "stages" and isinstance(v, yaml.SequenceNode):
+                for i, item in enumerate(v.value):
+                    lines[f"stages.{i}"] = item.start_mark.line + 1
+                    lines.update(key_lines(item, f"stages.{i}."))
+    unknown_top = sorted(set(data) - {"out", "model", "stages"})
+    if unknown_top:
+        raise InputError(f"{_where(path, lines, unknown_top[0])}: unknown key {unknown_top[0]!r} "
+                         "(an experiment has out, model, stages)")
+    base = path.parent
+    out_dir = Path(out) if out is not None else Path(data.get("out") or f"runs/{path.stem}")
+    default_model = _model(data.get("model"), ModelConfig(), _where(path, lines, "model"))
+    kinds = KINDS
+    outputs: dict[str, Path] = {}
+    stages: list[Stage] = []
+    for i, raw in enumerate(data["stages"]):
+        at = _where(path, lines, "stages", i)
+        if not isinstance(raw, dict) or "name" not in raw or "command" not in raw:
+            raise InputError(f"{at}: a stage needs a name and a command")
+        name, command = str(raw["name"]), str(raw["command"])
+        if name in outputs or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+            raise InputError(f"{at}: stage name {name!r} is repeated or not a plain name")
+        kind = kinds.get(command)
+        if kind is None:
+            raise InputError(f"{at}: unknown command {command!r} (an experiment runs {', '.join(kinds)})")
+        extra = sorted(set(raw) - COMMON - set(kind.inputs))
+        if extra:
+            raise InputError(f"{_where(path, lines, 'stages', i, extra[0])}: {command} takes no {extra[0]!r} "
+                             f"(its inputs: {', '.join(kind.inputs) or 'none'})")
+
+        def subst(v: Any, key: str, i: int = i) -> Any:
+            if not isinstance(v, str):
+                return v
+            for ref in _REF.findall(v):
+                if ref not in outputs:
+                    raise InputError(f"{_where(path, lines, 'stages', i, key)}: {{{ref}}} is not an earlier stage")
+            return _REF.sub(lambda m: str(outputs[m.group(1)]), v)
+
+        inputs: dict[str, Any] = {}
+        for key, required in kind.inputs.items():
+            if key not in raw:
+                if required:
+                    raise InputError(f"{at}: {command} needs {key!r}")
+                continue
+            v = subst(raw[key], key)
+            if key not in NOT_PATHS:
+                p = Path(v)
+                v = p if p.is_absolute() or _REF.search(str(raw[key])) else (base / p)
+            inputs[key] = v
+        model = _model(subst(raw.get("model"), "model"), default_model, _where(path, lines, "stages", i, "model")) \
+            if kind.uses_model else None
+        config = None
+        config_cls = kind.config_class()
+        if config_cls is not None:
+            settings = raw.get("settings") or {}
+            if not isinstance(settings, dict):
+                raise InputError(f"{_where(path, lines, 'stages', i, 'settings')}: settings must be a mapping")
+            st = Settings(command, [config_cls])
+            where = {str(k): _where(path, lines, "stages", i, "settings", k) for k in settings}
+            config = st.build(st.resolve([Source(settings, where)]))[0]
+        elif raw.get("settings"):
+            raise InputError(f"{_where(path, lines, 'stages', i, 'settings')}: {command} has no settings")
+        out_path = out_dir / name
+        spec = {"command": command, "inputs": {k: str(v) for k, v in inputs.items()},
+                "model": model.public() if model else None,
+                "settings": _plain(config)}
+        stages.append(Stage(name, command, kind, inputs, model, config, spec))
+        outputs[name] = _output_of(command, out_path, inputs)
+    return Experiment(path, out_dir, stages)
+
+
+def _plain(config: Any) -> Any:
+    from .config import as_dict
+
+    return as_dict(config) if config is not None else None
+
+
+def _output_of(command: str, out: Path, inputs: dict[str, Any]) -> Path:
+    """Where a stage's output will be (known before it runs, so later stages can refer to it)."""
+    if command == "export":
+        fmt = inputs.get("format", "alpaca")
+        return out / ("data" + {"alpaca": ".json", "hf": ""}.get(fmt, ".jsonl"))
+    if command == "compare":
+        return out / "compare.json"
+    if command == "report":
+        return out / "report.html"
+    return out
+
+
+def stage_done(stage: Stage, out_dir: Path) -> bool:
+    marker = out_dir / stage.name / MARKER
+    if not marker.is_file():
+        return False
+    try:
+        return json.loads(marker.read_text(encoding="utf-8")).get("spec") == stage.spec
+    except (OSError, ValueError):
+        return False
+
+
+def run(exp: Experiment, *, only: list[str] | None = None) -> list[dict[str, Any]]:
+    """Run every stage that is not finished, in order; returns one row per stage."""
+    exp.out.mkdir(parents=True, exist_ok=True)
+    atomic_write(exp.out / "experiment.yaml", yaml.safe_dump(
+        {"file": str(exp.path), "out": str(exp.out), "stages": [{"name": s.name, **s.spec} for s in exp.stages]},
+        sort_keys=False, allow_unicode=True))
+    rows = []
+    for i, st in enumerate(exp.stages, 1):
+        stage_dir = exp.out / st.name
+        if only and st.name not in only:
+            rows.append({"stage": st.name, "command": st.command, "status": "not selected"})
+            continue
+        if stage_done(st, exp.out):
+            ui.info(f"[{i}/{len(exp.stages)}] {st.name} ({st.command}): done, skipped")
+            rows.append({"stage": st.name, "command": st.command, "status": "skipped (done)",
+                         "output": str(_output_of(st.command, stage_dir, st.inputs))})
+            continue
+        ui.info(f"[{i}/{len(exp.stages)}] {st.name} ({st.command}) ...")
+        t0 = time.perf_counter()
+        kw: dict[str, Any] = dict(st.inputs)
+        if st.kind.uses_model:
+            kw["model"] = st.model
+        if st.kind.config is not None:
+            kw["config"] = st.config
+        output = st.kind.run(stage_dir, **kw)
+        seconds = round(time.perf_counter() - t0, 1)
+        write_json(stage_dir / MARKER, {"spec": st.spec, "output": str(output), "seconds": seconds,
+                                        "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        rows.append({"stage": st.name, "command": st.command, "status": "ran", "seconds": seconds,
+                     "output": str(output)})
+    write_json(exp.out / "experiment.json", {"file": str(exp.path), "stages": rows})
+    return rows
