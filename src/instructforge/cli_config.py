@@ -118,9 +118,9 @@ def settings_command(command: str, **classes: type) -> Callable[[Callable[..., A
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            from .cli import known_commands
+            from .cli import COMMANDS
 
-            values = gather(settings, kwargs, known_commands())
+            values = gather(settings, kwargs, list(COMMANDS))  # section names: the top-level commands
             built = settings.build(values)
             return func(*args, **dict(zip(classes, built, strict=True)), **kwargs)
 

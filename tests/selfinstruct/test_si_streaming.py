@@ -69,6 +69,10 @@ def test_answers_in_another_order_give_the_same_dataset(reference, tmp_path):
         p = generate(tmp_path / "run", url, "--concurrency", "5", "--no-cache")
     assert p.returncode == 0, p.stderr
     assert snapshot(tmp_path / "run") == snap
+    # the exported dataset too, byte for byte (records were committed in another order)
+    for run, name in ((reference, "ref.json"), (tmp_path / "run", "new.json")):
+        assert run_cli("export", str(run), "--format", "alpaca", "--out", str(tmp_path / name)).returncode == 0
+    assert (tmp_path / "ref.json").read_text() == (tmp_path / "new.json").read_text()
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["accepted"] == N and summary["stats"]["errors"] == 0
 

@@ -17,7 +17,6 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from ..runrecords import TaskRecord
 from ..store import RunStore, atomic_write
 from .common import PROMPTS
 
@@ -25,11 +24,12 @@ FORMATS = ("alpaca", "messages", "prompt-completion", "hf")
 
 
 def export_records(store: RunStore, include_seeds: bool = False) -> list[dict[str, Any]]:
-    """One record per instance of every accepted task (seeds first if asked), in store order.
+    """One record per instance of every accepted task (seeds first if asked), in key order (the
+    bootstrap's prompt order: the same whatever order the tasks were committed in).
 
     Besides the exported columns a record holds ``index`` (its place in the task) and ``seed``,
     which a curated export (score/curate.py) uses to find its score."""
-    tasks = [t.task() for t in (TaskRecord.from_row(*r) for r in store.iter("task", "accepted"))]
+    tasks = [t.task() for t in store.tasks(accepted=True)]
     sources = [(True, t) for t in store.seeds()] if include_seeds else []
     sources += [(False, t) for t in tasks]
     return [{"instruction": t.instruction, "input": inst.input, "output": inst.output, "task_key": t.id,
