@@ -1,4 +1,5 @@
-"""``instructforge dedup`` through the real CLI (subprocess), plus a smoke run of the benchmark."""
+"""``instructforge dedup`` through the real CLI (subprocess) and its Python API (the same results),
+its settings (flag, ``--set``, ``--config``), plus a smoke run of the benchmark."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from rouge_score import rouge_scorer
 
 from conftest import run_cli
+from instructforge.api.induction import dedup
 from instructforge.errors import InputError
-from instructforge.novelty import read_records, rouge_l
+from instructforge.novelty import DedupConfig, read_records, rouge_l
 
 ROOT = Path(__file__).resolve().parents[1]
 SCORER = rouge_scorer.RougeScorer(["rougeL"])
@@ -130,3 +133,58 @@ def test_benchmark_stream_is_deterministic_real_plus_variants(shared_data):
     assert a == b and len(a) == 8000
     assert set(texts) <= set(a)  # every real instruction, plus 1,713 variants of them
     assert len(set(a) - set(texts)) > 1500
+
+
+STEM_RECORDS = [{"text": "the cats are running"}, {"text": "the cat is run"}, {"text": "completely different words"}]
+
+
+@pytest.mark.parametrize("bad,what", [({"treshold": 0.5}, "unknown setting 'treshold' for dedup (did you mean 'threshold'?)"),
+                                      ({"stemmer": "yes"}, "stemmer: expected true/false, got the text 'yes'"),
+                                      ({"threshold": 1.5}, "threshold: 1.5 is out of range [0, 1]")],
+                         ids=["unknown", "type", "range"])
+def test_dedup_bad_config_file_exit_2_file_line(tmp_path, bad, what):
+    inp = _write(tmp_path / "in.jsonl", STEM_RECORDS)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("# mine\nfield: text\n" + yaml.safe_dump(bad), encoding="utf-8")
+    p = run_cli("dedup", str(inp), "--out", str(tmp_path / "out"), "--config", str(cfg))
+    assert p.returncode == 2, p.stderr
+    assert p.stderr.strip() == f"error: {cfg}:3: {what}"
+    assert not (tmp_path / "out").exists()
+
+
+def test_dedup_flag_set_and_file_give_the_same_config(tmp_path):
+    inp = _write(tmp_path / "in.jsonl", STEM_RECORDS)
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"threshold": 0.5, "field": "text", "stemmer": True}), encoding="utf-8")
+    runs = {"a": ["--threshold", "0.5", "--field", "text", "--stemmer"],
+            "b": ["--set", "threshold=0.5", "--set", "field=text", "--set", "stemmer=true"],
+            "c": ["--config", str(cfg)]}
+    for out, extra in runs.items():
+        run_cli("dedup", str(inp), "--out", str(tmp_path / out), *extra, check=True)
+    texts = {(tmp_path / o / "config.yaml").read_text() for o in runs}
+    assert len(texts) == 1
+    assert yaml.safe_load(texts.pop()) == {"dedup": {"threshold": 0.5, "field": "text", "stemmer": True}}
+    kept = {(tmp_path / o / "kept.jsonl").read_text() for o in runs}
+    assert len(kept) == 1 and "the cat is run" not in kept.pop()  # stemmed: F = 0.75 > 0.5
+    # the written config.yaml is a valid --config: the same settings again
+    run_cli("dedup", str(inp), "--out", str(tmp_path / "d"), "--config", str(tmp_path / "a" / "config.yaml"), check=True)
+    assert (tmp_path / "d" / "config.yaml").read_text() == (tmp_path / "a" / "config.yaml").read_text()
+
+
+def test_dedup_api_equals_cli(tmp_path):
+    inp = _write(tmp_path / "in.jsonl", RECORDS)
+    run_cli("dedup", str(inp), "--out", str(tmp_path / "cli"), "--threshold", "0.6", check=True)
+    s = dedup(inp, out=tmp_path / "api", config=DedupConfig(threshold=0.6))
+    assert (s["records"], s["kept"], s["rejected"]) == (6, 4, 2)
+    for name in ("kept.jsonl", "rejected.jsonl", "config.yaml"):
+        assert (tmp_path / "api" / name).read_text() == (tmp_path / "cli" / name).read_text()
+    cli = json.loads((tmp_path / "cli" / "summary.json").read_text())
+    assert {k: v for k, v in cli.items() if k != "seconds"} == {k: v for k, v in s.items() if k != "seconds"}
+    # checked before anything is written, in Python too
+    with pytest.raises(InputError, match='in.jsonl:1: missing "text"'):
+        dedup(inp, out=tmp_path / "x", config=DedupConfig(field="text"))
+    with pytest.raises(InputError, match="DedupConfig: threshold: 2 is out of range"):
+        DedupConfig(threshold=2)
+    with pytest.raises(InputError, match="DedupConfig: field must not be empty"):
+        DedupConfig(field="")
+    assert not (tmp_path / "x").exists()

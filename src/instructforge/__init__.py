@@ -97,6 +97,7 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
+
 if TYPE_CHECKING:
     from .api import (
         Run,

@@ -88,7 +88,7 @@ def gather(settings: Settings, kwargs: dict[str, Any], known_commands: list[str]
             sources.append(src)
     own = kwargs.pop("settings_config", None)
     if own:
-        src = file_source(own, settings.command, known_commands)
+        src = file_source(own, settings.command, known_commands, setting_names=settings.specs)
         if src is not None:
             sources.append(src)
     sources.append(set_source(kwargs.pop("settings_set", ()) or ()))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -191,7 +192,7 @@ def check(spec: Spec, value: Any, where: str) -> Any:
         v = _coerce(spec.type, value)
     except _Bad:
         raise InputError(f"{where}: {spec.name}: expected {spec.describe_type()}, got {_show(value)}") from None
-    if spec.choices and v not in spec.choices:
+    if spec.choices and v not in spec.choices and v is not None:
         raise InputError(f"{where}: {spec.name}: {_show(v)} is not {spec.describe_range()}")
     if isinstance(v, int | float) and not isinstance(v, bool):
         too_low = spec.min is not None and (v <= spec.min if spec.min_open else v < spec.min)
@@ -229,6 +230,22 @@ def validate(obj: Any) -> None:
 # -- reading files with line numbers -------------------------------------------------------------
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 as PyYAML reads it, except that ``5e-5`` and ``1E3`` are numbers (YAML 1.1 wants
+    ``5.0e-5``; every other tool a user knows reads them as numbers)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def _load(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+
+
 @dataclass
 class Source:
     """Settings from one place, with where each came from (for error messages)."""
@@ -249,8 +266,8 @@ def yaml_node(path: Path) -> tuple[Any, yaml.Node | None]:
         raise InputError(f"{path}: config file not found")
     try:
         text = path.read_text(encoding="utf-8")
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_Loader)
+        data = _load(text)
     except OSError as e:
         raise InputError(f"{path}: cannot read config ({e.strerror})") from None
     except yaml.YAMLError as e:
@@ -295,11 +312,17 @@ def flatten(d: Mapping[str, Any], prefix: str = "", nested: Iterable[str] = ()) 
     return out
 
 
+def _where_map(path: Path, lines: Mapping[str, int], prefix: str) -> dict[str, str]:
+    """Setting name (dotted, ``-`` read as ``_``) -> "file:line", for every key under ``prefix``."""
+    return {k[len(prefix):].replace("-", "_"): f"{path}:{n}" for k, n in lines.items() if k.startswith(prefix)}
+
+
 def file_source(path: Path | str, command: str, known_commands: Iterable[str] = (), *,
-                sectioned_only: bool = False) -> Source | None:
+                sectioned_only: bool = False, setting_names: Iterable[str] = ()) -> Source | None:
     """The settings ``path`` gives ``command`` ("generate", "evaluate superni"): its section
-    when the file's top level is command names, else (unless ``sectioned_only``) the whole
-    mapping. None when a sectioned file has no section for the command."""
+    when the file's top level is command names (and none is one of the command's own
+    ``setting_names``), else (unless ``sectioned_only``) the whole mapping. None when a
+    sectioned file has no section for the command."""
     path = Path(path)
     data, node = yaml_node(path)
     if data is None:
@@ -309,7 +332,8 @@ def file_source(path: Path | str, command: str, known_commands: Iterable[str] = 
     lines = key_lines(node)
     tops = {str(k) for k in data}
     groups = {c.split(" ")[0] for c in known_commands}
-    if tops and tops <= groups:  # command sections
+    own = {n.split(".")[0] for n in setting_names}
+    if tops and tops <= groups and (sectioned_only or not tops & own):  # command sections
         section: Any = data
         prefix = ""
         for part in command.split(" "):
@@ -321,14 +345,13 @@ def file_source(path: Path | str, command: str, known_commands: Iterable[str] = 
             return None
         if not isinstance(section, dict):
             raise InputError.at(path, lines.get(prefix.rstrip(".")), f"section {command!r} must be a mapping")
-        return Source({k: v for k, v in section.items()},
-                      {str(k): f"{path}:{lines.get(prefix + str(k), '?')}" for k in section})
+        return Source({k: v for k, v in section.items()}, _where_map(path, lines, prefix))
     if sectioned_only:
         unknown = sorted(tops - groups)
         hint = difflib.get_close_matches(unknown[0], sorted(groups), n=1)
         raise InputError.at(path, lines.get(unknown[0]), f"unknown command {unknown[0]!r} in config"
                             + (f" (did you mean {hint[0]!r}?)" if hint else ""))
-    return Source(dict(data), {str(k): f"{path}:{lines.get(str(k), '?')}" for k in data})
+    return Source(dict(data), _where_map(path, lines, ""))
 
 
 def set_source(pairs: Iterable[str]) -> Source:
@@ -347,7 +370,7 @@ def set_source(pairs: Iterable[str]) -> Source:
 def parse_text(raw: str) -> Any:
     """A command-line value read as YAML (``0.1``, ``true``, ``[a, b]``, ``null``, ``auto``)."""
     try:
-        return yaml.safe_load(raw) if raw.strip() else ""
+        return _load(raw) if raw.strip() else ""
     except yaml.YAMLError:
         return raw
 
@@ -376,7 +399,7 @@ class Settings:
         for src in sources:
             flat = flatten(src.values, nested=self.nested)
             for name, value in flat.items():
-                where = src.where.get(name) or src.where.get(name.split(".")[0]) or "config"
+                where = next((src.where[p] for p in _prefixes(name) if p in src.where), "config")
                 spec = self.specs.get(name)
                 if spec is None:
                     hint = difflib.get_close_matches(name, list(self.specs), n=1)
@@ -403,7 +426,8 @@ class Settings:
                 continue
             t = hints[f.name]
             if dataclasses.is_dataclass(t):
-                kw[f.name] = self._build(t, values, f"{prefix}{f.name}.")
+                default = _default_of(f)  # the parent's own default for it (its default_factory) wins
+                kw[f.name] = _apply(t() if default is MISSING else default, values, f"{prefix}{f.name}.")
             elif prefix + f.name in values:
                 kw[f.name] = values[prefix + f.name]
         return cls(**kw)
@@ -413,6 +437,24 @@ class Settings:
         return [{"name": s.name, "type": s.describe_type(), "default": None if s.required else _plain(s.default),
                  "required": s.required, "range": s.describe_range(), "flag": flag_name(s), "help": s.help}
                 for s in self.specs.values()]
+
+
+def _apply(obj: Any, values: Mapping[str, Any], prefix: str) -> Any:
+    """A copy of config ``obj`` with the values named under ``prefix`` set (nested ones too)."""
+    changes: dict[str, Any] = {}
+    for f in dataclasses.fields(obj):
+        sub = getattr(obj, f.name)
+        if dataclasses.is_dataclass(sub) and any(k.startswith(f"{prefix}{f.name}.") for k in values):
+            changes[f.name] = _apply(sub, values, f"{prefix}{f.name}.")
+        elif prefix + f.name in values:
+            changes[f.name] = values[prefix + f.name]
+    return dataclasses.replace(obj, **changes) if changes else obj
+
+
+def _prefixes(name: str) -> list[str]:
+    """"a.b.c" -> ["a.b.c", "a.b", "a"]: where a nested setting was given, most precise first."""
+    parts = name.split(".")
+    return [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
 
 
 def flag_name(s: Spec) -> str | None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,10 @@ import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import LCSseq
 
+from .config import option, validate
 from .errors import InputError
 
-__all__ = ["NoveltyIndex", "tokenize", "rouge_l", "read_records"]
+__all__ = ["NoveltyIndex", "tokenize", "rouge_l", "read_records", "DedupConfig"]
 
 # rouge_score/tokenize.py, same patterns.
 _NON_ALPHANUM_RE = re.compile(r"[^a-z0-9]+")
@@ -303,3 +305,18 @@ def read_records(path: Path, field: str = "instruction", *, strict: bool = True
             continue
         records.append((lineno, rec))
     return records, problems
+
+
+@dataclass
+class DedupConfig:
+    """Settings of ``instructforge dedup`` (and ``instructforge.api.induction.dedup``)."""
+
+    threshold: float = option(0.7, "Reject a record whose max ROUGE-L F with a kept record is above this; "
+                              "equal is kept (paper: 0.7)", min=0, max=1, flag=True)
+    field: str = option("instruction", "The text field compared (paper: the instruction)", flag=True)
+    stemmer: bool = option(False, "Porter-stem tokens as rouge_score's use_stemmer=True (paper: off)", flag=True)
+
+    def __post_init__(self) -> None:
+        validate(self)
+        if not self.field:
+            raise InputError("DedupConfig: field must not be empty")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..jsonl import iter_jsonl
 from .metrics import METRICS
 
 
@@ -197,3 +198,24 @@ def demo_sets(data_dir: Path, task: str, spec: TaskSpec, n: int, k: int = 5, see
         raise InputError.at(data_dir / "raw" / "induce" / f"{task}.json", None, f"{len(pool)} demonstrations, fewer than k={k}")
     rng = random.Random(seed)
     return sets + [rng.sample(pool, k) for _ in range(n - len(sets))]
+
+
+def read_predictions(path: Path, known: set[str]) -> dict[str, str]:
+    """``{id, prediction}`` JSONL -> {id: prediction}, checked line by line."""
+    if not path.is_file():
+        raise InputError.at(path, None, "file not found")
+    preds: dict[str, str] = {}
+    for n, row in iter_jsonl(path):
+        if not isinstance(row, dict) or "id" not in row or "prediction" not in row:
+            raise InputError.at(path, n, 'expected {"id": ..., "prediction": ...}')
+        pid = str(row["id"])
+        if pid not in known:
+            raise InputError.at(path, n, f"unknown id {pid!r} (ids are raw/execute example keys, e.g. {next(iter(known))!r})")
+        if pid in preds:
+            raise InputError.at(path, n, f"duplicate id {pid!r}")
+        if not isinstance(row["prediction"], str):
+            raise InputError.at(path, n, "prediction must be a string")
+        preds[pid] = row["prediction"]
+    if not preds:
+        raise InputError.at(path, 1, "no predictions")
+    return preds

@@ -14,6 +14,7 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..config import option, validate
 from ..errors import InputError
 
 EMBEDDED = "embedded-minilm"
@@ -21,10 +22,21 @@ EMBEDDED = "embedded-minilm"
 
 @dataclass
 class BertScoreConfig:
-    model: str = EMBEDDED  # "embedded-minilm", a local model dir, or e.g. "microsoft/deberta-xlarge-mnli" (paper, unconfirmed)
-    num_layers: int | None = None  # layer whose embeddings are matched (None: 6 for the embedded model, bert-score's default otherwise)
-    rescale_with_baseline: bool = False  # paper: True with deberta-xlarge-mnli (unconfirmed); needs bert-score's baseline file for that model
-    batch_size: int = 64
+    """Settings of BERTScore (default: the offline MiniLM encoder, see the module doc)."""
+
+    model: str = option(EMBEDDED, "embedded-minilm, a local model dir, or e.g. microsoft/deberta-xlarge-mnli "
+                        "(paper, unconfirmed)", flag="--bertscore-model")
+    num_layers: int | None = option(None, "Layer whose embeddings are matched (null: 6 for embedded-minilm, "
+                                    "bert-score's default otherwise)", min=1, flag="--bertscore-layers")
+    rescale_with_baseline: bool = option(False, "Baseline rescaling (paper: on with deberta-xlarge-mnli, "
+                                         "unconfirmed); needs bert-score's baseline file for the model",
+                                         flag="--bertscore-rescale")
+    batch_size: int = option(64, "Sentences per encoder batch", min=1)
+
+    def __post_init__(self) -> None:
+        validate(self)
+        if not self.model.strip():
+            raise InputError("BertScoreConfig: model must not be empty")
 
 
 def embedded_model_dir() -> Path:

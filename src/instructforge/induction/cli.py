@@ -1,31 +1,80 @@
 """CLI of the Instruction Induction area: ``induce`` and ``induction evaluate|score``.
 
-A thin shell over induce.py, search.py, seeds.py, evaluate.py and metrics.py
-(Honovich et al. 2023; the search follows APE, Zhou et al. 2023).
+Thin shells over ``instructforge.api.induction`` (Honovich et al. 2023; the search follows APE,
+Zhou et al. 2023). Settings come from the config dataclasses (``instructforge config show
+induce``); only the input/output paths are plain options here.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
+import yaml
 
 from .. import ui
-from ..cli_common import (
-    llm_from_options,
-    model_options,
-    pop_model_kwargs,
-    print_llm_summary,
-)
+from ..cli_common import print_llm_summary
+from ..cli_config import SETTINGS_ATTR, settings_command
+from ..config import file_source, option
 from ..errors import InputError
-from ..jsonl import iter_jsonl, write_json
-from ..store import atomic_write
-from . import benchmark as bm
-from .metrics import METRICS, mean, score
+from ..llm import Stats
+from ..modelconfig import ModelConfig
+from .evaluate import EvalConfig
+from .induce import InduceConfig
+from .search import SearchConfig
 
-FORMATS = click.Choice(["raw", "chat"])
+
+@dataclasses.dataclass
+class InduceSearchConfig(SearchConfig):
+    """SearchConfig with the ``induce`` command's default: no search unless asked for."""
+
+    num_candidates: int = option(1, "> 1: APE-style search over this many sampled proposals, scored on held-out "
+                                 "demonstrations; 1: greedy induction", min=1, max=1000, flag="--num-candidates")
+
+
+@dataclasses.dataclass
+class InduceCommandConfig(InduceConfig):
+    """Settings of ``instructforge induce``: the induction at the top level, the search under
+    ``search.`` (config.py cannot change a nested default, hence the subclass above)."""
+
+    search: InduceSearchConfig = option(default_factory=InduceSearchConfig, help="The search")
+
+    def split(self) -> tuple[InduceConfig, SearchConfig]:
+        base = {f.name: getattr(self, f.name) for f in dataclasses.fields(InduceConfig)}
+        return InduceConfig(**base), self.search
+
+
+def require_own_section(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Goes above ``@settings_command``. config.file_source reads a file whose top-level keys are
+    all command names as command sections: a command's own ``--config`` holding only
+    ``induce: {k: 3}`` (meant for ``induction evaluate``'s nested ``induce.k``) is then read as
+    the ``induce`` command's section and silently sets nothing. That case is an error here."""
+    settings = getattr(func, SETTINGS_ATTR)
+    own = set(settings.specs) | settings.nested
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        path = kwargs.get("settings_config")
+        if path is not None:
+            from ..cli import known_commands
+
+            if file_source(path, settings.command, known_commands()) is None:
+                node = yaml.compose(Path(path).read_text(encoding="utf-8"))
+                keys = [k for k, _ in node.value] if isinstance(node, yaml.MappingNode) else []
+                mine = [k for k in keys if str(k.value) in own]
+                if mine:
+                    raise InputError.at(path, mine[0].start_mark.line + 1, (
+                        f"{mine[0].value!r} alone reads as the {mine[0].value!r} command's section, so the file "
+                        f"sets nothing for {settings.command!r}: add another setting, or write it under "
+                        f"`{': '.join(settings.command.split())}:`"))
+        return func(*args, **kwargs)
+
+    return wrapper
 
 
 @click.command()
@@ -33,72 +82,44 @@ FORMATS = click.Choice(["raw", "chat"])
               help="JSONL of {input, output}, or a benchmark task file.")
 @click.option("--as-seeds", "seeds_dir", type=click.Path(path_type=Path), default=None,
               help="Dir of *.jsonl demonstration files: write one Self-Instruct seed task per file.")
-@click.option("--out", "out", type=click.Path(path_type=Path), default=None, help="Seed file to write (with --as-seeds).")
-@model_options
-@click.option("--k", default=5, show_default=True, type=click.IntRange(1, 64), help="Demonstrations per induction prompt (paper: 5).")
-@click.option("--num-candidates", default=1, show_default=True, type=click.IntRange(1, 1000),
-              help="> 1: APE-style search over this many sampled candidates, scored on held-out demonstrations.")
-@click.option("--variations", default=0, show_default=True, type=click.IntRange(0, 100), help="Search: rewordings of the leader to try.")
-@click.option("--metric", default="exact_match", show_default=True, type=click.Choice(list(METRICS)), help="Search: scoring metric.")
-@click.option("--max-tokens", default=50, show_default=True, type=click.IntRange(1, 4096), help="Induction length (paper: 50).")
-@click.option("--prompt-format", default="raw", show_default=True, type=FORMATS, help="raw completion prompt (paper) or chat message.")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--out", "out", type=click.Path(path_type=Path), default=None,
+              help="Seed file to write (with --as-seeds; its settings go to NAME.config.yaml).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
-def induce(demos_path: Path | None, seeds_dir: Path | None, out: Path | None, k: int, num_candidates: int,
-           variations: int, metric: str, max_tokens: int, prompt_format: str, seed: int, as_json: bool, **kwargs: Any) -> None:
+@settings_command("induce", cfg=InduceCommandConfig, model=ModelConfig)
+def induce(demos_path: Path | None, seeds_dir: Path | None, out: Path | None, as_json: bool,
+           cfg: InduceCommandConfig, model: ModelConfig) -> None:
     """Induce the instruction behind input-output demonstrations.
 
     Example: instructforge induce --demos demos.jsonl --model embedded
     """
-    from .induce import InduceConfig, check_enough, read_demos
-    from .induce import induce as run_induce
+    from ..api.induction import induce as api_induce
+    from ..api.induction import write_seed_tasks
 
-    m = pop_model_kwargs(kwargs)
-    icfg = InduceConfig(k=k, max_tokens=max_tokens, prompt_format=prompt_format, seed=seed)
+    config, search = cfg.split()
     if (demos_path is None) == (seeds_dir is None):
         raise InputError("give exactly one of --demos FILE or --as-seeds DIR")
     if seeds_dir is not None:
         if out is None:
             raise InputError("--as-seeds needs --out FILE")
-        from .seeds import demo_files, seeds_from_dir
-
-        demo_files(seeds_dir)  # fail before loading a model
-        llm = llm_from_options(m)
-        try:
-            tasks = seeds_from_dir(llm, seeds_dir, icfg)
-        finally:
-            llm.close()
-        atomic_write(out, "".join(json.dumps(t.to_dict(), ensure_ascii=False) + "\n" for t in tasks))
+        tasks, stats = write_seed_tasks(seeds_dir, out=out, model=model, config=config)
         ui.show(ui.table("seed tasks", ["name", "instances", "classification", "instruction"],
                          [[t.name, len(t.instances), t.is_classification, t.instruction] for t in tasks]))
         click.echo(f"wrote {len(tasks)} seed tasks to {out}")
-        print_llm_summary(llm)
+        print_llm_summary(stats)
         return
     assert demos_path is not None
-    demos = read_demos(demos_path)
-    check_enough(demos_path, demos, k)
-    from .search import SearchConfig, can_search, search
-
-    scfg = SearchConfig(num_candidates=num_candidates, k=k, variations=variations, metric=metric, seed=seed)
-    llm = llm_from_options(m)
-    try:
-        if num_candidates > 1 and can_search(len(demos), scfg):
-            res = search(llm, demos, scfg, icfg)
-            ui.show(ui.table("candidates (held-out execution accuracy)", ["instruction", "source", "n_eval", "accuracy", "chosen"],
-                             [[r["instruction"], r["source"], r["n_eval"], r["accuracy"], "*" if r["chosen"] else ""] for r in res.table()]))
-            result: dict[str, Any] = {"instruction": res.best.text, "accuracy": res.best.accuracy,
-                                      "n_eval": len(res.best.scores), "candidates": res.table()}
-            text = f"{res.best.text}\t(held-out execution accuracy {res.best.accuracy:.3f} on {len(res.best.scores)})"
-        else:
-            if num_candidates > 1:
-                ui.info(f"search needs at least k+{scfg.min_eval} = {k + scfg.min_eval} demonstrations; "
-                        f"{len(demos)} given: inducing greedily from the first {k}")
-            result = {"instruction": run_induce(llm, [demos[:k]], icfg)[0]}
-            text = result["instruction"]
-    finally:
-        llm.close()
-    click.echo(json.dumps(result, ensure_ascii=False) if as_json else text)
-    print_llm_summary(llm)
+    res = api_induce(demos_path, model=model, config=config, search=search)
+    if res.note:
+        ui.info(res.note)
+    text = res.instruction
+    if res.candidates is not None:
+        ui.show(ui.table("candidates (held-out execution accuracy)", ["instruction", "source", "n_eval", "accuracy", "chosen"],
+                         [[r["instruction"], r["source"], r["n_eval"], r["accuracy"], "*" if r["chosen"] else ""]
+                          for r in res.candidates]))
+        text = f"{res.instruction}\t(held-out execution accuracy {res.accuracy:.3f} on {res.n_eval})"
+    click.echo(json.dumps(res.as_dict(), ensure_ascii=False) if as_json else text)
+    if res.stats is not None:
+        print_llm_summary(res.stats)
 
 
 @click.group()
@@ -111,61 +132,23 @@ def _task_list(tasks: str | None) -> list[str] | None:
 
 
 @induction.command("evaluate")
-@click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path), help="Benchmark dir (raw/, annotations/, induction_input/).")
-@model_options
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output dir: results.json, table.md.")
+@click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path),
+              help="Benchmark dir (raw/, annotations/, induction_input/).")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="Output dir: results.json, table.md, config.yaml.")
 @click.option("--tasks", default=None, help="Comma-separated task names (default: every task in DIR/raw/execute).")
-@click.option("--num-prompts", default=100, show_default=True, type=click.IntRange(1, 10000), help="Induction prompts per task (paper: 100).")
-@click.option("--k", default=5, show_default=True, type=click.IntRange(1, 64), help="Demonstrations per prompt (paper: 5).")
-@click.option("--max-test", default=None, type=click.IntRange(1, None), help="Test examples per task (default all, as the paper).")
-@click.option("--test-seed", default=0, show_default=True, type=int, help="Seed of the --max-test draw.")
-@click.option("--search", "use_search", is_flag=True, help="APE-style search per task instead of greedy induction.")
-@click.option("--num-candidates", default=8, show_default=True, type=click.IntRange(1, 1000), help="Search: proposals per task.")
-@click.option("--variations", default=0, show_default=True, type=click.IntRange(0, 100), help="Search: rewordings of the leader.")
-@click.option("--no-human", is_flag=True, help="Skip executing the gold annotations.")
-@click.option("--no-bertscore", is_flag=True, help="Skip BERTScore.")
-@click.option("--bertscore-model", default="embedded-minilm", show_default=True,
-              help="embedded-minilm, a local model dir, or microsoft/deberta-xlarge-mnli (paper, unconfirmed).")
-@click.option("--bertscore-layers", default=None, type=int, help="Layer for BERTScore (default: 6 for embedded-minilm).")
-@click.option("--bertscore-rescale", is_flag=True, help="Baseline rescaling (paper, unconfirmed; needs the model's baseline file).")
-@click.option("--prompt-format", default="raw", show_default=True, type=FORMATS, help="raw completion prompts (paper) or chat messages.")
-@click.option("--task-table", default=None, type=click.Path(path_type=Path), help="Extra task_table.json rows.")
-@click.option("--save-predictions", is_flag=True, help="Also write predictions.jsonl (every execution answer).")
-def evaluate_cmd(data_dir: Path, out_dir: Path, tasks: str | None, num_prompts: int, k: int, max_test: int | None,
-                 test_seed: int, use_search: bool, num_candidates: int, variations: int, no_human: bool,
-                 no_bertscore: bool, bertscore_model: str, bertscore_layers: int | None, bertscore_rescale: bool,
-                 prompt_format: str, task_table: Path | None, save_predictions: bool, **kwargs: Any) -> None:
+@require_own_section
+@settings_command("induction evaluate", cfg=EvalConfig, model=ModelConfig)
+def evaluate_cmd(data_dir: Path, out_dir: Path, tasks: str | None, cfg: EvalConfig, model: ModelConfig) -> None:
     """Induce, execute and score every task of the benchmark.
 
     Example: instructforge induction evaluate --data ../shared/data/instruction-induction
     --model embedded --out results/induction --tasks sum,antonyms --num-prompts 5 --max-test 20
     """
-    from .bertscore import BertScoreConfig
-    from .evaluate import EvalConfig, evaluate_benchmark, markdown_table, table_rows
-    from .execute import ExecuteConfig
-    from .induce import InduceConfig
-    from .search import SearchConfig
+    from ..api.induction import evaluate_induction
+    from .evaluate import table_rows
 
-    m = pop_model_kwargs(kwargs)
-    names = bm.check_tasks(data_dir, _task_list(tasks))
-    cfg = EvalConfig(
-        num_prompts=num_prompts, k=k, max_test=max_test, test_seed=test_seed, human_baseline=not no_human,
-        bertscore=not no_bertscore, use_search=use_search, task_table=str(task_table) if task_table else None,
-        induce=InduceConfig(k=k, prompt_format=prompt_format), execute=ExecuteConfig(prompt_format=prompt_format),
-        search=SearchConfig(num_candidates=num_candidates, k=k, variations=variations),
-        bert=BertScoreConfig(model=bertscore_model, num_layers=bertscore_layers, rescale_with_baseline=bertscore_rescale),
-    )
-    llm = llm_from_options(m)
-    try:
-        results = evaluate_benchmark(llm, data_dir, cfg, names, keep_predictions=save_predictions)
-    finally:
-        llm.close()
-    preds = results.pop("_predictions", None)
-    results["config"]["model_options"] = {k: v for k, v in m.items() if "key" not in k}
-    write_json(out_dir / "results.json", results)
-    atomic_write(out_dir / "table.md", markdown_table(results))
-    if preds is not None:
-        atomic_write(out_dir / "predictions.jsonl", "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in preds))
+    results = evaluate_induction(data_dir, out=out_dir, tasks=_task_list(tasks), model=model, config=cfg)
     cols, rows = table_rows(results)
     ui.show(ui.table(f"Instruction Induction: {results['model']}", cols, [[c.replace("**", "") for c in r] for r in rows]))
     o = results["overall"]
@@ -175,28 +158,8 @@ def evaluate_cmd(data_dir: Path, out_dir: Path, tasks: str | None, num_prompts: 
     if o["bertscore"] is not None:
         head += f"; BERTScore {o['bertscore']:.3f}"
     click.echo(f"{head}; wrote {out_dir / 'results.json'}")
-    print_llm_summary(llm)
-
-
-def read_predictions(path: Path, known: set[str]) -> dict[str, str]:
-    """``{id, prediction}`` JSONL -> {id: prediction}, checked line by line."""
-    if not path.is_file():
-        raise InputError.at(path, None, "file not found")
-    preds: dict[str, str] = {}
-    for n, row in iter_jsonl(path):
-        if not isinstance(row, dict) or "id" not in row or "prediction" not in row:
-            raise InputError.at(path, n, 'expected {"id": ..., "prediction": ...}')
-        pid = str(row["id"])
-        if pid not in known:
-            raise InputError.at(path, n, f"unknown id {pid!r} (ids are raw/execute example keys, e.g. {next(iter(known))!r})")
-        if pid in preds:
-            raise InputError.at(path, n, f"duplicate id {pid!r}")
-        if not isinstance(row["prediction"], str):
-            raise InputError.at(path, n, "prediction must be a string")
-        preds[pid] = row["prediction"]
-    if not preds:
-        raise InputError.at(path, 1, "no predictions")
-    return preds
+    s = results["model_stats"]
+    print_llm_summary(Stats(**{f.name: s[f.name] for f in dataclasses.fields(Stats) if f.name in s}))
 
 
 @induction.command("score")
@@ -211,17 +174,12 @@ def score_cmd(data_dir: Path, task: str, pred_path: Path, task_table: Path | Non
 
     Example: instructforge induction score --data ../shared/data/instruction-induction --task sum --predictions preds.jsonl --json
     """
-    bm.check_tasks(data_dir, [task])
-    spec = bm.task_spec(task, bm.load_table(task_table))
-    items = {it.id: it for it in bm.test_items(data_dir, task, spec)}
-    preds = read_predictions(pred_path, set(items))
-    scores = [score(p, items[i].answers, spec.metric) for i, p in preds.items()]
-    acc = mean(scores)
-    if as_json:
-        click.echo(json.dumps({"task": task, "n": len(scores), "accuracy": acc}))
-        return
-    missing = len(items) - len(preds)
-    ui.show(ui.table(f"{task} ({spec.metric})", ["n", "correct", "accuracy", "missing ids"],
-                     [[len(scores), round(sum(scores), 4), round(acc, 4), missing]]))
-    click.echo(f"{task}: accuracy {acc:.4f} on {len(scores)} predictions ({spec.metric})")
+    from ..api.induction import score_induction
 
+    r = score_induction(data_dir, task=task, predictions=pred_path, task_table=task_table)
+    if as_json:
+        click.echo(json.dumps({"task": task, "n": r["n"], "accuracy": r["accuracy"]}))
+        return
+    ui.show(ui.table(f"{task} ({r['metric']})", ["n", "correct", "accuracy", "missing ids"],
+                     [[r["n"], round(r["correct"], 4), round(r["accuracy"], 4), r["missing"]]]))
+    click.echo(f"{task}: accuracy {r['accuracy']:.4f} on {r['n']} predictions ({r['metric']})")

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ..config import option, validate
 from ..errors import InputError
 from ..llm import LLM
 from ..steps import run_steps
@@ -31,20 +32,39 @@ from .search import SearchConfig, search_steps
 
 @dataclass
 class EvalConfig:
-    """Benchmark run parameters; paper values as defaults, CPU-saving limits off by default."""
+    """Settings of ``instructforge induction evaluate``: paper values as defaults, CPU-saving
+    limits off by default. The nested configs are dotted settings (``induce.k``,
+    ``search.num_candidates``, ``bert.model``)."""
 
-    num_prompts: int = 100  # induction prompts per task (paper: 100, from induction_input)
-    k: int = 5  # demonstrations per prompt (paper: 5)
-    max_test: int | None = None  # test examples per task (None = all, as the paper); drawn with test_seed
-    test_seed: int = 0
-    human_baseline: bool = True  # execute the gold annotations too (the paper's "human performance")
-    bertscore: bool = True
-    use_search: bool = False  # APE-style search instead of greedy induction (beyond the paper)
-    task_table: str | None = None  # extra task_table.json rows (metric, answers, inputs)
-    induce: InduceConfig = field(default_factory=InduceConfig)
-    execute: ExecuteConfig = field(default_factory=ExecuteConfig)
-    search: SearchConfig = field(default_factory=SearchConfig)
-    bert: BertScoreConfig = field(default_factory=BertScoreConfig)
+    num_prompts: int = option(100, "Induction prompts per task (paper: 100, from induction_input)", min=1,
+                              max=10000, flag=True)
+    max_test: int | None = option(None, "Test examples per task, drawn with test_seed (null: all, as the paper)",
+                                  min=1, flag=True)
+    test_seed: int = option(0, "Seed of the max_test draw", flag=True)
+    human_baseline: bool = option(True, "Execute the gold annotations too (the paper's human performance)",
+                                  flag="--human")
+    bertscore: bool = option(True, "BERTScore of the induced against the gold instructions", flag=True)
+    use_search: bool = option(False, "APE-style search per task instead of greedy induction (beyond the paper)",
+                              flag="--search")
+    task_table: str | None = option(None, "Extra task_table.json rows (metric, answers, inputs)", flag=True)
+    save_predictions: bool = option(False, "Also write predictions.jsonl (every execution answer)", flag=True)
+    induce: InduceConfig = option(default_factory=InduceConfig, help="The induction call")
+    execute: ExecuteConfig = option(default_factory=ExecuteConfig, help="The execution call")
+    search: SearchConfig = option(default_factory=SearchConfig, help="The search (with use_search)")
+    bert: BertScoreConfig = option(default_factory=BertScoreConfig, help="BERTScore")
+
+    def __post_init__(self) -> None:
+        validate(self)
+        for name, cls in (("induce", InduceConfig), ("execute", ExecuteConfig), ("search", SearchConfig),
+                          ("bert", BertScoreConfig)):
+            if not isinstance(getattr(self, name), cls):
+                raise InputError(f"EvalConfig: {name} must be a {cls.__name__}")
+
+    def execute_config(self) -> ExecuteConfig:
+        """``execute`` with its prompt format resolved (null: the induction's)."""
+        if self.execute.prompt_format is not None:
+            return self.execute
+        return replace(self.execute, prompt_format=self.induce.prompt_format)
 
 
 def _held_out(data_dir: Path, task: str, spec: bm.TaskSpec, n: int, k: int, seed: int) -> tuple[list[tuple[str, str]], list[bm.TestItem]]:
@@ -64,32 +84,58 @@ def _held_out(data_dir: Path, task: str, spec: bm.TaskSpec, n: int, k: int, seed
     return pool, held
 
 
-def evaluate_benchmark(llm: LLM, data_dir: Path, cfg: EvalConfig, tasks: list[str] | None = None,
-                       keep_predictions: bool = False) -> dict[str, Any]:
-    """Run the benchmark; returns the results dict (``kind: induction``). With
-    ``keep_predictions`` every execution answer is under ``_predictions`` (not for results.json)."""
-    t0 = time.perf_counter()
+@dataclass
+class Plan:
+    """Everything a benchmark run reads from disk, read and checked before any model call."""
+
+    data_dir: Path
+    names: list[str]
+    specs: dict[str, bm.TaskSpec]
+    items: dict[str, list[bm.TestItem]]
+    gold: dict[str, list[str]]
+    demo_sets: dict[str, list[list[tuple[str, str]]]] = field(default_factory=dict)  # greedy induction
+    held_out: dict[str, tuple[list[tuple[str, str]], list[bm.TestItem]]] = field(default_factory=dict)  # search
+
+
+def plan_benchmark(data_dir: Path, cfg: EvalConfig, tasks: list[str] | None = None) -> Plan:
+    """Read and check every file the run needs (InputError naming the file otherwise)."""
+    data_dir = Path(data_dir)
     table = bm.load_table(Path(cfg.task_table) if cfg.task_table else None)
     names = bm.check_tasks(data_dir, tasks)
     specs = {t: bm.task_spec(t, table) for t in names}
-    # Read and check everything before the first model call.
-    items = {t: bm.subsample(bm.test_items(data_dir, t, specs[t]), cfg.max_test, cfg.test_seed) for t in names}
-    gold = {t: bm.gold_instructions(data_dir, t) for t in names}
+    plan = Plan(data_dir, names, specs,
+                items={t: bm.subsample(bm.test_items(data_dir, t, specs[t]), cfg.max_test, cfg.test_seed) for t in names},
+                gold={t: bm.gold_instructions(data_dir, t) for t in names})
+    k, seed = cfg.induce.k, cfg.induce.seed
+    for t in names:
+        if cfg.use_search:
+            plan.held_out[t] = _held_out(data_dir, t, specs[t], cfg.search.max_eval, k, seed)
+        else:
+            plan.demo_sets[t] = bm.demo_sets(data_dir, t, specs[t], cfg.num_prompts, k, seed)
+    return plan
+
+
+def evaluate_benchmark(llm: LLM, data_dir: Path, cfg: EvalConfig, tasks: list[str] | None = None,
+                       plan: Plan | None = None) -> dict[str, Any]:
+    """Run the benchmark; returns the results dict (``kind: induction``). With
+    ``cfg.save_predictions`` every execution answer is under ``_predictions`` (not for results.json)."""
+    t0 = time.perf_counter()
+    plan = plan or plan_benchmark(data_dir, cfg, tasks)
+    names, specs, items, gold = plan.names, plan.specs, plan.items, plan.gold
     induced: dict[str, Counter[str]] = {}
     searches: dict[str, Any] = {}
     if cfg.use_search:
         procs = []
         for t in names:
-            pool, held = _held_out(data_dir, t, specs[t], cfg.search.max_eval, cfg.k, cfg.search.seed)
-            scfg = SearchConfig(**{**asdict(cfg.search), "metric": specs[t].metric, "k": cfg.k})
-            procs.append(search_steps(pool, scfg, cfg.induce, cfg.execute, held_out=held))
+            pool, held = plan.held_out[t]
+            scfg = cfg.search if cfg.search.metric else replace(cfg.search, metric=specs[t].metric)
+            procs.append(search_steps(pool, scfg, cfg.induce, cfg.execute_config(), held_out=held))
         # every task's search advances together: one stream per step, not 24 searches in turn
         for t, res in zip(names, run_steps(llm, procs, "searching"), strict=True):
             induced[t] = Counter({res.best.text: 1})
             searches[t] = res.table()
     else:
-        sets = {t: bm.demo_sets(data_dir, t, specs[t], cfg.num_prompts, cfg.k, cfg.induce.seed) for t in names}
-        flat = [(t, d) for t in names for d in sets[t]]
+        flat = [(t, d) for t in names for d in plan.demo_sets[t]]
         texts = induce(llm, [d for _, d in flat], cfg.induce, desc="inducing")
         for t in names:
             induced[t] = Counter()
@@ -105,10 +151,10 @@ def evaluate_benchmark(llm: LLM, data_dir: Path, cfg: EvalConfig, tasks: list[st
                 todo.setdefault(g, 0)
         jobs.append(Job(todo, items[t], specs[t].metric))
     # One batched call for every task: full batches, one re-decode round (see execute.py).
-    all_scored = score_jobs(llm, jobs, cfg.execute, desc="executing")
+    all_scored = score_jobs(llm, jobs, cfg.execute_config(), desc="executing")
     for t, scored_list in zip(names, all_scored, strict=True):
         scored = {s.text: s for s in scored_list}
-        if keep_predictions:
+        if cfg.save_predictions:
             for s in scored.values():
                 kind = "induced" if s.text in induced[t] else "gold"
                 predictions += [{"task": t, "source": kind, "instruction": s.text, "id": it.id, "prediction": p}
@@ -136,9 +182,9 @@ def evaluate_benchmark(llm: LLM, data_dir: Path, cfg: EvalConfig, tasks: list[st
             rows = out_tasks[t]["instructions"]
             out_tasks[t]["bertscore"] = weighted_mean((x["bertscore"], x["count"]) for x in rows) if gold[t] else None
     res = {"kind": "induction", "model": llm.model_id, "overall": overall(out_tasks),
-           "tasks": out_tasks, "config": config_dict(cfg, data_dir, names),
+           "tasks": out_tasks, "config": config_dict(cfg, plan.data_dir, names),
            "seconds": round(time.perf_counter() - t0, 1), "model_stats": llm.stats.as_dict()}
-    if keep_predictions:
+    if cfg.save_predictions:
         res["_predictions"] = predictions
     return res
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
+from ..config import option, validate
 from ..llm import LLM
 from ..records import Request, SamplingParams
 from ..steps import Steps, run_steps
@@ -22,13 +24,19 @@ from .metrics import mean, score
 
 @dataclass
 class ExecuteConfig:
-    """Parameters of the execution call. Defaults are the paper's."""
+    """Settings of the execution call; defaults are the paper's."""
 
-    max_tokens: int = 30  # answer length (paper: 30)
-    temperature: float = 0.0  # greedy (paper: top_p=0)
-    prompt_format: str = "raw"  # "raw" completion prompt as in the paper, or "chat"
-    early_stop: bool = True  # stop at "\n"/"." (scores unchanged, see module doc)
-    seed: int = 0
+    max_tokens: int = option(30, "Answer length in new tokens (paper: 30)", min=1, max=4096)
+    temperature: float = option(0.0, "Execution sampling temperature (paper: greedy)", min=0, max=2)
+    # Literal rather than choices=: config.check rejects None for a field with choices.
+    prompt_format: Literal["raw", "chat"] | None = option(
+        None, "raw: a completion prompt (paper); chat: one user message; null: the induction's prompt format")
+    early_stop: bool = option(True, "Stop decoding at a newline or '.' (scores unchanged: only the first line up "
+                              "to its first '.' is scored, see execute.py)")
+    seed: int = option(0, "Request seed (matters only when sampling)")
+
+    def __post_init__(self) -> None:
+        validate(self)
 
 
 def render_execute_prompt(instruction: str, input_text: str) -> str:
@@ -44,7 +52,7 @@ def execute_steps(pairs: Sequence[tuple[str, str]], cfg: ExecuteConfig | None = 
 
     def requests(texts: list[str], stop: tuple[str, ...]) -> list[Request]:
         params = SamplingParams(temperature=cfg.temperature, max_tokens=cfg.max_tokens, stop=stop)
-        return [make_request(t, params, cfg.prompt_format, cfg.seed) for t in texts]
+        return [make_request(t, params, cfg.prompt_format or "raw", cfg.seed) for t in texts]
 
     stops: tuple[str, ...] = ("\n", ".") if cfg.early_stop else ()
     comps = yield requests(unique, stops)

@@ -15,6 +15,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
+from ..config import option, validate
 from ..errors import InputError
 from ..jsonl import iter_jsonl
 from ..llm import LLM
@@ -26,13 +27,17 @@ NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "
 
 @dataclass
 class InduceConfig:
-    """Parameters of the induction call. Defaults are the paper's."""
+    """Settings of the induction call (``instructforge config show induce``); defaults are the paper's."""
 
-    k: int = 5  # demonstrations per induction prompt (paper: 5)
-    max_tokens: int = 50  # induction generation length (paper: 50)
-    temperature: float = 0.0  # greedy (paper: top_p=0, i.e. greedy)
-    prompt_format: str = "raw"  # "raw": a completion prompt as in the paper; "chat": a user message
-    seed: int = 0  # request seed (matters only when sampling)
+    k: int = option(5, "Demonstrations per induction prompt (paper: 5)", min=1, max=64, flag="--k")
+    max_tokens: int = option(50, "Induction length in new tokens (paper: 50)", min=1, max=4096, flag="--max-tokens")
+    temperature: float = option(0.0, "Induction sampling temperature (paper: greedy)", min=0, max=2)
+    prompt_format: str = option("raw", "raw: a completion prompt (paper); chat: one user message",
+                                choices=("raw", "chat"), flag="--prompt-format")
+    seed: int = option(0, "Seed of the requests and of every random draw of demonstrations", flag="--seed")
+
+    def __post_init__(self) -> None:
+        validate(self)
 
 
 @cache

@@ -17,6 +17,7 @@ import re
 import string
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from typing import Literal
 
 _PUNCT = str.maketrans("", "", string.punctuation)
 
@@ -62,6 +63,9 @@ def contains(prediction: str, answer: str) -> float:
     gold = normalize(answer)
     return float(re.search(rf"\b({re.escape(gold)})\b", normalize(prediction)) is not None)
 
+
+#: The names of METRICS, as a type for config fields (a test keeps the two equal).
+MetricName = Literal["exact_match", "f1", "exact_set", "contains"]
 
 METRICS: dict[str, Callable[[str, str], float]] = {
     "exact_match": exact_match,

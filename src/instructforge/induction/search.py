@@ -14,29 +14,39 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from ..config import option, validate
+from ..errors import InputError
 from ..llm import LLM
 from ..records import SamplingParams
 from ..steps import Steps, run_steps
 from .benchmark import TestItem
 from .execute import ExecuteConfig, execute_steps
 from .induce import InduceConfig, induce_steps, make_request, postprocess, prompt_template
-from .metrics import mean, score
+from .metrics import MetricName, mean, score
 
 
 @dataclass
 class SearchConfig:
-    num_candidates: int = 8  # proposals (APE samples many; few here for CPU)
-    k: int = 5  # demonstrations per proposal prompt
-    temperature: float = 0.9  # proposal sampling temperature (APE: 0.9)
-    max_eval: int = 20  # held-out demonstrations used for scoring at most
-    min_eval: int = 5  # fewer held-out demonstrations than this: no search possible
-    first_budget: int = 5  # held-out demonstrations each candidate gets in round 1
-    eta: int = 2  # successive halving: keep 1/eta, multiply the budget by eta
-    variations: int = 0  # rewordings of the leader to try at the end (APE's resampling)
-    metric: str = "exact_match"
-    seed: int = 0
+    """Settings of the search. Its proposals are induced with the InduceConfig's k, seed,
+    max_tokens and prompt_format, sampled at ``temperature``."""
+
+    num_candidates: int = option(8, "Proposals, each induced from its own random k-subsample (APE samples many; "
+                                 "few here for CPU)", min=1, max=1000, flag="--num-candidates")
+    temperature: float = option(0.9, "Proposal sampling temperature (APE: 0.9)", min=0, max=2)
+    max_eval: int = option(20, "Held-out demonstrations used for scoring, at most", min=1)
+    min_eval: int = option(5, "Fewer held-out demonstrations than this (after k for the proposals): no search",
+                           min=1)
+    first_budget: int = option(5, "Held-out demonstrations each candidate is scored on in round 1", min=1)
+    eta: int = option(2, "Successive halving: keep 1/eta of the candidates, multiply the budget by eta", min=2)
+    variations: int = option(0, "Rewordings of the leader tried at the end (APE's resampling)", min=0, max=100,
+                             flag="--variations")
+    metric: MetricName | None = option(None, "Held-out scoring metric; null: exact_match (induce), each task's "
+                                       "own metric (induction evaluate)", flag="--metric")
+
+    def __post_init__(self) -> None:
+        validate(self)
 
 
 @dataclass
@@ -62,23 +72,24 @@ class SearchResult:
                  "accuracy": round(c.accuracy, 4), "rounds": c.rounds, "chosen": c is self.best} for c in rows]
 
 
-def split_demos(demos: list[tuple[str, str]], cfg: SearchConfig) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+def split_demos(demos: list[tuple[str, str]], cfg: SearchConfig, icfg: InduceConfig
+                ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(proposal pool, held-out set): the held-out part never appears in a proposal prompt."""
     order = list(demos)
-    random.Random(cfg.seed).shuffle(order)
-    n_eval = min(cfg.max_eval, max(len(order) - cfg.k, 0))
+    random.Random(icfg.seed).shuffle(order)
+    n_eval = min(cfg.max_eval, max(len(order) - icfg.k, 0))
     return order[n_eval:], order[:n_eval]
 
 
-def can_search(n_demos: int, cfg: SearchConfig) -> bool:
-    return n_demos - cfg.k >= cfg.min_eval
+def can_search(n_demos: int, cfg: SearchConfig, icfg: InduceConfig) -> bool:
+    return n_demos - icfg.k >= cfg.min_eval
 
 
-def _evaluate(cands: list[Candidate], items: list[TestItem], cfg: SearchConfig, ecfg: ExecuteConfig) -> Steps[None]:
+def _evaluate(cands: list[Candidate], items: list[TestItem], metric: str, ecfg: ExecuteConfig) -> Steps[None]:
     todo = [(c, it) for c in cands for it in items if it.id not in c.scores]
     answers = yield from execute_steps([(c.text, it.input) for c, it in todo], ecfg)
     for (c, it), a in zip(todo, answers, strict=True):
-        c.scores[it.id] = score(a, it.answers, cfg.metric)
+        c.scores[it.id] = score(a, it.answers, metric)
 
 
 def search(llm: LLM, demos: list[tuple[str, str]], cfg: SearchConfig | None = None,
@@ -98,20 +109,24 @@ def search_steps(demos: list[tuple[str, str]], cfg: SearchConfig | None = None,
                  held_out: list[TestItem] | None = None) -> Steps[SearchResult]:
     """``search`` as a step procedure (steps.py), so many searches can share one stream."""
     cfg = cfg or SearchConfig()
-    icfg = icfg or InduceConfig(k=cfg.k)
+    icfg = icfg or InduceConfig()
     ecfg = ecfg or ExecuteConfig()
+    if ecfg.prompt_format is None:
+        ecfg = replace(ecfg, prompt_format=icfg.prompt_format)
+    metric = cfg.metric or "exact_match"
     if held_out is None:
-        pool, evals = split_demos(demos, cfg)
+        pool, evals = split_demos(demos, cfg, icfg)
         held_out = [TestItem(str(i), x, [y]) for i, (x, y) in enumerate(evals)]
         if not held_out:
             pool = list(demos)
     else:
         pool = list(demos)
-    rng = random.Random(cfg.seed)
-    k = min(cfg.k, len(pool))
+    rng = random.Random(icfg.seed)
+    k = min(icfg.k, len(pool))
+    if k == 0:
+        raise InputError("search: no demonstrations")
     subsets = [rng.sample(pool, k) for _ in range(cfg.num_candidates)]
-    sampled = InduceConfig(k=k, max_tokens=icfg.max_tokens, temperature=cfg.temperature,
-                           prompt_format=icfg.prompt_format, seed=cfg.seed)
+    sampled = replace(icfg, k=k, temperature=cfg.temperature)
     texts = yield from induce_steps(subsets, sampled, sample_indices=list(range(cfg.num_candidates)))
     # A candidate needs at least one letter or digit ("," is not an instruction).
     cands = [Candidate(t, "proposal") for t in dict.fromkeys(t for t in texts if any(ch.isalnum() for ch in t))]
@@ -119,7 +134,7 @@ def search_steps(demos: list[tuple[str, str]], cfg: SearchConfig | None = None,
         cands = [Candidate(texts[0] if texts else "", "proposal")]
     alive, budget = list(cands), min(cfg.first_budget, len(held_out))
     while held_out:
-        yield from _evaluate(alive, held_out[:budget], cfg, ecfg)
+        yield from _evaluate(alive, held_out[:budget], metric, ecfg)
         for c in alive:
             c.rounds += 1
         if budget >= len(held_out):
@@ -131,14 +146,14 @@ def search_steps(demos: list[tuple[str, str]], cfg: SearchConfig | None = None,
     if cfg.variations > 0 and held_out:
         params = SamplingParams(temperature=cfg.temperature, max_tokens=icfg.max_tokens)
         prompt = prompt_template("variation").format(instruction=best.text)
-        reqs = [make_request(prompt, params, icfg.prompt_format, cfg.seed, i) for i in range(cfg.variations)]
+        reqs = [make_request(prompt, params, icfg.prompt_format, icfg.seed, i) for i in range(cfg.variations)]
         known = {c.text for c in cands}
         comps = yield reqs
         new = [t for t in dict.fromkeys(postprocess(c.text) for c in comps)
                if any(ch.isalnum() for ch in t) and t not in known]
         extra = [Candidate(t, "variation") for t in new]
         cands.extend(extra)
-        yield from _evaluate([best, *extra], held_out, cfg, ecfg)
+        yield from _evaluate([best, *extra], held_out, metric, ecfg)
         for c in extra:
             c.rounds = 1
         best = max([best, *extra], key=lambda c: (c.accuracy, c is best))

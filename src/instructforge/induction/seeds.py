@@ -42,27 +42,34 @@ def demo_files(directory: Path) -> list[Path]:
     return files
 
 
-def seeds_from_dir(llm: LLM, directory: Path, cfg: InduceConfig | None = None) -> list[Task]:
-    """One seed task per demonstration file; all files are read and checked before any model call."""
-    cfg = cfg or InduceConfig()
-    files = demo_files(directory)
-    sets = []
-    for f in files:
+def read_demo_dir(directory: Path, k: int) -> list[tuple[Path, list[tuple[str, str]]]]:
+    """Every ``*.jsonl`` file of ``directory`` with its demonstrations, each checked (at least k)."""
+    out = []
+    for f in demo_files(directory):
         demos = read_demos(f)
-        check_enough(f, demos, cfg.k)
-        sets.append(demos)
-    texts = induce(llm, [d[: cfg.k] for d in sets], cfg, desc="inducing seed instructions")
+        check_enough(f, demos, k)
+        out.append((f, demos))
+    return out
+
+
+def seeds_from_sets(llm: LLM, sets: list[tuple[Path, list[tuple[str, str]]]],
+                    cfg: InduceConfig | None = None) -> list[Task]:
+    """One seed task per (file, demonstrations) from ``read_demo_dir`` (files already checked, so
+    nothing fails after the model calls)."""
+    cfg = cfg or InduceConfig()
+    demo_lists = [d for _, d in sets]
+    texts = induce(llm, [d[: cfg.k] for d in demo_lists], cfg, desc="inducing seed instructions")
     # A seed needs an instruction: an empty one is asked again, sampled (up to 3 tries).
     sampled = replace(cfg, temperature=0.9)
     for attempt in range(1, 4):
         empty = [i for i, t in enumerate(texts) if not t]
         if not empty:
             break
-        again = induce(llm, [sets[i][: cfg.k] for i in empty], sampled, sample_indices=[attempt] * len(empty))
+        again = induce(llm, [demo_lists[i][: cfg.k] for i in empty], sampled, sample_indices=[attempt] * len(empty))
         for i, t in zip(empty, again, strict=True):
             texts[i] = t
     tasks = []
-    for f, demos, text in zip(files, sets, texts, strict=True):
+    for (f, demos), text in zip(sets, texts, strict=True):
         tasks.append(Task(
             instruction=text,
             instances=[Instance(i, o) for i, o in demos],

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..config import option, validate
 from .feedback import DIMENSIONS, Triple
 
 REWARD_MODEL = "reward_model"
@@ -26,15 +27,22 @@ JUDGE_SUBSTITUTE = "overall"  # the judge's P(yes) to an overall-quality questio
 
 @dataclass
 class RewardConfig:
-    """Coefficients of the linear rule (paper's values, unconfirmed) and the parse penalty."""
+    """Coefficients of the linear rule (the paper's values, unconfirmed) and the parse penalty;
+    the ``reward.`` settings of ``refine`` and ``score``."""
 
-    w_reward_model: float = 0.0078  # Rew: reward-model score (or its judge substitute)
-    w_understandability: float = -0.4421  # Und (negative in the rule as published)
-    w_naturalness: float = 0.3212  # Nat
-    w_coherence: float = 0.1520  # Coh
-    intercept: float = -0.0274
-    unparseable_penalty: float = -1.0  # reward of a completion with no parseable instance (below any rule value)
-    max_triples: int = 5  # instances scored per completion (Self-Instruct keeps at most 5 per task)
+    w_reward_model: float = option(0.0078, "Coefficient of Rew, the reward-model score (or its judge "
+                                   "substitute) (unconfirmed)")
+    w_understandability: float = option(-0.4421, "Coefficient of Und, UniEval understandability; negative in "
+                                        "the rule as published (unconfirmed)")
+    w_naturalness: float = option(0.3212, "Coefficient of Nat, UniEval naturalness (unconfirmed)")
+    w_coherence: float = option(0.1520, "Coefficient of Coh, UniEval coherence (unconfirmed)")
+    intercept: float = option(-0.0274, "Intercept of the rule (unconfirmed)")
+    unparseable_penalty: float = option(-1.0, "Reward of a completion with no parseable instance (below any "
+                                        "value the rule gives)")
+    max_triples: int = option(5, "Instances scored per completion (Self-Instruct keeps at most 5 per task)", min=1)
+
+    def __post_init__(self) -> None:
+        validate(self)
 
 
 def combine(rew: float, und: float, nat: float, coh: float, cfg: RewardConfig | None = None) -> float:

@@ -15,21 +15,21 @@ each feedback component, TRL's kl/loss) and ``reward_curve.json`` (the same as p
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import re
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from .. import ui
-from ..config import field_overrides
+from ..config import as_dict, option, validate
 from ..errors import InputError
+from ..modelconfig import ModelConfig
 from ..store import RunStore, atomic_write
 from .reward import RewardConfig, make_reward_func
 
@@ -40,49 +40,61 @@ CURVE_FILE = "reward_curve.json"
 
 @dataclass
 class RefineConfig:
-    """Every knob of ``instructforge refine``. Paper values where the paper gives one."""
+    """Every setting of ``instructforge refine`` but the policy model and the judge's client
+    options (``ModelConfig``); ``instructforge config show refine`` lists them. Paper values where
+    the paper gives one."""
 
-    algo: str = "grpo"  # grpo | rloo (paper: PPO, which TRL 1.x no longer has)
-    steps: int = 100  # optimizer steps (paper: not stated)
-    prompts_per_step: int = 1  # instructions per step
-    num_generations: int = 4  # sampled answers per instruction (the GRPO/RLOO group)
-    max_completion_length: int = 128  # policy tokens per answer (Self-Instruct instances: 300; shorter for CPU)
-    temperature: float = 0.8  # sampling temperature of the policy during RL
-    top_p: float = 1.0
-    beta: float = 0.05  # KL coefficient to the base model (paper: "the usual KL penalty", value not stated)
-    learning_rate: float = 5e-5
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    lora_target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
-    policy_demos: int | None = None  # demonstrations in the policy prompt per style (None: all, as `generate` uses)
-    prompt_style: str = "chat"  # chat: the prompt is one user message (as `generate` sends it); raw: plain text
-    save_steps: int = 25  # checkpoint every N steps
-    save_total_limit: int = 2
-    seed: int = 0
-    judge_top_logprobs: int = 20  # top-N logprobs read for the yes/no feedback questions
-    shared_prefix: bool = True  # run a group's shared prompt once (shared_prefix.py); False: TRL's own code paths
-    reward: RewardConfig = field(default_factory=RewardConfig)
+    algo: str = option("grpo", "TRL trainer: grpo or rloo (paper: PPO, which TRL 1.x no longer has)",
+                       choices=("grpo", "rloo"), flag=True)
+    steps: int = option(100, "Optimizer steps (paper: not stated)", min=1, flag=True)
+    prompts_per_step: int = option(1, "Instructions per step", min=1)
+    num_generations: int = option(4, "Answers sampled per instruction (the GRPO/RLOO group; they are compared "
+                                  "with each other, so at least 2)", min=2, flag=True)
+    max_completion_length: int = option(128, "Policy tokens per answer (Self-Instruct instances: 300; shorter "
+                                        "for CPU)", min=1, flag=True)
+    temperature: float = option(0.8, "Policy sampling temperature during RL (RL needs samples; Self-Instruct's "
+                                "instances use 0)", min=0, min_open=True, max=2)
+    top_p: float = option(1.0, "Policy nucleus sampling mass during RL", min=0, min_open=True, max=1)
+    beta: float = option(0.05, "KL coefficient to the base model (paper: \"the usual KL penalty\", value not "
+                         "stated)", min=0, flag="--kl-coef")
+    learning_rate: float = option(5e-5, "LoRA learning rate", min=0, min_open=True, flag="--lr")
+    lora_r: int = option(16, "LoRA rank", min=1)
+    lora_alpha: int = option(32, "LoRA alpha (the update is scaled by alpha / r)", min=1)
+    lora_dropout: float = option(0.05, "LoRA dropout", min=0, max=1)
+    lora_target_modules: list[str] = option(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"],
+                                            help="Modules that get a LoRA adapter")
+    policy_demos: int | None = option(None, "Demonstrations per style in the policy prompt (null: all, as "
+                                      "generate shows them; fewer: faster steps)", min=0)
+    prompt_style: str = option("chat", "chat: the prompt is one user message (as generate sends it); raw: plain "
+                               "text (base models)", choices=("chat", "raw"))
+    save_steps: int = option(25, "Checkpoint every N steps", min=1)
+    save_total_limit: int = option(2, "Checkpoints kept (the oldest are deleted)", min=1)
+    seed: int = option(0, "Seed of the policy's sampling and of training", flag=True)
+    judge: str = option("embedded", "Model asked the yes/no feedback questions (naturalness, coherence, "
+                        "understandability; overall quality without a reward model): embedded | hf:DIR | "
+                        "openai:MODEL | vllm:DIR | scripted:FILE", flag=True)
+    judge_base_url: str | None = option(None, "The judge's OpenAI-compatible server (default: --base-url)",
+                                        flag=True)
+    judge_top_logprobs: int = option(20, "Top first-token log-probs read for a yes/no answer", min=1)
+    reward_model: str | None = option(None, "hf:DIR of a local sequence-classification reward model for Rew "
+                                      "(paper: oasst-rm-pythia-1.4b); null: the judge's P(yes) to an "
+                                      "overall-quality question stands in (a substitute)", flag=True)
+    unieval: Path | None = option(None, "Local UniEval checkpoint dir (T5) for naturalness, coherence and "
+                                  "understandability; null: the judge is asked", flag=True)
+    shared_prefix: bool = option(True, "Run a group's shared prompt once (shared_prefix.py); false: TRL's own "
+                                 "code paths")
+    reward: RewardConfig = option(default_factory=RewardConfig, help="The reward rule (reward.* settings)")
 
     def __post_init__(self) -> None:
         if isinstance(self.reward, dict):
-            self.reward = RewardConfig(**self.reward)
-        if self.algo not in ("grpo", "rloo"):
-            raise InputError(f"--algo must be grpo or rloo, not {self.algo!r}")
-        if self.num_generations < 2:
-            raise InputError("num_generations must be >= 2 (GRPO/RLOO compare answers within a group)")
-        if self.steps < 1:
-            raise InputError("--steps must be >= 1")
-        if self.prompt_style not in ("chat", "raw"):
-            raise InputError(f"prompt_style must be chat or raw, not {self.prompt_style!r}")
+            try:
+                self.reward = RewardConfig(**self.reward)
+            except TypeError as e:  # an unknown field
+                raise InputError(f"RefineConfig: reward: {e}") from None
+        validate(self)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-def load_config_file(path: Path) -> dict[str, Any]:
-    """Field overrides from a YAML file; unknown names are an InputError."""
-    return field_overrides(path, RefineConfig, "refine config")
+        return as_dict(self)
 
 
 def load_prompts(run_dir: Path) -> list[dict[str, Any]]:
@@ -128,7 +140,8 @@ def latest_checkpoint(out_dir: Path) -> Path | None:
     return max(found)[1] if found else None
 
 
-def _policy_base(spec: str) -> Path:
+def policy_base(spec: str) -> Path:
+    """The local model dir the policy starts from (``embedded`` or ``hf:DIR``); an InputError otherwise."""
     from ..backends import parse_spec
     from ..backends.model_files import embedded_model_dir, resolve_model_dir
 
@@ -138,6 +151,48 @@ def _policy_base(spec: str) -> Path:
     if kind != "hf":
         raise InputError(f"refine trains a local model: --model embedded or hf:DIR, not {spec!r}")
     return resolve_model_dir(arg)[0]
+
+
+def build_scorers(judge: str | ModelConfig, reward_model: str | None, unieval: Path | None, *,
+                  top_logprobs: int = 20, batch_size: int = 16, use_cache: bool = True) -> tuple[list[Any], str, Any]:
+    """The automated-feedback scorers: (scorers, label of the Rew source, the judge's LLM or None).
+
+    ``judge``: a model spec (opened with ``batch_size`` and ``use_cache``) or a ModelConfig
+    (opened as it is). The reward-model and UniEval dirs and the judge's spec are checked
+    before any model is loaded.
+    """
+    from ..backends import parse_spec
+    from .feedback import (
+        DIMENSIONS,
+        JudgeScorer,
+        RewardModelScorer,
+        UniEvalScorer,
+        reward_model_dir,
+    )
+
+    judge_cfg = judge if isinstance(judge, ModelConfig) else ModelConfig(model=judge, batch_size=batch_size,
+                                                                          cache=use_cache)
+    rm_dir = reward_model_dir(reward_model) if reward_model is not None else None
+    if unieval is not None and not (Path(unieval) / "config.json").is_file():
+        raise InputError(f"{unieval}: not a model dir (no config.json)")
+    parse_spec(judge_cfg.model)
+    scorers: list[Any] = []
+    judge_dims: list[str] = []
+    if unieval is not None:
+        scorers.append(UniEvalScorer(Path(unieval)))
+    else:
+        judge_dims.extend(DIMENSIONS)
+    if rm_dir is not None:
+        scorers.append(RewardModelScorer(rm_dir))
+        label = f"reward model {rm_dir}"
+    else:
+        judge_dims.append("overall")
+        label = f"SUBSTITUTE: P(yes) of {judge_cfg.model} to an overall-quality question (no --reward-model given)"
+    llm = None
+    if judge_dims:
+        llm = judge_cfg.open()
+        scorers.append(JudgeScorer(llm, judge_dims, top_logprobs=top_logprobs))
+    return scorers, label, llm
 
 
 def set_threads() -> None:
@@ -250,7 +305,7 @@ def refine(run_dir: Path, out_dir: Path, *, model: str, scorers: list[Any], cfg:
            resume: bool = False, rew_label: str = "judge substitute", extra_config: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train the instance writer; returns a summary dict. Inputs are validated before any write."""
     prompts = load_prompts(run_dir)
-    base_dir = _policy_base(model)
+    base_dir = policy_base(model)
     ckpt = latest_checkpoint(out_dir)
     if ckpt is not None and not resume:
         raise InputError(f"{out_dir}: has checkpoints from an earlier run; pass --resume to continue or use a new --out")

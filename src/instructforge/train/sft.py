@@ -17,40 +17,47 @@ weights) + tokenizer, so ``--model hf:DIR`` works everywhere.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from ..config import as_dict, option, validate
 from ..errors import InputError
 from ..jsonl import iter_jsonl
 from ..store import atomic_write
 
 
 @dataclass
-class SFTSettings:
-    """Every knob of ``instructforge finetune``."""
+class SFTConfig:
+    """Every setting of ``instructforge finetune`` (``instructforge config show finetune``)."""
 
-    epochs: float = 2.0  # paper: 2 epochs
-    learning_rate: float = 2e-4  # LoRA learning rate (the paper fine-tuned GPT-3 / full LLaMA; not comparable)
-    batch_size: int = 8  # examples per optimizer step
-    max_length: int = 512  # tokens per example (longer ones are truncated)
-    template: str = "chat"  # chat | raw (see module docstring)
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    lora_target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
-    merge: bool = False  # save merged full weights instead of the adapter
-    seed: int = 0
-    max_steps: int = -1  # stop after N steps (-1: run all epochs)
+    epochs: float = option(2.0, "Epochs (paper: 2)", min=0, min_open=True, flag=True)
+    learning_rate: float = option(2e-4, "LoRA learning rate (the paper fine-tuned GPT-3 / full LLaMA: not "
+                                  "comparable)", min=0, min_open=True, flag="--lr")
+    batch_size: int = option(8, "Examples per optimizer step", min=1, flag=True)
+    max_length: int = option(512, "Tokens per example (longer ones are truncated)", min=16, flag=True)
+    max_steps: int = option(-1, "Stop after N steps (-1: run all epochs)", min=-1, flag=True)
+    template: str = option("chat", "chat: train through the chat template; raw: plain prompt + completion text",
+                           choices=("chat", "raw"), flag=True)
+    lora_r: int = option(16, "LoRA rank", min=1, flag=True)
+    lora_alpha: int = option(32, "LoRA alpha (the update is scaled by alpha / r)", min=1)
+    lora_dropout: float = option(0.05, "LoRA dropout", min=0, max=1)
+    lora_target_modules: list[str] = option(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"],
+                                            help="Modules that get a LoRA adapter")
+    merge: bool = option(False, "Save merged full weights instead of the LoRA adapter", flag=True)
+    seed: int = option(0, "Seed of shuffling and initialisation", flag=True)
 
     def __post_init__(self) -> None:
-        if self.template not in ("chat", "raw"):
-            raise InputError(f"template must be chat or raw, not {self.template!r}")
+        validate(self)
+        if self.max_steps == 0:
+            raise InputError("SFTConfig: max_steps must be -1 (all epochs) or at least 1, not 0")
+
+
+SFTSettings = SFTConfig  # the former name
 
 
 def _str(obj: dict[str, Any], key: str, path: Path, line: int, required: bool = True) -> str:
@@ -174,7 +181,7 @@ def model_dir_for(spec: str) -> Path:
     return resolve_model_dir(arg)[0]
 
 
-def finetune(data: Path, out_dir: Path, *, model: str, cfg: SFTSettings) -> dict[str, Any]:
+def finetune(data: Path, out_dir: Path, *, model: str, cfg: SFTConfig) -> dict[str, Any]:
     """Train; returns a summary (losses per step, seconds). Data is validated before any write."""
     fmt, rows = load_examples(data)
     base_dir = model_dir_for(model)
@@ -186,14 +193,15 @@ def finetune(data: Path, out_dir: Path, *, model: str, cfg: SFTSettings) -> dict
     from datasets import Dataset
     from peft import LoraConfig
     from transformers import TrainerCallback
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig as TRLSFTConfig
+    from trl import SFTTrainer
 
     from ..backends.local import load_hf_model
 
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(out_dir / "config.yaml", yaml.safe_dump(
         {"stage": "finetune", "data": str(data), "format": fmt, "examples": len(rows), "model": model,
-         "base_dir": str(base_dir), **dataclasses.asdict(cfg)}, sort_keys=False))
+         "base_dir": str(base_dir), **as_dict(cfg)}, sort_keys=False))
     policy, tok = load_hf_model(base_dir, trainable=True)
     is_adapter = (base_dir / "adapter_config.json").is_file()
     true_base = Path(json.loads((base_dir / "adapter_config.json").read_text())["base_model_name_or_path"]) if is_adapter else base_dir
@@ -208,7 +216,7 @@ def finetune(data: Path, out_dir: Path, *, model: str, cfg: SFTSettings) -> dict
                 losses.append({"step": int(state.global_step), "epoch": logs.get("epoch"), "loss": logs["loss"]})
                 atomic_write(out_dir / "train_log.jsonl", "".join(json.dumps(r) + "\n" for r in losses))
 
-    args = SFTConfig(
+    args = TRLSFTConfig(
         output_dir=str(out_dir / "trainer"), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
         learning_rate=cfg.learning_rate, per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=1,
         max_length=cfg.max_length, completion_only_loss=True, logging_steps=1, save_strategy="no",

@@ -1,0 +1,81 @@
+"""The Python API of training: REFINE-AF's RL stage (``refine``) and SFT (``finetune``).
+
+The ``instructforge refine`` and ``instructforge finetune`` commands are thin shells over these
+functions. Each checks its inputs before writing anything, writes the resolved config into the
+out dir (``config.yaml``) and returns the out dir, which works as ``model="hf:DIR"`` everywhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from .. import ui
+from ..errors import InputError
+from ..modelconfig import ModelConfig
+from ..refine.rl import RefineConfig
+from ..train.sft import SFTConfig
+from .run import model_config
+
+
+def judge_config(cfg: RefineConfig, options: dict[str, Any]) -> ModelConfig:
+    """The judge's client: ``cfg.judge`` with ModelConfig fields from ``options`` (``base_url=``,
+    ``cache=`` ...); ``cfg.judge_base_url``, when set, wins over ``options["base_url"]``."""
+    if "model" in options:
+        raise TypeError("the judge is RefineConfig.judge; model= is the policy")
+    judge = model_config(cfg.judge, options)
+    if cfg.judge_base_url:
+        judge = dataclasses.replace(judge, base_url=cfg.judge_base_url)
+    return judge
+
+
+def refine(run_dir: str | Path, *, out: str | Path, model: str = "embedded", config: RefineConfig | None = None,
+           resume: bool = False, **judge_options: Any) -> Path:
+    """REFINE-AF stage 2: train the instance writer of ``run_dir``'s accepted instructions with
+    RL from automated feedback (GRPO or RLOO + LoRA). ``model``: the policy (``embedded`` or
+    ``hf:DIR``); the judge, reward model and UniEval dir are ``config`` fields
+    (``RefineConfig.judge``, ``reward_model``, ``unieval``); ``judge_options``: ModelConfig
+    fields of the judge's client (``base_url=``, ``concurrency=``, ``batch_size=``, ``cache=``).
+    ``resume``: continue from the latest checkpoint in ``out`` (without it, an ``out`` with
+    checkpoints is an InputError). Returns ``out``: the LoRA adapter, ``config.yaml``,
+    ``reward_log.jsonl``, ``reward_curve.json``, ``refine_summary.json``, ``checkpoints/``.
+
+    >>> # adapter = instructforge.refine("runs/si", out="runs/si-refined",
+    >>> #                                config=RefineConfig(steps=20, judge="openai:llama"),
+    >>> #                                base_url="http://localhost:8000/v1")
+    """
+    from ..refine import rl
+
+    cfg = config or RefineConfig()
+    judge = judge_config(cfg, judge_options)
+    run_dir, out = Path(run_dir), Path(out)
+    prompts = rl.load_prompts(run_dir)  # not a run / an empty run: an InputError before anything is loaded
+    rl.policy_base(model)
+    if rl.latest_checkpoint(out) is not None and not resume:
+        raise InputError(f"{out}: has checkpoints from an earlier run; pass --resume to continue or use a new --out")
+    scorers, label, llm = rl.build_scorers(judge, cfg.reward_model, cfg.unieval, top_logprobs=cfg.judge_top_logprobs)
+    ui.info(f"refine: {len(prompts)} instructions, {cfg.algo}, {cfg.steps} steps; Rew = {label}")
+    try:
+        rl.refine(run_dir, out, model=model, scorers=scorers, cfg=cfg, resume=resume, rew_label=label,
+                  extra_config={"judge_model": judge.public()})
+    finally:
+        if llm is not None:
+            llm.close()
+    return out
+
+
+def finetune(data: str | Path, *, out: str | Path, model: str = "embedded", config: SFTConfig | None = None) -> Path:
+    """Supervised fine-tuning (TRL SFT + LoRA, loss on the answer only) of ``model``
+    (``embedded`` or ``hf:DIR``) on exported data (alpaca JSON, messages or prompt-completion
+    JSONL, or an hf dataset dir). A bad file is an InputError naming FILE:LINE before anything
+    is written. Returns ``out``: the adapter (or merged weights with ``merge``), ``config.yaml``,
+    ``train_log.jsonl`` and ``train_summary.json``.
+
+    >>> # model_dir = instructforge.finetune("si.json", out="models/si-sft", config=SFTConfig(epochs=1))
+    """
+    from ..train import sft
+
+    out = Path(out)
+    sft.finetune(Path(data), out, model=model, cfg=config or SFTConfig())
+    return out
