@@ -92,7 +92,7 @@ def _invoke(*args: str) -> None:
 
 def test_sft_flags_set_and_config_file_resolve_alike(tmp_path, captured):
     base = ("finetune", "--data", "d.json", "--out", "o", "--model", "hf:m")
-    # 1e-3: the CLI contract's spelling of --lr (train.cli.scientific_numbers)
+    # 1e-3: the CLI contract's spelling of --lr, a number for the config reader too
     _invoke(*base, "--epochs", "3", "--lr", "1e-3", "--batch-size", "2", "--template", "raw", "--merge",
             "--max-steps", "5")
     _invoke(*base, "--set", "epochs=3", "--set", "learning_rate=1E-3", "--set", "batch_size=2", "--set",

@@ -16,7 +16,6 @@ import click
 from .. import ui
 from ..cli_config import settings_command
 from ..modelconfig import ModelConfig
-from ..train.cli import scientific_numbers
 from .rl import RefineConfig, build_scorers
 
 __all__ = ["build_scorers", "refine"]  # build_scorers: benchmarks/rl_step.py builds its judge with it
@@ -27,7 +26,6 @@ __all__ = ["build_scorers", "refine"]  # build_scorers: benchmarks/rl_step.py bu
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
               help="Output dir (adapter, logs, checkpoints).")
 @click.option("--resume", is_flag=True, help="Continue from the latest checkpoint in --out.")
-@scientific_numbers
 @settings_command("refine", cfg=RefineConfig, model=ModelConfig)
 def refine(run_dir: Path, out_dir: Path, resume: bool, cfg: RefineConfig, model: ModelConfig) -> None:
     """Train the instance writer of RUN_DIR's instructions with RL from automated feedback.
