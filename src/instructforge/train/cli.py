@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import click
@@ -11,8 +10,6 @@ import click
 from .. import ui
 from ..cli_config import settings_command
 from .sft import SFTConfig
-
-_SCIENTIFIC = re.compile(r"\s*([-+]?)(\d+)(?:\.(\d*))?[eE]([-+]?)(\d+)\s*")
 
 
 @click.command()
