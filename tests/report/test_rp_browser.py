@@ -90,7 +90,7 @@ def test_report_in_chromium(tmp_path, shared_data):
 
     # a real generate run with the scripted backend, 175 real seeds, private call cache
     rules = write_rules(tmp_path / "rules.jsonl", RULES)
-    (tmp_path / "cfg.json").write_text(json.dumps({"prompts_per_round": 2, "batch_size": 2}))
+    (tmp_path / "cfg.json").write_text(json.dumps({"pool_lag": 2, "batch_size": 2}))
     env = {"INSTRUCTFORGE_CACHE_DIR": str(tmp_path / "cache")}
     run_cli("--quiet", "generate", "--seeds", str(shared_data / "self-instruct" / "seed_tasks.jsonl"),
             "--out", str(tmp_path / "run"), "--num-instructions", "12", "--model", f"scripted:{rules}",

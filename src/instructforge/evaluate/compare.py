@@ -10,12 +10,13 @@ replacement, for the mean delta and for the win share.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..config import option, validate
 from ..errors import InputError
 
 DEFAULT_METRIC = {"superni": "rougeL", "induction": "execution_accuracy"}
@@ -23,20 +24,22 @@ DEFAULT_METRIC = {"superni": "rougeL", "induction": "execution_accuracy"}
 
 @dataclass
 class CompareConfig:
-    """Settings of a comparison."""
+    """Every setting of ``instructforge compare`` (``instructforge config show compare``)."""
 
-    # Per-task metric; None = the kind's headline metric (rougeL for SuperNI,
-    # execution_accuracy for Instruction Induction).
-    metric: str | None = None
-    # |delta| <= threshold counts as a tie (0.0: only equal scores tie).
-    tie_threshold: float = 0.0
-    # Bootstrap resamples of the task set (0 = no intervals).
-    bootstrap: int = 10000
-    # RNG seed of the bootstrap.
-    seed: int = 0
+    metric: str | None = option(None, "Per-task metric (default: the kind's headline metric, rougeL for SuperNI, "
+                                "execution_accuracy for Instruction Induction)", flag=True)
+    tie_threshold: float = option(0.0, "|B - A| <= this counts as a tie (0: only equal scores tie)", min=0,
+                                  flag=True)
+    bootstrap: int = option(10000, "Paired bootstrap resamples of the task set (0: no intervals)", min=0, flag=True)
+    seed: int = option(0, "Bootstrap RNG seed", flag=True)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def __post_init__(self) -> None:
+        validate(self)
+
+
+def default_out(dir_a: Path, dir_b: Path) -> Path:
+    """Where a comparison goes without ``--out``: ``EVAL_B/compare_vs_<name of EVAL_A>.json``."""
+    return Path(dir_b) / f"compare_vs_{Path(dir_a).resolve().name}.json"
 
 
 def load_results(eval_dir: Path) -> dict[str, Any]:

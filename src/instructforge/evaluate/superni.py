@@ -13,11 +13,12 @@ from __future__ import annotations
 import json
 import string
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
+from ..config import option, validate
 from ..errors import InputError
 from ..jsonl import iter_jsonl
 from ..records import Request, SamplingParams
@@ -27,30 +28,31 @@ PROMPTS = Path(__file__).with_name("prompts")
 
 @dataclass
 class SuperNIConfig:
-    """Settings of a SuperNI evaluation (paper values as defaults, deviations noted)."""
+    """Every setting of ``instructforge evaluate superni`` (paper values as defaults;
+    ``instructforge config show evaluate superni``)."""
 
-    # Instances per task: the official test split uses the first 100 of every task file.
-    max_instances: int = 100
-    # Positive examples shown before the input: 0 = the zero-shot setting of Self-Instruct/REFINE-AF.
-    num_pos_examples: int = 0
-    # Max new tokens. Neither paper gives one; Tk-Instruct decodes up to 128 target tokens, but
-    # no reference here is longer than 75 SmolLM2 tokens (p99 35), so 64 keeps every reference
-    # but one within reach at half the decoding cost of 128 (documented deviation).
-    max_tokens: int = 64
-    # Greedy decoding, as in both papers.
-    temperature: float = 0.0
-    # "chat": the rendered prompt is the single user message (chat template applied by the
-    # backend); "raw": the rendered prompt is sent as a plain completion prompt (base models).
-    prompt_format: str = "chat"
-    # Stop strings. None by default: the official setting cuts nothing.
-    stop: tuple[str, ...] = ()
-    # Restrict to these task names (empty = every task*.json in the directory).
-    only: tuple[str, ...] = field(default_factory=tuple)
+    max_instances: int = option(100, "First N instances of each task (the official test split uses the first 100)",
+                                min=1, flag=True)
+    num_pos_examples: int = option(0, "Positive examples shown before the input (0 = zero-shot, the setting of "
+                                   "Self-Instruct and REFINE-AF)", min=0, flag=True)
+    max_tokens: int = option(64, "Max new tokens per answer. DEVIATION: neither paper gives one; Tk-Instruct decodes "
+                             "up to 128, but no shared reference is longer than 75 SmolLM2 tokens (p99 35), so 64 "
+                             "keeps all but one within reach at half the cost", min=1, flag=True)
+    temperature: float = option(0.0, "Sampling temperature (0: greedy, as in both papers)", min=0, max=2)
+    prompt_format: str = option("chat", "chat: the prompt is one user message (the backend applies the chat "
+                                "template); raw: a plain completion prompt (base models)",
+                                choices=("chat", "raw"), flag=True)
+    stop: list[str] = option(default_factory=list, flag=True,
+                             help="Stop strings; \\n and \\t are read as newline and tab (default: none, as the "
+                                  "official setting)")
+    only: list[str] = option(default_factory=list, flag=True,
+                             help="Task names to evaluate; an item may hold several, comma-separated "
+                                  "(default: every task*.json)")
 
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["stop"], d["only"] = list(self.stop), list(self.only)
-        return d
+    def __post_init__(self) -> None:
+        validate(self)
+        self.stop = [s.replace("\\n", "\n").replace("\\t", "\t") for s in self.stop]
+        self.only = [n.strip() for item in self.only for n in item.split(",") if n.strip()]
 
 
 @dataclass(slots=True)

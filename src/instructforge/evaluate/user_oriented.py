@@ -18,10 +18,11 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..config import option, validate
 from ..errors import InputError
 from ..jsonl import iter_jsonl
 from ..records import Completion, Request, SamplingParams
@@ -32,24 +33,26 @@ LETTERS = ("A", "B", "C", "D")
 
 @dataclass
 class UserOrientedConfig:
-    """Settings of the user-oriented evaluation."""
+    """Every setting of ``instructforge evaluate user-oriented``, the judge model included
+    (``instructforge config show evaluate user-oriented``)."""
 
-    # Answer length. The paper does not give one; 512 leaves room for emails, lists and code.
-    max_tokens: int = 512
-    # Greedy answers, as for SuperNI.
-    temperature: float = 0.0
-    # Evaluate only the first N instructions (None = all 252).
-    max_instructions: int | None = None
-    # "auto": read P(A..D) from the judge's first-token top logprobs when the backend can
-    # return them, falling back to the text; "logprobs" / "text" force one method.
-    judge_method: str = "auto"
-    # Top alternatives requested for the judge's first token.
-    judge_logprobs: int = 20
-    # Tokens the judge may write when its letter is parsed from text.
-    judge_max_tokens: int = 32
+    judge: str | None = option(None, "Judge model spec (embedded | hf:DIR | openai:MODEL | vllm:DIR | scripted:FILE); "
+                               "required. It stands in for the paper's human raters", flag=True)
+    judge_base_url: str | None = option(None, "OpenAI-compatible server of the judge (default: --base-url)",
+                                        flag=True)
+    max_tokens: int = option(512, "Max new tokens per answer (the paper gives none; 512 leaves room for e-mails, "
+                             "lists and code)", min=1, flag=True)
+    temperature: float = option(0.0, "Answer sampling temperature (0: greedy, as for SuperNI)", min=0, max=2)
+    max_instructions: int | None = option(None, "Only the first N instructions (default: all 252)", min=1,
+                                          flag=True)
+    judge_method: str = option("auto", "auto: P(A..D) from the judge's first-token top logprobs when its backend "
+                               "returns them, else the letter parsed from its text; logprobs / text: only that",
+                               choices=("auto", "logprobs", "text"), flag=True)
+    judge_logprobs: int = option(20, "Top alternatives requested for the judge's first token", min=1)
+    judge_max_tokens: int = option(32, "Tokens the judge may write when its letter is parsed from text", min=1)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def __post_init__(self) -> None:
+        validate(self)
 
 
 @dataclass(slots=True)
@@ -144,7 +147,7 @@ def wants_logprobs(judge: Any, method: str) -> bool:
         return False
     if method == "logprobs":
         return True
-    backend = getattr(judge, "backend", None)  # None under the Ray executor: just ask
+    backend = judge.backend  # None under the Ray executor: just ask
     return backend is None or bool(getattr(backend, "supports_logprobs", False))
 
 

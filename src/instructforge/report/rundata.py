@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config import option, validate
 from ..errors import InputError
 from ..runrecords import Candidate, ScoreRecord, TaskRecord
 from ..store import RunStore
@@ -31,17 +32,28 @@ FINISHED_STAGES = {"instances", "done"}
 
 @dataclass
 class ReportConfig:
-    table_rows: int = 2000  # records sampled into the browsable table (half accepted, half rejected)
-    top_verbs: int = 20  # root verbs in the sunburst (paper Figure 2: 20)
-    top_nouns: int = 4  # direct-object nouns per verb (paper Figure 2: 4)
-    parse_limit: int = 2000  # instructions parsed for verb-noun (0 = all; the paper parsed all)
-    rouge_limit: int = 20000  # instructions scored against the seeds (0 = all; the paper: all)
-    rouge_bins: int = 20  # ROUGE-L histogram bins over [0, 1]
-    length_bins: int = 30  # bins of each length histogram
-    text_chars: int = 400  # longest text kept per table cell
-    spacy_model: str | None = None  # spaCy pipeline name; None = first installed English one
-    sample_seed: int = 0  # RNG seed of every sample (table, parse, ROUGE-L)
-    score_records: int = 10  # lowest- and highest-scoring records shown (runs scored by `instructforge score`)
+    """Every setting of ``instructforge report`` (``instructforge config show report``)."""
+
+    table_rows: int = option(2000, "Candidates sampled into the browsable table (half accepted, half rejected "
+                             "when both are larger)", min=0, flag=True)
+    top_verbs: int = option(20, "Root verbs in the verb-noun sunburst (paper Figure 2: 20)", min=1, flag=True)
+    top_nouns: int = option(4, "Direct-object nouns per verb (paper Figure 2: 4)", min=1, flag=True)
+    parse_limit: int = option(2000, "Accepted instructions parsed for the verb-noun chart, a seeded random sample "
+                              "(0 = all, as the paper)", min=0, flag=True)
+    rouge_limit: int = option(20000, "Accepted instructions scored against the seeds for the ROUGE-L histogram, "
+                              "a seeded random sample (0 = all, as the paper)", min=0, flag=True)
+    rouge_bins: int = option(20, "ROUGE-L histogram bins over [0, 1]", min=1)
+    length_bins: int = option(30, "Bins of each length histogram", min=1)
+    text_chars: int = option(400, "Longest text kept per table cell", min=1)
+    spacy_model: str | None = option(None, "spaCy pipeline of the verb-noun parse (default: the first installed "
+                                     "English one)", flag=True)
+    sample_seed: int = option(0, "RNG seed of every sample (table, parse, ROUGE-L), so a report is reproducible",
+                              flag=True)
+    score_records: int = option(10, "Lowest- and highest-scoring records shown (runs scored by "
+                                "`instructforge score`)", min=0)
+
+    def __post_init__(self) -> None:
+        validate(self)
 
 
 def histogram(values: list[float], bins: int, lo: float | None = None, hi: float | None = None,

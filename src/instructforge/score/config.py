@@ -1,9 +1,10 @@
-"""``ScoreConfig``: every knob of ``instructforge score`` (docs/score.md), one dataclass.
+"""``ScoreConfig``: every setting of ``instructforge score`` (docs/score.md), one dataclass.
 
 The feedback components and their linear rule follow REFINE-AF (arXiv 2505.06548, section 3.2;
 ``reward`` holds the rule's unconfirmed coefficients, shared with ``refine``); the audit follows
-Self-Instruct's quality review (Wang et al. 2023, section 3.3). A ``--config`` YAML overrides
-fields; an unknown field or a bad value is an InputError (exit 2) before anything is written.
+Self-Instruct's quality review (Wang et al. 2023, section 3.3). Every field is checked (type,
+range) whether it comes from a flag, ``--set``, a ``--config`` file or Python, before anything
+is written.
 """
 
 from __future__ import annotations
@@ -11,56 +12,57 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import field_overrides
+from ..config import option, validate
 from ..errors import InputError
 from ..refine.reward import RewardConfig
+
+#: fields that say who scores or how the work is cut, not what a score is: not in the fingerprint
+#: (the judge and the reward model enter it by their identity instead)
+NOT_SCORING = ("judge", "reward_model", "chunk_size", "report_records")
 
 
 @dataclass
 class ScoreConfig:
-    threshold: float = 0.5  # an audit answer is "yes" when the judge's P(yes) >= this
-    top_logprobs: int = 20  # top-N first-token log-probs read for every yes/no question
-    chunk_size: int = 32  # instances scored and committed together (a kill loses at most one chunk)
-    repeat_lines: int = 3  # repeated_line: a line (or sentence) of >= 2 words seen this many times
-    truncation_min_words: int = 8  # truncated_output: a last line this long must end a sentence
-    echo_min_words: int = 4  # echoes_instruction: instructions this long are looked for inside the output
-    language_min_words: int = 5  # language_mismatch: texts shorter than this are not compared
-    report_records: int = 10  # lowest- and highest-scoring records shown in summaries and reports
-    reward: RewardConfig = field(default_factory=RewardConfig)  # the REFINE-AF linear rule
+    """Every setting of ``instructforge score`` (``instructforge config show score``)."""
+
+    judge: str | None = option(None, "Judge model: embedded | hf:DIR | openai:MODEL | vllm:DIR | scripted:FILE "
+                               "(default: --model, i.e. embedded; --judge and --model are the same setting)",
+                               flag=True)
+    reward_model: str | None = option(None, "hf:DIR of a sequence-classification reward model for Rew (paper: "
+                                      "oasst-rm-pythia-1.4b); without it the judge's P(yes) to an overall-quality "
+                                      "question stands in", flag=True)
+    threshold: float = option(0.5, "An audit answer is yes when the judge's P(yes) >= this", min=0, max=1,
+                              flag=True)
+    top_logprobs: int = option(20, "Top-N first-token log-probs read for every yes/no question", min=1)
+    chunk_size: int = option(32, "Instances scored and committed together (a kill loses at most one chunk)",
+                             min=1, flag=True)
+    repeat_lines: int = option(3, "repeated_line: a line (or sentence) of >= 2 words seen this many times", min=2)
+    truncation_min_words: int = option(8, "truncated_output: a last line this long must end a sentence", min=1)
+    echo_min_words: int = option(4, "echoes_instruction: instructions this long are looked for inside the output",
+                                 min=1)
+    language_min_words: int = option(5, "language_mismatch: texts shorter than this are not compared", min=1)
+    report_records: int = option(10, "Lowest- and highest-scoring records shown in summaries and reports", min=0)
+    reward: RewardConfig = option(default_factory=RewardConfig,
+                                  help="REFINE-AF's linear rule (coefficients unconfirmed; shared with refine)")
 
     def __post_init__(self) -> None:
-        if isinstance(self.reward, dict):
-            self.reward = RewardConfig(**self.reward)
-        if not 0.0 <= self.threshold <= 1.0:
-            raise InputError(f"threshold must be within [0, 1], not {self.threshold}")
-        for name, low in (("top_logprobs", 1), ("chunk_size", 1), ("repeat_lines", 2), ("truncation_min_words", 1),
-                          ("echo_min_words", 1), ("language_min_words", 1), ("report_records", 0)):
-            if int(getattr(self, name)) < low:
-                raise InputError(f"{name} must be >= {low}, not {getattr(self, name)}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        if isinstance(self.reward, dict):  # Python callers may pass the rule as a mapping
+            try:
+                self.reward = RewardConfig(**self.reward)
+            except TypeError as e:
+                raise InputError(f"ScoreConfig: reward: {e}") from None
+        validate(self)
 
     def scoring_fields(self) -> dict[str, Any]:
-        """The fields a stored score depends on (not chunk_size or report_records)."""
-        d = self.to_dict()
-        for k in ("chunk_size", "report_records"):
+        """The fields a stored score depends on (not who scores, chunk_size or report_records)."""
+        d = dataclasses.asdict(self)
+        for k in NOT_SCORING:
             d.pop(k)
         return d
-
-
-def load_score_config(path: Path | None, **flags: Any) -> ScoreConfig:
-    """Defaults, then the YAML file, then the flags that were given (not None)."""
-    fields: dict[str, Any] = field_overrides(path, ScoreConfig, "score config") if path else {}
-    fields.update({k: v for k, v in flags.items() if v is not None})
-    try:
-        return ScoreConfig(**fields)
-    except TypeError as e:  # e.g. an unknown field inside "reward"
-        raise InputError(f"{path or 'score config'}: {e}") from None
 
 
 def fingerprint(judge_id: str, reward_model: str | None, cfg: ScoreConfig, prompts: list[Path],

@@ -1,0 +1,274 @@
+"""The Python API of evaluation, comparison, reports and scoring.
+
+``instructforge evaluate superni|user-oriented``, ``compare``, ``report`` and ``score`` are thin
+shells over these functions. Each takes its settings as a config dataclass (the fields of the
+command's flags, ``--set`` and ``--config``; ``instructforge config show COMMAND`` lists them),
+the model as a spec or a ``ModelConfig`` plus its options as keywords, checks every input before
+it writes anything, writes the resolved settings as ``config.yaml`` into the directory it fills,
+and returns what the command prints::
+
+    from instructforge.api.evaluate import evaluate_superni
+    from instructforge.evaluate.superni import SuperNIConfig
+
+    res = evaluate_superni("../shared/data/superni", out="eval/base", model="openai:llama",
+                           base_url="http://localhost:8000/v1", config=SuperNIConfig(max_instances=10))
+    res["overall"]["rougeL"]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .. import ui
+from ..config import as_dict
+from ..errors import InputError
+from ..evaluate.compare import CompareConfig
+from ..evaluate.superni import SuperNIConfig
+from ..evaluate.user_oriented import UserOrientedConfig
+from ..jsonl import write_json
+from ..modelconfig import ModelConfig
+from ..report.rundata import ReportConfig
+from ..score.config import ScoreConfig
+from ..store import atomic_write
+from .run import model_config
+
+__all__ = ["call_stats", "compare", "evaluate_superni", "evaluate_user_oriented", "report", "score"]
+
+
+def _write_config(out: Path, cfg: dict[str, Any]) -> None:
+    atomic_write(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
+
+
+def _jsonl(rows: list[dict[str, Any]]) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+
+
+def call_stats(d: dict[str, Any]) -> Any:
+    """The ``llm.Stats`` of a ``generation`` entry in a result (for ``print_llm_summary``)."""
+    from ..llm import Stats
+
+    names = {f.name for f in dataclasses.fields(Stats)}
+    return Stats(**{k: v for k, v in d.items() if k in names})
+
+
+# -- evaluation ------------------------------------------------------------------------------------
+
+
+def evaluate_superni(tasks_dir: str | Path, *, out: str | Path, model: str | ModelConfig | None = "embedded",
+                     config: SuperNIConfig | None = None, predictions: str | Path | None = None,
+                     **model_options: Any) -> dict[str, Any]:
+    """SuperNI (Self-Instruct section 5.2): ROUGE-L and exact match per task, per category and
+    overall, scored as the official script does. ``predictions``: a JSONL file of ``{id,
+    prediction}`` to score instead of calling a model (``model`` is then left at its default).
+    Writes ``results.json`` (returned), ``predictions.jsonl`` and ``config.yaml`` into ``out``."""
+    from ..evaluate.superni import load_predictions, load_tasks, predict
+    from ..evaluate.superni import score as score_predictions
+
+    cfg = config if config is not None else SuperNIConfig()
+    out = Path(out)
+    tasks = load_tasks(Path(tasks_dir), cfg.max_instances, cfg.only)
+    if predictions is not None:
+        spec = model.model if isinstance(model, ModelConfig) else model
+        if model_options or spec not in (None, "embedded"):
+            raise InputError("evaluate superni: give a model or predictions, not both")
+        preds = load_predictions(Path(predictions), tasks)
+        results, rows = score_predictions(tasks, preds, f"predictions:{predictions}")
+        mcfg = None
+    else:
+        mcfg = model_config(model, model_options)
+        llm = mcfg.open()
+        try:
+            t0 = time.perf_counter()
+            preds = predict(llm, tasks, cfg)
+            seconds = time.perf_counter() - t0
+        finally:
+            llm.close()
+        results, rows = score_predictions(tasks, preds, mcfg.model)
+        results["model_id"] = llm.model_id
+        results["generation"] = {"seconds": round(seconds, 2), **llm.stats.as_dict()}
+    out.mkdir(parents=True, exist_ok=True)
+    _write_config(out, {"command": "evaluate superni", "tasks": str(tasks_dir),
+                        "predictions": str(predictions) if predictions is not None else None,
+                        "superni": as_dict(cfg), "model": mcfg.public() if mcfg is not None else None})
+    atomic_write(out / "predictions.jsonl", _jsonl(rows))
+    write_json(out / "results.json", results)
+    return results
+
+
+def evaluate_user_oriented(data: str | Path, *, out: str | Path, model: str | ModelConfig | None = "embedded",
+                           config: UserOrientedConfig | None = None, **model_options: Any) -> dict[str, Any]:
+    """The user-oriented instructions (Self-Instruct section 5.3): ``model`` answers, the judge
+    (``config.judge``, required; on ``config.judge_base_url`` or the model's server) rates every
+    answer A-D. Writes ``results.json`` (returned; ``generation`` holds the call statistics of
+    both models), ``ratings.jsonl`` and ``config.yaml`` into ``out``."""
+    from ..backends import parse_spec
+    from ..evaluate.user_oriented import answer, judge_answers, load_items, summarise
+
+    cfg = config if config is not None else UserOrientedConfig()
+    if not cfg.judge:
+        raise InputError("evaluate user-oriented: no judge model: give --judge SPEC "
+                         "(Python: config=UserOrientedConfig(judge=SPEC))")
+    out = Path(out)
+    mcfg = model_config(model, model_options)
+    jcfg = dataclasses.replace(mcfg, model=cfg.judge, base_url=cfg.judge_base_url or mcfg.base_url)
+    parse_spec(mcfg.model)
+    parse_spec(jcfg.model)
+    items = load_items(Path(data), cfg.max_instructions)
+    llm = mcfg.open()
+    try:
+        answers = answer(llm, items, cfg)
+    finally:
+        llm.close()
+    jllm = jcfg.open()
+    try:
+        ratings = judge_answers(jllm, items, [a.text for a in answers], cfg)
+    finally:
+        jllm.close()
+    results, rows = summarise(items, answers, ratings, mcfg.model, cfg.judge)
+    results["generation"] = {"answers": llm.stats.as_dict(), "judge": jllm.stats.as_dict()}
+    out.mkdir(parents=True, exist_ok=True)
+    _write_config(out, {"command": "evaluate user-oriented", "data": str(data), "user_oriented": as_dict(cfg),
+                        "model": mcfg.public(), "judge": jcfg.public()})
+    atomic_write(out / "ratings.jsonl", _jsonl(rows))
+    write_json(out / "results.json", results)
+    return results
+
+
+def compare(eval_a: str | Path, eval_b: str | Path, *, out: str | Path | None = None,
+            config: CompareConfig | None = None) -> dict[str, Any]:
+    """Per-task comparison of two evaluation dirs (REFINE-AF's headline): deltas B - A, the
+    win/tie/loss shares of B and paired bootstrap intervals over tasks. The comparison (returned)
+    is written as JSON to ``out`` (default: ``EVAL_B/compare_vs_<name of EVAL_A>.json``)."""
+    from ..evaluate import compare as cmp
+
+    res = cmp.compare(Path(eval_a), Path(eval_b), config if config is not None else CompareConfig())
+    write_json(Path(out) if out is not None else cmp.default_out(Path(eval_a), Path(eval_b)), res)
+    return res
+
+
+def report(path: str | Path, *, out: str | Path | None = None, config: ReportConfig | None = None) -> Path:
+    """The self-contained HTML report of a generate run dir, an evaluation dir (results.json) or
+    a compare JSON file, with its chart data as JSON next to it. ``out``: the page (default:
+    ``report.html`` inside ``path``, or next to a JSON file). Returns the page's path."""
+    from ..report.html import build_report
+
+    path = Path(path)
+    target = Path(out) if out is not None else (path if path.is_dir() else path.parent) / "report.html"
+    return build_report(path, target, config if config is not None else ReportConfig())
+
+
+# -- scoring -------------------------------------------------------------------------------------
+
+
+def _run_items(run_dir: Path) -> list[Any]:
+    import sqlite3
+
+    from ..score.scoring import store_items
+    from ..store import RunStore
+
+    try:
+        with RunStore(run_dir, create=False) as st:
+            items = store_items(st)
+    except sqlite3.DatabaseError as e:
+        raise InputError.at(run_dir / "run.sqlite", None, f"not a readable run store ({e})") from None
+    if not items:
+        raise InputError(f"{run_dir / 'run.sqlite'}: the run has no accepted instances to score yet "
+                         "(run `instructforge generate` first)")
+    return items
+
+
+def _score_outputs(out: Path, pairs: list[tuple[Any, Any]], items: int, cfg: ScoreConfig,
+                   lines: list[int] | None) -> dict[str, Any]:
+    """scores.jsonl and summary.json in ``out``; returns the summary."""
+    from ..score.summary import row, score_section
+
+    def extra(it: Any) -> dict[str, Any]:
+        if lines is None:
+            return {}
+        n = int(it.task_key[1:])  # `score --data` task keys are d<record number>
+        return {"record": n, "line": lines[n - 1]}
+
+    atomic_write(out / "scores.jsonl", _jsonl([row(i, r, extra(i)) for i, r in pairs]))
+    summary = score_section(pairs, items, cfg.report_records)
+    write_json(out / "summary.json", summary)
+    return summary
+
+
+def score(run_dir: str | Path | None = None, *, data: str | Path | None = None, out: str | Path | None = None,
+          model: str | ModelConfig | None = "embedded", config: ScoreConfig | None = None,
+          **model_options: Any) -> dict[str, Any]:
+    """REFINE-AF's automated feedback, Self-Instruct's quality audit and deterministic checks for
+    every instance of the run ``run_dir``, or of the data file ``data`` (then ``out`` is required
+    and becomes a run store of its records). The judge is ``model`` (or ``config.judge``; one of
+    them); ``config.reward_model`` adds a real reward model. Resumable: call again to continue.
+
+    Writes ``scores.jsonl``, ``summary.json`` and ``config.yaml`` into ``out`` (default
+    ``RUN_DIR/score``); the scores go into the run store. Returns ``summary`` (summary.json),
+    ``counts`` (``items``, ``stored``, ``scored``, ``failed``: instances the judge returned errors
+    for, retried by the next call), the judge, the Rew source, the paths and the judge's ``calls``.
+    """
+    from ..backends import parse_spec
+    from ..refine.feedback import reward_model_dir
+    from ..score.data import SOURCE_META, check_out_dir, import_data, read_data
+    from ..score.scoring import build_scorer, current_scores, score_store, store_items
+    from ..store import RunStore
+
+    cfg = config if config is not None else ScoreConfig()
+    mcfg = model_config(model, model_options)
+    if cfg.judge is not None:
+        if mcfg.model not in ("embedded", cfg.judge):
+            raise InputError(f"score: two judges ({mcfg.model} and {cfg.judge}): give --judge or --model "
+                             "(the same setting), not both")
+        mcfg = dataclasses.replace(mcfg, model=cfg.judge)
+    cfg = dataclasses.replace(cfg, judge=mcfg.model)
+    parse_spec(mcfg.model)
+    if (run_dir is None) == (data is None):
+        raise InputError("score: give a run directory or data=FILE (one of them)")
+    # Everything is read and checked before anything is written.
+    rm_dir = reward_model_dir(cfg.reward_model) if cfg.reward_model else None
+    data_path = Path(data) if data is not None else None
+    if data_path is not None:
+        if out is None:
+            raise InputError("score: data=FILE needs out=DIR")
+        fmt, recs = read_data(data_path)
+        store_dir = out_dir = Path(out)
+        check_out_dir(out_dir, data_path)
+    else:
+        assert run_dir is not None
+        store_dir = Path(run_dir)
+        _run_items(store_dir)
+        out_dir = Path(out) if out is not None else store_dir / "score"
+    llm = mcfg.open()
+    try:
+        scorer, label = build_scorer(llm, rm_dir, cfg)
+        store = RunStore(store_dir)
+        try:
+            if data_path is not None:
+                import_data(store, data_path, fmt, recs)
+            lines = (store.get_meta(SOURCE_META) or {}).get("lines")
+            items = store_items(store)
+            _write_config(out_dir, {"command": "score", "run_dir": str(run_dir) if run_dir is not None else None,
+                                "data": str(data) if data is not None else None, "judge": mcfg.public(),
+                                "judge_id": llm.model_id, "reward_model": cfg.reward_model, "rew_source": label,
+                                "fingerprint": scorer.fingerprint, "score": as_dict(cfg)})
+            ui.info(f"score: {len(items)} instances; judge {mcfg.model}; Rew = {label}"
+                    + ("" if rm_dir else " (the judge stands in for the reward model: no --reward-model)"))
+            counts = score_store(store, scorer, items,
+                                 on_chunk=lambda done, total: ui.info(f"scored {done}/{total}"))
+            store.set_meta("score", {"judge": mcfg.model, "judge_id": llm.model_id, "reward_model": cfg.reward_model,
+                                     "rew_source": label, "fingerprint": scorer.fingerprint,
+                                     "threshold": cfg.threshold, **counts})
+            summary = _score_outputs(out_dir, current_scores(store, items), len(items), cfg, lines)
+        finally:
+            store.close()
+    finally:
+        llm.close()
+    return {"summary": summary, "counts": counts, "judge": mcfg.model, "judge_id": llm.model_id,
+            "reward_model": cfg.reward_model, "rew_source": label, "out": str(out_dir), "store": str(store_dir),
+            "calls": llm.stats.as_dict()}
