@@ -122,3 +122,33 @@ def test_experiment_file_errors_name_file_and_line_before_anything_runs(tmp_path
     lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
     assert p.returncode == 2 and len(lines) == 1 and lines[0].startswith(f"error: {f}") and expect in lines[0], p.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_experiment_report_puts_every_comparison_and_evaluation_on_one_page(tmp_path, shared_data):
+    tasks = ["task1159_bard_analogical_reasoning_containers", "task1152_bard_analogical_reasoning_causation"]
+    good, bad = tmp_path / "good.jsonl", tmp_path / "bad.jsonl"
+    with good.open("w") as g, bad.open("w") as b:
+        for t in tasks:
+            for inst in json.loads((shared_data / "superni" / f"{t}.json").read_text())["Instances"][:3]:
+                g.write(json.dumps({"id": inst["id"], "prediction": inst["output"][0]}) + "\n")
+                b.write(json.dumps({"id": inst["id"], "prediction": "no idea"}) + "\n")
+    f = tmp_path / "exp.yaml"
+    only = ",".join(tasks)
+    f.write_text(f"""\
+stages:
+  - {{name: eval_good, command: evaluate superni, tasks: {shared_data / 'superni'}, predictions: good.jsonl,
+     settings: {{max_instances: 3, only: [{only}]}}}}
+  - {{name: eval_bad, command: evaluate superni, tasks: {shared_data / 'superni'}, predictions: bad.jsonl,
+     settings: {{max_instances: 3, only: [{only}]}}}}
+  - {{name: bad_vs_good, command: compare, a: "{{eval_bad}}", b: "{{eval_good}}"}}
+  - {{name: report, command: report}}
+""")
+    p = run_cli("--quiet", "experiment", str(f), "--out", str(tmp_path / "out"))
+    assert p.returncode == 0, p.stderr
+    page = (tmp_path / "out" / "report" / "report.html").read_text()
+    data = json.loads((tmp_path / "out" / "report" / "report.json").read_text())
+    assert data["kind"] == "experiment"
+    assert [s["stage"] for s in data["sections"]] == ["bad_vs_good", "eval_good", "eval_bad"]  # comparisons first
+    assert data["sections"][0]["counts"]["win"] == 2  # the good predictions win both tasks
+    for heading in ("bad_vs_good: Comparison", "eval_good: SuperNI evaluation", "eval_bad: SuperNI evaluation"):
+        assert heading in page

@@ -114,11 +114,12 @@ def _compare(out: Path, config: Any, a: Path, b: Path) -> Path:
     return target
 
 
-def _report(out: Path, config: Any, path: Path) -> Path:
+def _report(out: Path, config: Any, path: Path | None = None) -> Path:
+    """Without ``path``: the experiment's own report (every comparison and evaluation so far)."""
     from .api.evaluate import report
 
     out.mkdir(parents=True, exist_ok=True)
-    return Path(report(path, out=_output_of("report", out, {}), config=config))
+    return Path(report(path or out.parent, out=_output_of("report", out, {}), config=config))
 
 
 KINDS = {
@@ -132,7 +133,7 @@ KINDS = {
     "evaluate user-oriented": StageKind({"data": True}, "instructforge.evaluate.user_oriented:UserOrientedConfig",
                                         True, _user_oriented),
     "compare": StageKind({"a": True, "b": True}, "instructforge.evaluate.compare:CompareConfig", False, _compare),
-    "report": StageKind({"path": True}, "instructforge.report.rundata:ReportConfig", False, _report),
+    "report": StageKind({"path": False}, "instructforge.report.rundata:ReportConfig", False, _report),
 }
 
 
@@ -298,6 +299,7 @@ def run(exp: Experiment, *, only: list[str] | None = None) -> list[dict[str, Any
             ui.info(f"[{i}/{len(exp.stages)}] {st.name} ({st.command}): done, skipped")
             rows.append({"stage": st.name, "command": st.command, "status": "skipped (done)",
                          "output": str(_output_of(st.command, stage_dir, st.inputs))})
+            _progress(exp, rows)
             continue
         ui.info(f"[{i}/{len(exp.stages)}] {st.name} ({st.command}) ...")
         t0 = time.perf_counter()
@@ -312,5 +314,11 @@ def run(exp: Experiment, *, only: list[str] | None = None) -> list[dict[str, Any
                                         "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
         rows.append({"stage": st.name, "command": st.command, "status": "ran", "seconds": seconds,
                      "output": str(output)})
-    write_json(exp.out / "experiment.json", {"file": str(exp.path), "stages": rows})
+        _progress(exp, rows)
+    _progress(exp, rows)
     return rows
+
+
+def _progress(exp: Experiment, rows: list[dict[str, Any]]) -> None:
+    """experiment.json: each stage so far and its output (a report stage reads it)."""
+    write_json(exp.out / "experiment.json", {"file": str(exp.path), "stages": rows})

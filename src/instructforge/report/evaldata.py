@@ -43,6 +43,8 @@ def resolve(path: Path) -> tuple[str, Path]:
     if path.is_dir():
         if (path / "run.sqlite").is_file():
             return "run", path
+        if (path / "experiment.json").is_file():
+            return "experiment", path / "experiment.json"
         results = path / "results.json"
         if results.is_file():
             return _kind_of(results), results
@@ -66,6 +68,25 @@ def _kind_of(path: Path) -> str:
     if kind not in EVAL_KINDS:
         raise InputError.at(path, 1, f'unknown kind "{kind}" (expected one of {", ".join(EVAL_KINDS)})')
     return str(kind)
+
+
+def load_experiment(path: Path) -> dict[str, Any]:
+    """An experiment's results on one page: every comparison first (the experiment's question),
+    then every evaluation, each loaded as its own report would load it."""
+    obj = read_json(path)
+    if not isinstance(obj, dict) or not isinstance(obj.get("stages"), list):
+        raise InputError.at(path, 1, "not an experiment.json (no stages)")
+    sections: list[dict[str, Any]] = []
+    for row in obj["stages"]:
+        out = row.get("output") if isinstance(row, dict) else None
+        if row.get("command") not in ("compare", "evaluate superni", "evaluate user-oriented") or not out:
+            continue
+        kind, src = resolve(Path(out))
+        sections.append({"stage": row.get("stage"), **load_eval(kind, src)})
+    if not sections:
+        raise InputError.at(path, 1, "the experiment has no finished evaluation or comparison to report")
+    sections.sort(key=lambda s: s["kind"] != "compare")
+    return {"kind": "experiment", "path": str(path), "file": obj.get("file"), "sections": sections}
 
 
 def _num(x: Any) -> float | None:

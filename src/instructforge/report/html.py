@@ -23,7 +23,7 @@ from .. import __version__
 from ..errors import InputError
 from ..store import atomic_write
 from . import plots
-from .evaldata import load_eval, resolve
+from .evaldata import load_eval, load_experiment, resolve
 from .rundata import ReportConfig, collect_run
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -232,7 +232,16 @@ def _eval_page(d: dict[str, Any], page: Page) -> None:
 # -- entry point --------------------------------------------------------------------------------
 
 TITLES = {"run": "Generated data", "induction": "Instruction Induction evaluation",
-          "superni": "SuperNI evaluation", "user-oriented": "User-oriented evaluation", "compare": "Comparison"}
+          "superni": "SuperNI evaluation", "user-oriented": "User-oriented evaluation", "compare": "Comparison",
+          "experiment": "Experiment"}
+
+
+def _experiment_page(d: dict[str, Any], page: Page) -> None:
+    """Every comparison and evaluation of an experiment, one after another, each headed by its stage."""
+    for sec in d["sections"]:
+        page.parts.append(f'<h1 class="stage">{html.escape(str(sec["stage"]))}: '
+                          f'{html.escape(TITLES[sec["kind"]])}</h1>')
+        _eval_page(sec, page)
 
 
 def build_report(path: Path, out: Path, cfg: ReportConfig | None = None) -> Path:
@@ -242,9 +251,14 @@ def build_report(path: Path, out: Path, cfg: ReportConfig | None = None) -> Path
     if json_out == out:
         raise InputError.at(out, None, "the report must not end in .json (the chart data goes there)")
     kind, src = resolve(path)
-    data = collect_run(src, cfg) if kind == "run" else load_eval(kind, src)
+    if kind == "run":
+        data, render = collect_run(src, cfg), _run_page
+    elif kind == "experiment":
+        data, render = load_experiment(src), _experiment_page
+    else:
+        data, render = load_eval(kind, src), _eval_page
     page = Page()
-    (_run_page if kind == "run" else _eval_page)(data, page)
+    render(data, page)
     model = data.get("model") or data.get("config", {}).get("model")
     meta = " · ".join(html.escape(str(x)) for x in (
         f"{kind}: {src}", f"model {model}" if model else None,
