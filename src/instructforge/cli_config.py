@@ -52,9 +52,9 @@ def _help(s: Spec) -> str:
     parts = [s.help.rstrip(".") + "." if s.help else ""]
     if s.describe_range() and not s.choices:
         parts.append(f"Range {s.describe_range()}.")
-    if not s.required:
+    if not s.required and s.default is not None:  # a None default is explained by the help
         d = s.default
-        shown = "none" if d is None else ", ".join(map(str, d)) if isinstance(d, list | tuple) else str(d)
+        shown = ", ".join(map(str, d)) if isinstance(d, list | tuple) else str(d)
         parts.append(f"[default: {shown or 'none'}]")
     return " ".join(p for p in parts if p)
 
