@@ -1,7 +1,9 @@
 """Per-call cache in front of every backend (SQLite, WAL).
 
-Key = sha256(backend kind, model identity, request: prompt/messages, sampling params, seed,
-sample index). A repeated or resumed run never pays for a call twice. Lives in the user cache
+Key = sha256(model identity, request: prompt/messages, sampling params, seed, sample index).
+The model identity (``backends.model_identity``: kind, path + file digest or served model,
+engine) is the backend's ``model_id``, computed without loading weights, so a fully cached run
+never loads a model. A repeated or resumed run never pays for a call twice. Lives in the user cache
 dir by default (shared by runs); ``--no-cache`` turns it off. API keys never enter it: the key
 is built from the request and the model identity only.
 """

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ui
-from .backends import BackendOptions, load_backend, model_identity
+from .backends import Backend, BackendOptions, load_backend, model_identity
 from .cache import CallCache, cache_key
 from .errors import BackendError
 from .executors import Executor, LocalExecutor
@@ -82,9 +82,9 @@ class LLM:
         self.max_consecutive_errors = max_consecutive_errors
 
     @property
-    def backend(self) -> Any:
+    def backend(self) -> Backend | None:
         """The in-process backend (local executor only): for stages that need the model object."""
-        return getattr(self.executor, "backend", None)
+        return self.executor.backend
 
     def stream(self) -> Stream:
         return Stream(self)
@@ -198,7 +198,7 @@ class Stream:
         room = ex.window() - self.in_flight
         if room <= 0:
             return
-        items = []
+        items: list[tuple[int, Request]] = []
         while self._heap and len(items) < room:
             _, rid = heapq.heappop(self._heap)
             items.append((rid, self._pending[rid][2]))

@@ -11,6 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .backends.registry import SPEC_FORMS
 from .config import option, validate
 
 AUTO_MAX_CONCURRENCY = 1024
@@ -18,7 +19,7 @@ AUTO_MAX_CONCURRENCY = 1024
 
 @dataclass
 class ModelConfig:
-    model: str = option("embedded", "embedded | hf:DIR | openai:MODEL | vllm:DIR | scripted:FILE", flag=True)
+    model: str = option("embedded", SPEC_FORMS, flag=True)
     base_url: str | None = option(None, "OpenAI-compatible server (vLLM serve, Ollama, llama.cpp server, "
                                   "OpenAI); default: $OPENAI_BASE_URL", flag=True)
     api: str = option("chat", "openai: chat/completions, or completions for base models",

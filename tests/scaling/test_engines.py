@@ -9,7 +9,8 @@ import os
 import pytest
 
 from instructforge.backends.base import BackendOptions
-from instructforge.backends.engines import available_engines, find_stop, resolve_engine_name
+from instructforge.backends.decoding import find_stop
+from instructforge.backends.engines import available_engines, resolve_engine_name
 from instructforge.errors import InputError
 from instructforge.records import Request, SamplingParams
 
@@ -41,7 +42,7 @@ def test_auto_is_fastest_installed_and_resolves_without_a_model(monkeypatch):
 
 
 def test_penalty_mapping_rule():
-    from instructforge.backends.engine_ct2 import repetition_penalty
+    from instructforge.backends.ct2_plan import repetition_penalty
 
     assert repetition_penalty(SamplingParams()) == 1.0
     assert repetition_penalty(SamplingParams(presence_penalty=2.0)) == pytest.approx(1.1)
@@ -51,7 +52,7 @@ def test_penalty_mapping_rule():
 
 
 def test_conversion_dir_follows_the_model_digest(tmp_path, isolated_cache):
-    from instructforge.backends.engine_ct2 import converted_dir
+    from instructforge.backends.ct2_convert import converted_dir
 
     d = tmp_path / "m"
     d.mkdir()
@@ -116,14 +117,15 @@ def test_logprobs_top_n(backend):
 def test_ct2_conversion_is_reused(backend):
     if backend.engine.name != "ctranslate2":
         pytest.skip("ctranslate2 only")
-    from instructforge.backends import engine_ct2
+    from instructforge.backends import ct2_convert
+    from instructforge.backends.engine_ct2 import CT2Engine
 
     path = backend.engine.model_path
     mtime = (path / "model.bin").stat().st_mtime_ns
-    before = engine_ct2.CONVERSIONS
-    again = engine_ct2.CT2Engine(backend.model_dir)
+    before = ct2_convert.CONVERSIONS
+    again = CT2Engine(backend.model_dir)
     assert again.model_path == path
-    assert engine_ct2.CONVERSIONS == before
+    assert ct2_convert.CONVERSIONS == before
     assert (path / "model.bin").stat().st_mtime_ns == mtime
     assert json.loads((path / "instructforge-ct2.json").read_text())["quantization"] == "int8"
 
@@ -143,7 +145,7 @@ def test_vllm_absent_is_a_clear_input_error(tmp_path):
 
 
 def test_length_groups_split_only_when_forcing_prompts_costs_more():
-    from instructforge.backends.engine_ct2 import STEP_OVERHEAD_ROWS, length_groups
+    from instructforge.backends.ct2_plan import STEP_OVERHEAD_ROWS, length_groups
 
     def cost(groups, lengths, t):
         return sum((max(lengths[i] for i in g) - min(lengths[i] for i in g) + t) * (STEP_OVERHEAD_ROWS + len(g))

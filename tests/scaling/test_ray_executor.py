@@ -107,3 +107,12 @@ def test_bad_pool_size_is_input_error():
     with pytest.raises(InputError):
         RayExecutor("embedded", BackendOptions(), num_actors=0)
     assert ScriptedBackend(RULES).batch_size == 64 and ScriptedBackend(RULES, batch_size=3).batch_size == 3
+
+
+def test_actors_get_their_thread_share_in_the_options():
+    from instructforge.executors.ray import actor_options
+
+    opts, share = actor_options(BackendOptions(batch_size=5), cpus=8, actors=3)
+    assert (opts.threads, share, opts.batch_size) == (2, 2, 5)
+    assert actor_options(BackendOptions(), cpus=2, actors=4)[0].threads == 1  # never zero
+    assert actor_options(BackendOptions(threads=4), cpus=2, actors=2) == (BackendOptions(threads=4), 1)

@@ -7,6 +7,10 @@ flags, so a stage can ask (e.g. ``supports_logprobs``) instead of guessing.
 A backend that schedules requests itself (an async HTTP client, an engine with continuous
 batching) also sets ``streaming`` and implements ``start``: the executor then hands it each
 request as soon as there is room (``window()``) instead of waiting for whole batches.
+
+A registered backend (backends/registry.py) also gives ``identity(arg, options)``, its cache
+identity without loading weights, and ``from_spec(arg, options)``. The local backends' own
+interface, ``Engine`` (prompt texts in, completions out), is here too.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 from ..records import Completion, Request
 
@@ -35,11 +40,16 @@ class BackendOptions:
     api: str = "chat"  # openai: "chat" (chat/completions) or "completions" (base models)
     engine: str = "auto"  # embedded / hf: auto | transformers | ctranslate2 | llamacpp
     batch_size: int = 16
-    device: str | None = None
+    #: embedded / hf: CPU threads of the engine; None = $INSTRUCTFORGE_THREADS, else every core
+    #: (model_files.resolve_threads). The Ray executor gives each actor its slice here.
+    threads: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Backend(ABC):
+    """A model behind ``--model SPEC``: the registry (backends/registry.py) builds it with
+    ``from_spec`` and asks ``identity`` for the cache key without building it."""
+
     #: short kind name, e.g. "embedded", "hf", "openai", "scripted", "vllm"
     kind: str = "base"
     #: can return top_logprobs (needed by the judge's P(yes) scoring)
@@ -48,6 +58,21 @@ class Backend(ABC):
     batch_size: int = 16
     #: schedules single requests itself: the executor calls ``start`` instead of ``generate``
     streaming: bool = False
+
+    @classmethod
+    def identity(cls, arg: str | None, options: BackendOptions) -> str:
+        """The model identity for the cache of the spec argument ``arg`` (None for a spec
+        without one), computed without loading weights; equal to the built backend's
+        ``model_id``."""
+        raise NotImplementedError(f"{cls.__name__} is not a registered backend")
+
+    @classmethod
+    def from_spec(cls, arg: str | None, options: BackendOptions) -> Backend:
+        """Build the backend for the spec argument ``arg`` (the registry calls this). By default
+        a registered class's constructor takes ``(arg, options)``; a class whose constructor
+        differs overrides this."""
+        build = cast(Callable[[str | None, BackendOptions], Backend], cls)
+        return build(arg, options)
 
     @property
     @abstractmethod
@@ -78,3 +103,19 @@ class Backend(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class Engine:
+    """What a local backend (backends/local.py) generates with: rendered prompt texts and their
+    Requests in, one Completion per text out. ``requires``: the module that must be installed
+    (checked without importing it, backends/engines.py)."""
+
+    name = "base"
+    requires = ""
+    tokenizer: Any
+
+    def __init__(self, model_dir: Path, options: BackendOptions | None = None) -> None:
+        """Load the model in ``model_dir``; CPU threads: ``options.threads``."""
+
+    def generate(self, texts: list[str], requests: list[Request]) -> list[Completion]:
+        raise NotImplementedError

@@ -8,7 +8,7 @@ model's (recorded in its converted dir) or a ``*.gguf`` inside an ``hf:DIR``.
 
 llama.cpp only runs the network here: all sequences of a call share one context (one KV
 sequence each) and are decoded together, one ``llama_decode`` per step. Token choice reuses the
-transformers engine's sampler on llama.cpp's logits, so every SamplingParams field has exactly
+transformers engine's sampler (decoding.py) on llama.cpp's logits, so every SamplingParams field has exactly
 the transformers semantics: greedy at temperature 0, top_p, max_tokens, stop strings checked
 after every token, a per-request seed (own RNG per row: a sample does not depend on its batch),
 additive presence/frequency penalties, HF repetition_penalty, top-N logprobs of the raw logits.
@@ -19,16 +19,15 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
 from ..records import Completion, Request
-from .base import BackendOptions
-from .engine_ct2 import load_tokenizer, threads
-from .engines import Engine, RowDecoder
+from .base import BackendOptions, Engine
+from .decoding import RowDecoder, set_torch_threads
+from .model_files import find_gguf, load_tokenizer, resolve_threads
 
 PREFILL_CHUNK = 512
 
@@ -38,21 +37,9 @@ def prefill_items(prompts: list[list[int]]) -> list[tuple[int, int, int, bool]]:
     return [(s, pos, t, pos == len(p) - 1) for s, p in enumerate(prompts) for pos, t in enumerate(p)]
 
 
-def find_gguf(model_dir: Path) -> Path:
-    src = model_dir / "instructforge-source.json"
-    if src.is_file():
-        with contextlib.suppress(ValueError, KeyError, OSError):
-            p = Path(json.loads(src.read_text())["gguf"])
-            if p.is_file():
-                return p
-    ggufs = sorted(model_dir.glob("*.gguf"))
-    if ggufs:
-        return ggufs[0]
-    raise InputError(f"{model_dir}: the llamacpp engine needs a GGUF file (none here); use --engine ctranslate2")
-
-
 class LlamaCppEngine(Engine):
     name = "llamacpp"
+    requires = "llama_cpp"
 
     def __init__(self, model_dir: Path, options: BackendOptions | None = None):
         import llama_cpp as L
@@ -60,8 +47,10 @@ class LlamaCppEngine(Engine):
         self.L = L
         self.gguf = find_gguf(model_dir)
         self.tokenizer = load_tokenizer(model_dir)
+        self.threads = resolve_threads((options or BackendOptions()).threads)
+        set_torch_threads(self.threads)  # the sampler (RowDecoder) runs on torch
         L.llama_backend_init()
-        L.llama_log_set(_SILENT, ctypes.c_void_p())
+        L.llama_log_set(_silent_callback(L), ctypes.c_void_p())
         mp = L.llama_model_default_params()
         self.model = L.llama_model_load_from_file(str(self.gguf).encode(), mp)
         if not self.model:
@@ -87,7 +76,7 @@ class LlamaCppEngine(Engine):
         cp.n_batch = max(PREFILL_CHUNK, n_seq)
         cp.n_ubatch = max(PREFILL_CHUNK, n_seq)
         cp.n_seq_max = n_seq
-        cp.n_threads = cp.n_threads_batch = threads()
+        cp.n_threads = cp.n_threads_batch = self.threads
         self._ctx = L.llama_init_from_model(self.model, cp)
         if not self._ctx:
             raise InputError(f"{self.gguf}: llama.cpp could not create a context for {n_seq} sequences")
@@ -168,9 +157,11 @@ def _silent(level: int, text: bytes, user_data: Any) -> None:
     return None
 
 
-try:  # the log callback type lives in the bindings; without them the engine is never built
-    import llama_cpp as _L
+_SILENT: list[Any] = []  # the ctypes callback, made once and kept alive for llama.cpp
 
-    _SILENT = _L.llama_log_callback(_silent)
-except Exception:  # pragma: no cover - llama_cpp absent or its API moved
-    _SILENT = None
+
+def _silent_callback(L: Any) -> Any:
+    """A log callback that drops llama.cpp's logs (its type lives in the bindings)."""
+    if not _SILENT:
+        _SILENT.append(L.llama_log_callback(_silent))
+    return _SILENT[0]

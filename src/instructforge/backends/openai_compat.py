@@ -28,6 +28,7 @@ completions.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -41,11 +42,18 @@ from ..errors import BackendError, InputError
 from ..records import Completion, Request
 from .base import Backend, BackendOptions
 from .concurrency import make_limit
-from .engines import request_seed
+from .decoding import request_seed
 
 log = logging.getLogger(__name__)
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
+#: where requests go when neither --base-url nor $OPENAI_BASE_URL says (identity only: the
+#: backend itself refuses to guess)
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
 OVERLOAD_STATUS = {429, 503}
+
+
+def _base_url(options: BackendOptions) -> str | None:
+    return options.base_url or os.environ.get("OPENAI_BASE_URL")
 
 
 def flatten_messages(req: Request) -> str:
@@ -105,13 +113,14 @@ class OpenAIBackend(Backend):
     def __init__(self, model: str, options: BackendOptions):
         self.model = model
         self.options = options
-        base = options.base_url or os.environ.get("OPENAI_BASE_URL")
+        base = _base_url(options)
         if not base:
             raise InputError("openai backend needs --base-url URL (or OPENAI_BASE_URL)")
         if not base.startswith(("http://", "https://")):
             raise InputError(f"--base-url {base!r}: must start with http:// or https://")
         self.base_url = base.rstrip("/")
         self.api = options.api
+        self._model_id = self.identity(model, options)
         self.batch_size = max(1024, options.concurrency * 64)  # generate(): one call keeps the window full
         self.limit = make_limit(options.concurrency, options.adaptive_concurrency)
         key = os.environ.get("INSTRUCTFORGE_API_KEY") or os.environ.get("OPENAI_API_KEY")
@@ -128,9 +137,14 @@ class OpenAIBackend(Backend):
         timeout = aiohttp.ClientTimeout(total=self.options.timeout, connect=min(10.0, self.options.timeout))
         return aiohttp.ClientSession(connector=connector, timeout=timeout, headers=self._headers)
 
+    @classmethod
+    def identity(cls, arg: str | None, options: BackendOptions) -> str:
+        base = _base_url(options) or DEFAULT_BASE_URL
+        return f"openai:{base.rstrip('/')}:{arg}:{options.api}"
+
     @property
     def model_id(self) -> str:
-        return f"openai:{self.base_url}:{self.model}:{self.api}"
+        return self._model_id
 
     # -- request building ------------------------------------------------------------------------
     def _body(self, req: Request) -> tuple[str, dict[str, Any]]:
@@ -225,7 +239,7 @@ class OpenAIBackend(Backend):
             for rid, req in items:
                 task = self._loop.loop.create_task(self._one(req))
                 self._tasks.add(task)
-                task.add_done_callback(lambda t, rid=rid: self._finished(t, rid, done))
+                task.add_done_callback(functools.partial(self._finished, rid=rid, done=done))
 
         self._loop.loop.call_soon_threadsafe(launch)
 

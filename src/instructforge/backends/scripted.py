@@ -30,7 +30,7 @@ from typing import Any
 from ..errors import InputError
 from ..jsonl import iter_jsonl
 from ..records import Completion, Request
-from .base import Backend
+from .base import Backend, BackendOptions
 
 
 def request_text(req: Request) -> str:
@@ -68,6 +68,15 @@ class ScriptedBackend(Backend):
         if not any(k in rule for k in ("contains", "regex", "prompt_sha256", "default")):
             raise InputError.at(path, line, "a rule needs contains, regex, prompt_sha256 or default")
         return rule
+
+    @classmethod
+    def identity(cls, arg: str | None, options: BackendOptions) -> str:
+        # Reading the rules is cheap, and a bad rules file is reported before anything runs.
+        return cls.from_spec(arg, options).model_id
+
+    @classmethod
+    def from_spec(cls, arg: str | None, options: BackendOptions) -> Backend:
+        return cls(arg or "", batch_size=options.batch_size)
 
     @property
     def model_id(self) -> str:

@@ -35,7 +35,9 @@ from typing import Any
 from ..errors import InputError
 from ..records import Completion, Request
 from .base import Backend, BackendOptions
-from .engines import request_seed
+from .decoding import request_seed
+from .local import render_prompt
+from .model_files import dir_digest, resolve_adapter_base
 
 MIN_BATCH = 256
 
@@ -92,11 +94,9 @@ class VLLMBackend(Backend):
         if not (d / "config.json").is_file() and not adapter.is_file():
             raise InputError(f"{d}: not a transformers model dir (no config.json or adapter_config.json)")
         vllm = _import_vllm()
-        from .model_files import dir_digest
-
         self._vllm = vllm
         self.path = d
-        self._model_id = f"vllm:{d.resolve()}@{dir_digest(d)[:16]}"
+        self._model_id = self.identity(path, options)
         self.batch_size = max(options.batch_size, MIN_BATCH)
         extra = options.extra or {}
         kw: dict[str, Any] = {
@@ -113,15 +113,9 @@ class VLLMBackend(Backend):
             kw.update(async_scheduling=False, enable_chunked_prefill=False, max_num_batched_tokens=32768)
         self._lora = None
         model = d
-        if adapter.is_file():
-            from .model_files import embedded_model_dir
-
-            cfg = json.loads(adapter.read_text())
-            base = cfg.get("base_model_name_or_path") or "embedded"
-            model = embedded_model_dir() if base == "embedded" else Path(base)
-            if not model.is_dir():
-                raise InputError(f"{adapter}: base model {base!r} is not a local dir")
-            kw.update(enable_lora=True, max_lora_rank=max(8, int(cfg.get("r", 16))))
+        if adapter.is_file():  # an adapter runs on its base through vLLM's LoRA support
+            model = resolve_adapter_base(d)
+            kw.update(enable_lora=True, max_lora_rank=max(8, int(json.loads(adapter.read_text()).get("r", 16))))
             from vllm.lora.request import LoRARequest
 
             self._lora = LoRARequest("adapter", 1, str(d))
@@ -131,13 +125,17 @@ class VLLMBackend(Backend):
         self._engine_thread: threading.Thread | None = None
         self._stopped = False
 
+    @classmethod
+    def identity(cls, arg: str | None, options: BackendOptions) -> str:
+        # Computed without vLLM (the driver of a Ray run may not have it): path + file digest.
+        d = Path(arg or "").expanduser()
+        return f"vllm:{d.resolve()}@{dir_digest(d)[:16] if d.is_dir() else arg}"
+
     @property
     def model_id(self) -> str:
         return self._model_id
 
     def _prompt(self, req: Request) -> dict[str, Any]:
-        from .local import render_prompt
-
         return {"prompt_token_ids": self.tokenizer.encode(render_prompt(self.tokenizer, req), add_special_tokens=False)}
 
     def generate(self, requests: Sequence[Request]) -> list[Completion]:

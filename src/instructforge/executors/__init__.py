@@ -26,6 +26,12 @@ Result = tuple[int, Completion]
 
 
 class Executor(Protocol):
+    @property
+    def backend(self) -> Backend | None:
+        """The backend when it runs in this process (built on first use: for stages that need
+        the model object, e.g. to ask ``supports_logprobs``); None when it runs elsewhere (Ray)."""
+        ...
+
     def window(self) -> int:
         """Requests it should hold at once to be fully busy now."""
         ...

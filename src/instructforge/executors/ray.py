@@ -18,6 +18,7 @@ this module: ``open_llm(..., executor="ray")`` does.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import subprocess
 import sys
@@ -26,7 +27,8 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from ..backends.base import BackendOptions
+from ..backends import BackendOptions, load_backend
+from ..backends.base import Backend
 from ..errors import InputError
 from ..records import Completion, Request
 from . import Item, Result, fatal, reaper
@@ -100,14 +102,21 @@ def start_local_ray(ray: Any, cpus: int, attempts: int = 3) -> None:
             ray.shutdown()
 
 
+def actor_options(options: BackendOptions, cpus: int, actors: int) -> tuple[BackendOptions, int]:
+    """(the options each actor builds its backend with, the CPUs a local actor reserves).
+
+    The actors split the cores among them (one engine thread per core, never more threads than
+    cores): each engine gets its slice as ``BackendOptions.threads``, unless the caller set a
+    thread count there.
+    """
+    share = max(1, cpus // actors)
+    return dataclasses.replace(options, threads=options.threads or share), share
+
+
 class _BackendActor:
     """Holds one backend for its lifetime; ``generate`` is ``Backend.generate`` remotely."""
 
-    def __init__(self, spec: str, options: BackendOptions, threads: int):
-        # Actors share the cores: each engine gets its slice, not all of them.
-        os.environ["INSTRUCTFORGE_THREADS"] = str(threads)
-        from ..backends import load_backend
-
+    def __init__(self, spec: str, options: BackendOptions):
         self.backend = load_backend(spec, options)
 
     def generate(self, requests: list[Request]) -> list[Completion]:
@@ -167,17 +176,15 @@ class RayExecutor:
                 n = max(1, int(resources.get("GPU", 0) // self.num_gpus))
             else:
                 n = max(1, int(resources.get("CPU", 1)))
-        # The actors split the cores among them (one engine thread per core, never more
-        # threads than cores); a local actor reserves the cores its engine uses.
-        threads = max(1, int(resources.get("CPU", 1)) // n)
+        options, share = actor_options(self.options, int(resources.get("CPU", 1)), n)
         actor_cls = ray.remote(_BackendActor)
         self._actors = [
             actor_cls.options(
-                num_cpus=1 if self.address else threads,
+                num_cpus=1 if self.address else share,
                 num_gpus=self.num_gpus,
                 max_restarts=2,  # an actor that dies is rebuilt and its chunk retried
                 max_task_retries=2,
-            ).remote(self.spec, self.options, threads)
+            ).remote(self.spec, options)
             for _ in range(n)
         ]
         return self._actors
@@ -193,6 +200,10 @@ class RayExecutor:
             ray = _import_ray()
             self._batch_size = max(1, int(ray.get(self._ensure_pool()[0].batch_size.remote())))
         return self._batch_size
+
+    @property
+    def backend(self) -> Backend | None:
+        return None  # each actor holds its own
 
     def warm(self) -> None:
         self._ensure_pool()

@@ -199,8 +199,9 @@ def set_threads() -> None:
     """Training set-up on CPU: torch threads (``INSTRUCTFORGE_THREADS`` or every core) and the allocator."""
     import torch
 
-    n = int(os.environ.get("INSTRUCTFORGE_THREADS", "0")) or (os.cpu_count() or 1)
-    torch.set_num_threads(n)
+    from ..backends.model_files import resolve_threads
+
+    torch.set_num_threads(resolve_threads())
     tune_allocator()
 
 
@@ -319,6 +320,7 @@ def refine(run_dir: Path, out_dir: Path, *, model: str, scorers: list[Any], cfg:
     from peft import LoraConfig
 
     from ..backends.local import load_hf_model
+    from ..backends.model_files import resolve_adapter_base
 
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(out_dir / "config.yaml", yaml.safe_dump(
@@ -330,7 +332,7 @@ def refine(run_dir: Path, out_dir: Path, *, model: str, scorers: list[Any], cfg:
     peft_config = None if is_adapter else LoraConfig(
         r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
         target_modules=list(cfg.lora_target_modules), task_type="CAUSAL_LM")
-    true_base = Path(json.loads((base_dir / "adapter_config.json").read_text())["base_model_name_or_path"]) if is_adapter else base_dir
+    true_base = resolve_adapter_base(base_dir)
 
     common = dict(
         output_dir=str(out_dir / CHECKPOINTS), max_steps=cfg.steps, learning_rate=cfg.learning_rate,

@@ -197,6 +197,7 @@ def finetune(data: Path, out_dir: Path, *, model: str, cfg: SFTConfig) -> dict[s
     from trl import SFTTrainer
 
     from ..backends.local import load_hf_model
+    from ..backends.model_files import resolve_adapter_base
 
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(out_dir / "config.yaml", yaml.safe_dump(
@@ -204,7 +205,7 @@ def finetune(data: Path, out_dir: Path, *, model: str, cfg: SFTConfig) -> dict[s
          "base_dir": str(base_dir), **as_dict(cfg)}, sort_keys=False))
     policy, tok = load_hf_model(base_dir, trainable=True)
     is_adapter = (base_dir / "adapter_config.json").is_file()
-    true_base = Path(json.loads((base_dir / "adapter_config.json").read_text())["base_model_name_or_path"]) if is_adapter else base_dir
+    true_base = resolve_adapter_base(base_dir)
     peft_config = None if is_adapter else LoraConfig(
         r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
         target_modules=list(cfg.lora_target_modules), task_type="CAUSAL_LM")
