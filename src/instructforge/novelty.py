@@ -1,6 +1,6 @@
 """Exact, fast ROUGE-L novelty filter (Self-Instruct, Wang et al. 2023, section 2.2 "Filtering and
 postprocessing": a new instruction joins the pool only if its ROUGE-L with every pool instruction
-is <= 0.7; methods.md section 2).
+is <= 0.7; docs/methods.md section 2).
 
 Everything here reproduces ``rouge_score.rouge_scorer.RougeScorer(["rougeL"])`` exactly: the same
 tokenizer (lowercase, runs of ``[a-z0-9]``, optional Porter stemming of tokens longer than 3

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from instructforge.induction.execute import render_execute_prompt
-from instructforge.induction.induce import prompt_template, render_induce_prompt
+from instructforge.induction.induce import render_induce_prompt
+from instructforge.prompts import render
 
 GOLDEN = Path(__file__).parent / "golden"
 DEMOS = [("cat", "cats"), ("box", "boxes"), ("mouse", "mice"), ("leaf", "leaves"), ("child", "children")]
@@ -27,5 +28,5 @@ def test_execute_prompt_golden():
 
 
 def test_variation_prompt_golden():
-    got = prompt_template("variation").format(instruction="Write the plural form of the noun.")
+    got = render("instructforge.induction", "variation", instruction="Write the plural form of the noun.")
     assert got == (GOLDEN / "variation_prompt.txt").read_text(encoding="utf-8")

@@ -1,4 +1,4 @@
-"""Checks on the Self-Instruct data shipped with instructforge (methods.md section 2).
+"""Checks on the Self-Instruct data shipped with instructforge (docs/methods.md section 2).
 
 The 175 seed tasks, the 31 classification few-shot examples and the instance-generation
 demonstrations were written for this project. These tests check the schema, the paper's
@@ -18,7 +18,7 @@ from rouge_score import rouge_scorer
 
 DATA = Path(__file__).resolve().parents[2] / "src" / "instructforge" / "selfinstruct" / "data"
 
-# The paper's blacklist plus Alpaca's additions (methods.md section 2).
+# The paper's blacklist plus Alpaca's additions (docs/methods.md section 2).
 BLACKLIST = (
     "image",
     "images",

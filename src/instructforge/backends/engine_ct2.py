@@ -1,7 +1,7 @@
 """CTranslate2 engine: int8 CPU decoding of a transformers model, the fastest engine here (BENCHMARKS.md).
 
-Not a paper component: a speed substitute for the local model (architecture.md, "CPU
-generation engines"). The int8 model comes from ct2_convert.py (converted once, cached); what
+Not a paper component: a speed substitute for the local model (docs/scaling.md, "CPU
+engines"). The int8 model comes from ct2_convert.py (converted once, cached); what
 ctranslate2 lacks (additive penalties, per-request seeds, even prompt lengths) is mapped by
 ct2_plan.py.
 

@@ -1,6 +1,6 @@
 """llama.cpp engine (optional): batched multi-sequence decoding of the embedded GGUF.
 
-Not a paper component: a speed substitute (architecture.md, "CPU generation engines").
+Not a paper component: a speed substitute (docs/scaling.md, "CPU engines").
 ``llama-cpp-python`` ships only as an sdist (a ~5 min compile), so it is not a project
 dependency; ``--engine llamacpp`` works when it is installed (``scripts/install_llamacpp.sh``
 builds it with flags that work on this machine type). It needs a GGUF: the embedded

@@ -22,7 +22,7 @@ from .engine_llamacpp import LlamaCppEngine
 from .engine_transformers import TransformersEngine
 
 #: every engine, fastest first (what ``auto`` prefers): measured here with SmolLM2-135M
-#: (architecture.md, benchmarks/engines.py)
+#: (docs/scaling.md "CPU engines", benchmarks/engines.py)
 ENGINES: tuple[type[Engine], ...] = (CT2Engine, LlamaCppEngine, TransformersEngine)
 #: (engine name, module it needs), fastest first
 KNOWN_ENGINES = tuple((e.name, e.requires) for e in ENGINES)

@@ -1,7 +1,7 @@
 """``vllm:DIR``: offline vLLM (a GPU, or vLLM's CPU build), fed continuously.
 
-Not a paper component: the fast path for GPU machines and Ray GPU clusters (architecture.md,
-"executors"). vLLM is imported lazily; without it the spec is an InputError.
+Not a paper component: the fast path for GPU machines and Ray GPU clusters (docs/scaling.md,
+"vLLM"). vLLM is imported lazily; without it the spec is an InputError.
 
 Streaming: the local executor hands over each request as soon as there is room, and one
 engine thread adds it to vLLM's own scheduler (``LLMEngine.add_request``) and steps the engine,

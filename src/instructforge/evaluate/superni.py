@@ -14,16 +14,15 @@ import json
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from ..config import option, validate
 from ..errors import InputError
 from ..jsonl import iter_jsonl
+from ..prompts import render
 from ..records import Request, SamplingParams
-
-PROMPTS = Path(__file__).with_name("prompts")
 
 
 @dataclass
@@ -163,19 +162,13 @@ def load_predictions(path: Path, tasks: Sequence[SuperNITask]) -> dict[str, str]
 # ---------------------------------------------------------------- prompting
 
 
-@cache
-def template(name: str) -> str:
-    return (PROMPTS / name).read_text(encoding="utf-8")
-
-
 def render_prompt(task: SuperNITask, inst: SuperNIInstance, num_pos_examples: int = 0) -> str:
     examples = "".join(
-        template("superni_example.txt").format(number=k + 1, input=e["input"].strip(), output=e["output"].strip())
+        render(__package__, "superni_example", number=k + 1, input=e["input"].strip(), output=e["output"].strip())
         for k, e in enumerate(task.positive_examples[:num_pos_examples])
     )
-    return template("superni_prompt.txt").format(
-        definition=task.definition, examples=examples, input=inst.input.strip()
-    )
+    return render(__package__, "superni_prompt", definition=task.definition, examples=examples,
+                  input=inst.input.strip())
 
 
 def build_requests(tasks: Sequence[SuperNITask], cfg: SuperNIConfig) -> tuple[list[str], list[Request]]:

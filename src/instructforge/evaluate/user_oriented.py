@@ -25,8 +25,8 @@ from typing import Any
 from ..config import option, validate
 from ..errors import InputError
 from ..jsonl import iter_jsonl
+from ..prompts import render
 from ..records import Completion, Request, SamplingParams
-from .superni import template
 
 LETTERS = ("A", "B", "C", "D")
 
@@ -86,12 +86,13 @@ def load_items(path: Path, max_instructions: int | None = None) -> list[UserItem
 
 def render_request(item: UserItem) -> str:
     if item.input:
-        return template("user_oriented_answer.txt").format(instruction=item.instruction, input=item.input)
-    return template("user_oriented_answer_no_input.txt").format(instruction=item.instruction)
+        return render(__package__, "user_oriented_answer", instruction=item.instruction, input=item.input)
+    return render(__package__, "user_oriented_answer_no_input", instruction=item.instruction)
 
 
 def render_judge(item: UserItem, response: str) -> str:
-    return template("user_oriented_judge.txt").format(request=render_request(item), response=response.strip() or "(empty)")
+    return render(__package__, "user_oriented_judge", request=render_request(item),
+                  response=response.strip() or "(empty)")
 
 
 # ---------------------------------------------------------------- reading the judge

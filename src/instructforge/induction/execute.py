@@ -15,10 +15,11 @@ from typing import Literal
 
 from ..config import option, validate
 from ..llm import LLM
+from ..prompts import render
 from ..records import Request, SamplingParams
 from ..steps import Steps, run_steps
 from .benchmark import TestItem
-from .induce import make_request, prompt_template
+from .induce import make_request
 from .metrics import mean, score
 
 
@@ -40,7 +41,7 @@ class ExecuteConfig:
 
 
 def render_execute_prompt(instruction: str, input_text: str) -> str:
-    return prompt_template("execute").format(instruction=instruction, input=input_text)
+    return render(__package__, "execute", instruction=instruction, input=input_text)
 
 
 def execute_steps(pairs: Sequence[tuple[str, str]], cfg: ExecuteConfig | None = None) -> Steps[list[str]]:

@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from pathlib import Path
 
 from ..config import option, validate
 from ..errors import InputError
 from ..jsonl import iter_jsonl
 from ..llm import LLM
+from ..prompts import render
 from ..records import Request, SamplingParams
 from ..steps import Steps, run_steps
 
@@ -40,15 +39,10 @@ class InduceConfig:
         validate(self)
 
 
-@cache
-def prompt_template(name: str) -> str:
-    return resources.files(__package__).joinpath("prompts").joinpath(f"{name}.txt").read_text(encoding="utf-8")
-
-
 def render_induce_prompt(demos: list[tuple[str, str]]) -> str:
-    blocks = "\n\n".join(prompt_template("demo").format(input=i, output=o) for i, o in demos)
+    blocks = "\n\n".join(render(__package__, "demo", input=i, output=o) for i, o in demos)
     n = NUMBER_WORDS[len(demos)] if len(demos) < len(NUMBER_WORDS) else str(len(demos))
-    return prompt_template("induce").format(n=n, demos=blocks)
+    return render(__package__, "induce", n=n, demos=blocks)
 
 
 def make_request(text: str, params: SamplingParams, prompt_format: str, seed: int = 0, sample_index: int = 0) -> Request:

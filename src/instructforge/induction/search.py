@@ -19,11 +19,12 @@ from dataclasses import dataclass, field, replace
 from ..config import option, validate
 from ..errors import InputError
 from ..llm import LLM
+from ..prompts import render
 from ..records import SamplingParams
 from ..steps import Steps, run_steps
 from .benchmark import TestItem
 from .execute import ExecuteConfig, execute_steps
-from .induce import InduceConfig, induce_steps, make_request, postprocess, prompt_template
+from .induce import InduceConfig, induce_steps, make_request, postprocess
 from .metrics import MetricName, mean, score
 
 
@@ -145,7 +146,7 @@ def search_steps(demos: list[tuple[str, str]], cfg: SearchConfig | None = None,
     best = max(alive, key=lambda c: c.accuracy)
     if cfg.variations > 0 and held_out:
         params = SamplingParams(temperature=cfg.temperature, max_tokens=icfg.max_tokens)
-        prompt = prompt_template("variation").format(instruction=best.text)
+        prompt = render(__package__, "variation", instruction=best.text)
         reqs = [make_request(prompt, params, icfg.prompt_format, icfg.seed, i) for i in range(cfg.variations)]
         known = {c.text for c in cands}
         comps = yield reqs

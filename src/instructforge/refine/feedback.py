@@ -23,13 +23,13 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from string import Template
 from typing import Any
 
 from ..errors import InputError
+from ..prompts import prompt_dir, render
 from ..records import Request, SamplingParams
 
-PROMPTS = Path(__file__).parent / "prompts"
+PROMPTS = prompt_dir(__package__)  # score/scoring.py fingerprints the judge prompts' text
 DIMENSIONS = ("naturalness", "coherence", "understandability")
 YES = frozenset({"yes", "y"})
 NO = frozenset({"no", "n"})
@@ -44,22 +44,17 @@ class Triple:
     output: str
 
 
-def load_prompt(name: str) -> Template:
-    return Template((PROMPTS / f"{name}.txt").read_text(encoding="utf-8"))
-
-
 def render_judge_prompt(dimension: str, t: Triple) -> str:
     """The yes/no question for one dimension (``naturalness`` ... or ``overall``)."""
     block = f"Input: {t.input}" if t.input.strip() else ""
-    return load_prompt(f"judge_{dimension}").substitute(
-        instruction=t.instruction.strip(), input_block=block, output=t.output.strip()
-    ).rstrip("\n")
+    return render(__package__, f"judge_{dimension}", instruction=t.instruction.strip(), input_block=block,
+                  output=t.output.strip()).rstrip("\n")
 
 
 def render_unieval_input(dimension: str, t: Triple) -> str:
     """UniEval's dialogue boolean-QA input: the instruction (+ input) is the dialogue history."""
     history = t.instruction.strip() + (f"\n{t.input.strip()}" if t.input.strip() else "")
-    return load_prompt(f"unieval_{dimension}").substitute(output=t.output.strip(), history=history).rstrip("\n")
+    return render(__package__, f"unieval_{dimension}", output=t.output.strip(), history=history).rstrip("\n")
 
 
 def yes_probability(top_logprobs: dict[str, float] | None) -> float | None:

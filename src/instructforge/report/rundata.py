@@ -1,6 +1,6 @@
 """Everything the report shows about a generate run, aggregated from its run store.
 
-Follows the data analysis of Self-Instruct (Wang et al. 2023, section 3.2, methods.md section 2):
+Follows the data analysis of Self-Instruct (Wang et al. 2023, section 3.2, docs/methods.md section 2):
 verb-noun structure (verbs.py), ROUGE-L of each generated instruction to its most similar seed
 instruction (Figure 3), and instruction / input / output length histograms (Figure 4), plus the
 funnel with every rejection reason, the cost of the run and, once ``instructforge score`` has

@@ -12,31 +12,30 @@ P(yes) >= ``ScoreConfig.threshold``. A judge model is a substitute for the paper
 from __future__ import annotations
 
 from pathlib import Path
-from string import Template
 from typing import Any
 
+from ..prompts import prompt_path, render
 from ..refine.feedback import JudgeScorer, Triple
 
-PROMPTS = Path(__file__).parent / "prompts"
 QUESTIONS = ("instruction", "input", "output")
 NO_INPUT = "(none)"
 
 #: Self-Instruct's audit of 200 instances (share answering yes). 92% and 54% are also in
-#: docs/methods.md; 79% and 58% are the paper's table only (not in methods.md).
+#: docs/methods.md; 79% and 58% are the paper's table only (not in docs/methods.md). The
+#: source labels below are printed in summaries and reports.
 PAPER_AUDIT = {"instruction": 0.92, "input": 0.79, "output": 0.58, "all": 0.54}
 PAPER_AUDIT_SOURCE = {"instruction": "methods.md + paper", "input": "paper", "output": "paper",
                       "all": "methods.md + paper"}
 
 
 def prompt_files() -> list[Path]:
-    return [PROMPTS / f"audit_{q}.txt" for q in QUESTIONS]
+    return [prompt_path(__package__, f"audit_{q}") for q in QUESTIONS]
 
 
 def render_audit_prompt(question: str, t: Triple) -> str:
     """The yes/no question ``question`` (instruction | input | output) about one triple."""
-    text = (PROMPTS / f"audit_{question}.txt").read_text(encoding="utf-8")
-    return Template(text).substitute(instruction=t.instruction.strip(), input=t.input.strip() or NO_INPUT,
-                                     output=t.output.strip()).rstrip("\n")
+    return render(__package__, f"audit_{question}", instruction=t.instruction.strip(),
+                  input=t.input.strip() or NO_INPUT, output=t.output.strip()).rstrip("\n")
 
 
 def audit_scorer(llm: Any, top_logprobs: int = 20) -> JudgeScorer:

@@ -12,9 +12,9 @@ import random
 import re
 from typing import Any
 
+from ..prompts import render
 from ..records import SamplingParams, Task
 from .bootstrap import clean_instruction
-from .common import template
 from .config import GenerateConfig
 
 NO_INPUT = "<noinput>"
@@ -32,9 +32,9 @@ def render_alpaca_prompt(demos: list[Task], count: int) -> str:
         inst = t.instances[0] if t.instances else None
         inp = inst.input.strip() if inst and inst.input.strip() else NO_INPUT
         out = inst.output.strip() if inst else ""
-        blocks.append(f"###\n{n}. Instruction: {t.instruction}\n{n}. Input:\n{inp}\n{n}. Output:\n{out}")
-    blocks.append(f"###\n{len(demos) + 1}. Instruction:")
-    return template("alpaca.txt").substitute(count=count, demos="\n".join(blocks))
+        blocks.append(render(__package__, "alpaca_demo", number=n, instruction=t.instruction, input=inp, output=out))
+    blocks.append(render(__package__, "alpaca_next", number=len(demos) + 1))
+    return render(__package__, "alpaca", count=count, demos="\n".join(blocks))
 
 
 def parse_triples(text: str, next_number: int) -> list[dict[str, Any]]:

@@ -22,9 +22,10 @@ import re
 from typing import Any, Protocol
 
 from ..novelty import NoveltyIndex
+from ..prompts import render
 from ..records import Completion, Instance, Rejection, Request, SamplingParams, Task
 from ..runrecords import Candidate, InstanceRejection, TaskRecord
-from .common import make_request, template
+from .common import make_request
 from .config import GenerateConfig
 from .filters import check_instruction
 
@@ -32,8 +33,9 @@ _NUMBERED = re.compile(r"^\s*(\d+)\s*[.)]\s*", re.M)
 
 
 def render_bootstrap_prompt(instructions: list[str]) -> str:
-    tasks = "\n".join(f"{i}. {t}" for i, t in enumerate(instructions, 1))
-    return template("bootstrap.txt").substitute(tasks=tasks, next=len(instructions) + 1)
+    tasks = "\n".join(render(__package__, "bootstrap_task", number=i, instruction=t)
+                      for i, t in enumerate(instructions, 1))
+    return render(__package__, "bootstrap", tasks=tasks, next=len(instructions) + 1)
 
 
 def clean_instruction(text: str) -> str:

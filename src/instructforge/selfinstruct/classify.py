@@ -14,8 +14,9 @@ from functools import cache
 from pathlib import Path
 
 from ..errors import InputError
+from ..prompts import render
 from ..records import Request, SamplingParams
-from .common import make_request, template
+from .common import make_request
 from .config import GenerateConfig
 
 EXAMPLES_FILE = Path(__file__).parent / "data" / "classify_examples.jsonl"
@@ -38,8 +39,9 @@ def load_examples(path: Path = EXAMPLES_FILE) -> tuple[tuple[str, bool], ...]:
 
 def classify_prompt(instruction: str, examples: tuple[tuple[str, bool], ...] | None = None) -> str:
     examples = load_examples() if examples is None else examples
-    shown = "\n\n".join(f"Task: {t}\nIs it classification? {'Yes' if y else 'No'}" for t, y in examples)
-    return template("classify.txt").substitute(examples=shown, instruction=instruction.strip())
+    shown = "\n\n".join(render(__package__, "classify_example", instruction=t, answer="Yes" if y else "No")
+                        for t, y in examples)
+    return render(__package__, "classify", examples=shown, instruction=instruction.strip())
 
 
 def parse_answer(text: str) -> bool:

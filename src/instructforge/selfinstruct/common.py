@@ -1,13 +1,11 @@
-"""Shared plumbing of the Self-Instruct stages: prompt files, request building, the stage
-context (store + LLM + config) and the run statistics kept in the store's meta table."""
+"""Shared plumbing of the Self-Instruct stages: request building, the stage context (store +
+LLM + config) and the run statistics kept in the store's meta table. (Prompt files are read by
+instructforge.prompts.)"""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from functools import cache
-from pathlib import Path
-from string import Template
 from typing import Any
 
 from ..llm import LLM
@@ -15,15 +13,7 @@ from ..records import Request, SamplingParams
 from ..store import RunStore
 from .config import GenerateConfig
 
-PROMPTS = Path(__file__).parent / "prompts"
 STAT_KEYS = ("requests", "prompt_tokens", "completion_tokens", "cache_hits", "cache_misses", "errors")
-
-
-@cache
-def template(name: str) -> Template:
-    """A prompt file from prompts/, as a ``string.Template`` (``$name`` placeholders: task
-    text is full of braces, so ``str.format`` would be fragile)."""
-    return Template((PROMPTS / name).read_text(encoding="utf-8"))
 
 
 def make_request(prompt: str, params: SamplingParams, cfg: GenerateConfig, sample_index: int = 0) -> Request:

@@ -45,7 +45,7 @@ class GenerateConfig:
     bootstrap_max_tokens: int = option(1024, "Instruction generation max new tokens (paper)", min=1)
     bootstrap_stop: list[str] = option(default_factory=lambda: ["\n\n", "\n16", "16.", "16 ."],
                                        help="Stop strings: a blank line or item 16 (paper); at most 4 for OpenAI/vLLM")
-    truncated_policy: str = option("response", "response: drop every item of a length-cut answer (methods.md); "
+    truncated_policy: str = option("response", "response: drop every item of a length-cut answer (docs/methods.md); "
                                    "last_item: drop only its last item (the paper's code)",
                                    choices=("response", "last_item"))
     max_list_number: int = option(15, "Items numbered above this are ignored (the paper stops at 16)", min=1)

@@ -17,8 +17,8 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
+from ..prompts import prompt
 from ..store import RunStore, atomic_write
-from .common import PROMPTS
 
 FORMATS = ("alpaca", "messages", "prompt-completion", "hf")
 
@@ -38,8 +38,9 @@ def export_records(store: RunStore, include_seeds: bool = False) -> list[dict[st
 
 
 def encoding_templates() -> tuple[list[Template], list[Template]]:
-    """(templates with an input, templates without), from prompts/encoding_templates.txt."""
-    text = (PROMPTS / "encoding_templates.txt").read_text(encoding="utf-8")
+    """(templates with an input, templates without), from prompts/encoding_templates.txt: one file
+    of templates separated by ``=====`` lines, each a ``$name`` template of its own."""
+    text = prompt(__package__, "encoding_templates").template
     all_t = [Template(t.strip("\n")) for t in text.split("=====\n")]
     with_input = [t for t in all_t if "$input" in t.template]
     return with_input, [t for t in all_t if "$input" not in t.template]

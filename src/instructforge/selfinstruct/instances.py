@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..prompts import render
 from ..records import Completion, Instance, Request, SamplingParams
 from ..runrecords import InstanceRejection, TaskRecord
-from .common import make_request, template
+from .common import make_request
 from .config import GenerateConfig
 from .filters import filter_instances
 
@@ -44,31 +45,33 @@ def load_demos(path: Path = DEMOS_FILE) -> tuple[Demo, ...]:
 
 
 def _render_input_first(demo: Demo) -> str:
-    lines = [f"Task: {demo['instruction']}"]
+    blocks = [render(__package__, "instance_demo_task", instruction=demo["instruction"])]
     for k, ex in enumerate(demo["examples"], 1):
-        lines.append(f"Example {k}")
         if ex.get("input", "").strip():
-            lines.append(f"Input: {ex['input']}")
-        lines.append(f"Output: {ex['output']}")
-    return "\n".join(lines)
+            blocks.append(render(__package__, "instance_example_input_first", number=k, input=ex["input"],
+                                 output=ex["output"]))
+        else:
+            blocks.append(render(__package__, "instance_example_no_input", number=k, output=ex["output"]))
+    return "\n".join(blocks)
 
 
 def _render_output_first(demo: Demo) -> str:
-    lines = [f"Task: {demo['instruction']}"]
+    blocks = [render(__package__, "instance_demo_task", instruction=demo["instruction"])]
     for ex in demo["examples"]:
-        lines.append(f"Class label: {ex['output']}")
         if ex.get("input", "").strip():
-            lines.append(f"Input: {ex['input']}")
-    return "\n".join(lines)
+            blocks.append(render(__package__, "instance_example_output_first", label=ex["output"], input=ex["input"]))
+        else:
+            blocks.append(render(__package__, "instance_example_label_only", label=ex["output"]))
+    return "\n".join(blocks)
 
 
 def instance_prompt(instruction: str, is_classification: bool, demos: tuple[Demo, ...] | None = None) -> str:
     """The full prompt asking for instances of ``instruction`` (output-first if classification)."""
     demos = load_demos() if demos is None else demos
     style = "output_first" if is_classification else "input_first"
-    render = _render_output_first if is_classification else _render_input_first
-    shown = "\n\n".join(render(d) for d in demos if d["style"] == style)
-    return template(f"instance_{style}.txt").substitute(demos=shown, instruction=instruction.strip())
+    block = _render_output_first if is_classification else _render_input_first
+    shown = "\n\n".join(block(d) for d in demos if d["style"] == style)
+    return render(__package__, f"instance_{style}", demos=shown, instruction=instruction.strip())
 
 
 def instance_stop(is_classification: bool, max_instances: int = 5) -> tuple[str, ...]:
