@@ -5,7 +5,7 @@ five ways: ``output_swapped`` (the output of another task), ``input_removed`` (o
 an input), ``instruction_truncated`` (the first third of its words), ``output_repeated`` (the
 output three times, one copy per line) and ``output_garbled`` (words shuffled, letters of each
 word reversed). Every record is scored by the same code as ``instructforge score``
-(score/scoring.py: REFINE-AF feedback + linear rule, the three audit P(yes), the deterministic
+(quality/scoring.py: REFINE-AF feedback + linear rule, the three audit P(yes), the deterministic
 checks). For each score the AUROC of separating good (positive) from corrupted records is
 reported overall and per corruption (0.5 = chance; higher score = judged better; an undecided
 P(yes) counts as 0.5; the checks count as a 0/1 score: 1 = no check failed).
@@ -29,12 +29,12 @@ from typing import Any
 
 from instructforge.backends import BackendOptions
 from instructforge.llm import open_llm
-from instructforge.refine.feedback import Triple, reward_model_dir
-from instructforge.score.audit import PAPER_AUDIT, all_valid
-from instructforge.score.checks import REASONS
-from instructforge.score.config import ScoreConfig
-from instructforge.score.scoring import Item, build_scorer
-from instructforge.score.summary import SCORE_FIELDS, score_value
+from instructforge.quality.audit import PAPER_AUDIT, all_valid
+from instructforge.quality.checks import REASONS
+from instructforge.quality.config import ScoreConfig
+from instructforge.quality.scoring import Item, build_scorer
+from instructforge.quality.summary import SCORE_FIELDS, score_value
+from instructforge.refine_af.feedback import Triple, reward_model_dir
 from instructforge.selfinstruct.seeds import PACKAGED_SEEDS, load_seeds
 from instructforge.store import atomic_write
 

@@ -33,10 +33,10 @@ _EXPORTS = {
     "SuperNIConfig": "instructforge.evaluate.superni",
     "UserOrientedConfig": "instructforge.evaluate.user_oriented",
     "CompareConfig": "instructforge.evaluate.compare",
-    "ReportConfig": "instructforge.report.rundata",
-    "ScoreConfig": "instructforge.score.config",
-    "RefineConfig": "instructforge.refine.rl",
-    "RewardConfig": "instructforge.refine.reward",
+    "ReportConfig": "instructforge.reports.rundata",
+    "ScoreConfig": "instructforge.quality.config",
+    "RefineConfig": "instructforge.refine_af.rl",
+    "RewardConfig": "instructforge.refine_af.reward",
     "SFTConfig": "instructforge.train.sft",
     # direct model calls and records
     "LLM": "instructforge.llm",
@@ -125,10 +125,10 @@ if TYPE_CHECKING:
     from .induction.search import SearchConfig
     from .llm import LLM, open_llm
     from .modelconfig import ModelConfig
+    from .quality.config import ScoreConfig
     from .records import Completion, Instance, Request, SamplingParams, Task
-    from .refine.reward import RewardConfig
-    from .refine.rl import RefineConfig
-    from .report.rundata import ReportConfig
-    from .score.config import ScoreConfig
+    from .refine_af.reward import RewardConfig
+    from .refine_af.rl import RefineConfig
+    from .reports.rundata import ReportConfig
     from .selfinstruct.config import GenerateConfig
     from .train.sft import SFTConfig

@@ -126,14 +126,14 @@ KINDS = {
     "generate": StageKind({"seeds": False, "from_run": False}, "instructforge.selfinstruct.config:GenerateConfig",
                           True, _gen),
     "export": StageKind({"run": True, "format": False, "include_seeds": False}, None, False, _export),
-    "refine": StageKind({"run": True}, "instructforge.refine.rl:RefineConfig", True, _refine),
+    "refine": StageKind({"run": True}, "instructforge.refine_af.rl:RefineConfig", True, _refine),
     "finetune": StageKind({"data": True}, "instructforge.train.sft:SFTConfig", True, _finetune),
     "evaluate superni": StageKind({"tasks": True, "predictions": False}, "instructforge.evaluate.superni:SuperNIConfig",
                                   True, _superni),
     "evaluate user-oriented": StageKind({"data": True}, "instructforge.evaluate.user_oriented:UserOrientedConfig",
                                         True, _user_oriented),
     "compare": StageKind({"a": True, "b": True}, "instructforge.evaluate.compare:CompareConfig", False, _compare),
-    "report": StageKind({"path": False}, "instructforge.report.rundata:ReportConfig", False, _report),
+    "report": StageKind({"path": False}, "instructforge.reports.rundata:ReportConfig", False, _report),
 }
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from instructforge.errors import InputError
-from instructforge.refine.feedback import (
+from instructforge.refine_af.feedback import (
     DIMENSIONS,
     JudgeScorer,
     RewardModelScorer,
@@ -20,8 +20,8 @@ from instructforge.refine.feedback import (
     render_unieval_input,
     yes_probability,
 )
-from instructforge.refine.reward import RewardConfig, combine, make_reward_func, summarize
-from instructforge.refine.rl import parse_for_reward
+from instructforge.refine_af.reward import RewardConfig, combine, make_reward_func, summarize
+from instructforge.refine_af.rl import parse_for_reward
 
 GOLDEN = Path(__file__).parent / "golden"
 T = Triple("Give an antonym of the word.", "cold", "hot")
@@ -196,9 +196,9 @@ def test_rf_judge_scorer_embedded(embedded_llm):
 def test_rf_doctests():
     import doctest
 
-    import instructforge.refine.feedback as feedback
-    import instructforge.refine.reward as reward
-    import instructforge.refine.shared_prefix as shared_prefix
+    import instructforge.refine_af.feedback as feedback
+    import instructforge.refine_af.reward as reward
+    import instructforge.refine_af.shared_prefix as shared_prefix
 
     for mod in (reward, feedback, shared_prefix):
         res = doctest.testmod(mod)

@@ -17,7 +17,7 @@ from rp_helpers import (
     write_rules,
 )
 
-from instructforge.report import build_report
+from instructforge.reports import build_report
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

@@ -12,7 +12,7 @@ from rp_helpers import build_run, run_cli, superni_results
 
 from instructforge.api.evaluate import report
 from instructforge.errors import InputError
-from instructforge.report import ReportConfig
+from instructforge.reports import ReportConfig
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import json
 import pytest
 from rp_helpers import compare_results, induction_results, run_cli, superni_results, user_results
 
-from instructforge.report import build_report
+from instructforge.reports import build_report
 
 CASES = {  # kind -> (results, charts on the page)
     "induction": (induction_results, 2),

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from instructforge.report import ReportConfig, build_report
+from instructforge.reports import ReportConfig, build_report
 from instructforge.store import RunStore
 
 N = 100_000

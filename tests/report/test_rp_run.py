@@ -9,7 +9,7 @@ import pytest
 from plotly.offline import get_plotlyjs
 from rp_helpers import EVIL, build_run, run_cli
 
-from instructforge.report import ReportConfig, build_report
+from instructforge.reports import ReportConfig, build_report
 from instructforge.store import RunStore
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from instructforge.report import verbs
+from instructforge.reports import verbs
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from conftest import write_rules
 from instructforge.records import Instance
-from instructforge.refine.reward import combine
+from instructforge.refine_af.reward import combine
 from instructforge.runrecords import Candidate, TaskRecord
 from instructforge.store import RunStore
 

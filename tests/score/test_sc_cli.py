@@ -10,10 +10,10 @@ import pytest
 from sc_helpers import N_INSTANCES, TASKS, expected, judge_rules, make_run, score_rows, tree
 
 from conftest import run_cli, write_rules
-from instructforge.refine.feedback import Triple
+from instructforge.quality.checks import run_checks
+from instructforge.quality.config import ScoreConfig
+from instructforge.refine_af.feedback import Triple
 from instructforge.runrecords import score_key
-from instructforge.score.checks import run_checks
-from instructforge.score.config import ScoreConfig
 from instructforge.store import RunStore
 
 

@@ -14,8 +14,8 @@ from sc_helpers import N_INSTANCES, judge_rules, make_run, score_rows, tree
 from conftest import run_cli
 from instructforge.api.evaluate import score
 from instructforge.errors import InputError
-from instructforge.refine.reward import RewardConfig
-from instructforge.score.config import ScoreConfig
+from instructforge.quality.config import ScoreConfig
+from instructforge.refine_af.reward import RewardConfig
 
 
 @pytest.mark.parametrize("text,line,msg", [

@@ -9,7 +9,7 @@ import pytest
 from sc_helpers import N_INSTANCES, judge_rules, make_run, tree
 
 from conftest import run_cli
-from instructforge.score.audit import all_valid
+from instructforge.quality.audit import all_valid
 from instructforge.store import RunStore
 
 

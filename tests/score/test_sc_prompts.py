@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from conftest import write_rules
-from instructforge.refine.feedback import Triple, yes_probability
-from instructforge.score.audit import QUESTIONS, answer, audit_scorer, render_audit_prompt
+from instructforge.quality.audit import QUESTIONS, answer, audit_scorer, render_audit_prompt
+from instructforge.refine_af.feedback import Triple, yes_probability
 
 GOLDEN = Path(__file__).parent / "golden"
 T = Triple("Give an antonym of the word.", "cold", "hot")

@@ -10,7 +10,7 @@ import re
 from sc_helpers import N_INSTANCES, judge_rules, make_run
 
 from conftest import run_cli
-from instructforge.report import build_report
+from instructforge.reports import build_report
 
 
 def test_sc_report_shows_scores(tmp_path, isolated_cache):

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from sc_helpers import expected, judge_rules
 
-from instructforge.refine.feedback import Triple
-from instructforge.refine.reward import make_reward_func
-from instructforge.score.config import ScoreConfig
-from instructforge.score.scoring import Item, build_scorer
+from instructforge.quality.config import ScoreConfig
+from instructforge.quality.scoring import Item, build_scorer
+from instructforge.refine_af.feedback import Triple
+from instructforge.refine_af.reward import make_reward_func
 
 
 def test_sc_rl_reward_and_score_agree(tmp_path, isolated_cache):

@@ -33,8 +33,8 @@ from ..evaluate.superni import SuperNIConfig
 from ..evaluate.user_oriented import UserOrientedConfig
 from ..jsonl import write_json
 from ..modelconfig import ModelConfig
-from ..report.rundata import ReportConfig
-from ..score.config import ScoreConfig
+from ..quality.config import ScoreConfig
+from ..reports.rundata import ReportConfig
 from ..store import atomic_write
 from .run import model_config
 
@@ -156,7 +156,7 @@ def report(path: str | Path, *, out: str | Path | None = None, config: ReportCon
     """The self-contained HTML report of a generate run dir, an evaluation dir (results.json) or
     a compare JSON file, with its chart data as JSON next to it. ``out``: the page (default:
     ``report.html`` inside ``path``, or next to a JSON file). Returns the page's path."""
-    from ..report.html import build_report
+    from ..reports.html import build_report
 
     path = Path(path)
     target = Path(out) if out is not None else (path if path.is_dir() else path.parent) / "report.html"
@@ -169,7 +169,7 @@ def report(path: str | Path, *, out: str | Path | None = None, config: ReportCon
 def _run_items(run_dir: Path) -> list[Any]:
     import sqlite3
 
-    from ..score.scoring import store_items
+    from ..quality.scoring import store_items
     from ..store import RunStore
 
     try:
@@ -186,7 +186,7 @@ def _run_items(run_dir: Path) -> list[Any]:
 def _score_outputs(out: Path, pairs: list[tuple[Any, Any]], items: int, cfg: ScoreConfig,
                    lines: list[int] | None) -> dict[str, Any]:
     """scores.jsonl and summary.json in ``out``; returns the summary."""
-    from ..score.summary import row, score_section
+    from ..quality.summary import row, score_section
 
     def extra(it: Any) -> dict[str, Any]:
         if lines is None:
@@ -214,9 +214,9 @@ def score(run_dir: str | Path | None = None, *, data: str | Path | None = None, 
     for, retried by the next call), the judge, the Rew source, the paths and the judge's ``calls``.
     """
     from ..backends import parse_spec
-    from ..refine.feedback import reward_model_dir
-    from ..score.data import SOURCE_META, check_out_dir, import_data, read_data
-    from ..score.scoring import build_scorer, current_scores, score_store, store_items
+    from ..quality.data import SOURCE_META, check_out_dir, import_data, read_data
+    from ..quality.scoring import build_scorer, current_scores, score_store, store_items
+    from ..refine_af.feedback import reward_model_dir
     from ..store import RunStore
 
     cfg = config if config is not None else ScoreConfig()

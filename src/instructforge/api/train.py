@@ -14,7 +14,7 @@ from typing import Any
 from .. import ui
 from ..errors import InputError
 from ..modelconfig import ModelConfig
-from ..refine.rl import RefineConfig
+from ..refine_af.rl import RefineConfig
 from ..train.sft import SFTConfig
 from .run import model_config
 
@@ -41,11 +41,11 @@ def refine(run_dir: str | Path, *, out: str | Path, model: str = "embedded", con
     checkpoints is an InputError). Returns ``out``: the LoRA adapter, ``config.yaml``,
     ``reward_log.jsonl``, ``reward_curve.json``, ``refine_summary.json``, ``checkpoints/``.
 
-    >>> # adapter = instructforge.refine("runs/si", out="runs/si-refined",
+    >>> # adapter = instructforge.refine_af("runs/si", out="runs/si-refined",
     >>> #                                config=RefineConfig(steps=20, judge="openai:llama"),
     >>> #                                base_url="http://localhost:8000/v1")
     """
-    from ..refine import rl
+    from ..refine_af import rl
 
     cfg = config or RefineConfig()
     judge = judge_config(cfg, judge_options)

@@ -58,7 +58,7 @@ def export(run_dir: Path, fmt: str, out: Path, include_seeds: bool, min_score: f
 
     Example: instructforge export runs/si --format alpaca --out si.json --min-score 0.1 --audit valid
     """
-    from ..score.curate import Curation, curation_path, export_curated
+    from ..quality.curate import Curation, curation_path, export_curated
 
     cur = Curation(min_score=min_score, score_field=score_field, top_k=top_k, audit=audit_rule,
                    drop_flagged=drop_flagged)

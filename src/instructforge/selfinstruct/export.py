@@ -28,7 +28,7 @@ def export_records(store: RunStore, include_seeds: bool = False) -> list[dict[st
     bootstrap's prompt order: the same whatever order the tasks were committed in).
 
     Besides the exported columns a record holds ``index`` (its place in the task) and ``seed``,
-    which a curated export (score/curate.py) uses to find its score."""
+    which a curated export (quality/curate.py) uses to find its score."""
     tasks = [t.task() for t in store.tasks(accepted=True)]
     sources = [(True, t) for t in store.seeds()] if include_seeds else []
     sources += [(False, t) for t in tasks]

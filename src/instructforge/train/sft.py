@@ -187,7 +187,7 @@ def finetune(data: Path, out_dir: Path, *, model: str, cfg: SFTConfig) -> dict[s
     base_dir = model_dir_for(model)
     examples = to_trl(rows, cfg.template)
 
-    from ..refine.rl import fix_adapter_base, quiet_trainer, set_threads
+    from ..refine_af.rl import fix_adapter_base, quiet_trainer, set_threads
 
     set_threads()
     from datasets import Dataset

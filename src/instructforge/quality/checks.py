@@ -36,7 +36,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from ..records import Rejection
-from ..refine.feedback import Triple
+from ..refine_af.feedback import Triple
 from .config import ScoreConfig
 
 Check = Callable[[Triple, ScoreConfig], Rejection | None]
@@ -183,7 +183,7 @@ def language_mismatch(t: Triple, cfg: ScoreConfig) -> Rejection | None:
     return None
 
 
-#: bump when a check's definition changes: stored scores are then redone (score/config.py)
+#: bump when a check's definition changes: stored scores are then redone (quality/config.py)
 CHECKS_VERSION = 2
 
 #: every check, run in this order on every record

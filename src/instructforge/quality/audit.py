@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..prompts import prompt_path, render
-from ..refine.feedback import JudgeScorer, Triple
+from ..refine_af.feedback import JudgeScorer, Triple
 
 QUESTIONS = ("instruction", "input", "output")
 NO_INPUT = "(none)"

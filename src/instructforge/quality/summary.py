@@ -2,7 +2,7 @@
 Self-Instruct's figures (Wang et al. 2023, section 3.3), failed checks by reason and the lowest-
 and highest-scoring records. ``instructforge score`` prints it and writes it as
 ``summary.json`` (plus one ``scores.jsonl`` row per record); ``instructforge report`` shows the
-same data (report/rundata.py calls ``score_section``).
+same data (reports/rundata.py calls ``score_section``).
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def _brief(item: Item, rec: ScoreRecord, chars: int = 300) -> dict[str, Any]:
 
 def score_section(pairs: Sequence[tuple[Item, ScoreRecord]], items: int, k: int = 10) -> dict[str, Any]:
     """The summary of the scored records ``pairs`` out of ``items`` instances."""
-    from ..report.rundata import histogram  # report imports this module too: import when used
+    from ..reports.rundata import histogram  # report imports this module too: import when used
 
     recs = [r for _, r in pairs]
     dists = {}

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..refine.feedback import JudgeScorer, Triple
-from ..refine.reward import feedback_components
+from ..refine_af.feedback import JudgeScorer, Triple
+from ..refine_af.reward import feedback_components
 from ..runrecords import ScoreRecord, TaskRecord, score_key
 from ..store import RunStore
 from . import audit, checks
@@ -101,7 +101,7 @@ SUBSTITUTE = "SUBSTITUTE: judge P(yes), overall quality"
 def build_scorer(llm: Any, rm_dir: Path | None, cfg: ScoreConfig) -> tuple[Scorer, str]:
     """(the scorer, label of the Rew source) over the judge ``llm`` and, if given, the reward
     model in ``rm_dir`` (loaded here; check it first with feedback.reward_model_dir)."""
-    from ..refine.feedback import DIMENSIONS, PROMPTS, RewardModelScorer
+    from ..refine_af.feedback import DIMENSIONS, PROMPTS, RewardModelScorer
 
     dims = list(DIMENSIONS) + ([] if rm_dir else ["overall"])
     feedback: list[Any] = [JudgeScorer(llm, dims, top_logprobs=cfg.top_logprobs)]

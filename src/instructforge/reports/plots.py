@@ -129,7 +129,7 @@ def cost(c: dict[str, Any]) -> go.Figure:
 
 
 def score_distributions(dists: dict[str, dict[str, Any]]) -> go.Figure:
-    """Histograms of every stored score of ``instructforge score`` (score/summary.py)."""
+    """Histograms of every stored score of ``instructforge score`` (quality/summary.py)."""
     names = list(dists)
     cols = 4
     rows = (len(names) + cols - 1) // cols

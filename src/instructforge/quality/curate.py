@@ -24,7 +24,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..jsonl import write_json
-from ..refine.feedback import Triple
+from ..refine_af.feedback import Triple
 from ..runrecords import ScoreRecord, score_key
 from ..store import RunStore
 from . import audit

@@ -4,7 +4,7 @@ Follows the data analysis of Self-Instruct (Wang et al. 2023, section 3.2, docs/
 verb-noun structure (verbs.py), ROUGE-L of each generated instruction to its most similar seed
 instruction (Figure 3), and instruction / input / output length histograms (Figure 4), plus the
 funnel with every rejection reason, the cost of the run and, once ``instructforge score`` has
-run, the score distributions, the audit table and the lowest/highest records (score/summary.py). Charts get aggregates computed here
+run, the score distributions, the audit table and the lowest/highest records (quality/summary.py). Charts get aggregates computed here
 (histogram counts, never raw points) and the table a bounded sample, so a 100K-record run still
 makes a small page.
 """
@@ -191,11 +191,11 @@ def _collect(store: RunStore, cfg: ReportConfig) -> dict[str, Any]:
 
 
 def _score_section(store: RunStore, good_tasks: list[TaskRecord], cfg: ReportConfig) -> dict[str, Any]:
-    """``instructforge score``'s results (score/summary.py), when the run has been scored."""
+    """``instructforge score``'s results (quality/summary.py), when the run has been scored."""
     if not store.count(ScoreRecord.kind):
         return {"available": False}
-    from ..score.scoring import current_scores, task_items
-    from ..score.summary import score_section
+    from ..quality.scoring import current_scores, task_items
+    from ..quality.summary import score_section
 
     items = task_items(good_tasks)
     return {**score_section(current_scores(store, items), len(items), cfg.score_records),

@@ -13,7 +13,7 @@ REFINE-AF scores each triple the instance writer produces with
   ``max_tokens=1, logprobs=20`` and reads the first token's top log-probabilities.
 
 Every scorer has one method: ``score(triples) -> {dimension: [float, ...]}``. ``JudgeScorer``
-also serves ``instructforge score``'s audit questions (another prompt set, see score/audit.py).
+also serves ``instructforge score``'s audit questions (another prompt set, see quality/audit.py).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from ..errors import InputError
 from ..prompts import prompt_dir, render
 from ..records import Request, SamplingParams
 
-PROMPTS = prompt_dir(__package__)  # score/scoring.py fingerprints the judge prompts' text
+PROMPTS = prompt_dir(__package__)  # quality/scoring.py fingerprints the judge prompts' text
 DIMENSIONS = ("naturalness", "coherence", "understandability")
 YES = frozenset({"yes", "y"})
 NO = frozenset({"no", "n"})

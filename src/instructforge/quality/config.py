@@ -18,7 +18,7 @@ from typing import Any
 
 from ..config import option, validate
 from ..errors import InputError
-from ..refine.reward import RewardConfig
+from ..refine_af.reward import RewardConfig
 
 #: fields that say who scores or how the work is cut, not what a score is: not in the fingerprint
 #: (the judge and the reward model enter it by their identity instead)
