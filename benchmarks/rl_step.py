@@ -41,8 +41,9 @@ VARIANTS = {
 def run_variant(a: argparse.Namespace) -> dict:
     """One variant in this process; returns its result dict."""
     from instructforge import ui
-    from instructforge.refine_af.cli import build_scorers
-    from instructforge.refine_af.rl import RefineConfig, refine
+    from instructforge.refine_af.config import RefineConfig
+    from instructforge.refine_af.rl import refine
+    from instructforge.refine_af.scorers import build_scorers
     from instructforge.store import RunStore
 
     ui.set_quiet(True)

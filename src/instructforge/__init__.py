@@ -35,7 +35,7 @@ _EXPORTS = {
     "CompareConfig": "instructforge.evaluate.compare",
     "ReportConfig": "instructforge.reports.rundata",
     "ScoreConfig": "instructforge.quality.config",
-    "RefineConfig": "instructforge.refine_af.rl",
+    "RefineConfig": "instructforge.refine_af.config",
     "RewardConfig": "instructforge.refine_af.reward",
     "SFTConfig": "instructforge.train.sft",
     # direct model calls and records
@@ -127,8 +127,8 @@ if TYPE_CHECKING:
     from .modelconfig import ModelConfig
     from .quality.config import ScoreConfig
     from .records import Completion, Instance, Request, SamplingParams, Task
+    from .refine_af.config import RefineConfig
     from .refine_af.reward import RewardConfig
-    from .refine_af.rl import RefineConfig
     from .reports.rundata import ReportConfig
     from .selfinstruct.config import GenerateConfig
     from .train.sft import SFTConfig

@@ -103,7 +103,7 @@ def specs(cls: type, prefix: str = "") -> list[Spec]:
         if not f.init or f.name.startswith("_"):
             continue
         t = hints[f.name]
-        if dataclasses.is_dataclass(t):
+        if isinstance(t, type) and dataclasses.is_dataclass(t):
             out += specs(t, f"{prefix}{f.name}.")
             continue
         m = f.metadata
@@ -425,7 +425,7 @@ class Settings:
             if not f.init:
                 continue
             t = hints[f.name]
-            if dataclasses.is_dataclass(t):
+            if isinstance(t, type) and dataclasses.is_dataclass(t):
                 default = _default_of(f)  # the parent's own default for it (its default_factory) wins
                 kw[f.name] = _apply(t() if default is MISSING else default, values, f"{prefix}{f.name}.")
             elif prefix + f.name in values:
@@ -484,11 +484,3 @@ def as_dict(obj: Any) -> dict[str, Any]:
 
     out: dict[str, Any] = plain(obj)
     return out
-
-
-def field_overrides(path: Path | str, cls: type, label: str = "config") -> dict[str, Any]:
-    """Overrides for the fields of dataclass ``cls`` from a flat file (validated; kept for the
-    Python callers that read one config class from one file)."""
-    settings = Settings(label, [cls])
-    src = file_source(path, label)
-    return settings.resolve([src]) if src is not None else {}

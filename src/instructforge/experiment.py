@@ -126,7 +126,7 @@ KINDS = {
     "generate": StageKind({"seeds": False, "from_run": False}, "instructforge.selfinstruct.config:GenerateConfig",
                           True, _gen),
     "export": StageKind({"run": True, "format": False, "include_seeds": False}, None, False, _export),
-    "refine": StageKind({"run": True}, "instructforge.refine_af.rl:RefineConfig", True, _refine),
+    "refine": StageKind({"run": True}, "instructforge.refine_af.config:RefineConfig", True, _refine),
     "finetune": StageKind({"data": True}, "instructforge.train.sft:SFTConfig", True, _finetune),
     "evaluate superni": StageKind({"tasks": True, "predictions": False}, "instructforge.evaluate.superni:SuperNIConfig",
                                   True, _superni),
@@ -289,7 +289,7 @@ def run(exp: Experiment, *, only: list[str] | None = None) -> list[dict[str, Any
     atomic_write(exp.out / "experiment.yaml", yaml.safe_dump(
         {"file": str(exp.path), "out": str(exp.out), "stages": [{"name": s.name, **s.spec} for s in exp.stages]},
         sort_keys=False, allow_unicode=True))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for i, st in enumerate(exp.stages, 1):
         stage_dir = exp.out / st.name
         if only and st.name not in only:

@@ -11,6 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .backends.engines import ENGINES
 from .backends.registry import SPEC_FORMS
 from .config import option, validate
 
@@ -31,7 +32,7 @@ class ModelConfig:
     max_retries: int = option(6, "openai: retries of a request on 429/5xx/timeouts before the run stops",
                               min=0, max=100, flag=True)
     engine: str = option("auto", "embedded/hf: the CPU engine",
-                         choices=("auto", "ctranslate2", "llamacpp", "transformers"), flag=True)
+                         choices=("auto", *(e.name for e in ENGINES)), flag=True)
     batch_size: int = option(16, "Requests per engine batch (local engines; Ray chunks)", min=1, max=1024, flag=True)
     cache: bool = option(True, "Read and write the per-call cache (--no-cache: neither)", flag=True)
     executor: str = option("local", "Where model calls run", choices=("local", "ray"), flag=True)

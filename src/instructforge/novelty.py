@@ -141,7 +141,7 @@ class NoveltyIndex:
             codes.append(_code(i))
         if self._as_str and codes and max(codes) > self._MAX_CODE:
             self._as_str = False  # too many distinct tokens for code points: switch to int lists
-            self._seqs = [[ord(c) for c in s] for s in self._seqs]
+            self._seqs = [[ord(c) for c in s] if isinstance(s, str) else s for s in self._seqs]
         return codes
 
     # -- public API ----------------------------------------------------------------------------

@@ -15,8 +15,8 @@ from test_rf_train import JUDGE_RULES, make_run
 from conftest import run_cli, write_rules
 from instructforge.config import as_dict
 from instructforge.errors import InputError
+from instructforge.refine_af.config import RefineConfig
 from instructforge.refine_af.reward import RewardConfig
-from instructforge.refine_af.rl import RefineConfig
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from instructforge.refine_af.feedback import (
     yes_probability,
 )
 from instructforge.refine_af.reward import RewardConfig, combine, make_reward_func, summarize
-from instructforge.refine_af.rl import parse_for_reward
+from instructforge.selfinstruct.instances import InstanceTask
 
 GOLDEN = Path(__file__).parent / "golden"
 T = Triple("Give an antonym of the word.", "cold", "hot")
@@ -111,7 +111,7 @@ def test_rf_judge_scorer_scripted(scripted_judge):
 def test_rf_reward_func_end_to_end(scripted_judge):
     logged: dict[str, float] = {}
     rows: list = []
-    f = make_reward_func([JudgeScorer(scripted_judge, [*DIMENSIONS, "overall"])], parse_for_reward,
+    f = make_reward_func([JudgeScorer(scripted_judge, [*DIMENSIONS, "overall"])], InstanceTask,
                          RewardConfig(unparseable_penalty=-2.0), on_batch=rows.extend)
     good = "Example 1\nInput: cold\nOutput: hot\nExample 2\nInput: up\nOutput: down"
     conv = [{"role": "assistant", "content": "Class label: Question\nInput: Is it raining?"}]

@@ -81,8 +81,9 @@ def scripted_judge(tmp_path):
 @pytest.mark.slow
 def test_rf_grpo_smoke_and_resume(tmp_path, isolated_cache, scripted_judge):
     """2 GRPO steps on the embedded model with LoRA, then --resume to 3 steps (one more)."""
+    from instructforge.refine_af.config import RefineConfig
     from instructforge.refine_af.feedback import DIMENSIONS, JudgeScorer
-    from instructforge.refine_af.rl import RefineConfig, refine
+    from instructforge.refine_af.rl import refine
 
     run = make_run(tmp_path / "run")
     llm = scripted_judge
@@ -130,8 +131,9 @@ def test_rf_grpo_smoke_and_resume(tmp_path, isolated_cache, scripted_judge):
 def test_rf_one_step_rloo_and_trl_own_path(tmp_path, isolated_cache, scripted_judge, monkeypatch, algo, shared):
     """RLOO through the shared-prefix trainer, and GRPO through TRL's unchanged code paths."""
     from instructforge.refine_af import shared_prefix as sp
+    from instructforge.refine_af.config import RefineConfig
     from instructforge.refine_af.feedback import DIMENSIONS, JudgeScorer
-    from instructforge.refine_af.rl import RefineConfig, refine
+    from instructforge.refine_af.rl import refine
 
     calls = {"generate": 0, "logps": 0}
 

@@ -8,8 +8,23 @@ from sc_helpers import expected, judge_rules
 
 from instructforge.quality.config import ScoreConfig
 from instructforge.quality.scoring import Item, build_scorer
+from instructforge.records import Instance
 from instructforge.refine_af.feedback import Triple
 from instructforge.refine_af.reward import make_reward_func
+from instructforge.selfinstruct.instances import InstanceTask
+
+
+class PipeTask:
+    """The task of an "input|output" answer (a stand-in for InstanceTask's parser)."""
+
+    def __init__(self, instruction: str, is_classification: bool):
+        pass
+
+    def instances(self, text: str) -> list[Instance]:
+        inp, out = text.split("|")
+        return [Instance(inp, out)]
+
+    reward = staticmethod(InstanceTask.reward)
 
 
 def test_sc_rl_reward_and_score_agree(tmp_path, isolated_cache):
@@ -22,7 +37,7 @@ def test_sc_rl_reward_and_score_agree(tmp_path, isolated_cache):
                    Triple("Give an antonym of the word.", "up", "down walrus"),
                    Triple("Name a color.", "", "Blue.")]
         recs, failed = scorer.score([Item(f"t{i}", 0, t) for i, t in enumerate(triples)])
-        rl = make_reward_func(scorer.feedback, lambda text, clf: [{"input": text.split("|")[0], "output": text.split("|")[1]}])
+        rl = make_reward_func(scorer.feedback, PipeTask)
         rewards = rl([f"{t.input}|{t.output}" for t in triples], instruction=[t.instruction for t in triples])
     finally:
         llm.close()

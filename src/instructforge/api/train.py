@@ -14,7 +14,7 @@ from typing import Any
 from .. import ui
 from ..errors import InputError
 from ..modelconfig import ModelConfig
-from ..refine_af.rl import RefineConfig
+from ..refine_af.config import RefineConfig
 from ..train.sft import SFTConfig
 from .run import model_config
 
@@ -41,21 +41,23 @@ def refine(run_dir: str | Path, *, out: str | Path, model: str = "embedded", con
     checkpoints is an InputError). Returns ``out``: the LoRA adapter, ``config.yaml``,
     ``reward_log.jsonl``, ``reward_curve.json``, ``refine_summary.json``, ``checkpoints/``.
 
-    >>> # adapter = instructforge.refine_af("runs/si", out="runs/si-refined",
+    >>> # adapter = instructforge.refine("runs/si", out="runs/si-refined",
     >>> #                                config=RefineConfig(steps=20, judge="openai:llama"),
     >>> #                                base_url="http://localhost:8000/v1")
     """
     from ..refine_af import rl
+    from ..refine_af.scorers import build_scorers
+    from ..train.common import local_model_dir
 
     cfg = config or RefineConfig()
     judge = judge_config(cfg, judge_options)
     run_dir, out = Path(run_dir), Path(out)
-    prompts = rl.load_prompts(run_dir)  # not a run / an empty run: an InputError before anything is loaded
-    rl.policy_base(model)
+    tasks = rl.load_tasks(run_dir, cfg)  # not a run / an empty run: an InputError before anything is loaded
+    local_model_dir(model, "refine")
     if rl.latest_checkpoint(out) is not None and not resume:
         raise InputError(f"{out}: has checkpoints from an earlier run; pass --resume to continue or use a new --out")
-    scorers, label, llm = rl.build_scorers(judge, cfg.reward_model, cfg.unieval, top_logprobs=cfg.judge_top_logprobs)
-    ui.info(f"refine: {len(prompts)} instructions, {cfg.algo}, {cfg.steps} steps; Rew = {label}")
+    scorers, label, llm = build_scorers(judge, cfg.reward_model, cfg.unieval, top_logprobs=cfg.judge_top_logprobs)
+    ui.info(f"refine: {len(tasks)} instructions, {cfg.algo}, {cfg.steps} steps; Rew = {label}")
     try:
         rl.refine(run_dir, out, model=model, scorers=scorers, cfg=cfg, resume=resume, rew_label=label,
                   extra_config={"judge_model": judge.public()})

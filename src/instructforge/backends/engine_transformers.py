@@ -14,7 +14,6 @@ penalties and logprobs.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from ..records import Completion, Request
 from .base import BackendOptions, Engine
@@ -26,11 +25,9 @@ class TransformersEngine(Engine):
     name = "transformers"
     requires = "transformers"
 
-    def __init__(self, model_dir: Path, options: BackendOptions | None = None, model: Any = None, tokenizer: Any = None):
+    def __init__(self, model_dir: Path, options: BackendOptions | None = None):
         set_torch_threads(resolve_threads((options or BackendOptions()).threads))
-        if model is None:
-            model, tokenizer = load_hf_model(model_dir)
-        self.model, self.tokenizer = model, tokenizer
+        self.model, self.tokenizer = load_hf_model(model_dir)
         self.eos_ids = self._eos_ids()
 
     def _eos_ids(self) -> set[int]:

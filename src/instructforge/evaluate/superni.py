@@ -264,7 +264,7 @@ def score(tasks: Sequence[SuperNITask], predictions: Mapping[str, str], model: s
     by_cat: dict[str, list[dict[str, Any]]] = {}
     missing = 0
     for t in tasks:
-        t_rows = []
+        t_rows: list[dict[str, Any]] = []
         for inst in t.instances:
             if inst.id not in predictions:
                 missing += 1

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..backends.registry import SPEC_FORMS
 from ..config import option, validate
 from ..errors import InputError
 from ..jsonl import iter_jsonl
@@ -36,7 +37,7 @@ class UserOrientedConfig:
     """Every setting of ``instructforge evaluate user-oriented``, the judge model included
     (``instructforge config show evaluate user-oriented``)."""
 
-    judge: str | None = option(None, "Judge model spec (embedded | hf:DIR | openai:MODEL | vllm:DIR | scripted:FILE); "
+    judge: str | None = option(None, f"Judge model spec ({SPEC_FORMS}); "
                                "required. It stands in for the paper's human raters", flag=True)
     judge_base_url: str | None = option(None, "OpenAI-compatible server of the judge (default: --base-url)",
                                         flag=True)

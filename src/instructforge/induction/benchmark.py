@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..jsonl import iter_jsonl
-from .metrics import METRICS
+from .metrics import METRICS, MetricName
 
 
 @dataclass(slots=True)
@@ -28,7 +28,7 @@ class TaskSpec:
     """How one task is scored and rendered (one row of task_table.json)."""
 
     name: str
-    metric: str = "exact_match"
+    metric: MetricName = "exact_match"
     answers: list[str] = field(default_factory=lambda: ["output"])
     inputs: dict[str, str] = field(default_factory=lambda: {"": "{input}"})
     demo_input: list[str] = field(default_factory=lambda: ["{input}"])

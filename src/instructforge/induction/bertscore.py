@@ -60,10 +60,9 @@ def bertscore_f1(candidates: list[str], references: list[list[str]], cfg: BertSc
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
+    model_type, layers = cfg.model, cfg.num_layers
     if cfg.model == EMBEDDED:
         model_type, layers = str(embedded_model_dir()), cfg.num_layers or 6
-    else:
-        model_type, layers = cfg.model, cfg.num_layers
     _, _, f1 = bert_score.score(
         [candidates[i] for i in keep], [references[i] for i in keep], model_type=model_type,
         num_layers=layers, lang="en", rescale_with_baseline=cfg.rescale_with_baseline,

@@ -105,9 +105,3 @@ def score_jobs(llm: LLM, jobs: Sequence[Job], cfg: ExecuteConfig | None = None,
             scored.append(InstructionScore(ins, count, acc, preds))
         out.append(scored)
     return out
-
-
-def score_instructions(llm: LLM, instructions: dict[str, int], items: list[TestItem], metric: str,
-                       cfg: ExecuteConfig | None = None, desc: str = "executing") -> list[InstructionScore]:
-    """Execute every distinct instruction on every item; mean score per instruction."""
-    return score_jobs(llm, [Job(instructions, items, metric)], cfg, desc)[0]

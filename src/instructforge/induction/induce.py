@@ -12,6 +12,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from ..config import option, validate
 from ..errors import InputError
@@ -31,7 +32,7 @@ class InduceConfig:
     k: int = option(5, "Demonstrations per induction prompt (paper: 5)", min=1, max=64, flag="--k")
     max_tokens: int = option(50, "Induction length in new tokens (paper: 50)", min=1, max=4096, flag="--max-tokens")
     temperature: float = option(0.0, "Induction sampling temperature (paper: greedy)", min=0, max=2)
-    prompt_format: str = option("raw", "raw: a completion prompt (paper); chat: one user message",
+    prompt_format: Literal["raw", "chat"] = option("raw", "raw: a completion prompt (paper); chat: one user message",
                                 choices=("raw", "chat"), flag="--prompt-format")
     seed: int = option(0, "Seed of the requests and of every random draw of demonstrations", flag="--seed")
 

@@ -78,7 +78,7 @@ def echoes_instruction(t: Triple, cfg: ScoreConfig) -> Rejection | None:
 
 def _segments(text: str) -> list[str]:
     """Lines, and the sentences of each line, normalised; those of fewer than 2 words dropped."""
-    out = []
+    out: list[str] = []
     for line in text.splitlines():
         parts = [line] + (re.split(r"(?<=[.!?])\s+", line.strip()) if re.search(r"[.!?]\s+\S", line) else [])
         out.extend(n for n in map(normalise, parts) if len(n.split()) >= 2)

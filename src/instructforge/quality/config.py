@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..backends.registry import SPEC_FORMS
 from ..config import option, validate
 from ..errors import InputError
 from ..refine_af.reward import RewardConfig
@@ -29,7 +30,7 @@ NOT_SCORING = ("judge", "reward_model", "chunk_size", "report_records")
 class ScoreConfig:
     """Every setting of ``instructforge score`` (``instructforge config show score``)."""
 
-    judge: str | None = option(None, "Judge model: embedded | hf:DIR | openai:MODEL | vllm:DIR | scripted:FILE "
+    judge: str | None = option(None, f"Judge model: {SPEC_FORMS} "
                                "(default: --model, i.e. embedded; --judge and --model are the same setting)",
                                flag=True)
     reward_model: str | None = option(None, "hf:DIR of a sequence-classification reward model for Rew (paper: "

@@ -70,8 +70,8 @@ def curate(rows: list[dict[str, Any]], scores: list[ScoreRecord],
         sha = text_sha(Triple(row["instruction"], row["input"], row["output"]))
         return rec if rec is not None and rec.text_sha == sha else None
 
-    def value(rec: ScoreRecord) -> float:
-        v = score_value(rec, cur.score_field)
+    def value(rec: ScoreRecord | None) -> float:
+        v = None if rec is None else score_value(rec, cur.score_field)
         return -math.inf if v is None else v
 
     rules: list[tuple[str, Any]] = [("unscored", lambda rec: rec is not None)]

@@ -16,7 +16,8 @@ import click
 from .. import ui
 from ..cli_config import settings_command
 from ..modelconfig import ModelConfig
-from .rl import RefineConfig, build_scorers
+from .config import RefineConfig
+from .scorers import build_scorers
 
 __all__ = ["build_scorers", "refine"]  # build_scorers: benchmarks/rl_step.py builds its judge with it
 

@@ -193,9 +193,9 @@ class RewardModelScorer:
             eos = self.tok.eos_token or ""
             return f"<|prompter|>{question}{eos}<|assistant|>{t.output.strip()}{eos}"
         if getattr(self.tok, "chat_template", None):
-            return self.tok.apply_chat_template(
+            return str(self.tok.apply_chat_template(
                 [{"role": "user", "content": question}, {"role": "assistant", "content": t.output.strip()}],
-                tokenize=False)
+                tokenize=False))
         return f"{question}\n\n{t.output.strip()}"
 
     def score(self, triples: Sequence[Triple]) -> dict[str, list[float]]:

@@ -104,31 +104,28 @@ def completion_text(completion: Any) -> str:
     return str(completion)
 
 
-def _pair(inst: Any) -> tuple[str, str]:
-    if isinstance(inst, dict):
-        return str(inst.get("input", "")), str(inst.get("output", ""))
-    return str(getattr(inst, "input", "")), str(getattr(inst, "output", ""))
-
-
 def make_reward_func(
     scorers: Sequence[Any],
-    parse: Callable[[str, bool], Sequence[Any]],
+    task_for: Callable[[str, bool], Any],
     cfg: RewardConfig | None = None,
     on_batch: Callable[[list[dict[str, float]]], None] | None = None,
 ) -> Callable[..., list[float]]:
     """Build the REFINE-AF reward function over ``scorers`` (each ``score(triples) -> {dim: [...]}``).
 
     The scorers together must provide naturalness, coherence, understandability and either
-    ``reward_model`` or the judge substitute ``overall``. ``parse(text, is_classification)``
-    turns a completion into instances. ``on_batch`` receives one dict of components per completion.
+    ``reward_model`` or the judge substitute ``overall``. ``task_for(instruction,
+    is_classification)`` gives the task a completion answers (``selfinstruct.instances.InstanceTask``):
+    its ``instances(text)`` are what gets scored (at most ``max_triples``), its ``reward`` turns
+    their feedback into the completion's reward. ``on_batch`` receives one dict of components
+    per completion. Every triple of a batch is scored in one call of each scorer.
 
     >>> class Fixed:  # a stand-in scorer, only to show the call shape
     ...     def score(self, triples):
     ...         return {d: [0.5] * len(triples) for d in ("naturalness", "coherence", "understandability", "overall")}
-    >>> def parse(text, is_clf):
-    ...     return [{"input": "", "output": text}] if text else []
-    >>> f = make_reward_func([Fixed()], parse)
-    >>> [round(r, 4) for r in f(["Paris.", ""], instruction=["Capital of France?"] * 2, is_classification=[False] * 2)]
+    >>> from instructforge.selfinstruct.instances import InstanceTask
+    >>> f = make_reward_func([Fixed()], InstanceTask)
+    >>> [round(r, 4) for r in f(["Example 1\\nOutput: Paris.", ""], instruction=["Capital of France?"] * 2,
+    ...                         is_classification=[False] * 2)]
     [-0.008, -1.0]
     """
     c = cfg or RewardConfig()
@@ -136,27 +133,20 @@ def make_reward_func(
     def refine_af_reward(completions: list[Any], instruction: list[str], is_classification: list[bool] | None = None,
                          log_metric: Callable[[str, float], None] | None = None, **_: Any) -> list[float]:
         clf = is_classification or [False] * len(completions)
+        tasks = [task_for(instruction[i], bool(clf[i])) for i in range(len(completions))]
         triples: list[Triple] = []
         owner: list[int] = []
         for i, comp in enumerate(completions):
-            for inst in list(parse(completion_text(comp), bool(clf[i])))[: c.max_triples]:
-                inp, out = _pair(inst)
-                triples.append(Triple(instruction[i], inp, out))
+            for inst in tasks[i].instances(completion_text(comp))[: c.max_triples]:
+                triples.append(Triple(instruction[i], inst.input, inst.output))
                 owner.append(i)
-        per: list[dict[str, list[float]]] = [{} for _ in completions]
+        feedback: list[list[dict[str, float]]] = [[] for _ in completions]
         for comp_scores, i in zip(feedback_components(scorers, triples, c), owner, strict=True):
-            for k, v in comp_scores.items():
-                per[i].setdefault(k, []).append(v)
+            feedback[i].append(comp_scores)
         rewards, rows = [], []
-        for p in per:
-            if not p:
-                rewards.append(c.unparseable_penalty)
-                rows.append({"parsed": 0.0, "total": c.unparseable_penalty})
-                continue
-            row = {k: sum(v) / len(v) for k, v in p.items()}
-            row["parsed"] = 1.0
-            row["instances"] = float(len(p["total"]))
-            rewards.append(row["total"])
+        for task, fb in zip(tasks, feedback, strict=True):
+            reward, row = task.reward(fb, c.unparseable_penalty)
+            rewards.append(reward)
             rows.append(row)
         if log_metric is not None:
             for k, v in summarize(rows).items():

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -210,9 +210,9 @@ def shared_prefix_generate(model: Any, prompt_ids: list[list[int]], generation_c
     longest = max(len(p) for p in prompt_ids)
     input_ids = torch.full((len(prompt_ids), longest), pad_token_id, dtype=torch.long)
     mask = torch.zeros_like(input_ids)
-    for i, ids in enumerate(prompt_ids):
-        input_ids[i, longest - len(ids):] = torch.tensor(ids)
-        mask[i, longest - len(ids):] = 1
+    for i, row in enumerate(prompt_ids):
+        input_ids[i, longest - len(row):] = torch.tensor(row)
+        mask[i, longest - len(row):] = 1
     with torch.no_grad():
         kwargs: dict[str, Any] = {}
         if min(len(p) for p in prompt_ids) > 1:  # a one-token prompt has no prefix to cache
@@ -229,6 +229,16 @@ class SharedPrefixMixin:
     """Overrides for TRL's GRPOTrainer / RLOOTrainer (put first in the bases)."""
 
     _returns_logprobs = True  # GRPOTrainer._generate_single_turn's return shape; RLOO's is set below
+    # What the trainer class after this mixin provides (annotations only: no attribute is defined here)
+    temperature: float
+    accelerator: Any
+    args: Any
+    model: Any
+    model_wrapped: Any
+    generation_kwargs: Any
+    generation_config: Any
+    eos_token_ids: Any
+    _tokenizer: Any
 
     def _shared_prefix_ok(self, model: Any) -> bool:
         return (not getattr(self, "use_vllm", False) and not getattr(self, "use_transformers_continuous_batching", False)
@@ -242,7 +252,7 @@ class SharedPrefixMixin:
             return super()._get_per_token_logps_and_entropies(  # type: ignore[misc]
                 model, input_ids, attention_mask, logits_to_keep, batch_size=batch_size,
                 compute_entropy=compute_entropy, compute_aux_loss=compute_aux_loss, **extra)
-        with self.accelerator.autocast():  # type: ignore[attr-defined]
+        with self.accelerator.autocast():
             entropy_grad = bool(getattr(self, "_entropy_bonus_enabled", True))  # GRPO: an entropy bonus in the loss
             logps, ent = shared_prefix_logps(model, input_ids, attention_mask, logits_to_keep, self.temperature,
                                              compute_entropy, entropy_grad)
@@ -251,21 +261,21 @@ class SharedPrefixMixin:
     def _generate_single_turn(self, prompt_ids: list[list[int]], images: Any, multimodal_fields: Any,
                               *args: Any, **kwargs: Any) -> Any:
         if images is not None and any(x is not None for x in images) or multimodal_fields \
-                or not self._shared_prefix_ok(self.model):  # type: ignore[attr-defined]
+                or not self._shared_prefix_ok(self.model):
             return super()._generate_single_turn(prompt_ids, images, multimodal_fields, *args, **kwargs)  # type: ignore[misc]
         from trl.extras.profiling import profiling_context
         from trl.models import unwrap_model_for_generation
 
-        args_ = self.args  # type: ignore[attr-defined]
-        with (profiling_context(self, "transformers.generate"),
-              unwrap_model_for_generation(self.model_wrapped, self.accelerator,  # type: ignore[attr-defined]
+        args_ = self.args
+        with (profiling_context(cast(Any, self), "transformers.generate"),
+              unwrap_model_for_generation(self.model_wrapped, self.accelerator,
                                           gather_deepspeed3_params=args_.ds3_gather_for_generation,
-                                          generation_kwargs=self.generation_kwargs,  # type: ignore[attr-defined]
+                                          generation_kwargs=self.generation_kwargs,
                                           gradient_checkpointing_kwargs=args_.gradient_checkpointing_kwargs) as model,
               merged_lora(model)):
-            new = shared_prefix_generate(model, [list(p) for p in prompt_ids], self.generation_config,  # type: ignore[attr-defined]
-                                         self._tokenizer.pad_token_id)  # type: ignore[attr-defined]
-        eos = set(self.eos_token_ids)  # type: ignore[attr-defined]
+            new = shared_prefix_generate(model, [list(p) for p in prompt_ids], self.generation_config,
+                                         self._tokenizer.pad_token_id)
+        eos = set(self.eos_token_ids)
         completion_ids = []
         for row in new.tolist():
             cut = next((j for j, t in enumerate(row) if t in eos), None)
@@ -276,12 +286,11 @@ class SharedPrefixMixin:
 
 def trainer_classes(algo: str, shared_prefix: bool = True) -> tuple[type, type]:
     """(Config, Trainer) for ``algo``; the trainer gets the shared-prefix overrides unless disabled."""
-    if algo == "grpo":
-        from trl import GRPOConfig as Config
-        from trl import GRPOTrainer as Trainer
-    else:
-        from trl import RLOOConfig as Config
-        from trl import RLOOTrainer as Trainer
+    import trl
+
+    pair: tuple[type, type] = ((trl.GRPOConfig, trl.GRPOTrainer) if algo == "grpo"
+                               else (trl.RLOOConfig, trl.RLOOTrainer))
+    Config, Trainer = pair
     if not shared_prefix:
         return Config, Trainer
     return Config, type(f"SharedPrefix{Trainer.__name__}", (SharedPrefixMixin, Trainer),

@@ -132,7 +132,7 @@ def _collect(store: RunStore, cfg: ReportConfig) -> dict[str, Any]:
     instances = [i for t in good_tasks for i in t.instances]
 
     # config.yaml of generate: {"model": {"model": SPEC, ...}, "generate": {GenerateConfig fields}}
-    gen = config.get("generate") if isinstance(config.get("generate"), dict) else config
+    gen: dict[str, Any] = config["generate"] if isinstance(config.get("generate"), dict) else config
     model = config.get("model")
     model = model.get("model") if isinstance(model, dict) else model
     target = gen.get("num_instructions")
@@ -272,8 +272,8 @@ def _table(candidates: list[Candidate], tasks: dict[str, TaskRecord], cfg: Repor
         task = tasks.get(c.key)
         task_rejected = task is not None and not task.accepted
         insts = task.instances if task is not None else []
-        reason = c.reason or (task.reason if task_rejected else None)
-        detail = c.detail or (task.detail if task_rejected else None)
+        reason = c.reason or (task.reason if task is not None and task_rejected else None)
+        detail = c.detail or (task.detail if task is not None and task_rejected else None)
         clf = task.is_classification if task is not None else c.is_classification
         rows.append([
             c.key, "rejected (task)" if task_rejected else c.status, reason or "", _clip(detail, n),

@@ -226,7 +226,7 @@ class Bootstrap:
         return out
 
     def _judge(self, k: int, comp: Completion, meta: int) -> Judged:
-        from .instances import build_task
+        from .instances import InstanceTask
 
         cfg = self.cfg
         prefix = f"{self.kind.key_prefix}{k:06d}"
@@ -259,8 +259,8 @@ class Bootstrap:
                 self.machine.append(text)
                 self.machine_prompt.append(k)
                 if c.output is not None:  # Alpaca: the triple is the task's one instance
-                    task, rejections = build_task(c.key, c.instruction, False, [Instance(c.input or "", c.output)],
-                                                  cfg.max_instances)
+                    task, rejections = InstanceTask(c.instruction, False, cfg.max_instances).record(
+                        c.key, [Instance(c.input or "", c.output)])
                     out += [task, *rejections]
         self.empty = 0 if self.accepted > before else self.empty + 1
         return out

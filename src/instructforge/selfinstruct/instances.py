@@ -3,22 +3,29 @@
 Input-first for ordinary tasks (the model writes an input, then its output), output-first for
 classification tasks (a class label first, then an input for it), so that labels are not
 skewed towards whatever input the model thinks of first. Temperature 0, presence penalty 1.5,
-up to 5 instances per task. ``instance_prompt`` and ``parse_instances`` are public: REFINE-AF
-reuses them with its refined model. pipeline.py sends one request per task as soon as the task
-is classified.
+up to 5 instances per task.
+
+``InstanceTask`` is the one object for "write instances of this instruction" (nanochat's Task
+pattern): its prompt and stop strings, its parser and the step-4 filters, the task record an
+answer makes, and the reward of an answer. The instance stage (pipeline.py) asks with it and
+records its answers; REFINE-AF's RL stage (refine_af/) prompts the policy with it and rewards
+what the policy writes with it, so both see exactly the same task.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from ..backends.decoding import find_stop
 from ..errors import InputError
 from ..prompts import render
-from ..records import Completion, Instance, Request, SamplingParams
+from ..records import Completion, Instance, Rejection, Request, SamplingParams
 from ..runrecords import InstanceRejection, TaskRecord
 from .common import make_request
 from .config import GenerateConfig
@@ -110,34 +117,79 @@ def parse_instances(text: str, is_classification: bool) -> list[Instance]:
     return out
 
 
-def instance_params(is_classification: bool, cfg: GenerateConfig) -> SamplingParams:
-    return SamplingParams(temperature=cfg.instance_temperature, top_p=cfg.instance_top_p,
-                          max_tokens=cfg.instance_max_tokens,
-                          stop=instance_stop(is_classification, cfg.max_instances),
-                          presence_penalty=cfg.instance_presence_penalty)
+@dataclass(frozen=True)
+class InstanceTask:
+    """Write up to ``max_instances`` instances of ``instruction`` (output-first when it is a
+    classification task). ``demos``: demonstrations per style in the prompt (None: all)."""
 
+    instruction: str
+    is_classification: bool
+    max_instances: int = 5
+    demos: int | None = None
 
-def instance_request(instruction: str, is_classification: bool, cfg: GenerateConfig) -> Request:
-    return make_request(instance_prompt(instruction, is_classification), instance_params(is_classification, cfg), cfg)
+    def prompt(self) -> str:
+        shown = None
+        if self.demos is not None:
+            style = "output_first" if self.is_classification else "input_first"
+            shown = tuple(d for d in load_demos() if d["style"] == style)[: self.demos]
+        return instance_prompt(self.instruction, self.is_classification, shown)
 
+    def stop(self) -> tuple[str, ...]:
+        return instance_stop(self.is_classification, self.max_instances)
 
-def build_task(key: str, instruction: str, is_classification: bool, raw: list[Instance], max_instances: int
-               ) -> tuple[TaskRecord, list[InstanceRejection]]:
-    """The task after the step-4 filters (accepted, or rejected as a whole) and the instances
-    the filters dropped."""
-    kept, dropped, task_rej = filter_instances(raw, max_instances)
-    task = TaskRecord(key, instruction, task_rej is None, kept, is_classification,
-                      task_rej.reason if task_rej else None, task_rej.detail if task_rej else None)
-    rejections = [InstanceRejection(f"{key}.{n}", key, i.input, i.output, r.reason, r.detail)
-                  for n, (i, r) in enumerate(dropped)]
-    return task, rejections
+    def request(self, cfg: GenerateConfig) -> Request:
+        params = SamplingParams(temperature=cfg.instance_temperature, top_p=cfg.instance_top_p,
+                                max_tokens=cfg.instance_max_tokens, stop=self.stop(),
+                                presence_penalty=cfg.instance_presence_penalty)
+        return make_request(self.prompt(), params, cfg)
 
+    def cut(self, text: str) -> str:
+        """The answer up to its first stop string, as a server that was given them returns it."""
+        i = find_stop(text, self.stop())
+        return text if i < 0 else text[:i]
 
-def task_from_answer(key: str, instruction: str, is_classification: bool, comp: Completion, max_instances: int
-                     ) -> tuple[TaskRecord, list[InstanceRejection]]:
-    """Parse and filter the instance writer's answer; a refused request rejects the task."""
-    if not comp.ok:
-        return TaskRecord(key, instruction, False, [], is_classification, "request_error",
-                          (comp.error or "")[:300]), []
-    return build_task(key, instruction, is_classification, parse_instances(comp.text, is_classification),
-                      max_instances)
+    def parse(self, text: str) -> list[Instance]:
+        return parse_instances(text, self.is_classification)
+
+    def filter(self, raw: list[Instance]) -> tuple[list[Instance], list[tuple[Instance, Rejection]], Rejection | None]:
+        """The step-4 filters: (kept, dropped with their reasons, a rejection of the whole task)."""
+        return filter_instances(raw, self.max_instances)
+
+    def instances(self, text: str) -> list[Instance]:
+        """What the instance stage would keep of this answer."""
+        kept, _, task_rejection = self.filter(self.parse(self.cut(text)))
+        return [] if task_rejection is not None else kept
+
+    def record(self, key: str, raw: list[Instance]) -> tuple[TaskRecord, list[InstanceRejection]]:
+        """The task record after the step-4 filters (accepted, or rejected as a whole) and the
+        instances the filters dropped."""
+        kept, dropped, task_rej = self.filter(raw)
+        task = TaskRecord(key, self.instruction, task_rej is None, kept, self.is_classification,
+                          task_rej.reason if task_rej else None, task_rej.detail if task_rej else None)
+        rejections = [InstanceRejection(f"{key}.{n}", key, i.input, i.output, r.reason, r.detail)
+                      for n, (i, r) in enumerate(dropped)]
+        return task, rejections
+
+    def answer_record(self, key: str, comp: Completion) -> tuple[TaskRecord, list[InstanceRejection]]:
+        """``record`` of a model's answer; a request the server refused rejects the task."""
+        if not comp.ok:
+            return TaskRecord(key, self.instruction, False, [], self.is_classification, "request_error",
+                              (comp.error or "")[:300]), []
+        return self.record(key, self.parse(comp.text))
+
+    @staticmethod
+    def reward(feedback: Sequence[Mapping[str, float]], unparseable: float) -> tuple[float, dict[str, float]]:
+        """The REFINE-AF reward of one answer from the automated feedback of each instance it
+        wrote (refine_af/reward.py ``feedback_components``): their mean; ``unparseable`` when it
+        wrote none. Also every component's mean, for the logs.
+
+        >>> InstanceTask.reward([{"total": 0.2, "naturalness": 0.9}, {"total": 0.4, "naturalness": 0.7}], -1.0)
+        (0.30000000000000004, {'total': 0.30000000000000004, 'naturalness': 0.8, 'parsed': 1.0, 'instances': 2.0})
+        >>> InstanceTask.reward([], -1.0)
+        (-1.0, {'parsed': 0.0, 'total': -1.0})
+        """
+        if not feedback:
+            return unparseable, {"parsed": 0.0, "total": unparseable}
+        row = {k: sum(f[k] for f in feedback) / len(feedback) for k in feedback[0]}
+        row["parsed"], row["instances"] = 1.0, float(len(feedback))
+        return row["total"], row

@@ -34,7 +34,7 @@ from .bootstrap import Bootstrap, SelfInstructPrompts
 from .classify import classify_request, parse_answer
 from .common import StageContext
 from .config import GenerateConfig
-from .instances import instance_request, task_from_answer
+from .instances import InstanceTask
 
 #: larger goes first: finish accepted tasks before starting new ones
 PRIORITY = {"instances": 2, "classify": 1, "bootstrap": 0}
@@ -129,8 +129,10 @@ class GenerateFlow:
             self.classifying[c.key] = c
             s.submit(classify_request(c.instruction, self.cfg), ("classify", c), PRIORITY["classify"])
         else:
-            s.submit(instance_request(c.instruction, c.is_classification, self.cfg), ("instances", c),
-                     PRIORITY["instances"])
+            s.submit(self._task(c, c.is_classification).request(self.cfg), ("instances", c), PRIORITY["instances"])
+
+    def _task(self, c: Candidate, is_classification: bool) -> InstanceTask:
+        return InstanceTask(c.instruction, is_classification, self.cfg.max_instances)
 
     def _speculate(self, s: Stream) -> None:
         """At the end of a run nothing new is found and slots would idle while the last tasks
@@ -148,7 +150,7 @@ class GenerateFlow:
                 break
             if key not in self.speculated:
                 self.speculated[key] = None
-                s.submit(instance_request(c.instruction, False, self.cfg), ("speculative", c), PRIORITY["instances"])
+                s.submit(self._task(c, False).request(self.cfg), ("speculative", c), PRIORITY["instances"])
                 room -= 1
 
     def _on_answer(self, s: Stream, tag: tuple[str, Any], comp: Completion) -> None:
@@ -168,7 +170,7 @@ class GenerateFlow:
             self.classifying.pop(c.key, None)
             spec = self.speculated.pop(c.key, "none")
             if not comp.ok:  # refused by the server: the task is rejected, counted, not retried
-                self._add_task(*task_from_answer(c.key, c.instruction, False, comp, self.cfg.max_instances))
+                self._add_task(*self._task(c, False).answer_record(c.key, comp))
                 return
             c.is_classification, c.classify_answer = parse_answer(comp.text), comp.text.strip()
             self.replaces.append(c)
@@ -177,18 +179,18 @@ class GenerateFlow:
             elif spec is None:  # asked already: wait for that answer
                 self.awaiting.add(c.key)
             else:
-                self._add_task(*task_from_answer(c.key, c.instruction, False, spec, self.cfg.max_instances))
+                assert not isinstance(spec, str)  # "none" was handled above
+                self._add_task(*self._task(c, False).answer_record(c.key, spec))
         elif step == "speculative":
             c = ref
             if c.key in self.awaiting:
                 self.awaiting.discard(c.key)
-                self._add_task(*task_from_answer(c.key, c.instruction, False, comp, self.cfg.max_instances))
+                self._add_task(*self._task(c, False).answer_record(c.key, comp))
             elif c.key in self.speculated:  # classification still to come
                 self.speculated[c.key] = comp
         else:
             c = ref
-            self._add_task(*task_from_answer(c.key, c.instruction, bool(c.is_classification), comp,
-                                             self.cfg.max_instances))
+            self._add_task(*self._task(c, bool(c.is_classification)).answer_record(c.key, comp))
 
     def _add_task(self, task: TaskRecord, rejections: list[InstanceRejection]) -> None:
         self.writes += [task, *rejections]

@@ -21,7 +21,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -29,6 +29,7 @@ from ..config import as_dict, option, validate
 from ..errors import InputError
 from ..jsonl import iter_jsonl
 from ..store import atomic_write
+from .common import fix_adapter_base, local_model_dir, quiet_trainer, set_threads, trainable
 
 
 @dataclass
@@ -107,8 +108,7 @@ def load_examples(path: Path) -> tuple[str, list[dict[str, Any]]]:
         from datasets import load_from_disk
 
         ds = load_from_disk(str(path))
-        rows = [_alpaca(r, path, n) for n, r in enumerate(ds, 1)]
-        return "hf", _nonempty(rows, path)
+        return "hf", _nonempty([_alpaca(r, path, n) for n, r in enumerate(ds, 1)], path)
     if not path.is_file():
         raise InputError(f"{path}: data file not found")
     text = path.read_text(encoding="utf-8")
@@ -134,7 +134,7 @@ def load_examples(path: Path) -> tuple[str, list[dict[str, Any]]]:
                 raise InputError.at(path, n, "the last message must be the assistant's answer")
             rows.append({"messages": [{"role": m["role"], "content": m["content"]} for m in msgs]})
         elif kind == "prompt-completion":
-            row = {"prompt": _str(obj, "prompt", path, n), "completion": _str(obj, "completion", path, n)}
+            row: dict[str, Any] = {"prompt": _str(obj, "prompt", path, n), "completion": _str(obj, "completion", path, n)}
             if not row["completion"].strip():
                 raise InputError.at(path, n, "empty completion")
             rows.append(row)
@@ -169,46 +169,24 @@ def to_trl(rows: list[dict[str, Any]], template: str) -> list[dict[str, Any]]:
     return out
 
 
-def model_dir_for(spec: str) -> Path:
-    from ..backends import parse_spec
-    from ..backends.model_files import embedded_model_dir, resolve_model_dir
-
-    kind, arg = parse_spec(spec)
-    if kind == "embedded":
-        return embedded_model_dir()
-    if kind != "hf":
-        raise InputError(f"finetune trains a local model: --model embedded or hf:DIR, not {spec!r}")
-    return resolve_model_dir(arg)[0]
-
-
 def finetune(data: Path, out_dir: Path, *, model: str, cfg: SFTConfig) -> dict[str, Any]:
     """Train; returns a summary (losses per step, seconds). Data is validated before any write."""
     fmt, rows = load_examples(data)
-    base_dir = model_dir_for(model)
+    base_dir = local_model_dir(model, "finetune")
     examples = to_trl(rows, cfg.template)
-
-    from ..refine_af.rl import fix_adapter_base, quiet_trainer, set_threads
 
     set_threads()
     from datasets import Dataset
-    from peft import LoraConfig
     from transformers import TrainerCallback
     from trl import SFTConfig as TRLSFTConfig
     from trl import SFTTrainer
-
-    from ..backends.local import load_hf_model
-    from ..backends.model_files import resolve_adapter_base
 
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(out_dir / "config.yaml", yaml.safe_dump(
         {"stage": "finetune", "data": str(data), "format": fmt, "examples": len(rows), "model": model,
          "base_dir": str(base_dir), **as_dict(cfg)}, sort_keys=False))
-    policy, tok = load_hf_model(base_dir, trainable=True)
-    is_adapter = (base_dir / "adapter_config.json").is_file()
-    true_base = resolve_adapter_base(base_dir)
-    peft_config = None if is_adapter else LoraConfig(
-        r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-        target_modules=list(cfg.lora_target_modules), task_type="CAUSAL_LM")
+    policy, tok, peft_config, true_base = trainable(base_dir, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout,
+                                                    cfg.lora_target_modules)
     losses: list[dict[str, Any]] = []
 
     class _Log(TrainerCallback):
@@ -232,7 +210,7 @@ def finetune(data: Path, out_dir: Path, *, model: str, cfg: SFTConfig) -> dict[s
     trainer.train()
     seconds = time.perf_counter() - t0
     if cfg.merge:
-        merged = trainer.model.merge_and_unload()
+        merged = cast(Any, trainer.model).merge_and_unload()
         merged.save_pretrained(str(out_dir), safe_serialization=True)
         (out_dir / "adapter_config.json").unlink(missing_ok=True)
     else:
