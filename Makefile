@@ -21,4 +21,4 @@ test-fast: setup
 	.venv/bin/python -m pytest -m "not slow and not browser"
 
 lint: setup
-	.venv/bin/ruff check src tests benchmarks
+	bash scripts/lint.sh

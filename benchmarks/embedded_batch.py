@@ -16,8 +16,24 @@ from instructforge.backends import BackendOptions, load_backend
 from instructforge.jsonl import write_json
 from instructforge.records import Request, SamplingParams
 
-TOPICS = ["the ocean", "a library", "winter mornings", "bicycles", "volcanoes", "honey bees", "a lighthouse",
-          "chess", "rainforests", "trains", "the moon", "bread baking", "city parks", "glaciers", "owls", "jazz"]
+TOPICS = [
+    "the ocean",
+    "a library",
+    "winter mornings",
+    "bicycles",
+    "volcanoes",
+    "honey bees",
+    "a lighthouse",
+    "chess",
+    "rainforests",
+    "trains",
+    "the moon",
+    "bread baking",
+    "city parks",
+    "glaciers",
+    "owls",
+    "jazz",
+]
 
 
 def run(backend, reqs, batch: int) -> tuple[float, int]:
@@ -37,8 +53,10 @@ def main() -> None:
     a = ap.parse_args()
     backend = load_backend("embedded", BackendOptions(engine=a.engine))
     p = SamplingParams(temperature=0.7, top_p=0.9, max_tokens=a.max_tokens)
-    reqs = [Request.chat(f"Write a short paragraph about {TOPICS[i % len(TOPICS)]}.", params=p, seed=i)
-            for i in range(a.prompts)]
+    reqs = [
+        Request.chat(f"Write a short paragraph about {TOPICS[i % len(TOPICS)]}.", params=p, seed=i)
+        for i in range(a.prompts)
+    ]
     backend.generate(reqs[:2])  # warm-up
     t1, n1 = run(backend, reqs, 1)
     t16, n16 = run(backend, reqs, 16)
@@ -51,8 +69,10 @@ def main() -> None:
         "ratio": round((n16 / t16) / (n1 / t1), 2),
         "tokens": [n1, n16],
     }
-    print(f"engine {res['engine']}: single {res['single_tok_s']} tok/s, batch 16 {res['batch16_tok_s']} tok/s, "
-          f"ratio {res['ratio']}x (load {res['load_avg_1m']:.1f})")
+    print(
+        f"engine {res['engine']}: single {res['single_tok_s']} tok/s, batch 16 {res['batch16_tok_s']} tok/s, "
+        f"ratio {res['ratio']}x (load {res['load_avg_1m']:.1f})"
+    )
     print(json.dumps(res))
     if a.json:
         write_json(Path(a.json), res)

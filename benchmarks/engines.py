@@ -26,14 +26,31 @@ from instructforge.backends import BackendOptions
 from instructforge.backends.engines import available_engines
 from instructforge.records import Request, SamplingParams
 
-TOPICS = ["the ocean", "a library", "winter mornings", "bicycles", "volcanoes", "honey bees", "a lighthouse",
-          "chess", "rainforests", "trains", "the moon", "bread baking", "city parks", "glaciers", "owls", "jazz"]
+TOPICS = [
+    "the ocean",
+    "a library",
+    "winter mornings",
+    "bicycles",
+    "volcanoes",
+    "honey bees",
+    "a lighthouse",
+    "chess",
+    "rainforests",
+    "trains",
+    "the moon",
+    "bread baking",
+    "city parks",
+    "glaciers",
+    "owls",
+    "jazz",
+]
 
 
 def prompts(n: int, max_tokens: int) -> list[Request]:
     p = SamplingParams(temperature=0.7, top_p=0.9, max_tokens=max_tokens)
-    return [Request.chat(f"Write a short paragraph about {TOPICS[i % len(TOPICS)]}.", params=p, seed=i)
-            for i in range(n)]
+    return [
+        Request.chat(f"Write a short paragraph about {TOPICS[i % len(TOPICS)]}.", params=p, seed=i) for i in range(n)
+    ]
 
 
 def timed(backend, reqs: list[Request], batch: int) -> dict:
@@ -132,7 +149,10 @@ def main() -> None:
         for e in engines:
             r = timed(backends[e], reqs, bs)
             rows[e].append(r)
-            print(f"{e:15s} batch {bs:3d}: {r['tokens_per_s']:7.1f} tok/s ({r['tokens']} tokens, {r['seconds']}s)", flush=True)
+            print(
+                f"{e:15s} batch {bs:3d}: {r['tokens_per_s']:7.1f} tok/s ({r['tokens']} tokens, {r['seconds']}s)",
+                flush=True,
+            )
     best = {e: max(rows[e], key=lambda r: r["tokens_per_s"]) for e in engines}
     summary = {}
     for e in engines:
@@ -143,14 +163,21 @@ def main() -> None:
         summary[e] = s
     print("\nengine           best batch   tok/s   vs transformers   vs llama.cpp (native)")
     for e, s in summary.items():
-        print(f"{e:15s} {s['best_batch']:11d} {s['tokens_per_s']:7.1f} {s.get('vs_transformers', '-'):>17} "
-              f"{s.get('vs_llamacpp-native', '-'):>22}")
+        print(
+            f"{e:15s} {s['best_batch']:11d} {s['tokens_per_s']:7.1f} {s.get('vs_transformers', '-'):>17} "
+            f"{s.get('vs_llamacpp-native', '-'):>22}"
+        )
     load = os.getloadavg()
     result = {
-        "benchmark": "engines", "prompts": a.prompts, "max_tokens": a.max_tokens, "sampling": "t=0.7 top_p=0.9",
+        "benchmark": "engines",
+        "prompts": a.prompts,
+        "max_tokens": a.max_tokens,
+        "sampling": "t=0.7 top_p=0.9",
         "threads": int(os.environ.get("INSTRUCTFORGE_THREADS", "0")) or os.cpu_count(),
-        "default_engine": available_engines()[0], "load_average": [round(x, 2) for x in load],
-        "rounds": rows, "summary": summary,
+        "default_engine": available_engines()[0],
+        "load_average": [round(x, 2) for x in load],
+        "rounds": rows,
+        "summary": summary,
     }
     print(f"load average: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     if a.json:

@@ -38,9 +38,23 @@ CLI = [sys.executable, "-m", "instructforge.cli"]
 
 @contextlib.contextmanager
 def sim_server(slots: int, lo: float, hi: float, seed: int = 0) -> Iterator[str]:
-    p = subprocess.Popen([sys.executable, "-m", "instructforge.testing.fake_openai", "--plausible",
-                          "--latency-range", str(lo), str(hi), "--max-concurrency", str(slots), "--seed", str(seed)],
-                         stdout=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "instructforge.testing.fake_openai",
+            "--plausible",
+            "--latency-range",
+            str(lo),
+            str(hi),
+            "--max-concurrency",
+            str(slots),
+            "--seed",
+            str(seed),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert p.stdout is not None
         yield p.stdout.readline().strip()
@@ -58,9 +72,29 @@ def run_once(n: int, slots: int, lo: float, hi: float, concurrency: str) -> dict
     with sim_server(slots, lo, hi) as url, tempfile.TemporaryDirectory() as tmp:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
-        p = subprocess.Popen([*CLI, "--quiet", "generate", "--out", f"{tmp}/run", "--num-instructions", str(n),
-                              "--model", "openai:sim", "--base-url", url, "--concurrency", concurrency,
-                              "--no-cache", "--seed", "0"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        p = subprocess.Popen(
+            [
+                *CLI,
+                "--quiet",
+                "generate",
+                "--out",
+                f"{tmp}/run",
+                "--num-instructions",
+                str(n),
+                "--model",
+                "openai:sim",
+                "--base-url",
+                url,
+                "--concurrency",
+                concurrency,
+                "--no-cache",
+                "--seed",
+                "0",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         peak_kb = 0
         while p.poll() is None:  # the client's own peak RSS (VmHWM), read while it runs
             with contextlib.suppress(OSError, ValueError):
@@ -80,15 +114,21 @@ def run_once(n: int, slots: int, lo: float, hi: float, concurrency: str) -> dict
     served = int(srv["served"])
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return {
-        "num_instructions": n, "slots": slots, "latency_s": [lo, hi], "concurrency": concurrency,
-        "accepted": summary["accepted"], "tasks_accepted": summary["tasks_accepted"],
-        "requests_completed": served, "client_requests": summary["stats"]["requests"],
+        "num_instructions": n,
+        "slots": slots,
+        "latency_s": [lo, hi],
+        "concurrency": concurrency,
+        "accepted": summary["accepted"],
+        "tasks_accepted": summary["tasks_accepted"],
+        "requests_completed": served,
+        "client_requests": summary["stats"]["requests"],
         "reference_rps": round(ideal_rps, 2),
         "achieved_rps": round(served / wall, 2),
         "efficiency": round(served / (wall * ideal_rps), 4),
         # the same over the pipeline's own clock (from the first prompt to the last commit)
         "efficiency_pipeline_clock": round(served / (pipeline_wall * ideal_rps), 4),
-        "wall_s": round(wall, 2), "pipeline_wall_s": round(pipeline_wall, 2),
+        "wall_s": round(wall, 2),
+        "pipeline_wall_s": round(pipeline_wall, 2),
         "client_cpu_ms_per_request": round(1000 * cpu / max(1, served), 3),
         "client_peak_rss_mb": round(peak_kb / 1024, 1),
         "server_max_in_flight": srv["max_in_flight"],
@@ -108,11 +148,14 @@ def main() -> None:
     for n in [int(x) for x in a.n.split(",")]:
         r = run_once(n, a.slots, a.latency[0], a.latency[1], a.concurrency)
         results.append(r)
-        print(f"N={n:5d} concurrency={a.concurrency}: {r['requests_completed']} requests in {r['wall_s']} s = "
-              f"{r['achieved_rps']} req/s vs reference {r['reference_rps']} req/s -> efficiency "
-              f"{r['efficiency']:.1%} (pipeline clock {r['efficiency_pipeline_clock']:.1%}); client "
-              f"{r['client_cpu_ms_per_request']} ms CPU/request, peak RSS {r['client_peak_rss_mb']} MB; "
-              f"server peak in flight {r['server_max_in_flight']}", flush=True)
+        print(
+            f"N={n:5d} concurrency={a.concurrency}: {r['requests_completed']} requests in {r['wall_s']} s = "
+            f"{r['achieved_rps']} req/s vs reference {r['reference_rps']} req/s -> efficiency "
+            f"{r['efficiency']:.1%} (pipeline clock {r['efficiency_pipeline_clock']:.1%}); client "
+            f"{r['client_cpu_ms_per_request']} ms CPU/request, peak RSS {r['client_peak_rss_mb']} MB; "
+            f"server peak in flight {r['server_max_in_flight']}",
+            flush=True,
+        )
     print(json.dumps(results))
     if a.json:
         write_json(Path(a.json), results)

@@ -122,13 +122,16 @@ def main() -> None:
     rm_dir = reward_model_dir(a.reward_model) if a.reward_model else None
     llm = open_llm(a.judge, BackendOptions(base_url=a.base_url, batch_size=a.batch_size), cache_path=a.cache)
     scorer, label = build_scorer(llm, rm_dir, cfg)
-    print(f"{len(items)} records ({', '.join(f'{g} {len(ts)}' for g, ts in groups.items())}); judge {a.judge}; "
-          f"Rew = {label}", flush=True)
+    print(
+        f"{len(items)} records ({', '.join(f'{g} {len(ts)}' for g, ts in groups.items())}); judge {a.judge}; "
+        f"Rew = {label}",
+        flush=True,
+    )
     load0 = os.getloadavg()
     t0 = time.perf_counter()
     recs = []
     for start in range(0, len(items), a.chunk):
-        done, failed = scorer.score(items[start:start + a.chunk])
+        done, failed = scorer.score(items[start : start + a.chunk])
         if failed:
             raise SystemExit(f"{len(failed)} judge requests failed")
         recs.extend(done)
@@ -144,23 +147,47 @@ def main() -> None:
         row = {"overall": auroc(pos, [value(r, name) for c in CORRUPTIONS for r in by_group[c]])}
         row.update({c: auroc(pos, [value(r, name) for r in by_group[c]]) for c in CORRUPTIONS})
         table[name] = row
-    means = {g: {n: round(sum(value(r, n) for r in rs) / len(rs), 4) for n in SCORE_FIELDS} for g, rs in by_group.items()}
-    yes_share = {g: {q: round(sum(r.audit_yes.get(q) is True for r in rs) / len(rs), 4) for q in ("instruction", "input", "output")}
-                 | {"all": round(sum(all_valid(r.audit_yes) for r in rs) / len(rs), 4)} for g, rs in by_group.items()}
-    result = {"judge": a.judge, "judge_id": llm.model_id, "rew_source": label, "seeds_file": str(a.seeds),
-              "n_seeds": len(good), "sample_seed": a.seed, "records": {g: len(v) for g, v in groups.items()},
-              "seconds": round(seconds, 1), "seconds_per_record": round(seconds / len(items), 3),
-              "load_before": [round(x, 2) for x in load0], "load_after": [round(x, 2) for x in os.getloadavg()],
-              "model_calls": llm.stats.as_dict(), "threshold": cfg.threshold, "auroc": table, "mean_scores": means,
-              "audit_yes_share": yes_share, "paper_audit": PAPER_AUDIT}
+    means = {
+        g: {n: round(sum(value(r, n) for r in rs) / len(rs), 4) for n in SCORE_FIELDS} for g, rs in by_group.items()
+    }
+    yes_share = {
+        g: {
+            q: round(sum(r.audit_yes.get(q) is True for r in rs) / len(rs), 4)
+            for q in ("instruction", "input", "output")
+        }
+        | {"all": round(sum(all_valid(r.audit_yes) for r in rs) / len(rs), 4)}
+        for g, rs in by_group.items()
+    }
+    result = {
+        "judge": a.judge,
+        "judge_id": llm.model_id,
+        "rew_source": label,
+        "seeds_file": str(a.seeds),
+        "n_seeds": len(good),
+        "sample_seed": a.seed,
+        "records": {g: len(v) for g, v in groups.items()},
+        "seconds": round(seconds, 1),
+        "seconds_per_record": round(seconds / len(items), 3),
+        "load_before": [round(x, 2) for x in load0],
+        "load_after": [round(x, 2) for x in os.getloadavg()],
+        "model_calls": llm.stats.as_dict(),
+        "threshold": cfg.threshold,
+        "auroc": table,
+        "mean_scores": means,
+        "audit_yes_share": yes_share,
+        "paper_audit": PAPER_AUDIT,
+    }
     atomic_write(a.out, json.dumps(result, indent=2) + "\n")
     cols = ["overall", *CORRUPTIONS]
     print(f"\nAUROC, good vs corrupted ({len(good)} seeds, judge {a.judge}, {seconds:.0f} s)")
     print(f"{'score':28s}" + "".join(f"{c[:13]:>14s}" for c in cols))
     for name, row in table.items():
         print(f"{name:28s}" + "".join(f"{'-' if row[c] is None else format(row[c], '.3f'):>14s}" for c in cols))
-    print("audit yes share (threshold 0.5): " + "; ".join(f"{g} {v['all']:.2f} all valid" for g, v in yes_share.items())
-          + f" (paper: {PAPER_AUDIT['all']:.2f})")
+    print(
+        "audit yes share (threshold 0.5): "
+        + "; ".join(f"{g} {v['all']:.2f} all valid" for g, v in yes_share.items())
+        + f" (paper: {PAPER_AUDIT['all']:.2f})"
+    )
     print(f"-> {a.out}")
 
 

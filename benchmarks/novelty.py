@@ -67,15 +67,14 @@ def make_stream(texts: list[str], size: int, seed: int = 0) -> list[str]:
             w[i], w[i + 1] = w[i + 1], w[i]
         else:
             v = rng.choice(words)
-            w = w[: (len(w) + 1) // 2] + v[len(v) // 2:]
+            w = w[: (len(w) + 1) // 2] + v[len(v) // 2 :]
         out.append(" ".join(w))
     out = out[:size]
     rng.shuffle(out)
     return out
 
 
-def bench_pairs(texts: list[str], ref_seconds: float, n_queries: int, min_seconds: float = 2.0,
-                seed: int = 0) -> dict:
+def bench_pairs(texts: list[str], ref_seconds: float, n_queries: int, min_seconds: float = 2.0, seed: int = 0) -> dict:
     from rouge_score import rouge_scorer
 
     uniq = list(dict.fromkeys(texts))
@@ -111,14 +110,25 @@ def bench_pairs(texts: list[str], ref_seconds: float, n_queries: int, min_second
     ours_pairs = passes * len(queries) * len(pool)
     return {
         "pool": len(pool),
-        "reference": {"queries": len(ref), "pairs": ref_pairs, "seconds": ref_s,
-                      "cpu_seconds": ref_cpu, "pairs_per_s": ref_pairs / ref_s,
-                      "pairs_per_cpu_s": ref_pairs / ref_cpu},
-        "instructforge": {"queries": len(queries), "passes": passes, "pairs": ours_pairs,
-                          "seconds": ours_s, "cpu_seconds": ours_cpu,
-                          "index_build_seconds": build_s, "pairs_per_s": ours_pairs / ours_s,
-                          "pairs_per_cpu_s": ours_pairs / ours_cpu,
-                          "exact_fraction": index.exact_scored / max(index.pairs_seen, 1)},
+        "reference": {
+            "queries": len(ref),
+            "pairs": ref_pairs,
+            "seconds": ref_s,
+            "cpu_seconds": ref_cpu,
+            "pairs_per_s": ref_pairs / ref_s,
+            "pairs_per_cpu_s": ref_pairs / ref_cpu,
+        },
+        "instructforge": {
+            "queries": len(queries),
+            "passes": passes,
+            "pairs": ours_pairs,
+            "seconds": ours_s,
+            "cpu_seconds": ours_cpu,
+            "index_build_seconds": build_s,
+            "pairs_per_s": ours_pairs / ours_s,
+            "pairs_per_cpu_s": ours_pairs / ours_cpu,
+            "exact_fraction": index.exact_scored / max(index.pairs_seen, 1),
+        },
         "speedup": (ours_pairs / ours_s) / (ref_pairs / ref_s),
         "speedup_cpu": (ours_pairs / ours_cpu) / (ref_pairs / ref_cpu),
         "checked_queries": len(ref),
@@ -135,11 +145,17 @@ def bench_stream(texts: list[str], size: int, threshold: float) -> dict:
     kept = sum(index.check_and_add(t)[0] for t in stream)
     wall = time.perf_counter() - t0
     return {
-        "size": len(stream), "real_instructions": len(texts), "threshold": threshold,
-        "kept": kept, "rejected": len(stream) - kept, "wall_seconds": wall,
+        "size": len(stream),
+        "real_instructions": len(texts),
+        "threshold": threshold,
+        "kept": kept,
+        "rejected": len(stream) - kept,
+        "wall_seconds": wall,
         "cpu_seconds": time.process_time() - c0,
-        "pairs": index.pairs_seen, "exact_fraction": index.exact_scored / max(index.pairs_seen, 1),
-        "loadavg_before": load0, "loadavg_after": os.getloadavg(),
+        "pairs": index.pairs_seen,
+        "exact_fraction": index.exact_scored / max(index.pairs_seen, 1),
+        "loadavg_before": load0,
+        "loadavg_after": os.getloadavg(),
     }
 
 
@@ -158,24 +174,30 @@ def main(argv: list[str] | None = None) -> int:
     for p in problems:
         print(f"skipped {p}", file=sys.stderr)
     res = {
-        "machine": {"cpu_count": os.cpu_count(), "python": platform.python_version(),
-                    "loadavg_start": os.getloadavg()},
-        "real_instructions": len(texts), "skipped_lines": len(problems),
+        "machine": {"cpu_count": os.cpu_count(), "python": platform.python_version(), "loadavg_start": os.getloadavg()},
+        "real_instructions": len(texts),
+        "skipped_lines": len(problems),
         "pairs": bench_pairs(texts, a.ref_seconds, a.queries, a.min_seconds),
         "stream": bench_stream(texts, a.stream_size, a.threshold),
     }
     b, s = res["pairs"], res["stream"]
-    print(f"real instructions: {len(texts)} ({len(problems)} invalid lines skipped); "
-          f"cpu_count={os.cpu_count()} loadavg={res['machine']['loadavg_start']}")
-    print(f"pool {b['pool']}: reference {b['reference']['pairs_per_s']:,.0f} pairs/s "
-          f"({b['reference']['queries']} queries, {b['reference']['seconds']:.1f} s); "
-          f"instructforge {b['instructforge']['pairs_per_s']:,.0f} pairs/s "
-          f"({b['instructforge']['queries']} queries, {b['instructforge']['seconds']:.2f} s); "
-          f"speedup {b['speedup']:,.0f}x wall, {b['speedup_cpu']:,.0f}x cpu time; "
-          f"mismatches {b['mismatches']}/{b['checked_queries']}")
-    print(f"stream {s['size']}: kept {s['kept']}, rejected {s['rejected']} in {s['wall_seconds']:.1f} s "
-          f"wall ({s['cpu_seconds']:.1f} s cpu, {s['pairs']:,} pairs, "
-          f"{100 * s['exact_fraction']:.2f}% scored exactly); loadavg {s['loadavg_after']}")
+    print(
+        f"real instructions: {len(texts)} ({len(problems)} invalid lines skipped); "
+        f"cpu_count={os.cpu_count()} loadavg={res['machine']['loadavg_start']}"
+    )
+    print(
+        f"pool {b['pool']}: reference {b['reference']['pairs_per_s']:,.0f} pairs/s "
+        f"({b['reference']['queries']} queries, {b['reference']['seconds']:.1f} s); "
+        f"instructforge {b['instructforge']['pairs_per_s']:,.0f} pairs/s "
+        f"({b['instructforge']['queries']} queries, {b['instructforge']['seconds']:.2f} s); "
+        f"speedup {b['speedup']:,.0f}x wall, {b['speedup_cpu']:,.0f}x cpu time; "
+        f"mismatches {b['mismatches']}/{b['checked_queries']}"
+    )
+    print(
+        f"stream {s['size']}: kept {s['kept']}, rejected {s['rejected']} in {s['wall_seconds']:.1f} s "
+        f"wall ({s['cpu_seconds']:.1f} s cpu, {s['pairs']:,} pairs, "
+        f"{100 * s['exact_fraction']:.2f}% scored exactly); loadavg {s['loadavg_after']}"
+    )
     if a.json:
         atomic_write(a.json, json.dumps(res, indent=2) + "\n")
     return 1 if b["mismatches"] else 0

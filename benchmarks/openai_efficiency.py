@@ -37,8 +37,19 @@ def rss_mb() -> float:
 @contextlib.contextmanager
 def server_process(latency: float, concurrency: int):
     """The server in its own process, so its threads do not compete with the client for the GIL."""
-    p = subprocess.Popen([sys.executable, "-m", "instructforge.testing.fake_openai", "--latency", str(latency),
-                          "--max-concurrency", str(concurrency)], stdout=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "instructforge.testing.fake_openai",
+            "--latency",
+            str(latency),
+            "--max-concurrency",
+            str(concurrency),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert p.stdout is not None
         url = p.stdout.readline().strip()
@@ -64,8 +75,11 @@ def main() -> None:
     ap.add_argument("--in-process-server", action="store_true", help="server threads in this process (shares the GIL)")
     a = ap.parse_args()
     ideal = a.concurrency / a.latency
-    ctx = (FakeOpenAIServer(latency=a.latency, max_concurrency=a.concurrency) if a.in_process_server
-           else server_process(a.latency, a.concurrency))
+    ctx = (
+        FakeOpenAIServer(latency=a.latency, max_concurrency=a.concurrency)
+        if a.in_process_server
+        else server_process(a.latency, a.concurrency)
+    )
     with ctx as srv:
         llm = LLM("openai:bench", BackendOptions(base_url=srv.url, concurrency=a.concurrency))
         params = SamplingParams(max_tokens=16)

@@ -24,15 +24,33 @@ from instructforge.executors import LocalExecutor
 from instructforge.llm import LLM
 from instructforge.records import Request, SamplingParams
 
-TOPICS = ["the ocean", "a library", "winter mornings", "bicycles", "volcanoes", "honey bees", "a lighthouse",
-          "chess", "rainforests", "trains", "the moon", "bread baking", "city parks", "glaciers", "owls", "jazz"]
+TOPICS = [
+    "the ocean",
+    "a library",
+    "winter mornings",
+    "bicycles",
+    "volcanoes",
+    "honey bees",
+    "a lighthouse",
+    "chess",
+    "rainforests",
+    "trains",
+    "the moon",
+    "bread baking",
+    "city parks",
+    "glaciers",
+    "owls",
+    "jazz",
+]
 
 
 def requests(n: int, max_tokens: int, round_no: int) -> list[Request]:
     # A new seed per round: nothing is cached anywhere, every round pays for its tokens.
     p = SamplingParams(temperature=0.7, top_p=0.9, max_tokens=max_tokens)
-    return [Request.chat(f"Write a short paragraph about {TOPICS[i % len(TOPICS)]}.", params=p,
-                         seed=1000 * round_no + i) for i in range(n)]
+    return [
+        Request.chat(f"Write a short paragraph about {TOPICS[i % len(TOPICS)]}.", params=p, seed=1000 * round_no + i)
+        for i in range(n)
+    ]
 
 
 def main() -> None:
@@ -77,8 +95,11 @@ def main() -> None:
             llm.generate(reqs, desc=name)
             times.setdefault(name, []).append(time.perf_counter() - t0)
             tokens.setdefault(name, []).append(llm.stats.completion_tokens - before)
-            print(f"{name:7s} round {r}: {tokens[name][-1] / times[name][-1]:6.1f} tok/s "
-                  f"({tokens[name][-1]} tokens, {times[name][-1]:.1f}s)", flush=True)
+            print(
+                f"{name:7s} round {r}: {tokens[name][-1] / times[name][-1]:6.1f} tok/s "
+                f"({tokens[name][-1]} tokens, {times[name][-1]:.1f}s)",
+                flush=True,
+            )
         llm.close()
     rate = {k: round(sum(tokens[k]) / sum(times[k]), 1) for k in times}
     summary = {
@@ -94,11 +115,25 @@ def main() -> None:
     if a.json:
         from instructforge.store import atomic_write
 
-        atomic_write(Path(a.json), json.dumps({
-            "benchmark": "ray_overhead", "prompts": a.prompts, "max_tokens": a.max_tokens,
-            "batch_size": a.batch_size, "repeats": a.repeats, "cores": cores, "engine": a.engine,
-            "setup": setup, "summary": summary, "load_average": [round(x, 2) for x in load],
-        }, indent=2) + "\n")
+        atomic_write(
+            Path(a.json),
+            json.dumps(
+                {
+                    "benchmark": "ray_overhead",
+                    "prompts": a.prompts,
+                    "max_tokens": a.max_tokens,
+                    "batch_size": a.batch_size,
+                    "repeats": a.repeats,
+                    "cores": cores,
+                    "engine": a.engine,
+                    "setup": setup,
+                    "summary": summary,
+                    "load_average": [round(x, 2) for x in load],
+                },
+                indent=2,
+            )
+            + "\n",
+        )
 
 
 if __name__ == "__main__":

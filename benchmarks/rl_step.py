@@ -52,10 +52,17 @@ def run_variant(a: argparse.Namespace) -> dict:
     for i, (ins, clf) in enumerate(INSTRUCTIONS):
         store.add("candidate", f"c{i}", {"instruction": ins, "is_classification": clf}, "accepted")
     store.close()
-    cfg = RefineConfig(steps=a.steps, num_generations=a.num_generations, prompts_per_step=a.prompts_per_step,
-                       max_completion_length=a.max_completion_length, beta=a.beta, algo=a.algo,
-                       policy_demos=None if a.policy_demos < 0 else a.policy_demos, save_steps=10_000,
-                       shared_prefix=VARIANTS[a.variant]["shared_prefix"])
+    cfg = RefineConfig(
+        steps=a.steps,
+        num_generations=a.num_generations,
+        prompts_per_step=a.prompts_per_step,
+        max_completion_length=a.max_completion_length,
+        beta=a.beta,
+        algo=a.algo,
+        policy_demos=None if a.policy_demos < 0 else a.policy_demos,
+        save_steps=10_000,
+        shared_prefix=VARIANTS[a.variant]["shared_prefix"],
+    )
     scorers, label, llm = build_scorers(a.judge, None, None, use_cache=False)
     t0 = time.perf_counter()
     summary = refine(tmp / "run", tmp / "out", model="embedded", scorers=scorers, cfg=cfg, rew_label=label)
@@ -64,9 +71,13 @@ def run_variant(a: argparse.Namespace) -> dict:
     secs = [r["seconds"] for r in rows]
     later = secs[1:] or secs
     res = {
-        "variant": a.variant, "steps": len(secs), "first_step_s": secs[0],
-        "median_step_s": round(statistics.median(later), 2), "mean_step_s": round(statistics.mean(later), 2),
-        "train_seconds": summary["train_seconds"], "total_s_incl_load": round(total, 1),
+        "variant": a.variant,
+        "steps": len(secs),
+        "first_step_s": secs[0],
+        "median_step_s": round(statistics.median(later), 2),
+        "mean_step_s": round(statistics.mean(later), 2),
+        "train_seconds": summary["train_seconds"],
+        "total_s_incl_load": round(total, 1),
         "projected_100_steps_min": round((secs[0] + 99 * statistics.median(later)) / 60, 1),
         "mean_completion_tokens": round(statistics.mean(r.get("mean_length", 0) for r in rows), 1),
         "per_step_s": secs,
@@ -98,23 +109,38 @@ def main() -> None:
     passthrough = list(sys.argv[1:])
     if "--json" in passthrough:
         i = passthrough.index("--json")
-        del passthrough[i:i + 2]
+        del passthrough[i : i + 2]
     results = {}
-    for name in ([a.only] if a.only else ["trl", "ours"]):
+    for name in [a.only] if a.only else ["trl", "ours"]:
         env = {**os.environ, **VARIANTS[name]["env"]}
-        out = subprocess.run([sys.executable, __file__, *passthrough, "--variant", name], env=env,
-                             capture_output=True, text=True, check=False)
+        out = subprocess.run(
+            [sys.executable, __file__, *passthrough, "--variant", name],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if out.returncode != 0:
             sys.exit(f"{name} failed:\n{out.stderr[-3000:]}")
         results[name] = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"{name}: median {results[name]['median_step_s']} s/step (first {results[name]['first_step_s']} s), "
-              f"{results[name]['steps']} steps trained in {results[name]['train_seconds']} s", flush=True)
+        print(
+            f"{name}: median {results[name]['median_step_s']} s/step (first {results[name]['first_step_s']} s), "
+            f"{results[name]['steps']} steps trained in {results[name]['train_seconds']} s",
+            flush=True,
+        )
     res = {
         "threads": int(os.environ.get("INSTRUCTFORGE_THREADS", "0")) or os.cpu_count(),
         "load_average_1min": round(os.getloadavg()[0], 2),
-        "settings": {"algo": a.algo, "num_generations": a.num_generations, "prompts_per_step": a.prompts_per_step,
-                     "max_completion_length": a.max_completion_length, "policy_demos": a.policy_demos,
-                     "beta": a.beta, "judge": a.judge, "steps": a.steps},
+        "settings": {
+            "algo": a.algo,
+            "num_generations": a.num_generations,
+            "prompts_per_step": a.prompts_per_step,
+            "max_completion_length": a.max_completion_length,
+            "policy_demos": a.policy_demos,
+            "beta": a.beta,
+            "judge": a.judge,
+            "steps": a.steps,
+        },
         "variants": results,
     }
     if len(results) == 2:

@@ -85,9 +85,11 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
     atomic_write(a.out, json.dumps(record, indent=2) + "\n")
-    print(f"{n} prompts in {wall:.1f} s wall ({cpu:.1f} s CPU): {n / wall:.2f} prompts/s, "
-          f"{record['tokens_per_second']} tok/s, ROUGE-L {results['overall']['rougeL']:.2f}; "
-          f"load {record['loadavg_before']} -> {record['loadavg_after']} -> {a.out}")
+    print(
+        f"{n} prompts in {wall:.1f} s wall ({cpu:.1f} s CPU): {n / wall:.2f} prompts/s, "
+        f"{record['tokens_per_second']} tok/s, ROUGE-L {results['overall']['rougeL']:.2f}; "
+        f"load {record['loadavg_before']} -> {record['loadavg_after']} -> {a.out}"
+    )
 
 
 if __name__ == "__main__":

@@ -41,7 +41,9 @@ def isolated_cache(tmp_path, monkeypatch) -> Path:
     shared_models = cache_root()
     d = tmp_path / "cache"
     d.mkdir()
-    (d / "models").symlink_to(shared_models / "models", target_is_directory=True) if (shared_models / "models").exists() else None
+    (d / "models").symlink_to(shared_models / "models", target_is_directory=True) if (
+        shared_models / "models"
+    ).exists() else None
     monkeypatch.setenv("INSTRUCTFORGE_CACHE_DIR", str(d))
     return d
 

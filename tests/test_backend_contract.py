@@ -43,7 +43,9 @@ def backend(request, tmp_path_factory, fake_server):
 
 
 def test_one_completion_per_request_in_order(backend):
-    reqs = [Request.chat(f"Please count to {n}.", params=SamplingParams(temperature=0, max_tokens=12)) for n in range(5)]
+    reqs = [
+        Request.chat(f"Please count to {n}.", params=SamplingParams(temperature=0, max_tokens=12)) for n in range(5)
+    ]
     reqs.append(Request.raw("The capital of France is", params=SamplingParams(temperature=0, max_tokens=6)))
     out = backend.generate(reqs)
     assert len(out) == len(reqs)
@@ -57,8 +59,9 @@ def test_one_completion_per_request_in_order(backend):
 
 
 def test_max_tokens_is_a_hard_limit(backend):
-    out = backend.generate([Request.chat("Please count from one to fifty in words.",
-                                         params=SamplingParams(temperature=0, max_tokens=3))])[0]
+    out = backend.generate(
+        [Request.chat("Please count from one to fifty in words.", params=SamplingParams(temperature=0, max_tokens=3))]
+    )[0]
     assert out.completion_tokens <= 3
     assert out.finish_reason == "length"
 
@@ -69,8 +72,14 @@ def test_stop_string_cuts_the_text(backend):
     words = free.split()
     assert len(words) >= 3, free
     stop = words[2]
-    cut = backend.generate([Request.chat("Please count from one to twenty, separated by spaces.",
-                                         params=SamplingParams(temperature=0, max_tokens=24, stop=(stop,)))])[0]
+    cut = backend.generate(
+        [
+            Request.chat(
+                "Please count from one to twenty, separated by spaces.",
+                params=SamplingParams(temperature=0, max_tokens=24, stop=(stop,)),
+            )
+        ]
+    )[0]
     assert stop not in cut.text
     assert free.startswith(cut.text.rstrip()) or free.find(stop) >= len(cut.text.rstrip())
     assert cut.finish_reason == "stop"
@@ -87,7 +96,12 @@ def test_seeded_sampling_is_reproducible_and_sample_index_varies(backend):
 
 def test_logprobs_when_supported(backend):
     assert backend.supports_logprobs
-    c = backend.generate([Request.chat("Is the sky blue? Answer yes or no.",
-                                       params=SamplingParams(temperature=0, max_tokens=1, logprobs=5))])[0]
+    c = backend.generate(
+        [
+            Request.chat(
+                "Is the sky blue? Answer yes or no.", params=SamplingParams(temperature=0, max_tokens=1, logprobs=5)
+            )
+        ]
+    )[0]
     assert c.top_logprobs and isinstance(c.top_logprobs[0], dict)
     assert all(isinstance(v, float) and v <= 0.0 for v in c.top_logprobs[0].values())

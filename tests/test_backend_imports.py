@@ -29,8 +29,18 @@ def _import_in_fresh_python(modules: list[str]) -> subprocess.CompletedProcess[s
 
 
 def test_each_module_imports_alone_without_heavy_libraries():
-    assert {"registry", "decoding", "model_files", "engines", "engine_ct2", "ct2_convert", "ct2_plan",
-            "engine_llamacpp", "engine_transformers", "local"} <= set(MODULES)
+    assert {
+        "registry",
+        "decoding",
+        "model_files",
+        "engines",
+        "engine_ct2",
+        "ct2_convert",
+        "ct2_plan",
+        "engine_llamacpp",
+        "engine_transformers",
+        "local",
+    } <= set(MODULES)
     for m in MODULES:
         p = _import_in_fresh_python([m])
         assert p.returncode == 0, f"{m}:\n{p.stderr}"
@@ -59,7 +69,9 @@ def test_no_function_level_imports_between_package_modules():
             if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
                 continue
             for node in ast.walk(fn):
-                if isinstance(node, ast.ImportFrom) and (node.level > 0 or (node.module or "").startswith("instructforge")):
+                if isinstance(node, ast.ImportFrom) and (
+                    node.level > 0 or (node.module or "").startswith("instructforge")
+                ):
                     found.append(f"{path.name}:{node.lineno}")
                 if isinstance(node, ast.Import) and any(a.name.startswith("instructforge") for a in node.names):
                     found.append(f"{path.name}:{node.lineno}")

@@ -74,8 +74,10 @@ def test_openai_backend_backs_off_on_429_and_still_answers_everything():
 
     with FakeOpenAIServer(retry_after=0.2) as srv:
         llm = LLM("openai:m", BackendOptions(base_url=srv.url, concurrency=256, adaptive_concurrency=True))
-        reqs = [Request.chat(f"q{i}" + (" [[429:1]]" if i % 10 == 0 else ""), params=SamplingParams(max_tokens=4))
-                for i in range(100)]
+        reqs = [
+            Request.chat(f"q{i}" + (" [[429:1]]" if i % 10 == 0 else ""), params=SamplingParams(max_tokens=4))
+            for i in range(100)
+        ]
         out = llm.generate(reqs)
         limit = llm.backend.limit
         llm.close()

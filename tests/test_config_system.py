@@ -14,8 +14,10 @@ import yaml
 from conftest import run_cli, write_rules
 
 RULES = [
-    {"contains": "Continue the list", "response": "Name three rivers in Europe and their lengths.\n"
-                                                  "10. Translate a greeting into French and German."},
+    {
+        "contains": "Continue the list",
+        "response": "Name three rivers in Europe and their lengths.\n10. Translate a greeting into French and German.",
+    },
     {"regex": r"\nIs it classification\?$", "response": " No"},
     {"contains": "Write examples", "response": "Example 1\nInput: x\nOutput: y"},
 ]
@@ -27,8 +29,18 @@ def scripted(tmp_path, isolated_cache) -> Path:
 
 
 def gen(tmp_path: Path, rules: Path, *extra: str, pre: tuple[str, ...] = (), out: str = "run"):
-    return run_cli("--quiet", *pre, "generate", "--out", str(tmp_path / out), "--num-instructions", "2",
-                   "--model", f"scripted:{rules}", *extra)
+    return run_cli(
+        "--quiet",
+        *pre,
+        "generate",
+        "--out",
+        str(tmp_path / out),
+        "--num-instructions",
+        "2",
+        "--model",
+        f"scripted:{rules}",
+        *extra,
+    )
 
 
 def one_error_line(p) -> str:
@@ -37,15 +49,21 @@ def one_error_line(p) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("body,line,expect", [
-    ("num_instructions: 2\nrouge_treshold: 0.1\n", 2, "unknown setting 'rouge_treshold' for generate "
-                                                     "(did you mean 'rouge_threshold'?)"),
-    ('rouge_threshold: "0.1"\n', 1, "rouge_threshold: expected number, got the text '0.1'"),
-    ("seed: 1\nrouge_threshold: 1.5\n", 2, "rouge_threshold: 1.5 is out of range [0, 1]"),
-    ("mode: alpacca\n", 1, "mode: the text 'alpacca' is not one of selfinstruct, alpaca"),
-    ("bootstrap_stop: \"\\n\\n\"\n", 1, "bootstrap_stop: expected list of text, got the text '\\n\\n'"),
-    ("concurrency: many\n", 1, "concurrency: expected integer | 'auto', got the text 'many'"),
-])
+@pytest.mark.parametrize(
+    "body,line,expect",
+    [
+        (
+            "num_instructions: 2\nrouge_treshold: 0.1\n",
+            2,
+            "unknown setting 'rouge_treshold' for generate (did you mean 'rouge_threshold'?)",
+        ),
+        ('rouge_threshold: "0.1"\n', 1, "rouge_threshold: expected number, got the text '0.1'"),
+        ("seed: 1\nrouge_threshold: 1.5\n", 2, "rouge_threshold: 1.5 is out of range [0, 1]"),
+        ("mode: alpacca\n", 1, "mode: the text 'alpacca' is not one of selfinstruct, alpaca"),
+        ('bootstrap_stop: "\\n\\n"\n', 1, "bootstrap_stop: expected list of text, got the text '\\n\\n'"),
+        ("concurrency: many\n", 1, "concurrency: expected integer | 'auto', got the text 'many'"),
+    ],
+)
 def test_command_config_errors_name_file_line_and_write_nothing(tmp_path, scripted, body, line, expect):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(body)
@@ -54,13 +72,16 @@ def test_command_config_errors_name_file_line_and_write_nothing(tmp_path, script
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("body,expect", [
-    ("generate:\n  rouge_threshold: 1.5\n", ":2: rouge_threshold: 1.5 is out of range [0, 1]"),
-    ("generate:\n  seed: 1\n  rouge_threshold: '0.1'\n", ":3: rouge_threshold: expected number"),
-    ("ask:\n  max_tokenz: 4\n", ":2: unknown setting 'max_tokenz' for ask (did you mean 'max_tokens'?)"),
-    ("evaluate:\n  supernii: {max_tokens: 3}\n", ": unknown command"),
-    ("generat:\n  num_instructions: 3\n", ":1: unknown command 'generat' in config (did you mean 'generate'?)"),
-])
+@pytest.mark.parametrize(
+    "body,expect",
+    [
+        ("generate:\n  rouge_threshold: 1.5\n", ":2: rouge_threshold: 1.5 is out of range [0, 1]"),
+        ("generate:\n  seed: 1\n  rouge_threshold: '0.1'\n", ":3: rouge_threshold: expected number"),
+        ("ask:\n  max_tokenz: 4\n", ":2: unknown setting 'max_tokenz' for ask (did you mean 'max_tokens'?)"),
+        ("evaluate:\n  supernii: {max_tokens: 3}\n", ": unknown command"),
+        ("generat:\n  num_instructions: 3\n", ":1: unknown command 'generat' in config (did you mean 'generate'?)"),
+    ],
+)
 def test_global_config_errors_are_caught_whatever_command_runs(tmp_path, scripted, body, expect):
     cfg = tmp_path / "g.yaml"
     cfg.write_text(body)
@@ -78,8 +99,19 @@ def test_global_section_is_applied_and_precedence(tmp_path, scripted):
     glob.write_text("generate:\n  rouge_threshold: 0.1\n  min_words: 2\n  max_words: 40\n  seed: 4\n")
     own = tmp_path / "own.yaml"
     own.write_text("min_words: 3\nmax_words: 50\nseed: 5\n")
-    p = gen(tmp_path, scripted, "--config", str(own), "--set", "max_words=60", "--set", "seed=6", "--seed", "7",
-            pre=("--config", str(glob)))
+    p = gen(
+        tmp_path,
+        scripted,
+        "--config",
+        str(own),
+        "--set",
+        "max_words=60",
+        "--set",
+        "seed=6",
+        "--seed",
+        "7",
+        pre=("--config", str(glob)),
+    )
     assert p.returncode == 0, p.stderr
     r = resolved(tmp_path)
     # global < the command's file < --set < flag
@@ -115,8 +147,18 @@ def test_set_errors(tmp_path, scripted):
 
 
 def test_text_settings_keep_their_text(tmp_path, scripted):
-    p = run_cli("ask", "--model", f"scripted:{scripted}", "--stop", "16.", "--set", "system=yes", "--max-tokens", "3",
-                "Continue the list")
+    p = run_cli(
+        "ask",
+        "--model",
+        f"scripted:{scripted}",
+        "--stop",
+        "16.",
+        "--set",
+        "system=yes",
+        "--max-tokens",
+        "3",
+        "Continue the list",
+    )
     assert p.returncode == 0, p.stderr  # "16." stays text for the stop list, "yes" stays text
 
 
@@ -132,8 +174,9 @@ def test_python_callers_get_the_same_checks():
     with pytest.raises(InputError, match="concurrency: 0 is out of range"):
         ModelConfig(concurrency=0)
     assert ModelConfig(concurrency="auto").backend_options().adaptive_concurrency
-    assert GenerateConfig(rouge_threshold=1).rouge_threshold == 1.0 and \
-        isinstance(GenerateConfig(rouge_threshold=1).rouge_threshold, float)
+    assert GenerateConfig(rouge_threshold=1).rouge_threshold == 1.0 and isinstance(
+        GenerateConfig(rouge_threshold=1).rouge_threshold, float
+    )
 
 
 def test_api_and_cli_give_the_same_run(tmp_path, scripted):
@@ -141,8 +184,11 @@ def test_api_and_cli_give_the_same_run(tmp_path, scripted):
 
     p = gen(tmp_path, scripted, "--rouge-threshold", "0.6", "--seed", "3", out="cli")
     assert p.returncode == 0, p.stderr
-    run = inf.generate(out=tmp_path / "api", model=f"scripted:{scripted}",
-                       config=inf.GenerateConfig(num_instructions=2, rouge_threshold=0.6, seed=3))
+    run = inf.generate(
+        out=tmp_path / "api",
+        model=f"scripted:{scripted}",
+        config=inf.GenerateConfig(num_instructions=2, rouge_threshold=0.6, seed=3),
+    )
     cli = inf.Run(tmp_path / "cli")
     assert run.records() == cli.records() and len(run.records()) >= 1
     assert [c.instruction for c in run.candidates()] == [c.instruction for c in cli.candidates()]
@@ -164,9 +210,13 @@ def test_config_show_lists_every_field(tmp_path):
 
     from instructforge import GenerateConfig, ModelConfig
 
-    assert set(rows) == {f.name for f in dataclasses.fields(GenerateConfig)} | {f.name for f in dataclasses.fields(ModelConfig)}
+    assert set(rows) == {f.name for f in dataclasses.fields(GenerateConfig)} | {
+        f.name for f in dataclasses.fields(ModelConfig)
+    }
     r = rows["rouge_threshold"]
-    assert r["default"] == 0.7 and r["range"] == "[0, 1]" and r["flag"] == "--rouge-threshold" and "ROUGE-L" in r["help"]
+    assert (
+        r["default"] == 0.7 and r["range"] == "[0, 1]" and r["flag"] == "--rouge-threshold" and "ROUGE-L" in r["help"]
+    )
     assert all(r["help"] for r in rows.values())  # every field says what it does
     p = run_cli("config", "show", "generate")
     assert p.returncode == 0 and "rouge_threshold" in p.stdout

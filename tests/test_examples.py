@@ -15,8 +15,12 @@ from conftest import ROOT, run_cli
 @pytest.mark.slow
 def test_api_quickstart_runs_on_the_embedded_model(tmp_path, isolated_cache):
     out = tmp_path / "qs"
-    p = subprocess.run([sys.executable, str(ROOT / "examples" / "api" / "quickstart.py"), str(out)],
-                       capture_output=True, text=True, timeout=1500)
+    p = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "api" / "quickstart.py"), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
     assert p.returncode == 0, p.stderr[-3000:]
     assert "accepted 3 of" in p.stdout and "records ->" in p.stdout and "ask:" in p.stdout
     assert (out / "si" / "config.yaml").is_file() and (out / "si.messages.jsonl").is_file()

@@ -28,9 +28,23 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def server(port: int, latency: tuple[float, float], slots: int):
-    p = subprocess.Popen([sys.executable, "-m", "instructforge.testing.fake_openai", "--plausible", "--port", str(port),
-                          "--latency-range", *map(str, latency), "--max-concurrency", str(slots)],
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "instructforge.testing.fake_openai",
+            "--plausible",
+            "--port",
+            str(port),
+            "--latency-range",
+            *map(str, latency),
+            "--max-concurrency",
+            str(slots),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         url = p.stdout.readline().strip()
         yield url
@@ -68,8 +82,12 @@ def test_experiment_resumes_in_its_third_stage_after_sigkill(tmp_path):
     env = {**os.environ, "INSTRUCTFORGE_CACHE_DIR": str(tmp_path / "cache")}
     out = tmp_path / "killed"
     with server(fast, (0.0, 0.02), 16), server(slow, (0.3, 0.3), 1) as slow_url:
-        p = subprocess.Popen([sys.executable, "-m", "instructforge.cli", "--quiet", "experiment", str(exp),
-                              "--out", str(out)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        p = subprocess.Popen(
+            [sys.executable, "-m", "instructforge.cli", "--quiet", "experiment", str(exp), "--out", str(out)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.time() + 120
         while served(slow_url) < 3 and time.time() < deadline and p.poll() is None:
             time.sleep(0.05)
@@ -79,7 +97,9 @@ def test_experiment_resumes_in_its_third_stage_after_sigkill(tmp_path):
     markers = {n: out / n / ".stage.json" for n in ("si", "si_data", "again")}
     assert markers["si"].is_file() and markers["si_data"].is_file() and not markers["again"].exists()
     before = {n: markers[n].stat().st_mtime_ns for n in ("si", "si_data")}
-    partial = json.loads((out / "again" / "summary.json").read_text()) if (out / "again" / "summary.json").exists() else None
+    partial = (
+        json.loads((out / "again" / "summary.json").read_text()) if (out / "again" / "summary.json").exists() else None
+    )
     assert partial is None  # stage 3 really was cut short
     # Resume with only the third stage's server up: stages 1-2 must not call a model at all.
     with server(slow, (0.0, 0.01), 4):
@@ -92,8 +112,14 @@ def test_experiment_resumes_in_its_third_stage_after_sigkill(tmp_path):
     # The same file, uninterrupted, elsewhere: the same data.
     ref = tmp_path / "ref"
     with server(fast, (0.0, 0.02), 16), server(slow, (0.0, 0.01), 4):
-        p = run_cli("--quiet", "experiment", str(exp), "--out", str(ref),
-                    env={"INSTRUCTFORGE_CACHE_DIR": str(tmp_path / "cache2")})
+        p = run_cli(
+            "--quiet",
+            "experiment",
+            str(exp),
+            "--out",
+            str(ref),
+            env={"INSTRUCTFORGE_CACHE_DIR": str(tmp_path / "cache2")},
+        )
     assert p.returncode == 0, p.stderr
     for name in ("si_data/data.json", "again_data/data.jsonl"):
         assert (out / name).read_text() == (ref / name).read_text() and (out / name).stat().st_size > 10
@@ -103,18 +129,25 @@ def test_experiment_resumes_in_its_third_stage_after_sigkill(tmp_path):
     assert [r["status"] for r in json.loads((out / "experiment.json").read_text())["stages"]] == ["skipped (done)"] * 4
 
 
-@pytest.mark.parametrize("body,expect", [
-    ("stages:\n  - {name: a, command: generat}\n", ":2: unknown command 'generat'"),
-    ("stages:\n  - name: a\n    command: generate\n    settings: {rouge_threshold: 2}\n",
-     ":4: rouge_threshold: 2 is out of range [0, 1]"),
-    ("stages:\n  - name: a\n    command: generate\n    settings:\n      num_instructons: 3\n",
-     ":5: unknown setting 'num_instructons' for generate (did you mean 'num_instructions'?)"),
-    ("stages:\n  - {name: a, command: export, run: '{b}'}\n", ":2: {b} is not an earlier stage"),
-    ("stages:\n  - {name: a, command: export}\n", ":2: export needs 'run'"),
-    ("stages:\n  - {name: a, command: export, run: x, colour: red}\n", ":2: export takes no 'colour'"),
-    ("model: {concurrency: 0}\nstages:\n  - {name: a, command: generate}\n", ":1: concurrency: 0 is out of range"),
-    ("outt: x\nstages: []\n", "an experiment needs a list of stages"),
-])
+@pytest.mark.parametrize(
+    "body,expect",
+    [
+        ("stages:\n  - {name: a, command: generat}\n", ":2: unknown command 'generat'"),
+        (
+            "stages:\n  - name: a\n    command: generate\n    settings: {rouge_threshold: 2}\n",
+            ":4: rouge_threshold: 2 is out of range [0, 1]",
+        ),
+        (
+            "stages:\n  - name: a\n    command: generate\n    settings:\n      num_instructons: 3\n",
+            ":5: unknown setting 'num_instructons' for generate (did you mean 'num_instructions'?)",
+        ),
+        ("stages:\n  - {name: a, command: export, run: '{b}'}\n", ":2: {b} is not an earlier stage"),
+        ("stages:\n  - {name: a, command: export}\n", ":2: export needs 'run'"),
+        ("stages:\n  - {name: a, command: export, run: x, colour: red}\n", ":2: export takes no 'colour'"),
+        ("model: {concurrency: 0}\nstages:\n  - {name: a, command: generate}\n", ":1: concurrency: 0 is out of range"),
+        ("outt: x\nstages: []\n", "an experiment needs a list of stages"),
+    ],
+)
 def test_experiment_file_errors_name_file_and_line_before_anything_runs(tmp_path, body, expect):
     f = tmp_path / "bad.yaml"
     f.write_text(body)
@@ -136,9 +169,9 @@ def test_experiment_report_puts_every_comparison_and_evaluation_on_one_page(tmp_
     only = ",".join(tasks)
     f.write_text(f"""\
 stages:
-  - {{name: eval_good, command: evaluate superni, tasks: {shared_data / 'superni'}, predictions: good.jsonl,
+  - {{name: eval_good, command: evaluate superni, tasks: {shared_data / "superni"}, predictions: good.jsonl,
      settings: {{max_instances: 3, only: [{only}]}}}}
-  - {{name: eval_bad, command: evaluate superni, tasks: {shared_data / 'superni'}, predictions: bad.jsonl,
+  - {{name: eval_bad, command: evaluate superni, tasks: {shared_data / "superni"}, predictions: bad.jsonl,
      settings: {{max_instances: 3, only: [{only}]}}}}
   - {{name: bad_vs_good, command: compare, a: "{{eval_bad}}", b: "{{eval_good}}"}}
   - {{name: report, command: report}}

@@ -24,8 +24,7 @@ SCORER = rouge_scorer.RougeScorer(["rougeL"])
 
 
 def _write(path: Path, records: list) -> Path:
-    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records),
-                    encoding="utf-8")
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records), encoding="utf-8")
     return path
 
 
@@ -61,7 +60,9 @@ def test_dedup_kept_rejected_and_fields(tmp_path):
     assert r5["max_rouge_l"] == SCORER.score(RECORDS[4]["instruction"], RECORDS[0]["instruction"])["rougeL"].fmeasure
     assert r5["max_rouge_l"] <= 0.7 and r5["most_similar"] == RECORDS[0]["instruction"]
     r6 = rejected[1]
-    assert r6["max_rouge_l"] == SCORER.score(RECORDS[5]["instruction"], RECORDS[2]["instruction"])["rougeL"].fmeasure > 0.7
+    assert (
+        r6["max_rouge_l"] == SCORER.score(RECORDS[5]["instruction"], RECORDS[2]["instruction"])["rougeL"].fmeasure > 0.7
+    )
     summary = json.loads((out / "summary.json").read_text())
     assert (summary["records"], summary["kept"], summary["rejected"]) == (6, 4, 2)
     assert summary["threshold"] == 0.7 and summary["field"] == "instruction"
@@ -69,14 +70,23 @@ def test_dedup_kept_rejected_and_fields(tmp_path):
 
 
 def test_dedup_threshold_field_and_stemmer(tmp_path):
-    recs = [{"text": "the cats are running"}, {"text": "the cat is run"},
-            {"text": "completely different words"}]
+    recs = [{"text": "the cats are running"}, {"text": "the cat is run"}, {"text": "completely different words"}]
     inp = _write(tmp_path / "in.jsonl", recs)
     # without stemming the second shares only "the" (F = 0.25: kept at 0.5);
     # with it, cats -> cat and running -> run, so F = 0.75 > 0.5: rejected
     assert rouge_l(recs[1]["text"], recs[0]["text"]) == 0.25
-    run_cli("dedup", str(inp), "--out", str(tmp_path / "b"), "--field", "text",
-            "--threshold", "0.5", "--stemmer", check=True)
+    run_cli(
+        "dedup",
+        str(inp),
+        "--out",
+        str(tmp_path / "b"),
+        "--field",
+        "text",
+        "--threshold",
+        "0.5",
+        "--stemmer",
+        check=True,
+    )
     rej = _read(tmp_path / "b" / "rejected.jsonl")
     stem = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
     assert [r["text"] for r in rej] == ["the cat is run"]
@@ -112,9 +122,27 @@ def test_lenient_reader_reports_and_skips(tmp_path):
 
 def test_benchmark_smoke(tmp_path, shared_data):
     out = tmp_path / "bench.json"
-    p = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "novelty.py"), "--data", str(shared_data),
-                        "--ref-seconds", "0.3", "--queries", "60", "--min-seconds", "0.2", "--stream-size", "3000",
-                        "--json", str(out)], capture_output=True, text=True, timeout=300)
+    p = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "novelty.py"),
+            "--data",
+            str(shared_data),
+            "--ref-seconds",
+            "0.3",
+            "--queries",
+            "60",
+            "--min-seconds",
+            "0.2",
+            "--stream-size",
+            "3000",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert p.returncode == 0, p.stderr
     res = json.loads(out.read_text())
     assert res["skipped_lines"] == 14 and res["pairs"]["mismatches"] == 0
@@ -138,10 +166,15 @@ def test_benchmark_stream_is_deterministic_real_plus_variants(shared_data):
 STEM_RECORDS = [{"text": "the cats are running"}, {"text": "the cat is run"}, {"text": "completely different words"}]
 
 
-@pytest.mark.parametrize("bad,what", [({"treshold": 0.5}, "unknown setting 'treshold' for dedup (did you mean 'threshold'?)"),
-                                      ({"stemmer": "yes"}, "stemmer: expected true/false, got the text 'yes'"),
-                                      ({"threshold": 1.5}, "threshold: 1.5 is out of range [0, 1]")],
-                         ids=["unknown", "type", "range"])
+@pytest.mark.parametrize(
+    "bad,what",
+    [
+        ({"treshold": 0.5}, "unknown setting 'treshold' for dedup (did you mean 'threshold'?)"),
+        ({"stemmer": "yes"}, "stemmer: expected true/false, got the text 'yes'"),
+        ({"threshold": 1.5}, "threshold: 1.5 is out of range [0, 1]"),
+    ],
+    ids=["unknown", "type", "range"],
+)
 def test_dedup_bad_config_file_exit_2_file_line(tmp_path, bad, what):
     inp = _write(tmp_path / "in.jsonl", STEM_RECORDS)
     cfg = tmp_path / "c.yaml"
@@ -156,9 +189,11 @@ def test_dedup_flag_set_and_file_give_the_same_config(tmp_path):
     inp = _write(tmp_path / "in.jsonl", STEM_RECORDS)
     cfg = tmp_path / "c.json"
     cfg.write_text(json.dumps({"threshold": 0.5, "field": "text", "stemmer": True}), encoding="utf-8")
-    runs = {"a": ["--threshold", "0.5", "--field", "text", "--stemmer"],
-            "b": ["--set", "threshold=0.5", "--set", "field=text", "--set", "stemmer=true"],
-            "c": ["--config", str(cfg)]}
+    runs = {
+        "a": ["--threshold", "0.5", "--field", "text", "--stemmer"],
+        "b": ["--set", "threshold=0.5", "--set", "field=text", "--set", "stemmer=true"],
+        "c": ["--config", str(cfg)],
+    }
     for out, extra in runs.items():
         run_cli("dedup", str(inp), "--out", str(tmp_path / out), *extra, check=True)
     texts = {(tmp_path / o / "config.yaml").read_text() for o in runs}
@@ -167,7 +202,9 @@ def test_dedup_flag_set_and_file_give_the_same_config(tmp_path):
     kept = {(tmp_path / o / "kept.jsonl").read_text() for o in runs}
     assert len(kept) == 1 and "the cat is run" not in kept.pop()  # stemmed: F = 0.75 > 0.5
     # the written config.yaml is a valid --config: the same settings again
-    run_cli("dedup", str(inp), "--out", str(tmp_path / "d"), "--config", str(tmp_path / "a" / "config.yaml"), check=True)
+    run_cli(
+        "dedup", str(inp), "--out", str(tmp_path / "d"), "--config", str(tmp_path / "a" / "config.yaml"), check=True
+    )
     assert (tmp_path / "d" / "config.yaml").read_text() == (tmp_path / "a" / "config.yaml").read_text()
 
 

@@ -107,8 +107,9 @@ def test_alpaca_all_pairs_near_threshold(alpaca):
     n = len(alpaca)
     for r0 in range(0, n, 512):
         rows = range(r0, min(r0 + 512, n))
-        lcs = process.cdist([seqs[i] for i in rows], seqs[r0:], scorer=LCSseq.similarity,
-                            dtype=np.int32, workers=2).astype(np.float64)
+        lcs = process.cdist(
+            [seqs[i] for i in rows], seqs[r0:], scorer=LCSseq.similarity, dtype=np.int32, workers=2
+        ).astype(np.float64)
         with np.errstate(divide="ignore", invalid="ignore"):
             f = 2 * lcs / (lens[list(rows)][:, None] + lens[None, r0:])
         ii, jj = np.nonzero((f >= 0.6) & (f <= 0.8))

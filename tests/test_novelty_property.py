@@ -12,13 +12,49 @@ from instructforge.novelty import NoveltyIndex, rouge_l, tokenize
 
 SCORERS = {s: rouge_scorer.RougeScorer(["rougeL"], use_stemmer=s) for s in (False, True)}
 
-PIECES = ["the", "The", "THE", "a", "cat", "cats", "Cats", "running", "runs", "ran", "generalization",
-          "x1", "42", "3.5", "don't", "e-mail", "naïve", "İstanbul", "\u212a", "ß", "ﬁle", "日本",
-          "😀", "café", "", " ", ",", ".", "!?", "-", "_", "\n", "\t", "(a)", "'s"]
+PIECES = [
+    "the",
+    "The",
+    "THE",
+    "a",
+    "cat",
+    "cats",
+    "Cats",
+    "running",
+    "runs",
+    "ran",
+    "generalization",
+    "x1",
+    "42",
+    "3.5",
+    "don't",
+    "e-mail",
+    "naïve",
+    "İstanbul",
+    "\u212a",
+    "ß",
+    "ﬁle",
+    "日本",
+    "😀",
+    "café",
+    "",
+    " ",
+    ",",
+    ".",
+    "!?",
+    "-",
+    "_",
+    "\n",
+    "\t",
+    "(a)",
+    "'s",
+]
 piece = st.one_of(st.sampled_from(PIECES), st.text(max_size=6))
 text = st.lists(piece, max_size=14).flatmap(
-    lambda ps: st.lists(st.sampled_from([" ", "", ", ", "  ", "\n"]), min_size=len(ps),
-                        max_size=len(ps)).map(lambda seps: "".join(p + s for p, s in zip(ps, seps, strict=True))))
+    lambda ps: st.lists(st.sampled_from([" ", "", ", ", "  ", "\n"]), min_size=len(ps), max_size=len(ps)).map(
+        lambda seps: "".join(p + s for p, s in zip(ps, seps, strict=True))
+    )
+)
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -66,8 +102,10 @@ def test_index_max_and_greedy_match_brute_force(pool, query, stem):
 
 
 @FAST
-@given(st.lists(st.sampled_from(["a", "b", "c", "d", "a b", "b a"]), min_size=1, max_size=30),
-       st.lists(st.sampled_from(["a", "b", "c", "d", "e"]), max_size=12))
+@given(
+    st.lists(st.sampled_from(["a", "b", "c", "d", "a b", "b a"]), min_size=1, max_size=30),
+    st.lists(st.sampled_from(["a", "b", "c", "d", "e"]), max_size=12),
+)
 def test_index_with_many_near_duplicates(pool_words, query_words):
     """Small alphabets give many ties and near-ties, where the bounds and the first-max rule
     matter most."""

@@ -31,8 +31,12 @@ def test_faults_are_retried_and_nothing_is_lost():
 def test_completions_endpoint_for_base_models():
     with FakeOpenAIServer() as srv:
         b = load_backend("openai:base", BackendOptions(base_url=srv.url, api="completions"))
-        out = b.generate([Request.raw("Once upon a time", params=SamplingParams(max_tokens=50, logprobs=2)),
-                          Request.chat("hello there", params=SamplingParams(max_tokens=50))])
+        out = b.generate(
+            [
+                Request.raw("Once upon a time", params=SamplingParams(max_tokens=50, logprobs=2)),
+                Request.chat("hello there", params=SamplingParams(max_tokens=50)),
+            ]
+        )
         b.close()
         assert out[0].text == "echo: Once upon a time"
         assert out[0].top_logprobs == [{"Yes": -0.2, "No": -1.8}]
@@ -54,8 +58,19 @@ def test_bad_base_url_is_input_error():
 
 
 def test_cli_unreachable_server_one_line(tmp_path):
-    p = run_cli("ask", "--model", "openai:m", "--base-url", "http://127.0.0.1:9/v1", "--no-cache", "--timeout", "0.5", "hi",
-                env={"INSTRUCTFORGE_CACHE_DIR": str(tmp_path)}, timeout=120)
+    p = run_cli(
+        "ask",
+        "--model",
+        "openai:m",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--no-cache",
+        "--timeout",
+        "0.5",
+        "hi",
+        env={"INSTRUCTFORGE_CACHE_DIR": str(tmp_path)},
+        timeout=120,
+    )
     assert p.returncode == 1
     err = [ln for ln in p.stderr.strip().splitlines() if ln.strip()]
     assert len(err) == 1 and err[0].startswith("error: http://127.0.0.1:9/v1/chat/completions: no answer")
@@ -64,8 +79,15 @@ def test_cli_unreachable_server_one_line(tmp_path):
 def test_api_key_never_stored(tmp_path):
     secret = "sk-test-VERY-SECRET-123"
     with FakeOpenAIServer() as srv:
-        p = run_cli("ask", "--model", "openai:m", "--base-url", srv.url, "hello",
-                    env={"OPENAI_API_KEY": secret, "INSTRUCTFORGE_CACHE_DIR": str(tmp_path)})
+        p = run_cli(
+            "ask",
+            "--model",
+            "openai:m",
+            "--base-url",
+            srv.url,
+            "hello",
+            env={"OPENAI_API_KEY": secret, "INSTRUCTFORGE_CACHE_DIR": str(tmp_path)},
+        )
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "echo: hello"
     for f in tmp_path.rglob("*"):

@@ -48,8 +48,13 @@ def placeholders(t: Template) -> list[str]:
 
 def test_every_prompt_dir_is_walked():
     dirs = {p.parent.relative_to(PACKAGE_ROOT).as_posix() for p in PROMPT_FILES}
-    assert {"evaluate/prompts", "induction/prompts", "refine_af/prompts", "quality/prompts",
-            "selfinstruct/prompts"} <= dirs
+    assert {
+        "evaluate/prompts",
+        "induction/prompts",
+        "refine_af/prompts",
+        "quality/prompts",
+        "selfinstruct/prompts",
+    } <= dirs
 
 
 @pytest.mark.parametrize("path", PROMPT_FILES, ids=file_id)

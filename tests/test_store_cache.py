@@ -95,7 +95,17 @@ def test_second_identical_run_makes_zero_backend_calls(tmp_path):
     log = tmp_path / "calls.jsonl"
     env = {"INSTRUCTFORGE_CACHE_DIR": str(tmp_path / "cache"), "INSTRUCTFORGE_SCRIPTED_LOG": str(log)}
     for _ in range(2):
-        p = run_cli("ask", "--model", f"scripted:{rules}", "--temperature", "0.7", "--seed", "3", "What is six times seven?", env=env)
+        p = run_cli(
+            "ask",
+            "--model",
+            f"scripted:{rules}",
+            "--temperature",
+            "0.7",
+            "--seed",
+            "3",
+            "What is six times seven?",
+            env=env,
+        )
         assert p.returncode == 0, p.stderr
         assert p.stdout.strip() == "forty-two"
     assert len(log.read_text().splitlines()) == 1
@@ -137,7 +147,7 @@ def test_cache_survives_kill_between_batches(tmp_path):
         from instructforge.llm import LLM
         from instructforge.backends import BackendOptions
         from instructforge.records import Request
-        llm = LLM("scripted:{tmp_path / 'r.jsonl'}", BackendOptions(), cache=CallCache(__import__('pathlib').Path(r"{tmp_path / 'c.sqlite'}")))
+        llm = LLM("scripted:{tmp_path / "r.jsonl"}", BackendOptions(), cache=CallCache(__import__('pathlib').Path(r"{tmp_path / "c.sqlite"}")))
         llm.executor._batch_size = 4
         import instructforge.backends.scripted as sc
         orig = sc.ScriptedBackend.generate

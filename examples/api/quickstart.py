@@ -22,8 +22,10 @@ def main(out: Path) -> None:
     config = inf.GenerateConfig(num_instructions=3, seed=0, bootstrap_max_tokens=160, instance_max_tokens=96)
     run = inf.generate(out=out / "si", model="embedded", config=config)
     s = run.summary
-    print(f"accepted {s['accepted']} of {s['candidates']} candidates; {s['instances']} instances; "
-          f"rejected: {s['rejections_by_reason']}")
+    print(
+        f"accepted {s['accepted']} of {s['candidates']} candidates; {s['instances']} instances; "
+        f"rejected: {s['rejections_by_reason']}"
+    )
     for task in run.tasks(accepted=None):
         print(f"  [{'kept' if task.accepted else task.reason}] {task.instruction[:70]}")
 
@@ -40,8 +42,11 @@ def main(out: Path) -> None:
     # 4. A direct call.
     llm = inf.open_llm("embedded")
     try:
-        answer = llm.complete(inf.Request.chat("Give one word that rhymes with cat.",
-                                               params=inf.SamplingParams(temperature=0, max_tokens=8)))
+        answer = llm.complete(
+            inf.Request.chat(
+                "Give one word that rhymes with cat.", params=inf.SamplingParams(temperature=0, max_tokens=8)
+            )
+        )
     finally:
         llm.close()
     print("ask:", answer.text.strip())

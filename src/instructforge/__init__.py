@@ -20,10 +20,26 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     # the functions the commands run
-    **{name: "instructforge.api" for name in (
-        "generate", "Run", "induce", "induce_as_seeds", "evaluate_induction", "score_induction", "dedup",
-        "evaluate_superni", "evaluate_user_oriented", "compare", "report", "score", "refine", "finetune",
-        "run_experiment")},
+    **{
+        name: "instructforge.api"
+        for name in (
+            "generate",
+            "Run",
+            "induce",
+            "induce_as_seeds",
+            "evaluate_induction",
+            "score_induction",
+            "dedup",
+            "evaluate_superni",
+            "evaluate_user_oriented",
+            "compare",
+            "report",
+            "score",
+            "refine",
+            "finetune",
+            "run_experiment",
+        )
+    },
     # settings
     "ModelConfig": "instructforge.modelconfig",
     "GenerateConfig": "instructforge.selfinstruct.config",
@@ -95,7 +111,6 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'instructforge' has no attribute {name!r}")
     return getattr(importlib.import_module(module), name)
-
 
 
 if TYPE_CHECKING:

@@ -32,9 +32,7 @@ class CallCache:
         self.db = sqlite3.connect(str(path), check_same_thread=False, timeout=60)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute(
-            "CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, model TEXT, completion TEXT)"
-        )
+        self.db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, model TEXT, completion TEXT)")
         self.db.commit()
 
     def get_many(self, keys: list[str]) -> dict[str, Completion]:

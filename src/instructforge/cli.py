@@ -107,8 +107,9 @@ def check_global_config(path: str) -> None:
         if subs and isinstance(section, dict):
             for key in section:
                 if key not in subs:
-                    raise InputError(f"{path}: unknown command '{group} {key}' in config "
-                                     f"({group} has {', '.join(subs)})")
+                    raise InputError(
+                        f"{path}: unknown command '{group} {key}' in config ({group} has {', '.join(subs)})"
+                    )
     for name in names:
         src = file_source(path, name, names, sectioned_only=True)
         settings = getattr(command_object(name).callback, SETTINGS_ATTR, None)
@@ -122,11 +123,19 @@ def check_global_config(path: str) -> None:
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="instructforge")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars or tables (results still print).")
-@click.option("--log-level", default="WARNING", show_default=True,
-              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
-@click.option("--config", "config_file", default=None, metavar="FILE",
-              help="YAML/JSON settings in command sections (generate: {...}); a command's own --config, "
-                   "--set and flags win.")
+@click.option(
+    "--log-level",
+    default="WARNING",
+    show_default=True,
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+)
+@click.option(
+    "--config",
+    "config_file",
+    default=None,
+    metavar="FILE",
+    help="YAML/JSON settings in command sections (generate: {...}); a command's own --config, --set and flags win.",
+)
 @click.pass_context
 def cli(ctx: click.Context, quiet: bool, log_level: str, config_file: str | None) -> None:
     """instructforge: build instruction-tuning data and better small models."""

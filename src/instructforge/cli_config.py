@@ -125,11 +125,25 @@ def settings_command(command: str, **classes: type) -> Callable[[Callable[..., A
             return func(*args, **dict(zip(classes, built, strict=True)), **kwargs)
 
         opts = [_flag_option(s) for s in settings.specs.values() if s.flag]
-        opts.append(click.option("--set", "settings_set", multiple=True, metavar="NAME=VALUE",
-                                 help=f"Any setting (`instructforge config show {command}` lists them all)."))
-        opts.append(click.option("--config", "settings_config", default=None, metavar="FILE",
-                                 type=click.Path(dir_okay=False, path_type=Path),
-                                 help="YAML/JSON settings for this command (or command sections)."))
+        opts.append(
+            click.option(
+                "--set",
+                "settings_set",
+                multiple=True,
+                metavar="NAME=VALUE",
+                help=f"Any setting (`instructforge config show {command}` lists them all).",
+            )
+        )
+        opts.append(
+            click.option(
+                "--config",
+                "settings_config",
+                default=None,
+                metavar="FILE",
+                type=click.Path(dir_okay=False, path_type=Path),
+                help="YAML/JSON settings for this command (or command sections).",
+            )
+        )
         for o in reversed(opts):
             wrapper = o(wrapper)
         setattr(wrapper, SETTINGS_ATTR, settings)

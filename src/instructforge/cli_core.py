@@ -27,8 +27,9 @@ class AskConfig:
         validate(self)
 
     def request(self, prompt: str) -> Request:
-        params = SamplingParams(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens,
-                                stop=tuple(self.stop))
+        params = SamplingParams(
+            temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, stop=tuple(self.stop)
+        )
         if self.raw:
             return Request.raw(prompt, params=params, seed=self.seed)
         return Request.chat(prompt, system=self.system, params=params, seed=self.seed)

@@ -11,8 +11,12 @@ from . import ui
 
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Output dir (default: the file's `out`, else runs/<file name>).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output dir (default: the file's `out`, else runs/<file name>).",
+)
 @click.option("--only", default=None, help="Comma-separated stage names to run (the others are left as they are).")
 @click.option("--dry-run", is_flag=True, help="Check the whole file and list each stage as done or to run.")
 def experiment(file: Path, out: Path | None, only: str | None, dry_run: bool) -> None:
@@ -32,10 +36,20 @@ def experiment(file: Path, out: Path | None, only: str | None, dry_run: bool) ->
 
         raise InputError(f"{file}: no stage {bad[0]!r} (stages: {', '.join(names)})")
     if dry_run:
-        ui.show(ui.table(f"experiment {file} -> {exp.out}", ["stage", "command", "status"],
-                         [[s.name, s.command, "done" if stage_done(s, exp.out) else "to run"] for s in exp.stages]))
+        ui.show(
+            ui.table(
+                f"experiment {file} -> {exp.out}",
+                ["stage", "command", "status"],
+                [[s.name, s.command, "done" if stage_done(s, exp.out) else "to run"] for s in exp.stages],
+            )
+        )
         return
     rows = run(exp, only=chosen)
-    ui.show(ui.table(f"experiment {file} -> {exp.out}", ["stage", "command", "status", "seconds", "output"],
-                     [[r["stage"], r["command"], r["status"], r.get("seconds", ""), r.get("output", "")] for r in rows]))
+    ui.show(
+        ui.table(
+            f"experiment {file} -> {exp.out}",
+            ["stage", "command", "status", "seconds", "output"],
+            [[r["stage"], r["command"], r["status"], r.get("seconds", ""), r.get("output", "")] for r in rows],
+        )
+    )
     click.echo(str(exp.out / "experiment.json"))

@@ -35,10 +35,21 @@ def show(command: tuple[str, ...], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"command": name, "settings": rows}, indent=2))
         return
-    table = ui.table(f"instructforge {name}: settings (--config FILE, --set NAME=VALUE, or the flag)",
-                     ["name", "type", "default", "range", "flag", "help"],
-                     [[r["name"], r["type"], "(required)" if r["required"] else json.dumps(r["default"]),
-                       r["range"], r["flag"] or "", r["help"]] for r in rows])
+    table = ui.table(
+        f"instructforge {name}: settings (--config FILE, --set NAME=VALUE, or the flag)",
+        ["name", "type", "default", "range", "flag", "help"],
+        [
+            [
+                r["name"],
+                r["type"],
+                "(required)" if r["required"] else json.dumps(r["default"]),
+                r["range"],
+                r["flag"] or "",
+                r["help"],
+            ]
+            for r in rows
+        ],
+    )
     out = Console()
     if not out.is_terminal:
         out = Console(width=200)  # piped: do not fold names to a terminal's width

@@ -35,14 +35,28 @@ import yaml
 from .errors import InputError
 
 
-def option(default: Any = MISSING, help: str = "", *, default_factory: Callable[[], Any] | Any = MISSING,
-           choices: Sequence[Any] | None = None, min: float | None = None, max: float | None = None,
-           min_open: bool = False, flag: bool | str = False) -> Any:
+def option(
+    default: Any = MISSING,
+    help: str = "",
+    *,
+    default_factory: Callable[[], Any] | Any = MISSING,
+    choices: Sequence[Any] | None = None,
+    min: float | None = None,
+    max: float | None = None,
+    min_open: bool = False,
+    flag: bool | str = False,
+) -> Any:
     """A dataclass field with its help, choices or range. ``flag``: offered as a command-line
     flag (True: ``--field-name``; a string: that flag name); every field is reachable with
     ``--set``."""
-    meta = {"help": help, "choices": tuple(choices) if choices is not None else None, "min": min, "max": max,
-            "min_open": min_open, "flag": flag}
+    meta = {
+        "help": help,
+        "choices": tuple(choices) if choices is not None else None,
+        "min": min,
+        "max": max,
+        "min_open": min_open,
+        "flag": flag,
+    }
     if default_factory is not MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -107,8 +121,21 @@ def specs(cls: type, prefix: str = "") -> list[Spec]:
             out += specs(t, f"{prefix}{f.name}.")
             continue
         m = f.metadata
-        out.append(Spec(prefix + f.name, cls, f.name, t, _default_of(f), m.get("help", ""), m.get("choices"),
-                        m.get("min"), m.get("max"), bool(m.get("min_open")), m.get("flag", False)))
+        out.append(
+            Spec(
+                prefix + f.name,
+                cls,
+                f.name,
+                t,
+                _default_of(f),
+                m.get("help", ""),
+                m.get("choices"),
+                m.get("min"),
+                m.get("max"),
+                bool(m.get("min_open")),
+                m.get("flag", False),
+            )
+        )
     return out
 
 
@@ -123,7 +150,9 @@ def _type_name(t: Any) -> str:
         return " | ".join(repr(a) for a in typing.get_args(t))
     if t is type(None):
         return "null"
-    return {int: "integer", float: "number", bool: "true/false", str: "text", Path: "path"}.get(t, getattr(t, "__name__", str(t)))
+    return {int: "integer", float: "number", bool: "true/false", str: "text", Path: "path"}.get(
+        t, getattr(t, "__name__", str(t))
+    )
 
 
 # -- checking values ----------------------------------------------------------------------------
@@ -206,8 +235,11 @@ def _wants_text(t: Any) -> bool:
     if t in (str, Path):
         return True
     args = typing.get_args(t)
-    return typing.get_origin(t) in (typing.Union, types.UnionType) and any(a in (str, Path) for a in args) \
+    return (
+        typing.get_origin(t) in (typing.Union, types.UnionType)
+        and any(a in (str, Path) for a in args)
         and not any(a in (int, float, bool) for a in args)
+    )
 
 
 def _show(v: Any) -> str:
@@ -314,11 +346,17 @@ def flatten(d: Mapping[str, Any], prefix: str = "", nested: Iterable[str] = ()) 
 
 def _where_map(path: Path, lines: Mapping[str, int], prefix: str) -> dict[str, str]:
     """Setting name (dotted, ``-`` read as ``_``) -> "file:line", for every key under ``prefix``."""
-    return {k[len(prefix):].replace("-", "_"): f"{path}:{n}" for k, n in lines.items() if k.startswith(prefix)}
+    return {k[len(prefix) :].replace("-", "_"): f"{path}:{n}" for k, n in lines.items() if k.startswith(prefix)}
 
 
-def file_source(path: Path | str, command: str, known_commands: Iterable[str] = (), *,
-                sectioned_only: bool = False, setting_names: Iterable[str] = ()) -> Source | None:
+def file_source(
+    path: Path | str,
+    command: str,
+    known_commands: Iterable[str] = (),
+    *,
+    sectioned_only: bool = False,
+    setting_names: Iterable[str] = (),
+) -> Source | None:
     """The settings ``path`` gives ``command`` ("generate", "evaluate superni"): its section
     when the file's top level is command names (and none is one of the command's own
     ``setting_names``), else (unless ``sectioned_only``) the whole mapping. None when a
@@ -349,8 +387,11 @@ def file_source(path: Path | str, command: str, known_commands: Iterable[str] = 
     if sectioned_only:
         unknown = sorted(tops - groups)
         hint = difflib.get_close_matches(unknown[0], sorted(groups), n=1)
-        raise InputError.at(path, lines.get(unknown[0]), f"unknown command {unknown[0]!r} in config"
-                            + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+        raise InputError.at(
+            path,
+            lines.get(unknown[0]),
+            f"unknown command {unknown[0]!r} in config" + (f" (did you mean {hint[0]!r}?)" if hint else ""),
+        )
     return Source(dict(data), _where_map(path, lines, ""))
 
 
@@ -403,9 +444,14 @@ class Settings:
                 spec = self.specs.get(name)
                 if spec is None:
                     hint = difflib.get_close_matches(name, list(self.specs), n=1)
-                    raise InputError(f"{where}: unknown setting {name!r} for {self.command}"
-                                     + (f" (did you mean {hint[0]!r}?)" if hint else
-                                        f" (`instructforge config show {self.command}` lists them)"))
+                    raise InputError(
+                        f"{where}: unknown setting {name!r} for {self.command}"
+                        + (
+                            f" (did you mean {hint[0]!r}?)"
+                            if hint
+                            else f" (`instructforge config show {self.command}` lists them)"
+                        )
+                    )
                 if name in src.raw and _wants_text(spec.type):
                     value = src.raw[name]  # `--stop 16.` is the text "16.", not a number
                 merged[name] = check(spec, value, where)
@@ -434,9 +480,18 @@ class Settings:
 
     def rows(self) -> list[dict[str, Any]]:
         """For ``config show``: name, type, default, range/choices, flag, help."""
-        return [{"name": s.name, "type": s.describe_type(), "default": None if s.required else _plain(s.default),
-                 "required": s.required, "range": s.describe_range(), "flag": flag_name(s), "help": s.help}
-                for s in self.specs.values()]
+        return [
+            {
+                "name": s.name,
+                "type": s.describe_type(),
+                "default": None if s.required else _plain(s.default),
+                "required": s.required,
+                "range": s.describe_range(),
+                "flag": flag_name(s),
+                "help": s.help,
+            }
+            for s in self.specs.values()
+        ]
 
 
 def _apply(obj: Any, values: Mapping[str, Any], prefix: str) -> Any:
@@ -452,7 +507,7 @@ def _apply(obj: Any, values: Mapping[str, Any], prefix: str) -> Any:
 
 
 def _prefixes(name: str) -> list[str]:
-    """"a.b.c" -> ["a.b.c", "a.b", "a"]: where a nested setting was given, most precise first."""
+    """ "a.b.c" -> ["a.b.c", "a.b", "a"]: where a nested setting was given, most precise first."""
     parts = name.split(".")
     return [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
 
@@ -473,6 +528,7 @@ def _plain(v: Any) -> Any:
 
 def as_dict(obj: Any) -> dict[str, Any]:
     """A config dataclass as plain data for config.yaml (tuples as lists, paths as text)."""
+
     def plain(v: Any) -> Any:
         if dataclasses.is_dataclass(v) and not isinstance(v, type):
             return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v)}

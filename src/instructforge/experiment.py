@@ -123,15 +123,18 @@ def _report(out: Path, config: Any, path: Path | None = None) -> Path:
 
 
 KINDS = {
-    "generate": StageKind({"seeds": False, "from_run": False}, "instructforge.selfinstruct.config:GenerateConfig",
-                          True, _gen),
+    "generate": StageKind(
+        {"seeds": False, "from_run": False}, "instructforge.selfinstruct.config:GenerateConfig", True, _gen
+    ),
     "export": StageKind({"run": True, "format": False, "include_seeds": False}, None, False, _export),
     "refine": StageKind({"run": True}, "instructforge.refine_af.config:RefineConfig", True, _refine),
     "finetune": StageKind({"data": True}, "instructforge.train.sft:SFTConfig", True, _finetune),
-    "evaluate superni": StageKind({"tasks": True, "predictions": False}, "instructforge.evaluate.superni:SuperNIConfig",
-                                  True, _superni),
-    "evaluate user-oriented": StageKind({"data": True}, "instructforge.evaluate.user_oriented:UserOrientedConfig",
-                                        True, _user_oriented),
+    "evaluate superni": StageKind(
+        {"tasks": True, "predictions": False}, "instructforge.evaluate.superni:SuperNIConfig", True, _superni
+    ),
+    "evaluate user-oriented": StageKind(
+        {"data": True}, "instructforge.evaluate.user_oriented:UserOrientedConfig", True, _user_oriented
+    ),
     "compare": StageKind({"a": True, "b": True}, "instructforge.evaluate.compare:CompareConfig", False, _compare),
     "report": StageKind({"path": False}, "instructforge.reports.rundata:ReportConfig", False, _report),
 }
@@ -191,8 +194,10 @@ def load(path: Path | str, out: Path | str | None = None) -> Experiment:
                     lines.update(key_lines(item, f"stages.{i}."))
     unknown_top = sorted(set(data) - {"out", "model", "stages"})
     if unknown_top:
-        raise InputError(f"{_where(path, lines, unknown_top[0])}: unknown key {unknown_top[0]!r} "
-                         "(an experiment has out, model, stages)")
+        raise InputError(
+            f"{_where(path, lines, unknown_top[0])}: unknown key {unknown_top[0]!r} "
+            "(an experiment has out, model, stages)"
+        )
     base = path.parent
     out_dir = Path(out) if out is not None else Path(data.get("out") or f"runs/{path.stem}")
     default_model = _model(data.get("model"), ModelConfig(), _where(path, lines, "model"))
@@ -211,8 +216,10 @@ def load(path: Path | str, out: Path | str | None = None) -> Experiment:
             raise InputError(f"{at}: unknown command {command!r} (an experiment runs {', '.join(kinds)})")
         extra = sorted(set(raw) - COMMON - set(kind.inputs))
         if extra:
-            raise InputError(f"{_where(path, lines, 'stages', i, extra[0])}: {command} takes no {extra[0]!r} "
-                             f"(its inputs: {', '.join(kind.inputs) or 'none'})")
+            raise InputError(
+                f"{_where(path, lines, 'stages', i, extra[0])}: {command} takes no {extra[0]!r} "
+                f"(its inputs: {', '.join(kind.inputs) or 'none'})"
+            )
 
         def subst(v: Any, key: str, i: int = i) -> Any:
             if not isinstance(v, str):
@@ -233,8 +240,11 @@ def load(path: Path | str, out: Path | str | None = None) -> Experiment:
                 p = Path(v)
                 v = p if p.is_absolute() or _REF.search(str(raw[key])) else (base / p)
             inputs[key] = v
-        model = _model(subst(raw.get("model"), "model"), default_model, _where(path, lines, "stages", i, "model")) \
-            if kind.uses_model else None
+        model = (
+            _model(subst(raw.get("model"), "model"), default_model, _where(path, lines, "stages", i, "model"))
+            if kind.uses_model
+            else None
+        )
         config = None
         config_cls = kind.config_class()
         if config_cls is not None:
@@ -247,9 +257,12 @@ def load(path: Path | str, out: Path | str | None = None) -> Experiment:
         elif raw.get("settings"):
             raise InputError(f"{_where(path, lines, 'stages', i, 'settings')}: {command} has no settings")
         out_path = out_dir / name
-        spec = {"command": command, "inputs": {k: str(v) for k, v in inputs.items()},
-                "model": model.public() if model else None,
-                "settings": _plain(config)}
+        spec = {
+            "command": command,
+            "inputs": {k: str(v) for k, v in inputs.items()},
+            "model": model.public() if model else None,
+            "settings": _plain(config),
+        }
         stages.append(Stage(name, command, kind, inputs, model, config, spec))
         outputs[name] = _output_of(command, out_path, inputs)
     return Experiment(path, out_dir, stages)
@@ -286,9 +299,14 @@ def stage_done(stage: Stage, out_dir: Path) -> bool:
 def run(exp: Experiment, *, only: list[str] | None = None) -> list[dict[str, Any]]:
     """Run every stage that is not finished, in order; returns one row per stage."""
     exp.out.mkdir(parents=True, exist_ok=True)
-    atomic_write(exp.out / "experiment.yaml", yaml.safe_dump(
-        {"file": str(exp.path), "out": str(exp.out), "stages": [{"name": s.name, **s.spec} for s in exp.stages]},
-        sort_keys=False, allow_unicode=True))
+    atomic_write(
+        exp.out / "experiment.yaml",
+        yaml.safe_dump(
+            {"file": str(exp.path), "out": str(exp.out), "stages": [{"name": s.name, **s.spec} for s in exp.stages]},
+            sort_keys=False,
+            allow_unicode=True,
+        ),
+    )
     rows: list[dict[str, Any]] = []
     for i, st in enumerate(exp.stages, 1):
         stage_dir = exp.out / st.name
@@ -297,8 +315,14 @@ def run(exp: Experiment, *, only: list[str] | None = None) -> list[dict[str, Any
             continue
         if stage_done(st, exp.out):
             ui.info(f"[{i}/{len(exp.stages)}] {st.name} ({st.command}): done, skipped")
-            rows.append({"stage": st.name, "command": st.command, "status": "skipped (done)",
-                         "output": str(_output_of(st.command, stage_dir, st.inputs))})
+            rows.append(
+                {
+                    "stage": st.name,
+                    "command": st.command,
+                    "status": "skipped (done)",
+                    "output": str(_output_of(st.command, stage_dir, st.inputs)),
+                }
+            )
             _progress(exp, rows)
             continue
         ui.info(f"[{i}/{len(exp.stages)}] {st.name} ({st.command}) ...")
@@ -310,10 +334,18 @@ def run(exp: Experiment, *, only: list[str] | None = None) -> list[dict[str, Any
             kw["config"] = st.config
         output = st.kind.run(stage_dir, **kw)
         seconds = round(time.perf_counter() - t0, 1)
-        write_json(stage_dir / MARKER, {"spec": st.spec, "output": str(output), "seconds": seconds,
-                                        "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
-        rows.append({"stage": st.name, "command": st.command, "status": "ran", "seconds": seconds,
-                     "output": str(output)})
+        write_json(
+            stage_dir / MARKER,
+            {
+                "spec": st.spec,
+                "output": str(output),
+                "seconds": seconds,
+                "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            },
+        )
+        rows.append(
+            {"stage": st.name, "command": st.command, "status": "ran", "seconds": seconds, "output": str(output)}
+        )
         _progress(exp, rows)
     _progress(exp, rows)
     return rows

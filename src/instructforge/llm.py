@@ -52,9 +52,7 @@ class Stats:
 
     def as_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
-        d["tokens_per_second"] = (
-            round(self.completion_tokens / self.model_seconds, 2) if self.model_seconds else None
-        )
+        d["tokens_per_second"] = round(self.completion_tokens / self.model_seconds, 2) if self.model_seconds else None
         return d
 
 
@@ -74,10 +72,12 @@ class LLM:
         self.cache = cache
         # Until the backend is built (the first request that misses the cache), its window is
         # what the options say it will be: a fully cached run never loads a model.
-        hint = self.options.concurrency if spec.startswith("openai:") and not self.options.adaptive_concurrency \
+        hint = (
+            self.options.concurrency
+            if spec.startswith("openai:") and not self.options.adaptive_concurrency
             else self.options.batch_size
-        self.executor: Executor = executor or LocalExecutor(lambda: load_backend(spec, self.options),
-                                                            window_hint=hint)
+        )
+        self.executor: Executor = executor or LocalExecutor(lambda: load_backend(spec, self.options), window_hint=hint)
         self.stats = Stats()
         self.max_consecutive_errors = max_consecutive_errors
 
@@ -89,7 +89,9 @@ class LLM:
     def stream(self) -> Stream:
         return Stream(self)
 
-    def generate(self, requests: Sequence[Request], desc: str = "generating", *, by_length: bool = True) -> list[Completion]:
+    def generate(
+        self, requests: Sequence[Request], desc: str = "generating", *, by_length: bool = True
+    ) -> list[Completion]:
         """Completions for ``requests``, in their order. Misses go out shortest prompt first, so
         engine batches hold prompts of similar length (no engine pads, or forces, long prompts
         beside short ones); ``by_length=False`` keeps the caller's order (a stage that ordered
@@ -240,11 +242,19 @@ class Stream:
             self.in_flight -= 1
             self.done += 1
             if self._log is not None:
-                self._log.write(json.dumps({"request": req.to_dict(), "finish_reason": comp.finish_reason,
-                                            "prompt_tokens": comp.prompt_tokens,
-                                            "completion_tokens": comp.completion_tokens,
-                                            "seconds": round(time.perf_counter() - self._sent.pop(rid, 0.0), 4)},
-                                           ensure_ascii=False) + "\n")
+                self._log.write(
+                    json.dumps(
+                        {
+                            "request": req.to_dict(),
+                            "finish_reason": comp.finish_reason,
+                            "prompt_tokens": comp.prompt_tokens,
+                            "completion_tokens": comp.completion_tokens,
+                            "seconds": round(time.perf_counter() - self._sent.pop(rid, 0.0), 4),
+                        },
+                        ensure_ascii=False,
+                    )
+                    + "\n"
+                )
             stats.finish_reasons[comp.finish_reason] = stats.finish_reasons.get(comp.finish_reason, 0) + 1
             if comp.ok:
                 self._consecutive_errors = 0

@@ -220,8 +220,9 @@ class NoveltyIndex:
         """Exact F (rouge_score's float expression, query = target, pool text = prediction)."""
         self.exact_scored += len(idx)
         seqs = self._seqs
-        lcs = process.cdist([qseq], [seqs[i] for i in idx], scorer=LCSseq.similarity,
-                            dtype=np.int32, workers=1)[0].astype(np.float64)
+        lcs = process.cdist([qseq], [seqs[i] for i in idx], scorer=LCSseq.similarity, dtype=np.int32, workers=1)[
+            0
+        ].astype(np.float64)
         n = self._lens[idx].astype(np.float64)
         pos = lcs > 0
         if not pos.all():  # rouge_score: no common token -> 0.0
@@ -269,8 +270,9 @@ class NoveltyIndex:
         return float(f[j]), int(cand[j])
 
 
-def read_records(path: Path, field: str = "instruction", *, strict: bool = True
-                 ) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:
+def read_records(
+    path: Path, field: str = "instruction", *, strict: bool = True
+) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:
     """Read a JSONL file of objects that each have a string ``field``.
 
     Returns ``([(line_number, record), ...], problems)``; blank lines are skipped. With
@@ -311,8 +313,13 @@ def read_records(path: Path, field: str = "instruction", *, strict: bool = True
 class DedupConfig:
     """Settings of ``instructforge dedup`` (and ``instructforge.api.induction.dedup``)."""
 
-    threshold: float = option(0.7, "Reject a record whose max ROUGE-L F with a kept record is above this; "
-                              "equal is kept (paper: 0.7)", min=0, max=1, flag=True)
+    threshold: float = option(
+        0.7,
+        "Reject a record whose max ROUGE-L F with a kept record is above this; equal is kept (paper: 0.7)",
+        min=0,
+        max=1,
+        flag=True,
+    )
     field: str = option("instruction", "The text field compared (paper: the instruction)", flag=True)
     stemmer: bool = option(False, "Porter-stem tokens as rouge_score's use_stemmer=True (paper: off)", flag=True)
 

@@ -22,14 +22,23 @@ from .novelty import DedupConfig
 
 @click.command("dedup")
 @click.argument("input_path", metavar="INPUT.jsonl", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Output folder: kept.jsonl, rejected.jsonl, summary.json, config.yaml.")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder: kept.jsonl, rejected.jsonl, summary.json, config.yaml.",
+)
 @settings_command("dedup", cfg=DedupConfig)
 def dedup(input_path: Path, out_dir: Path, cfg: DedupConfig) -> None:
     """Drop records too similar (ROUGE-L) to an earlier kept record, greedily in file order."""
     from .api.induction import dedup as run_dedup
 
     s = run_dedup(input_path, out=out_dir, config=cfg)
-    ui.show(ui.table(f"dedup {input_path.name} (ROUGE-L > {cfg.threshold} rejected)",
-                     ["records", "kept", "rejected", "seconds", "output"],
-                     [[s["records"], s["kept"], s["rejected"], round(s["seconds"], 2), str(out_dir)]]))
+    ui.show(
+        ui.table(
+            f"dedup {input_path.name} (ROUGE-L > {cfg.threshold} rejected)",
+            ["records", "kept", "rejected", "seconds", "output"],
+            [[s["records"], s["kept"], s["rejected"], round(s["seconds"], 2), str(out_dir)]],
+        )
+    )

@@ -44,9 +44,14 @@ class Candidate:
         return ACCEPTED if self.accepted else REJECTED
 
     def payload(self) -> dict[str, Any]:
-        p: dict[str, Any] = {"instruction": self.instruction, "prompt": self.prompt_index,
-                             "reason": self.reason, "detail": self.detail,
-                             "max_rouge_l": self.max_rouge_l, "most_similar": self.most_similar}
+        p: dict[str, Any] = {
+            "instruction": self.instruction,
+            "prompt": self.prompt_index,
+            "reason": self.reason,
+            "detail": self.detail,
+            "max_rouge_l": self.max_rouge_l,
+            "most_similar": self.most_similar,
+        }
         if self.is_classification is not None:
             p["is_classification"] = self.is_classification
             p["classify_answer"] = self.classify_answer
@@ -57,12 +62,20 @@ class Candidate:
     @classmethod
     def from_row(cls, key: str, status: str, p: dict[str, Any]) -> Candidate:
         clf = p.get("is_classification")
-        return cls(key=key, instruction=str(p.get("instruction", "")), accepted=status == ACCEPTED,
-                   prompt_index=int(p.get("prompt", p.get("round", 0)) or 0),
-                   reason=p.get("reason"), detail=p.get("detail"), max_rouge_l=p.get("max_rouge_l"),
-                   most_similar=p.get("most_similar"),
-                   is_classification=None if clf is None else bool(clf),
-                   classify_answer=p.get("classify_answer"), input=p.get("input"), output=p.get("output"))
+        return cls(
+            key=key,
+            instruction=str(p.get("instruction", "")),
+            accepted=status == ACCEPTED,
+            prompt_index=int(p.get("prompt", p.get("round", 0)) or 0),
+            reason=p.get("reason"),
+            detail=p.get("detail"),
+            max_rouge_l=p.get("max_rouge_l"),
+            most_similar=p.get("most_similar"),
+            is_classification=None if clf is None else bool(clf),
+            classify_answer=p.get("classify_answer"),
+            input=p.get("input"),
+            output=p.get("output"),
+        )
 
 
 @dataclass(slots=True)
@@ -81,8 +94,12 @@ class TaskRecord:
         return ACCEPTED if self.accepted else REJECTED
 
     def task(self) -> Task:
-        return Task(instruction=self.instruction, instances=list(self.instances),
-                    is_classification=self.is_classification, id=self.key)
+        return Task(
+            instruction=self.instruction,
+            instances=list(self.instances),
+            is_classification=self.is_classification,
+            id=self.key,
+        )
 
     def payload(self) -> dict[str, Any]:
         p = self.task().to_dict()
@@ -93,8 +110,15 @@ class TaskRecord:
     @classmethod
     def from_row(cls, key: str, status: str, p: dict[str, Any]) -> TaskRecord:
         t = Task.from_dict(p)
-        return cls(key=key, instruction=t.instruction, accepted=status == ACCEPTED, instances=t.instances,
-                   is_classification=t.is_classification, reason=p.get("reason"), detail=p.get("detail"))
+        return cls(
+            key=key,
+            instruction=t.instruction,
+            accepted=status == ACCEPTED,
+            instances=t.instances,
+            is_classification=t.is_classification,
+            reason=p.get("reason"),
+            detail=p.get("detail"),
+        )
 
 
 @dataclass(slots=True)
@@ -109,14 +133,24 @@ class InstanceRejection:
     status: ClassVar[str] = REJECTED
 
     def payload(self) -> dict[str, Any]:
-        return {"task_key": self.task_key, "input": self.input, "output": self.output,
-                "reason": self.reason, "detail": self.detail}
+        return {
+            "task_key": self.task_key,
+            "input": self.input,
+            "output": self.output,
+            "reason": self.reason,
+            "detail": self.detail,
+        }
 
     @classmethod
     def from_row(cls, key: str, status: str, p: dict[str, Any]) -> InstanceRejection:
-        return cls(key=key, task_key=str(p.get("task_key", "")), input=str(p.get("input", "")),
-                   output=str(p.get("output", "")), reason=str(p.get("reason", "")),
-                   detail=str(p.get("detail") or ""))
+        return cls(
+            key=key,
+            task_key=str(p.get("task_key", "")),
+            input=str(p.get("input", "")),
+            output=str(p.get("output", "")),
+            reason=str(p.get("reason", "")),
+            detail=str(p.get("detail") or ""),
+        )
 
 
 @dataclass(slots=True)
@@ -145,22 +179,40 @@ class ScoreRecord:
     status: ClassVar[str] = "scored"
 
     def payload(self) -> dict[str, Any]:
-        return {"task_key": self.task_key, "index": self.index, "text_sha": self.text_sha,
-                "fingerprint": self.fingerprint, "reward": self.reward, "rew": self.rew,
-                "rew_source": self.rew_source, "naturalness": self.naturalness, "coherence": self.coherence,
-                "understandability": self.understandability, "audit_p": dict(self.audit_p),
-                "audit_yes": dict(self.audit_yes),
-                "flags": [{"reason": f.reason, "detail": f.detail} for f in self.flags]}
+        return {
+            "task_key": self.task_key,
+            "index": self.index,
+            "text_sha": self.text_sha,
+            "fingerprint": self.fingerprint,
+            "reward": self.reward,
+            "rew": self.rew,
+            "rew_source": self.rew_source,
+            "naturalness": self.naturalness,
+            "coherence": self.coherence,
+            "understandability": self.understandability,
+            "audit_p": dict(self.audit_p),
+            "audit_yes": dict(self.audit_yes),
+            "flags": [{"reason": f.reason, "detail": f.detail} for f in self.flags],
+        }
 
     @classmethod
     def from_row(cls, key: str, status: str, p: dict[str, Any]) -> ScoreRecord:
-        return cls(key=key, task_key=str(p.get("task_key", "")), index=int(p.get("index", 0)),
-                   text_sha=str(p.get("text_sha", "")), fingerprint=str(p.get("fingerprint", "")),
-                   reward=float(p["reward"]), rew=float(p["rew"]), rew_source=str(p.get("rew_source", "")),
-                   naturalness=float(p["naturalness"]), coherence=float(p["coherence"]),
-                   understandability=float(p["understandability"]), audit_p=dict(p.get("audit_p") or {}),
-                   audit_yes=dict(p.get("audit_yes") or {}),
-                   flags=[Rejection(str(f.get("reason", "")), str(f.get("detail") or "")) for f in p.get("flags") or []])
+        return cls(
+            key=key,
+            task_key=str(p.get("task_key", "")),
+            index=int(p.get("index", 0)),
+            text_sha=str(p.get("text_sha", "")),
+            fingerprint=str(p.get("fingerprint", "")),
+            reward=float(p["reward"]),
+            rew=float(p["rew"]),
+            rew_source=str(p.get("rew_source", "")),
+            naturalness=float(p["naturalness"]),
+            coherence=float(p["coherence"]),
+            understandability=float(p["understandability"]),
+            audit_p=dict(p.get("audit_p") or {}),
+            audit_yes=dict(p.get("audit_yes") or {}),
+            flags=[Rejection(str(f.get("reason", "")), str(f.get("detail") or "")) for f in p.get("flags") or []],
+        )
 
 
 def score_key(task_key: str, index: int) -> str:

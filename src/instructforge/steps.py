@@ -38,7 +38,7 @@ def run_steps(llm: LLM, procedures: Sequence[Steps[Any]], desc: str = "generatin
         nxt: dict[int, list[Request]] = {}
         pos = 0
         for i, reqs in pending.items():
-            part, pos = comps[pos:pos + len(reqs)], pos + len(reqs)
+            part, pos = comps[pos : pos + len(reqs)], pos + len(reqs)
             try:
                 nxt[i] = procedures[i].send(part)
             except StopIteration as done:

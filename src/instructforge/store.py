@@ -106,11 +106,15 @@ class RunStore:
 
     def update(self, kind: str, key: str, payload: dict[str, Any], status: str | None = None) -> None:
         if status is None:
-            self.db.execute("UPDATE records SET payload=? WHERE kind=? AND key=?",
-                            (json.dumps(payload, ensure_ascii=False), kind, key))
+            self.db.execute(
+                "UPDATE records SET payload=? WHERE kind=? AND key=?",
+                (json.dumps(payload, ensure_ascii=False), kind, key),
+            )
         else:
-            self.db.execute("UPDATE records SET payload=?, status=? WHERE kind=? AND key=?",
-                            (json.dumps(payload, ensure_ascii=False), status, kind, key))
+            self.db.execute(
+                "UPDATE records SET payload=?, status=? WHERE kind=? AND key=?",
+                (json.dumps(payload, ensure_ascii=False), status, kind, key),
+            )
 
     def set_meta(self, key: str, value: Any) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
@@ -140,7 +144,9 @@ class RunStore:
         return self.db.execute("SELECT COUNT(*) FROM records WHERE kind=? AND status=?", (kind, status)).fetchone()[0]
 
     def counts_by_status(self, kind: str) -> dict[str, int]:
-        return dict(self.db.execute("SELECT status, COUNT(*) FROM records WHERE kind=? GROUP BY status", (kind,)).fetchall())
+        return dict(
+            self.db.execute("SELECT status, COUNT(*) FROM records WHERE kind=? GROUP BY status", (kind,)).fetchall()
+        )
 
     def get_meta(self, key: str, default: Any = None) -> Any:
         row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()

@@ -81,8 +81,11 @@ def test_bad_inputs_exit_2(tmp_path):
     ind = eval_dir(tmp_path / "ind", {"t1": 1.0}, kind="induction", metric="execution_accuracy")
     empty = tmp_path / "empty"
     empty.mkdir()
-    for args, msg in [((a, b), "no task in common"), ((a, ind), "cannot be compared"),
-                      ((a, empty), "results.json: not found")]:
+    for args, msg in [
+        ((a, b), "no task in common"),
+        ((a, ind), "cannot be compared"),
+        ((a, empty), "results.json: not found"),
+    ]:
         r = run_cli("compare", str(args[0]), str(args[1]))
         assert r.returncode == 2 and msg in r.stderr, r.stderr
     with pytest.raises(InputError, match='no task has a numeric "bleu"'):

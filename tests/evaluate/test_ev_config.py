@@ -48,32 +48,61 @@ def files(d: Path) -> dict[str, str]:
 # -- bad config files ------------------------------------------------------------------------------
 
 BAD = {  # command -> [(file text, message); the bad key is on line 2]
-    "superni": [("max_tokens: 10\nmax_instance: 3\n", "unknown setting 'max_instance' for evaluate superni "
-                                                      "(did you mean 'max_instances'?)"),
-                ("max_tokens: 10\nmax_instances: many\n", "max_instances: expected integer, got the text 'many'"),
-                ("max_tokens: 10\nmax_instances: 0\n", "max_instances: 0 is out of range [1, inf]"),
-                ("max_tokens: 10\nprompt_format: json\n", "prompt_format: the text 'json' is not one of chat, raw")],
-    "user-oriented": [("max_tokens: 10\njudge_mehtod: text\n", "unknown setting 'judge_mehtod'"),
-                      ("max_tokens: 10\nmax_instructions: 2.5\n", "max_instructions: expected integer | null"),
-                      ("max_tokens: 10\njudge_logprobs: 0\n", "judge_logprobs: 0 is out of range [1, inf]")],
-    "compare": [("seed: 1\nbootstrp: 10\n", "unknown setting 'bootstrp' for compare (did you mean 'bootstrap'?)"),
-                ("seed: 1\nbootstrap: 1.5\n", "bootstrap: expected integer, got 1.5"),
-                ("seed: 1\ntie_threshold: -0.5\n", "tie_threshold: -0.5 is out of range [0, inf]")],
+    "superni": [
+        (
+            "max_tokens: 10\nmax_instance: 3\n",
+            "unknown setting 'max_instance' for evaluate superni (did you mean 'max_instances'?)",
+        ),
+        ("max_tokens: 10\nmax_instances: many\n", "max_instances: expected integer, got the text 'many'"),
+        ("max_tokens: 10\nmax_instances: 0\n", "max_instances: 0 is out of range [1, inf]"),
+        ("max_tokens: 10\nprompt_format: json\n", "prompt_format: the text 'json' is not one of chat, raw"),
+    ],
+    "user-oriented": [
+        ("max_tokens: 10\njudge_mehtod: text\n", "unknown setting 'judge_mehtod'"),
+        ("max_tokens: 10\nmax_instructions: 2.5\n", "max_instructions: expected integer | null"),
+        ("max_tokens: 10\njudge_logprobs: 0\n", "judge_logprobs: 0 is out of range [1, inf]"),
+    ],
+    "compare": [
+        ("seed: 1\nbootstrp: 10\n", "unknown setting 'bootstrp' for compare (did you mean 'bootstrap'?)"),
+        ("seed: 1\nbootstrap: 1.5\n", "bootstrap: expected integer, got 1.5"),
+        ("seed: 1\ntie_threshold: -0.5\n", "tie_threshold: -0.5 is out of range [0, inf]"),
+    ],
 }
 
 
 @pytest.mark.parametrize("command,text,msg", [(c, t, m) for c, cases in BAD.items() for t, m in cases])
-def test_bad_config_exits_2_with_file_and_line_nothing_written(command, text, msg, shared_data, preds, uo_rules,
-                                                               tmp_path):
+def test_bad_config_exits_2_with_file_and_line_nothing_written(
+    command, text, msg, shared_data, preds, uo_rules, tmp_path
+):
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text(text)
     out = tmp_path / "out"
     a, b = eval_dir(tmp_path / "a", {"t1": 1.0}), eval_dir(tmp_path / "b", {"t1": 2.0})
-    args = {"superni": ["evaluate", "superni", "--tasks", str(shared_data / "superni"), "--predictions", str(preds),
-                        "--out", str(out)],
-            "user-oriented": ["evaluate", "user-oriented", "--data", str(uo_rules[0]), "--model", uo_rules[1],
-                              "--judge", uo_rules[1], "--out", str(out)],
-            "compare": ["compare", str(a), str(b), "--out", str(out)]}[command]
+    args = {
+        "superni": [
+            "evaluate",
+            "superni",
+            "--tasks",
+            str(shared_data / "superni"),
+            "--predictions",
+            str(preds),
+            "--out",
+            str(out),
+        ],
+        "user-oriented": [
+            "evaluate",
+            "user-oriented",
+            "--data",
+            str(uo_rules[0]),
+            "--model",
+            uo_rules[1],
+            "--judge",
+            uo_rules[1],
+            "--out",
+            str(out),
+        ],
+        "compare": ["compare", str(a), str(b), "--out", str(out)],
+    }[command]
     p = run_cli(*args, "--config", str(cfg))
     assert p.returncode == 2, p.stderr
     assert p.stderr.strip() == f"error: {cfg}:2: {msg}" or p.stderr.strip().startswith(f"error: {cfg}:2: {msg}")
@@ -82,11 +111,13 @@ def test_bad_config_exits_2_with_file_and_line_nothing_written(command, text, ms
 
 
 def test_bad_values_from_python_name_the_class_and_field():
-    for make, msg in [(lambda: SuperNIConfig(max_instances=0), "SuperNIConfig: max_instances: 0 is out of range"),
-                      (lambda: SuperNIConfig(prompt_format="json"), "SuperNIConfig: prompt_format"),
-                      (lambda: UserOrientedConfig(judge_method="vote"), "UserOrientedConfig: judge_method"),
-                      (lambda: UserOrientedConfig(max_tokens="long"), "UserOrientedConfig: max_tokens: expected integer"),
-                      (lambda: CompareConfig(bootstrap=-1), "CompareConfig: bootstrap: -1 is out of range")]:
+    for make, msg in [
+        (lambda: SuperNIConfig(max_instances=0), "SuperNIConfig: max_instances: 0 is out of range"),
+        (lambda: SuperNIConfig(prompt_format="json"), "SuperNIConfig: prompt_format"),
+        (lambda: UserOrientedConfig(judge_method="vote"), "UserOrientedConfig: judge_method"),
+        (lambda: UserOrientedConfig(max_tokens="long"), "UserOrientedConfig: max_tokens: expected integer"),
+        (lambda: CompareConfig(bootstrap=-1), "CompareConfig: bootstrap: -1 is out of range"),
+    ]:
         with pytest.raises(InputError, match=msg):
             make()
     # what --only and --stop give on the command line, read the same from Python
@@ -101,17 +132,30 @@ def test_superni_flag_set_and_file_give_the_same_config(shared_data, preds, tmp_
     tasks = str(shared_data / "superni")
     (tmp_path / "cfg.yaml").write_text(f"max_instances: 3\nonly: [{TASKS[0]}, {TASKS[1]}]\nnum_pos_examples: 1\n")
     (tmp_path / "g.yaml").write_text("evaluate:\n  superni:\n    max_instances: 3\n    num_pos_examples: 1\n")
-    ways = {"flags": ["--max-instances", "3", "--only", ",".join(TASKS), "--num-pos-examples", "1"],
-            "set": ["--set", "max_instances=3", "--set", f"only=[{TASKS[0]}, {TASKS[1]}]", "--set", "num_pos_examples=1"],
-            "file": ["--config", str(tmp_path / "cfg.yaml")],
-            # the global file, overridden: its max_instances by --set, that by the flag
-            "global": ["--only", TASKS[0], "--only", TASKS[1], "--set", "max_instances=5", "--max-instances", "3"]}
+    ways = {
+        "flags": ["--max-instances", "3", "--only", ",".join(TASKS), "--num-pos-examples", "1"],
+        "set": ["--set", "max_instances=3", "--set", f"only=[{TASKS[0]}, {TASKS[1]}]", "--set", "num_pos_examples=1"],
+        "file": ["--config", str(tmp_path / "cfg.yaml")],
+        # the global file, overridden: its max_instances by --set, that by the flag
+        "global": ["--only", TASKS[0], "--only", TASKS[1], "--set", "max_instances=5", "--max-instances", "3"],
+    }
     seen = {}
     for name, extra in ways.items():
         pre = ["--config", str(tmp_path / "g.yaml")] if name == "global" else []
         out = tmp_path / name
-        run_cli(*pre, "evaluate", "superni", "--tasks", tasks, "--predictions", str(preds), "--out", str(out), *extra,
-                check=True)
+        run_cli(
+            *pre,
+            "evaluate",
+            "superni",
+            "--tasks",
+            tasks,
+            "--predictions",
+            str(preds),
+            "--out",
+            str(out),
+            *extra,
+            check=True,
+        )
         seen[name] = files(out)
     assert seen["flags"] == seen["set"] == seen["file"] == seen["global"]
     cfg = yaml.safe_load(seen["flags"]["config.yaml"])
@@ -122,13 +166,17 @@ def test_superni_flag_set_and_file_give_the_same_config(shared_data, preds, tmp_
 def test_user_oriented_flag_set_and_file_give_the_same_config(uo_rules, tmp_path, isolated_cache):
     data, spec = uo_rules
     (tmp_path / "cfg.yaml").write_text(f"judge: '{spec}'\nmax_instructions: 3\njudge_method: text\n")
-    ways = {"flags": ["--judge", spec, "--max-instructions", "3", "--judge-method", "text"],
-            "set": ["--set", f"judge={spec}", "--set", "max_instructions=3", "--set", "judge_method=text"],
-            "file": ["--config", str(tmp_path / "cfg.yaml")]}
+    ways = {
+        "flags": ["--judge", spec, "--max-instructions", "3", "--judge-method", "text"],
+        "set": ["--set", f"judge={spec}", "--set", "max_instructions=3", "--set", "judge_method=text"],
+        "file": ["--config", str(tmp_path / "cfg.yaml")],
+    }
     seen = {}
     for name, extra in ways.items():
         out = tmp_path / name
-        run_cli("evaluate", "user-oriented", "--data", str(data), "--model", spec, "--out", str(out), *extra, check=True)
+        run_cli(
+            "evaluate", "user-oriented", "--data", str(data), "--model", spec, "--out", str(out), *extra, check=True
+        )
         seen[name] = files(out)
         seen[name]["results.json"] = json.loads(seen[name]["results.json"])
         seen[name]["results.json"].pop("generation")  # call statistics: the later runs hit the cache
@@ -143,9 +191,11 @@ def test_compare_flag_set_and_file_give_the_same_result(tmp_path):
     b = eval_dir(tmp_path / "b", {"t1": 10.4, "t2": 19.5, "t3": 31.0})
     (tmp_path / "cfg.json").write_text('{"tie_threshold": 0.5, "bootstrap": 50, "seed": 3}')
     outs = []
-    for name, extra in {"flags": ["--tie-threshold", "0.5", "--bootstrap", "50", "--seed", "3"],
-                        "set": ["--set", "tie_threshold=0.5", "--set", "bootstrap=50", "--set", "seed=3"],
-                        "file": ["--config", str(tmp_path / "cfg.json")]}.items():
+    for name, extra in {
+        "flags": ["--tie-threshold", "0.5", "--bootstrap", "50", "--seed", "3"],
+        "set": ["--set", "tie_threshold=0.5", "--set", "bootstrap=50", "--set", "seed=3"],
+        "file": ["--config", str(tmp_path / "cfg.json")],
+    }.items():
         run_cli("compare", str(a), str(b), "--out", str(tmp_path / f"{name}.json"), *extra, check=True)
         outs.append(json.loads((tmp_path / f"{name}.json").read_text()))
     assert outs[0] == outs[1] == outs[2]
@@ -157,10 +207,24 @@ def test_compare_flag_set_and_file_give_the_same_result(tmp_path):
 
 def test_api_superni_predictions_equals_cli(shared_data, preds, tmp_path):
     tasks = shared_data / "superni"
-    run_cli("evaluate", "superni", "--tasks", str(tasks), "--predictions", str(preds), "--out", str(tmp_path / "cli"),
-            "--max-instances", "3", "--only", ",".join(TASKS), check=True)
-    res = api.evaluate_superni(tasks, out=tmp_path / "api", predictions=preds,
-                               config=SuperNIConfig(max_instances=3, only=TASKS))
+    run_cli(
+        "evaluate",
+        "superni",
+        "--tasks",
+        str(tasks),
+        "--predictions",
+        str(preds),
+        "--out",
+        str(tmp_path / "cli"),
+        "--max-instances",
+        "3",
+        "--only",
+        ",".join(TASKS),
+        check=True,
+    )
+    res = api.evaluate_superni(
+        tasks, out=tmp_path / "api", predictions=preds, config=SuperNIConfig(max_instances=3, only=TASKS)
+    )
     assert files(tmp_path / "api") == files(tmp_path / "cli")
     assert res == json.loads((tmp_path / "cli" / "results.json").read_text())
     with pytest.raises(InputError, match="give a model or predictions, not both"):
@@ -169,13 +233,36 @@ def test_api_superni_predictions_equals_cli(shared_data, preds, tmp_path):
 
 
 def test_api_superni_model_equals_cli(shared_data, tmp_path, isolated_cache):
-    rules = write_rules(tmp_path / "rules.jsonl", [{"contains": "sentence_A", "response": "2"},
-                                                   {"default": True, "response": "a title"}])
+    rules = write_rules(
+        tmp_path / "rules.jsonl",
+        [{"contains": "sentence_A", "response": "2"}, {"default": True, "response": "a title"}],
+    )
     tasks = shared_data / "superni"
-    run_cli("evaluate", "superni", "--tasks", str(tasks), "--model", f"scripted:{rules}", "--out", str(tmp_path / "cli"),
-            "--max-instances", "2", "--only", ",".join(TASKS), "--max-tokens", "9", "--no-cache", check=True)
-    res = api.evaluate_superni(tasks, out=tmp_path / "api", model=f"scripted:{rules}", cache=False,
-                               config=SuperNIConfig(max_instances=2, only=TASKS, max_tokens=9))
+    run_cli(
+        "evaluate",
+        "superni",
+        "--tasks",
+        str(tasks),
+        "--model",
+        f"scripted:{rules}",
+        "--out",
+        str(tmp_path / "cli"),
+        "--max-instances",
+        "2",
+        "--only",
+        ",".join(TASKS),
+        "--max-tokens",
+        "9",
+        "--no-cache",
+        check=True,
+    )
+    res = api.evaluate_superni(
+        tasks,
+        out=tmp_path / "api",
+        model=f"scripted:{rules}",
+        cache=False,
+        config=SuperNIConfig(max_instances=2, only=TASKS, max_tokens=9),
+    )
     cli = json.loads((tmp_path / "cli" / "results.json").read_text())
     assert res["generation"]["requests"] == cli["generation"]["requests"] == 4
     res.pop("generation"), cli.pop("generation")
@@ -186,10 +273,24 @@ def test_api_superni_model_equals_cli(shared_data, tmp_path, isolated_cache):
 
 def test_api_user_oriented_equals_cli(uo_rules, tmp_path, isolated_cache):
     data, spec = uo_rules
-    run_cli("evaluate", "user-oriented", "--data", str(data), "--model", spec, "--judge", spec,
-            "--max-instructions", "5", "--out", str(tmp_path / "cli"), check=True)
-    res = api.evaluate_user_oriented(data, out=tmp_path / "api", model=spec,
-                                     config=UserOrientedConfig(judge=spec, max_instructions=5))
+    run_cli(
+        "evaluate",
+        "user-oriented",
+        "--data",
+        str(data),
+        "--model",
+        spec,
+        "--judge",
+        spec,
+        "--max-instructions",
+        "5",
+        "--out",
+        str(tmp_path / "cli"),
+        check=True,
+    )
+    res = api.evaluate_user_oriented(
+        data, out=tmp_path / "api", model=spec, config=UserOrientedConfig(judge=spec, max_instructions=5)
+    )
     cli = json.loads((tmp_path / "cli" / "results.json").read_text())
     assert res["generation"]["judge"]["requests"] == 5 + 3  # first-token logprobs, then text for three
     res.pop("generation"), cli.pop("generation")

@@ -23,7 +23,11 @@ from instructforge.evaluate.superni import (
 )
 
 GOLDEN = Path(__file__).with_name("golden")
-TASKS = ["task1612_sick_label_classification", "task288_gigaword_summarization", "task102_commongen_sentence_generation"]
+TASKS = [
+    "task1612_sick_label_classification",
+    "task288_gigaword_summarization",
+    "task102_commongen_sentence_generation",
+]
 SCORER = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
 
 
@@ -68,7 +72,12 @@ def test_first_reference_scores_100_and_empty_scores_0(shared_data):
     assert res["overall"] == {"rougeL": 100.0, "exact_match": 100.0}
     res, rows = score(tasks, dict.fromkeys(gold, ""), "empty")
     assert res["overall"] == {"rougeL": 0.0, "exact_match": 0.0}
-    assert res["tasks"]["task288_gigaword_summarization"] == {"rougeL": 0.0, "exact_match": 0.0, "n": 10, "category": "Title Generation"}
+    assert res["tasks"]["task288_gigaword_summarization"] == {
+        "rougeL": 0.0,
+        "exact_match": 0.0,
+        "n": 10,
+        "category": "Title Generation",
+    }
 
 
 def test_mixed_predictions_match_rouge_score(shared_data, tmp_path):
@@ -78,19 +87,40 @@ def test_mixed_predictions_match_rouge_score(shared_data, tmp_path):
     rows, expected = [], {}
     a = instances(shared_data, TASKS[0], n)
     rows += [{"id": i["id"], "prediction": f"  {i['output'][0]}. "} for i in a]  # punctuation/space: EM still 1
-    expected[TASKS[0]] = [(ref_rouge(f"  {i['output'][0]}. ", i["output"]), ref_em(f"  {i['output'][0]}. ", i["output"])) for i in a]
+    expected[TASKS[0]] = [
+        (ref_rouge(f"  {i['output'][0]}. ", i["output"]), ref_em(f"  {i['output'][0]}. ", i["output"])) for i in a
+    ]
     b = instances(shared_data, TASKS[1], n)
     rows += [{"id": i["id"], "prediction": ""} for i in b[:3]]  # the other 3 are missing: scored as ""
     expected[TASKS[1]] = [(0.0, 0.0)] * n
     c = instances(shared_data, TASKS[2], n)
-    made = ["the dogs are running in the parks", "A man rides the horses quickly", "nothing relevant here",
-            c[3]["output"][-1].upper(), "", "Children playing with a ball in the yard."]
+    made = [
+        "the dogs are running in the parks",
+        "A man rides the horses quickly",
+        "nothing relevant here",
+        c[3]["output"][-1].upper(),
+        "",
+        "Children playing with a ball in the yard.",
+    ]
     rows += [{"id": i["id"], "prediction": p} for i, p in zip(c, made, strict=True)]
     expected[TASKS[2]] = [(ref_rouge(p, i["output"]), ref_em(p, i["output"])) for i, p in zip(c, made, strict=True)]
     preds = write_preds(tmp_path / "p.jsonl", rows)
     out = tmp_path / "out"
-    r = run_cli("evaluate", "superni", "--tasks", str(shared_data / "superni"), "--predictions", str(preds),
-                "--out", str(out), "--max-instances", str(n), "--only", ",".join(TASKS), check=True)
+    r = run_cli(
+        "evaluate",
+        "superni",
+        "--tasks",
+        str(shared_data / "superni"),
+        "--predictions",
+        str(preds),
+        "--out",
+        str(out),
+        "--max-instances",
+        str(n),
+        "--only",
+        ",".join(TASKS),
+        check=True,
+    )
     res = json.loads((out / "results.json").read_text())
     assert res["kind"] == "superni" and res["missing_predictions"] == 3
     for t, scores in expected.items():
@@ -124,15 +154,30 @@ def test_bad_task_file_and_bad_predictions_exit_2(shared_data, tmp_path):
     del bad["Definition"]
     (tasks / "task0001_bad.json").write_text(json.dumps(bad))
     out = tmp_path / "out"
-    r = run_cli("evaluate", "superni", "--tasks", str(tasks), "--predictions", str(write_preds(tmp_path / "x.jsonl", [])), "--out", str(out))
+    r = run_cli(
+        "evaluate",
+        "superni",
+        "--tasks",
+        str(tasks),
+        "--predictions",
+        str(write_preds(tmp_path / "x.jsonl", [])),
+        "--out",
+        str(out),
+    )
     assert r.returncode == 2 and r.stderr.strip().endswith('task0001_bad.json: missing "Definition"')
     assert not out.exists()
     (tasks / "task0001_bad.json").unlink()
     (tasks / f"{TASKS[0]}.json").write_text(json.dumps(src))
     ids = [i["id"] for i in src["Instances"][:3]]
     cases = {
-        "unknown": ([{"id": ids[0], "prediction": "1"}, {"id": "task1612-nope", "prediction": "1"}], "p.jsonl:2: id task1612-nope is not an instance"),
-        "dup": ([{"id": ids[0], "prediction": "1"}, {"id": ids[1], "prediction": "1"}, {"id": ids[0], "prediction": "2"}], "p.jsonl:3: duplicate id"),
+        "unknown": (
+            [{"id": ids[0], "prediction": "1"}, {"id": "task1612-nope", "prediction": "1"}],
+            "p.jsonl:2: id task1612-nope is not an instance",
+        ),
+        "dup": (
+            [{"id": ids[0], "prediction": "1"}, {"id": ids[1], "prediction": "1"}, {"id": ids[0], "prediction": "2"}],
+            "p.jsonl:3: duplicate id",
+        ),
         "nojson": ([{"id": ids[0], "prediction": "1"}], "p.jsonl:2: not valid JSON"),
         "noid": ([{"prediction": "1"}], 'p.jsonl:1: needs "id" and "prediction"'),
     }
@@ -145,7 +190,9 @@ def test_bad_task_file_and_bad_predictions_exit_2(shared_data, tmp_path):
         assert r.returncode == 2, r.stderr
         assert msg in r.stderr and len(r.stderr.strip().splitlines()) == 1
         assert not out.exists()
-    r = run_cli("evaluate", "superni", "--tasks", str(tasks), "--predictions", str(p), "--model", "embedded", "--out", str(out))
+    r = run_cli(
+        "evaluate", "superni", "--tasks", str(tasks), "--predictions", str(p), "--model", "embedded", "--out", str(out)
+    )
     assert r.returncode == 2 and "not both" in r.stderr
 
 
@@ -157,9 +204,15 @@ def test_missing_definition_is_an_input_error(tmp_path):
 
 def _toy_task() -> SuperNITask:
     return SuperNITask(
-        "task9999_colour_of_fruit", Path("x.json"), "Name the usual colour of the fruit in the input. Answer with one word.",
+        "task9999_colour_of_fruit",
+        Path("x.json"),
+        "Name the usual colour of the fruit in the input. Answer with one word.",
         "Fruit Facts",
-        [{"input": "banana", "output": "yellow"}, {"input": " lime ", "output": "green "}, {"input": "plum", "output": "purple"}],
+        [
+            {"input": "banana", "output": "yellow"},
+            {"input": " lime ", "output": "green "},
+            {"input": "plum", "output": "purple"},
+        ],
         [SuperNIInstance("task9999-1", "  cherry\n", ["red"])],
     )
 
@@ -180,14 +233,33 @@ def test_requests_are_greedy_chat_or_raw():
 
 def test_model_mode_with_scripted_backend(shared_data, tmp_path, isolated_cache):
     """The model path end to end: each prompt reaches the backend once, in the chat format."""
-    rules = write_rules(tmp_path / "rules.jsonl", [
-        {"contains": "sentence_A: A biker is naked.", "response": "2\nBecause a naked biker wears no gear."},
-        {"default": True, "response": "no idea"},
-    ])
+    rules = write_rules(
+        tmp_path / "rules.jsonl",
+        [
+            {"contains": "sentence_A: A biker is naked.", "response": "2\nBecause a naked biker wears no gear."},
+            {"default": True, "response": "no idea"},
+        ],
+    )
     log = tmp_path / "log.jsonl"
     out = tmp_path / "out"
-    run_cli("evaluate", "superni", "--tasks", str(shared_data / "superni"), "--model", f"scripted:{rules}", "--out", str(out),
-            "--only", TASKS[0], "--max-instances", "3", "--stop", "\\n", env={"INSTRUCTFORGE_SCRIPTED_LOG": str(log)}, check=True)
+    run_cli(
+        "evaluate",
+        "superni",
+        "--tasks",
+        str(shared_data / "superni"),
+        "--model",
+        f"scripted:{rules}",
+        "--out",
+        str(out),
+        "--only",
+        TASKS[0],
+        "--max-instances",
+        "3",
+        "--stop",
+        "\\n",
+        env={"INSTRUCTFORGE_SCRIPTED_LOG": str(log)},
+        check=True,
+    )
     sent = [json.loads(x) for x in log.read_text().splitlines()]
     assert len(sent) == 3 and all(s["messages"][0]["role"] == "user" and s["params"]["temperature"] == 0 for s in sent)
     assert all(s["params"]["stop"] == ["\n"] and s["params"]["max_tokens"] == 64 for s in sent)

@@ -43,9 +43,22 @@ def test_cli_exact_distribution(shared_data, tmp_path, isolated_cache):
     rules = write_rules(tmp_path / "rules.jsonl", JUDGE_RULES + answer_rules(items))
     log = tmp_path / "log.jsonl"
     out = tmp_path / "uo"
-    r = run_cli("evaluate", "user-oriented", "--data", str(data), "--model", f"scripted:{rules}",
-                "--judge", f"scripted:{rules}", "--out", str(out), "--max-instructions", "5",
-                env={"INSTRUCTFORGE_SCRIPTED_LOG": str(log)}, check=True)
+    r = run_cli(
+        "evaluate",
+        "user-oriented",
+        "--data",
+        str(data),
+        "--model",
+        f"scripted:{rules}",
+        "--judge",
+        f"scripted:{rules}",
+        "--out",
+        str(out),
+        "--max-instructions",
+        "5",
+        env={"INSTRUCTFORGE_SCRIPTED_LOG": str(log)},
+        check=True,
+    )
     res = json.loads((out / "results.json").read_text())
     assert res["kind"] == "user-oriented" and res["n"] == 5
     assert res["distribution"] == {"A": 1, "B": 1, "C": 1, "D": 1} and res["unparsed"] == 1
@@ -78,10 +91,21 @@ def test_text_method_never_asks_for_logprobs(tmp_path):
     assert all(req.params.logprobs is None for req in judge.backend.history)
 
 
-@pytest.mark.parametrize("text,letter", [
-    ("A", "A"), (" b", None), ("B.", "B"), ("(C)", "C"), ("**D**", "D"), ("Rating: B", "B"),
-    ("A good answer, overall.", None), ("I would grade it C.", "C"), ("Answer: A - correct", "A"), ("", None),
-])
+@pytest.mark.parametrize(
+    "text,letter",
+    [
+        ("A", "A"),
+        (" b", None),
+        ("B.", "B"),
+        ("(C)", "C"),
+        ("**D**", "D"),
+        ("Rating: B", "B"),
+        ("A good answer, overall.", None),
+        ("I would grade it C.", "C"),
+        ("Answer: A - correct", "A"),
+        ("", None),
+    ],
+)
 def test_letter_from_text(text, letter):
     assert letter_from_text(text) == letter
 
@@ -96,7 +120,9 @@ def test_bad_data_exit_2(tmp_path):
     bad = tmp_path / "uo.jsonl"
     bad.write_text('{"id": "a", "instruction": "Say hi.", "instances": [{"input": "", "output": "hi"}]}\n{"id": "b"}\n')
     out = tmp_path / "out"
-    r = run_cli("evaluate", "user-oriented", "--data", str(bad), "--model", "embedded", "--judge", "embedded", "--out", str(out))
+    r = run_cli(
+        "evaluate", "user-oriented", "--data", str(bad), "--model", "embedded", "--judge", "embedded", "--out", str(out)
+    )
     assert r.returncode == 2 and 'uo.jsonl:2: needs a non-empty "instruction"' in r.stderr and not out.exists()
 
 
@@ -105,4 +131,7 @@ def test_prompt_golden():
     assert render_request(it) == (GOLDEN / "user_oriented_answer.txt").read_text()
     it2 = UserItem("y", "Suggest a name for a bakery that sells only bread.", "", "")
     assert render_request(it2) == (GOLDEN / "user_oriented_answer_no_input.txt").read_text()
-    assert render_judge(it, "Apples, pears and plums make a fine basket.") == (GOLDEN / "user_oriented_judge.txt").read_text()
+    assert (
+        render_judge(it, "Apples, pears and plums make a fine basket.")
+        == (GOLDEN / "user_oriented_judge.txt").read_text()
+    )

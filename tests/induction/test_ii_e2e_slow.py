@@ -17,9 +17,23 @@ from instructforge.induction.metrics import mean, score
 def test_evaluate_two_real_tasks_embedded(tmp_path, shared_data, isolated_cache):
     data = shared_data / "instruction-induction"
     out = tmp_path / "out"
-    r = run_cli("induction", "evaluate", "--data", str(data), "--model", "embedded", "--out", str(out),
-                "--tasks", "translation_en-es,cause_and_effect", "--num-prompts", "2", "--max-test", "2",
-                "--save-predictions")
+    r = run_cli(
+        "induction",
+        "evaluate",
+        "--data",
+        str(data),
+        "--model",
+        "embedded",
+        "--out",
+        str(out),
+        "--tasks",
+        "translation_en-es,cause_and_effect",
+        "--num-prompts",
+        "2",
+        "--max-test",
+        "2",
+        "--save-predictions",
+    )
     assert r.returncode == 0, r.stderr
     res = json.loads((out / "results.json").read_text())
     assert res["kind"] == "induction" and res["model"].startswith("embedded")
@@ -34,7 +48,9 @@ def test_evaluate_two_real_tasks_embedded(tmp_path, shared_data, isolated_cache)
         assert t["n_gold"] == len(t["human_instructions"]) > 0
         # the weighted task score is recomputable from its instructions
         total = sum(i["count"] for i in t["instructions"])
-        assert t["execution_accuracy"] == pytest.approx(sum(i["accuracy"] * i["count"] for i in t["instructions"]) / total)
+        assert t["execution_accuracy"] == pytest.approx(
+            sum(i["accuracy"] * i["count"] for i in t["instructions"]) / total
+        )
         assert t["human_execution_accuracy"] == pytest.approx(mean(h["accuracy"] for h in t["human_instructions"]))
     # every gold annotation's accuracy is recomputable from the saved predictions
     for h in res["tasks"]["translation_en-es"]["human_instructions"]:

@@ -21,17 +21,30 @@ def _write(path, obj):
 def shout_dir(tmp_path):
     d = tmp_path / "data"
     words = ["cat", "dog", "emu", "fox"]
-    _write(d / "raw" / "execute" / "shout.json",
-           {"metadata": {"num_examples": 4}, "examples": {str(i + 1): {"input": w, "output": w.upper()} for i, w in enumerate(words)}})
+    _write(
+        d / "raw" / "execute" / "shout.json",
+        {
+            "metadata": {"num_examples": 4},
+            "examples": {str(i + 1): {"input": w, "output": w.upper()} for i, w in enumerate(words)},
+        },
+    )
     pool = ["ant", "bee", "cow", "doe", "eel", "gnu", "hen", "jay"]
-    _write(d / "raw" / "induce" / "shout.json",
-           {"metadata": {"num_examples": 8}, "examples": {str(i + 1): {"input": w, "output": w.upper()} for i, w in enumerate(pool)}})
+    _write(
+        d / "raw" / "induce" / "shout.json",
+        {
+            "metadata": {"num_examples": 8},
+            "examples": {str(i + 1): {"input": w, "output": w.upper()} for i, w in enumerate(pool)},
+        },
+    )
     _write(d / "annotations" / "shout.json", {"annotations": ["Capitalise the word.", "Uppercase it."]})
     return d
 
 
 RULES = [
-    {"contains": "The instruction I gave my friend was", "response": [" Write the word in capitals", " probably: Shout it"]},
+    {
+        "contains": "The instruction I gave my friend was",
+        "response": [" Write the word in capitals", " probably: Shout it"],
+    },
     {"regex": r"Instruction: Write the word in capitals\nInput: (cat|dog)\n", "response": "CAT!"},
     {"regex": r"Instruction: Capitalise the word\.\nInput: cat\n", "response": " Cat\nmore"},
     {"default": True, "response": "no idea"},
@@ -41,8 +54,20 @@ RULES = [
 def test_evaluate_new_task_scripted(tmp_path, shout_dir):
     rules = write_rules(tmp_path / "r.jsonl", RULES)
     out = tmp_path / "out"
-    r = run_cli("induction", "evaluate", "--data", str(shout_dir), "--model", f"scripted:{rules}", "--out", str(out),
-                "--num-prompts", "3", "--no-bertscore", "--no-cache")
+    r = run_cli(
+        "induction",
+        "evaluate",
+        "--data",
+        str(shout_dir),
+        "--model",
+        f"scripted:{rules}",
+        "--out",
+        str(out),
+        "--num-prompts",
+        "3",
+        "--no-bertscore",
+        "--no-cache",
+    )
     assert r.returncode == 0, r.stderr
     res = json.loads((out / "results.json").read_text())
     assert res["kind"] == "induction" and res["model"].startswith("scripted:")
@@ -60,17 +85,37 @@ def test_evaluate_new_task_scripted(tmp_path, shout_dir):
 
 
 def test_evaluate_search_scripted(tmp_path, shout_dir):
-    rules = write_rules(tmp_path / "r.jsonl", [
-        {"contains": "The instruction I gave my friend was", "response": [" Say no idea", " Write the word in capitals"]},
-        {"regex": r"Instruction: Write the word in capitals\nInput: (\w+)\n", "response": "WORD"},
-        {"default": True, "response": "no idea"},
-    ])
+    rules = write_rules(
+        tmp_path / "r.jsonl",
+        [
+            {
+                "contains": "The instruction I gave my friend was",
+                "response": [" Say no idea", " Write the word in capitals"],
+            },
+            {"regex": r"Instruction: Write the word in capitals\nInput: (\w+)\n", "response": "WORD"},
+            {"default": True, "response": "no idea"},
+        ],
+    )
     # held-out outputs are all "WORD": only the capitals instruction executes right on them
     pool = {str(i): {"input": f"w{i}", "output": "WORD"} for i in range(12)}
     _write(shout_dir / "raw" / "induce" / "shout.json", {"examples": pool})
     out = tmp_path / "out"
-    r = run_cli("induction", "evaluate", "--data", str(shout_dir), "--model", f"scripted:{rules}", "--out", str(out),
-                "--search", "--num-candidates", "2", "--no-bertscore", "--no-human", "--no-cache")
+    r = run_cli(
+        "induction",
+        "evaluate",
+        "--data",
+        str(shout_dir),
+        "--model",
+        f"scripted:{rules}",
+        "--out",
+        str(out),
+        "--search",
+        "--num-candidates",
+        "2",
+        "--no-bertscore",
+        "--no-human",
+        "--no-cache",
+    )
     assert r.returncode == 0, r.stderr
     t = json.loads((out / "results.json").read_text())["tasks"]["shout"]
     assert t["instructions"] == [{"text": "Write the word in capitals", "count": 1, "accuracy": 0.0}]
@@ -85,8 +130,10 @@ def test_task_table_variants_and_lists(tmp_path):
     table = bm.load_table()
     ce = bm.task_spec("cause_and_effect", table)
     d = tmp_path / "data"
-    _write(d / "raw" / "execute" / "cause_and_effect.json",
-           {"examples": {"7": {"cause": "It rained.", "effect": "The road got wet."}}})
+    _write(
+        d / "raw" / "execute" / "cause_and_effect.json",
+        {"examples": {"7": {"cause": "It rained.", "effect": "The road got wet."}}},
+    )
     items = bm.test_items(d, "cause_and_effect", ce)
     assert [(i.id, i.input, i.answers) for i in items] == [
         ("7:ab", "Sentence 1: It rained. Sentence 2: The road got wet.", ["It rained."]),
@@ -117,14 +164,21 @@ def test_real_benchmark_files_parse(shared_data):
 def test_as_seeds(tmp_path):
     demo_dir = tmp_path / "mine"
     demo_dir.mkdir()
-    (demo_dir / "mood.jsonl").write_text("".join(
-        json.dumps({"input": f"text {i}", "output": "happy" if i % 2 else "sad"}) + "\n" for i in range(6)), encoding="utf-8")
-    (demo_dir / "shout.jsonl").write_text("".join(
-        json.dumps({"input": w, "output": w.upper()}) + "\n" for w in ["ant", "bee", "cow", "doe", "eel"]), encoding="utf-8")
-    rules = write_rules(tmp_path / "r.jsonl", [
-        {"contains": "Input: text 0", "response": " Label the mood of the text"},
-        {"contains": "The instruction I gave my friend was", "response": "\n"},  # empty: asked again, sampled
-    ])
+    (demo_dir / "mood.jsonl").write_text(
+        "".join(json.dumps({"input": f"text {i}", "output": "happy" if i % 2 else "sad"}) + "\n" for i in range(6)),
+        encoding="utf-8",
+    )
+    (demo_dir / "shout.jsonl").write_text(
+        "".join(json.dumps({"input": w, "output": w.upper()}) + "\n" for w in ["ant", "bee", "cow", "doe", "eel"]),
+        encoding="utf-8",
+    )
+    rules = write_rules(
+        tmp_path / "r.jsonl",
+        [
+            {"contains": "Input: text 0", "response": " Label the mood of the text"},
+            {"contains": "The instruction I gave my friend was", "response": "\n"},  # empty: asked again, sampled
+        ],
+    )
     out = tmp_path / "seeds.jsonl"
     r = run_cli("induce", "--as-seeds", str(demo_dir), "--out", str(out), "--model", f"scripted:{rules}", "--no-cache")
     assert r.returncode == 0, r.stderr
@@ -134,7 +188,9 @@ def test_as_seeds(tmp_path):
     assert rows[0]["instruction"] == "Label the mood of the text" and rows[0]["is_classification"] is True
     assert rows[1]["is_classification"] is False and len(rows[1]["instances"]) == 5
     (demo_dir / "bad.jsonl").write_text('{"input": "x", "output": "y"}\n', encoding="utf-8")
-    r = run_cli("induce", "--as-seeds", str(demo_dir), "--out", str(tmp_path / "s2.jsonl"), "--model", f"scripted:{rules}")
+    r = run_cli(
+        "induce", "--as-seeds", str(demo_dir), "--out", str(tmp_path / "s2.jsonl"), "--model", f"scripted:{rules}"
+    )
     assert r.returncode == 2 and "bad.jsonl:1: 1 demonstrations, fewer than k=5" in r.stderr
     assert not (tmp_path / "s2.jsonl").exists()
 
@@ -143,8 +199,10 @@ def test_as_seeds(tmp_path):
 def test_bertscore_embedded_model():
     from instructforge.induction.bertscore import bertscore_f1
 
-    f = bertscore_f1(["add the two numbers", "add the two numbers", "translate into French", ""],
-                     [["add the two numbers"], ["write the sum of the numbers", "name a colour"], ["sum the numbers"], ["x"]])
+    f = bertscore_f1(
+        ["add the two numbers", "add the two numbers", "translate into French", ""],
+        [["add the two numbers"], ["write the sum of the numbers", "name a colour"], ["sum the numbers"], ["x"]],
+    )
     assert f[0] == pytest.approx(1.0, abs=1e-4)
     assert f[1] > f[2]  # related instruction beats an unrelated one
     assert f[3] == 0.0

@@ -18,7 +18,9 @@ def test_induce_prompt_golden():
 
 def test_induce_prompt_counts_demonstrations():
     assert "along with three inputs" in render_induce_prompt(DEMOS[:3])
-    assert render_induce_prompt(DEMOS).endswith("Input: child\nOutput: children\n\nThe instruction I gave my friend was")
+    assert render_induce_prompt(DEMOS).endswith(
+        "Input: child\nOutput: children\n\nThe instruction I gave my friend was"
+    )
 
 
 def test_execute_prompt_golden():

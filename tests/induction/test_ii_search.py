@@ -14,8 +14,10 @@ from instructforge.llm import open_llm
 DEMOS = [(str(n), "yes") for n in range(30)]
 RULES = [
     # proposals, by sample_index: one always right, one right on even numbers only, one never
-    {"contains": "The instruction I gave my friend was",
-     "response": [" Answer yes for even numbers", ' "Always answer yes."', " Answer no", " Answer no"]},
+    {
+        "contains": "The instruction I gave my friend was",
+        "response": [" Answer yes for even numbers", ' "Always answer yes."', " Answer no", " Answer no"],
+    },
     {"contains": "Instruction: Always answer yes.\n", "response": "yes"},
     {"regex": r"Instruction: Answer yes for even numbers\nInput: \d*[02468]\nOutput:", "response": "yes"},
     {"contains": "Instruction: Answer yes for even numbers\n", "response": "no"},
@@ -53,11 +55,17 @@ def test_induce_cli_search(tmp_path):
     rules = write_rules(tmp_path / "r.jsonl", RULES)
     demos = tmp_path / "d.jsonl"
     demos.write_text("".join(json.dumps({"input": x, "output": y}) + "\n" for x, y in DEMOS), encoding="utf-8")
-    r = run_cli("induce", "--demos", str(demos), "--model", f"scripted:{rules}", "--num-candidates", "3", "--json", "--no-cache")
+    r = run_cli(
+        "induce", "--demos", str(demos), "--model", f"scripted:{rules}", "--num-candidates", "3", "--json", "--no-cache"
+    )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["instruction"] == "Always answer yes." and out["accuracy"] == 1.0
-    assert {c["instruction"] for c in out["candidates"]} == {"Always answer yes.", "Answer yes for even numbers", "Answer no"}
+    assert {c["instruction"] for c in out["candidates"]} == {
+        "Always answer yes.",
+        "Answer yes for even numbers",
+        "Answer no",
+    }
     # greedy induction (no search): one instruction, post-processed
     r = run_cli("induce", "--demos", str(demos), "--model", f"scripted:{rules}", "--no-cache")
     assert r.returncode == 0, r.stderr

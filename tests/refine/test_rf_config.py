@@ -22,15 +22,22 @@ from instructforge.refine_af.reward import RewardConfig
 @pytest.mark.parametrize(
     ("text", "line", "message"),
     [
-        ("steps: 3\nnum_generation: 3\n", 2, "unknown setting 'num_generation' for refine (did you mean 'num_generations'?)"),
+        (
+            "steps: 3\nnum_generation: 3\n",
+            2,
+            "unknown setting 'num_generation' for refine (did you mean 'num_generations'?)",
+        ),
         ("algo: grpo\nsteps: '3'\n", 2, "steps: expected integer, got the text '3'"),
         ("algo: ppo\n", 1, "algo: the text 'ppo' is not one of grpo, rloo"),
         ("steps: 2\nnum_generations: 1\n", 2, "num_generations: 1 is out of range [2, inf]"),
         ("temperature: 0\n", 1, "temperature: 0 is out of range (0, 2]"),
         ("steps: 2\nreward.max_triples: 0\n", 2, "reward.max_triples: 0 is out of range [1, inf]"),
         ("reward.w_naturalness: high\n", 1, "reward.w_naturalness: expected number, got the text 'high'"),
-        ("refine:\n  steps: 2\n  reward.w_coherense: 1\n", 3,
-         "unknown setting 'reward.w_coherense' for refine (did you mean 'reward.w_coherence'?)"),
+        (
+            "refine:\n  steps: 2\n  reward.w_coherense: 1\n",
+            3,
+            "unknown setting 'reward.w_coherense' for refine (did you mean 'reward.w_coherence'?)",
+        ),
     ],
 )
 def test_rf_config_file_errors_name_file_and_line(tmp_path, text, line, message):
@@ -46,9 +53,15 @@ def test_rf_config_file_errors_name_file_and_line(tmp_path, text, line, message)
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("steps: 2\nreward:\n  w_naturalness: 0.5\n  max_triples: 0\n", "reward.max_triples: 0 is out of range [1, inf]"),
+        (
+            "steps: 2\nreward:\n  w_naturalness: 0.5\n  max_triples: 0\n",
+            "reward.max_triples: 0 is out of range [1, inf]",
+        ),
         ("reward:\n  w_naturalness: [1]\n", "reward.w_naturalness: expected number, got [1]"),
-        ("reward:\n  w_naturalnes: 1\n", "unknown setting 'reward.w_naturalnes' for refine (did you mean 'reward.w_naturalness'?)"),
+        (
+            "reward:\n  w_naturalnes: 1\n",
+            "unknown setting 'reward.w_naturalnes' for refine (did you mean 'reward.w_naturalness'?)",
+        ),
     ],
 )
 def test_rf_nested_reward_section_errors(tmp_path, text, message):
@@ -118,14 +131,50 @@ def _invoke(*args: str) -> None:
 
 def test_rf_flags_set_and_config_file_resolve_alike(tmp_path, captured):
     run = str(tmp_path / "run")
-    _invoke("refine", run, "--out", "o", "--steps", "7", "--kl-coef", "1e-1", "--algo", "rloo", "--judge",
-            "openai:judge", "--judge-base-url", "http://judge/v1", "--no-cache", "--concurrency", "4")
-    _invoke("refine", run, "--out", "o", "--set", "steps=7", "--set", "beta=0.1", "--set", "algo=rloo",
-            "--set", "judge=openai:judge", "--set", "judge_base_url=http://judge/v1", "--set", "cache=false",
-            "--set", "concurrency=4")
+    _invoke(
+        "refine",
+        run,
+        "--out",
+        "o",
+        "--steps",
+        "7",
+        "--kl-coef",
+        "1e-1",
+        "--algo",
+        "rloo",
+        "--judge",
+        "openai:judge",
+        "--judge-base-url",
+        "http://judge/v1",
+        "--no-cache",
+        "--concurrency",
+        "4",
+    )
+    _invoke(
+        "refine",
+        run,
+        "--out",
+        "o",
+        "--set",
+        "steps=7",
+        "--set",
+        "beta=0.1",
+        "--set",
+        "algo=rloo",
+        "--set",
+        "judge=openai:judge",
+        "--set",
+        "judge_base_url=http://judge/v1",
+        "--set",
+        "cache=false",
+        "--set",
+        "concurrency=4",
+    )
     cfg = tmp_path / "c.yaml"
-    cfg.write_text("steps: 7\nbeta: 0.1\nalgo: rloo\njudge: openai:judge\njudge_base_url: http://judge/v1\n"
-                   "cache: false\nconcurrency: 4\n")
+    cfg.write_text(
+        "steps: 7\nbeta: 0.1\nalgo: rloo\njudge: openai:judge\njudge_base_url: http://judge/v1\n"
+        "cache: false\nconcurrency: 4\n"
+    )
     _invoke("refine", run, "--out", "o", "--config", str(cfg))
     assert captured[0] == captured[1] == captured[2]
     c = captured[0]
@@ -152,8 +201,22 @@ def test_rf_precedence(tmp_path, captured):
     glob, own = tmp_path / "g.yaml", tmp_path / "o.yaml"
     glob.write_text("refine:\n  steps: 2\n  seed: 2\n  save_steps: 2\n  lora_r: 2\n")
     own.write_text("steps: 3\nseed: 3\nsave_steps: 3\n")
-    _invoke("--config", str(glob), "refine", run, "--out", "o", "--config", str(own), "--set", "steps=4",
-            "--set", "seed=4", "--seed", "5")
+    _invoke(
+        "--config",
+        str(glob),
+        "refine",
+        run,
+        "--out",
+        "o",
+        "--config",
+        str(own),
+        "--set",
+        "steps=4",
+        "--set",
+        "seed=4",
+        "--seed",
+        "5",
+    )
     c = captured[0]["config"]
     assert (c["lora_r"], c["save_steps"], c["steps"], c["seed"]) == (2, 3, 4, 5)
     assert c["learning_rate"] == RefineConfig().learning_rate
@@ -194,12 +257,44 @@ def test_rf_cli_runs_the_api(tmp_path, isolated_cache):
 
     run = make_run(tmp_path / "run")
     rules = write_rules(tmp_path / "judge.jsonl", JUDGE_RULES)
-    settings = dict(steps=1, prompts_per_step=2, num_generations=2, max_completion_length=8, policy_demos=0,
-                    temperature=1.0, learning_rate=1e-3, seed=3, judge=f"scripted:{rules}")
-    p = run_cli("--quiet", "refine", str(run), "--out", str(tmp_path / "cli"), "--steps", "1", "--set",
-                "prompts_per_step=2", "--num-generations", "2", "--max-completion-length", "8", "--set",
-                "policy_demos=0", "--set", "temperature=1", "--lr", "1e-3", "--seed", "3", "--judge",
-                f"scripted:{rules}", "--no-cache", env={"INSTRUCTFORGE_THREADS": "2"})
+    settings = dict(
+        steps=1,
+        prompts_per_step=2,
+        num_generations=2,
+        max_completion_length=8,
+        policy_demos=0,
+        temperature=1.0,
+        learning_rate=1e-3,
+        seed=3,
+        judge=f"scripted:{rules}",
+    )
+    p = run_cli(
+        "--quiet",
+        "refine",
+        str(run),
+        "--out",
+        str(tmp_path / "cli"),
+        "--steps",
+        "1",
+        "--set",
+        "prompts_per_step=2",
+        "--num-generations",
+        "2",
+        "--max-completion-length",
+        "8",
+        "--set",
+        "policy_demos=0",
+        "--set",
+        "temperature=1",
+        "--lr",
+        "1e-3",
+        "--seed",
+        "3",
+        "--judge",
+        f"scripted:{rules}",
+        "--no-cache",
+        env={"INSTRUCTFORGE_THREADS": "2"},
+    )
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip().splitlines()[-1] == str(tmp_path / "cli")
     was_quiet = ui.is_quiet()

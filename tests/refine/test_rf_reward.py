@@ -111,12 +111,20 @@ def test_rf_judge_scorer_scripted(scripted_judge):
 def test_rf_reward_func_end_to_end(scripted_judge):
     logged: dict[str, float] = {}
     rows: list = []
-    f = make_reward_func([JudgeScorer(scripted_judge, [*DIMENSIONS, "overall"])], InstanceTask,
-                         RewardConfig(unparseable_penalty=-2.0), on_batch=rows.extend)
+    f = make_reward_func(
+        [JudgeScorer(scripted_judge, [*DIMENSIONS, "overall"])],
+        InstanceTask,
+        RewardConfig(unparseable_penalty=-2.0),
+        on_batch=rows.extend,
+    )
     good = "Example 1\nInput: cold\nOutput: hot\nExample 2\nInput: up\nOutput: down"
     conv = [{"role": "assistant", "content": "Class label: Question\nInput: Is it raining?"}]
-    r = f([good, "", conv, "Example 1\nInput: x\nOutput: x"], instruction=["Antonym?", "Antonym?", "Q or S?", "Copy"],
-          is_classification=[False, False, True, False], log_metric=lambda k, v: logged.__setitem__(k, v))
+    r = f(
+        [good, "", conv, "Example 1\nInput: x\nOutput: x"],
+        instruction=["Antonym?", "Antonym?", "Q or S?", "Copy"],
+        is_classification=[False, False, True, False],
+        log_metric=lambda k, v: logged.__setitem__(k, v),
+    )
     d = _expected_dims()
     want = combine(d["overall"], d["understandability"], d["naturalness"], d["coherence"])
     assert r == pytest.approx([want, -2.0, want, -2.0])  # input == output is dropped by the step-4 filter
@@ -128,7 +136,10 @@ def test_rf_reward_func_end_to_end(scripted_judge):
 
 def test_rf_summarize_skips_missing():
     assert summarize([{"total": 1.0, "parsed": 1.0}, {"total": 0.0, "parsed": 0.0, "naturalness": 0.5}]) == {
-        "total": 0.5, "parsed": 0.5, "naturalness": 0.5}
+        "total": 0.5,
+        "parsed": 0.5,
+        "naturalness": 0.5,
+    }
 
 
 def test_rf_not_a_sequence_classifier(tmp_path):
@@ -156,8 +167,16 @@ def test_rf_reward_model_scorer_tiny_classifier(tmp_path):
 
     tok = _tiny_tokenizer(tmp_path)
     torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                      num_attention_heads=2, num_key_value_heads=2, num_labels=1, pad_token_id=tok.pad_token_id)
+    cfg = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        num_labels=1,
+        pad_token_id=tok.pad_token_id,
+    )
     LlamaForSequenceClassification(cfg).save_pretrained(tmp_path)
     s = RewardModelScorer(tmp_path)
     out = s.score([T, T0, Triple("Say hi.", "", "Hello there, nice to meet you.")])
@@ -172,8 +191,17 @@ def test_rf_unieval_scorer_tiny_t5(tmp_path):
 
     tok = _tiny_tokenizer(tmp_path)
     torch.manual_seed(0)
-    cfg = T5Config(vocab_size=len(tok), d_model=16, d_ff=32, d_kv=8, num_layers=1, num_heads=2,
-                   decoder_start_token_id=tok.pad_token_id, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+    cfg = T5Config(
+        vocab_size=len(tok),
+        d_model=16,
+        d_ff=32,
+        d_kv=8,
+        num_layers=1,
+        num_heads=2,
+        decoder_start_token_id=tok.pad_token_id,
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
     T5ForConditionalGeneration(cfg).save_pretrained(tmp_path)
     got = UniEvalScorer(tmp_path).score([T, T0])
     assert set(got) == set(DIMENSIONS)

@@ -26,16 +26,33 @@ def _model(seed: int = 0, lora: bool = True):
     from trl.trainer.utils import add_fused_lm_head
 
     torch.manual_seed(seed)
-    cfg = LlamaConfig(vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, pad_token_id=PAD, eos_token_id=EOS,
-                      bos_token_id=2, tie_word_embeddings=True)
+    cfg = LlamaConfig(
+        vocab_size=VOCAB,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        pad_token_id=PAD,
+        eos_token_id=EOS,
+        bos_token_id=2,
+        tie_word_embeddings=True,
+    )
     m = LlamaForCausalLM(cfg).eval()
     add_fused_lm_head(m, temperature=0.7, outputs=("log_probs", "entropy"))  # as TRL patches its policy
     if not lora:
         return m
     # init_lora_weights=False: B is random too, so the adapter really changes the outputs
-    return get_peft_model(m, LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, init_lora_weights=False,
-                                        target_modules=["q_proj", "k_proj", "v_proj", "o_proj"])).eval()
+    return get_peft_model(
+        m,
+        LoraConfig(
+            r=4,
+            lora_alpha=8,
+            lora_dropout=0.0,
+            init_lora_weights=False,
+            target_modules=["q_proj", "k_proj", "v_proj", "o_proj"],
+        ),
+    ).eval()
 
 
 def _batch(k: int = 6):
@@ -154,8 +171,11 @@ def test_rf_shared_prefix_generate_one_token_prompt_has_nothing_to_cache():
     gc = GenerationConfig(max_new_tokens=5, do_sample=False, pad_token_id=PAD, eos_token_id=EOS)
     new = sp.shared_prefix_generate(model, [[9], [9], [4, 5, 6]], gc, PAD)
     with torch.no_grad():
-        ref = model.generate(input_ids=torch.tensor([[PAD, PAD, 9], [PAD, PAD, 9], [4, 5, 6]]),
-                             attention_mask=torch.tensor([[0, 0, 1], [0, 0, 1], [1, 1, 1]]), generation_config=gc)
+        ref = model.generate(
+            input_ids=torch.tensor([[PAD, PAD, 9], [PAD, PAD, 9], [4, 5, 6]]),
+            attention_mask=torch.tensor([[0, 0, 1], [0, 0, 1], [1, 1, 1]]),
+            generation_config=gc,
+        )
     assert new.tolist() == ref[:, 3:].tolist()
 
 
@@ -164,8 +184,9 @@ def test_rf_shared_prefix_generate_samples_differ_within_a_group():
 
     model = _model()
     torch.manual_seed(3)
-    gc = GenerationConfig(max_new_tokens=12, do_sample=True, temperature=1.0, top_k=0, pad_token_id=PAD,
-                          eos_token_id=EOS)
+    gc = GenerationConfig(
+        max_new_tokens=12, do_sample=True, temperature=1.0, top_k=0, pad_token_id=PAD, eos_token_id=EOS
+    )
     new = sp.shared_prefix_generate(model, [[5, 9, 14, 22]] * 4, gc, PAD)
     assert len({tuple(r) for r in new.tolist()}) > 1  # the repeated cache does not make the rows identical
 

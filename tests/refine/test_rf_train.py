@@ -89,8 +89,17 @@ def test_rf_grpo_smoke_and_resume(tmp_path, isolated_cache, scripted_judge):
     llm = scripted_judge
     scorers = [JudgeScorer(llm, [*DIMENSIONS, "overall"])]
     out = tmp_path / "out"
-    cfg = RefineConfig(steps=2, prompts_per_step=2, num_generations=3, max_completion_length=12, temperature=1.0,
-                       policy_demos=0, save_steps=1, learning_rate=1e-3, seed=1)
+    cfg = RefineConfig(
+        steps=2,
+        prompts_per_step=2,
+        num_generations=3,
+        max_completion_length=12,
+        temperature=1.0,
+        policy_demos=0,
+        save_steps=1,
+        learning_rate=1e-3,
+        seed=1,
+    )
     s = refine(run, out, model="embedded", scorers=scorers, cfg=cfg)
     assert s["steps"] == 2
     log = [json.loads(x) for x in (out / "reward_log.jsonl").read_text().splitlines()]
@@ -141,13 +150,24 @@ def test_rf_one_step_rloo_and_trl_own_path(tmp_path, isolated_cache, scripted_ju
         def wrapper(*a, **k):
             calls[name] += 1
             return fn(*a, **k)
+
         return wrapper
 
     monkeypatch.setattr(sp, "shared_prefix_generate", counted("generate", sp.shared_prefix_generate))
     monkeypatch.setattr(sp, "shared_prefix_logps", counted("logps", sp.shared_prefix_logps))
     run = make_run(tmp_path / "run")
-    cfg = RefineConfig(algo=algo, shared_prefix=shared, steps=1, prompts_per_step=2, num_generations=2,
-                       max_completion_length=10, temperature=1.0, policy_demos=0, learning_rate=1e-3, seed=2)
+    cfg = RefineConfig(
+        algo=algo,
+        shared_prefix=shared,
+        steps=1,
+        prompts_per_step=2,
+        num_generations=2,
+        max_completion_length=10,
+        temperature=1.0,
+        policy_demos=0,
+        learning_rate=1e-3,
+        seed=2,
+    )
     out = tmp_path / "out"
     s = refine(run, out, model="embedded", scorers=[JudgeScorer(scripted_judge, [*DIMENSIONS, "overall"])], cfg=cfg)
     assert s["steps"] == 1

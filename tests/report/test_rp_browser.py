@@ -21,8 +21,16 @@ from instructforge.reports import build_report
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 # Our own scripted model answers for a small Self-Instruct run (instructions written for this test).
 LISTS = [
@@ -37,14 +45,23 @@ LISTS = [
     "11. Describe the water cycle to a ten-year-old.\n12. Give two arguments for and against school uniforms.",
 ]
 RULES = [
-    {"regex": r"Task: [^\n]*(whether|positive or negative|Classify)[^\n]*\nIs it classification\?$", "response": " Yes"},
+    {
+        "regex": r"Task: [^\n]*(whether|positive or negative|Classify)[^\n]*\nIs it classification\?$",
+        "response": " Yes",
+    },
     {"regex": r"\nIs it classification\?$", "response": " No"},
-    {"contains": "Each task below is a classification task",
-     "response": "Class label: Yes\nInput: The cat sat on the mat.\nClass label: No\nInput: Cat the on sat mat."},
-    {"contains": "Write examples for each of the tasks below",
-     "response": ["Example 1\nInput: a sunny day at the beach\nOutput: The sand was warm and the waves were calm.\n"
-                  "Example 2\nInput: a rainy evening\nOutput: We stayed inside and played cards.",
-                  "Example 1\nInput: 25 degrees Celsius\nOutput: 77 degrees Fahrenheit"]},
+    {
+        "contains": "Each task below is a classification task",
+        "response": "Class label: Yes\nInput: The cat sat on the mat.\nClass label: No\nInput: Cat the on sat mat.",
+    },
+    {
+        "contains": "Write examples for each of the tasks below",
+        "response": [
+            "Example 1\nInput: a sunny day at the beach\nOutput: The sand was warm and the waves were calm.\n"
+            "Example 2\nInput: a rainy evening\nOutput: We stayed inside and played cards.",
+            "Example 1\nInput: 25 degrees Celsius\nOutput: 77 degrees Fahrenheit",
+        ],
+    },
     {"contains": "Continue the list", "response": LISTS},
     {"default": True, "response": "No."},
 ]
@@ -62,8 +79,9 @@ class Tab:
         self.outside: list[str] = []
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.on("request", lambda r: None if r.url.startswith(("file:", "data:", "blob:"))
-                     else self.outside.append(r.url))
+        self.page.on(
+            "request", lambda r: None if r.url.startswith(("file:", "data:", "blob:")) else self.outside.append(r.url)
+        )
 
     def open(self, path: Path):
         self.errors.clear()
@@ -74,8 +92,9 @@ class Tab:
 
 def _check_charts(page, n: int) -> None:
     # Plotly.newPlot returns a promise: wait until every placeholder has its SVG before counting
-    page.wait_for_function("Array.from(document.querySelectorAll('div.chart'))"
-                           ".every(d => d.querySelector('.main-svg') !== null)")
+    page.wait_for_function(
+        "Array.from(document.querySelectorAll('div.chart')).every(d => d.querySelector('.main-svg') !== null)"
+    )
     assert page.locator("div.chart").count() == n
     assert page.locator("div.chart.js-plotly-plot").count() == n  # plotly drew every placeholder
     for i in range(n):
@@ -92,9 +111,22 @@ def test_report_in_chromium(tmp_path, shared_data):
     rules = write_rules(tmp_path / "rules.jsonl", RULES)
     (tmp_path / "cfg.json").write_text(json.dumps({"pool_lag": 2, "batch_size": 2}))
     env = {"INSTRUCTFORGE_CACHE_DIR": str(tmp_path / "cache")}
-    run_cli("--quiet", "generate", "--seeds", str(shared_data / "self-instruct" / "seed_tasks.jsonl"),
-            "--out", str(tmp_path / "run"), "--num-instructions", "12", "--model", f"scripted:{rules}",
-            "--config", str(tmp_path / "cfg.json"), env=env, check=True)
+    run_cli(
+        "--quiet",
+        "generate",
+        "--seeds",
+        str(shared_data / "self-instruct" / "seed_tasks.jsonl"),
+        "--out",
+        str(tmp_path / "run"),
+        "--num-instructions",
+        "12",
+        "--model",
+        f"scripted:{rules}",
+        "--config",
+        str(tmp_path / "cfg.json"),
+        env=env,
+        check=True,
+    )
     build_report(tmp_path / "run", tmp_path / "run.html")
     real = json.loads((tmp_path / "run.json").read_text())
     assert real["status"]["finished"] and real["funnel"]["accepted_instructions"] == 12
@@ -104,7 +136,9 @@ def test_report_in_chromium(tmp_path, shared_data):
     # the eval pages use the same bar/pie code paths; superni and compare cover them in the browser
     for name, make in (("superni", superni_results), ("compare", compare_results)):
         (tmp_path / name).mkdir()
-        (tmp_path / name / ("compare_vs_a.json" if name == "compare" else "results.json")).write_text(json.dumps(make()))
+        (tmp_path / name / ("compare_vs_a.json" if name == "compare" else "results.json")).write_text(
+            json.dumps(make())
+        )
         build_report(tmp_path / name, tmp_path / f"{name}.html")
 
     with sync_playwright() as p:

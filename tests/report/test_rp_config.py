@@ -22,11 +22,14 @@ def run(tmp_path, shared_data):
     return d
 
 
-@pytest.mark.parametrize("text,msg", [
-    ("table_rows: 10\ntop_verb: 5\n", "unknown setting 'top_verb' for report (did you mean 'top_verbs'?)"),
-    ("table_rows: 10\nparse_limit: all\n", "parse_limit: expected integer, got the text 'all'"),
-    ("table_rows: 10\ntop_nouns: 0\n", "top_nouns: 0 is out of range [1, inf]"),
-])
+@pytest.mark.parametrize(
+    "text,msg",
+    [
+        ("table_rows: 10\ntop_verb: 5\n", "unknown setting 'top_verb' for report (did you mean 'top_verbs'?)"),
+        ("table_rows: 10\nparse_limit: all\n", "parse_limit: expected integer, got the text 'all'"),
+        ("table_rows: 10\ntop_nouns: 0\n", "top_nouns: 0 is out of range [1, inf]"),
+    ],
+)
 def test_bad_config_exits_2_with_file_and_line(tmp_path, text, msg):
     d = tmp_path / "eval"
     d.mkdir()
@@ -47,9 +50,11 @@ def test_bad_values_from_python_name_the_class_and_field():
 def test_flag_set_and_file_give_the_same_report(run, tmp_path):
     (tmp_path / "cfg.yaml").write_text("table_rows: 12\nparse_limit: 30\nrouge_bins: 10\n")
     seen = {}
-    for name, extra in {"flags": ["--table-rows", "12", "--parse-limit", "30", "--set", "rouge_bins=10"],
-                        "set": ["--set", "table_rows=12", "--set", "parse_limit=30", "--set", "rouge_bins=10"],
-                        "file": ["--config", str(tmp_path / "cfg.yaml")]}.items():
+    for name, extra in {
+        "flags": ["--table-rows", "12", "--parse-limit", "30", "--set", "rouge_bins=10"],
+        "set": ["--set", "table_rows=12", "--set", "parse_limit=30", "--set", "rouge_bins=10"],
+        "file": ["--config", str(tmp_path / "cfg.yaml")],
+    }.items():
         run_cli("--quiet", "report", str(run), "--out", str(tmp_path / f"{name}.html"), *extra, check=True)
         seen[name] = json.loads((tmp_path / f"{name}.json").read_text())
     assert seen["flags"] == seen["set"] == seen["file"]

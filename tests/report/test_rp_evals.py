@@ -60,9 +60,11 @@ def test_compare_file_and_dir(tmp_path):
 
 
 def test_bad_results_exit_2_before_writing(tmp_path):
-    bad = {"superni-no-tasks": {"kind": "superni", "overall": {}},
-           "unknown-kind": {"kind": "mmlu", "tasks": {}},
-           "uo-bad-dist": {"kind": "user-oriented", "distribution": {"A": "many"}}}
+    bad = {
+        "superni-no-tasks": {"kind": "superni", "overall": {}},
+        "unknown-kind": {"kind": "mmlu", "tasks": {}},
+        "uo-bad-dist": {"kind": "user-oriented", "distribution": {"A": "many"}},
+    }
     for name, obj in bad.items():
         d = tmp_path / name
         d.mkdir()

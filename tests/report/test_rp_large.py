@@ -32,22 +32,43 @@ def _big_store(run, shared) -> int:
         text = r["instruction"] if i < len(pool) else f"{r['instruction']} Case {i}."
         ok = rng.random() < 0.6
         key = f"r{i // 50:05d}.{i % 50:02d}.00"
-        p = {"instruction": text, "round": i // 50, "reason": None if ok else rng.choice(["too_similar", "blacklist"]),
-             "detail": None, "max_rouge_l": round(rng.random(), 3), "most_similar": seeds[i % 175]["instruction"],
-             "is_classification": i % 7 == 0}
+        p = {
+            "instruction": text,
+            "round": i // 50,
+            "reason": None if ok else rng.choice(["too_similar", "blacklist"]),
+            "detail": None,
+            "max_rouge_l": round(rng.random(), 3),
+            "most_similar": seeds[i % 175]["instruction"],
+            "is_classification": i % 7 == 0,
+        }
         rows.append(("candidate", key, "accepted" if ok else "rejected", json.dumps(p)))
         if ok:
             accepted += 1
             inst = {"input": r.get("input", ""), "output": r.get("output", "")}
-            rows.append(("task", key, "accepted", json.dumps({"instruction": text, "instances": [inst, inst],
-                                                              "is_classification": i % 7 == 0})))
+            rows.append(
+                (
+                    "task",
+                    key,
+                    "accepted",
+                    json.dumps({"instruction": text, "instances": [inst, inst], "is_classification": i % 7 == 0}),
+                )
+            )
     rows += [("seed", s["id"], "", json.dumps(s)) for s in seeds]
     st = RunStore(run)
     with st.transaction():
         st.db.executemany("INSERT INTO records(kind, key, status, payload) VALUES (?, ?, ?, ?)", rows)
         st.set_meta("stage", "instances")
-        st.set_meta("stats", {"requests": 5000, "prompt_tokens": 10**7, "completion_tokens": 3 * 10**6,
-                              "cache_hits": 0, "cache_misses": 5000, "wall_seconds": 9000.0})
+        st.set_meta(
+            "stats",
+            {
+                "requests": 5000,
+                "prompt_tokens": 10**7,
+                "completion_tokens": 3 * 10**6,
+                "cache_hits": 0,
+                "cache_misses": 5000,
+                "wall_seconds": 9000.0,
+            },
+        )
     st.close()
     return accepted
 

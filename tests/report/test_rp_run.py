@@ -20,8 +20,10 @@ def small_run(tmp_path, shared_data):
 
 
 def _figs(html: str) -> list[dict]:
-    return [json.loads(m.replace("\\u003c", "<")) for m in
-            re.findall(r'<script type="application/json" id="fig-\d+-data">(.*?)</script>', html)]
+    return [
+        json.loads(m.replace("\\u003c", "<"))
+        for m in re.findall(r'<script type="application/json" id="fig-\d+-data">(.*?)</script>', html)
+    ]
 
 
 def test_run_report_numbers_match_store(small_run, tmp_path):
@@ -30,7 +32,11 @@ def test_run_report_numbers_match_store(small_run, tmp_path):
     data = json.loads((tmp_path / "r" / "report.json").read_text())
     f = data["funnel"]
     assert (f["seeds"], f["candidates"], f["accepted_instructions"], f["tasks_with_instances"]) == (
-        counts["seeds"], counts["candidates"], counts["accepted"], counts["tasks"])
+        counts["seeds"],
+        counts["candidates"],
+        counts["accepted"],
+        counts["tasks"],
+    )
     assert f["instances"] == counts["tasks"]  # one instance per kept task in the fixture
     assert data["rejections"]["instruction"] == counts["rejected"]
     assert data["rejections"]["task"] == {"no_instances": counts["task_rejected"]}
@@ -42,8 +48,13 @@ def test_run_report_numbers_match_store(small_run, tmp_path):
     assert r["available"] and r["seeds"] == 175 and sum(r["hist"]["counts"]) == counts["accepted"]
     assert 0.0 < r["hist"]["median"] < 1.0
     assert data["cost"]["completion_tokens_per_s"] == 124.0 and data["cost"]["cache_hit_rate"] == round(20 / 120, 4)
-    assert data["status"] == {"stage": "instances", "finished": True, "empty": False, "message": "",
-                              "target": counts["accepted"]}
+    assert data["status"] == {
+        "stage": "instances",
+        "finished": True,
+        "empty": False,
+        "message": "",
+        "target": counts["accepted"],
+    }
     v = data["verbs"]
     assert v["available"] and "spaCy" in v["parser"]
     assert v["parsed"] == counts["accepted"] and 0 < v["with_structure"] <= v["parsed"]
@@ -125,8 +136,14 @@ def test_bad_paths_exit_2_with_one_line(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
     (tmp_path / "corrupt").mkdir()
     (tmp_path / "corrupt" / "run.sqlite").write_text("not a database, just text " * 40)
-    cases = {"corrupt": "run.sqlite: not a readable run store", "plain": "not a run dir", "missing": "no such file", "broken.json": "broken.json:2: invalid JSON",
-             "nokind.json": 'no top-level "kind"', "notes.txt": "not a run dir"}
+    cases = {
+        "corrupt": "run.sqlite: not a readable run store",
+        "plain": "not a run dir",
+        "missing": "no such file",
+        "broken.json": "broken.json:2: invalid JSON",
+        "nokind.json": 'no top-level "kind"',
+        "notes.txt": "not a run dir",
+    }
     for name, expected in cases.items():
         p = run_cli("report", str(tmp_path / name), "--out", str(tmp_path / "o.html"))
         assert p.returncode == 2, (name, p.stderr)
@@ -139,11 +156,22 @@ def test_run_before_classify_has_no_classification_chart(tmp_path, shared_data):
     """A run killed after bootstrap: candidates only, no labels, no tasks yet."""
     run = tmp_path / "run"
     with RunStore(run) as st:
-        for i, text in enumerate(["Write a limerick about a cat.", "Name three rivers in Africa.",
-                                  "Explain how a bicycle gear works."]):
-            st.add("candidate", f"r00000.00.{i:02d}", {"instruction": text, "round": 0, "reason": None,
-                                                        "detail": None, "max_rouge_l": 0.2, "most_similar": None},
-                   "accepted")
+        for i, text in enumerate(
+            ["Write a limerick about a cat.", "Name three rivers in Africa.", "Explain how a bicycle gear works."]
+        ):
+            st.add(
+                "candidate",
+                f"r00000.00.{i:02d}",
+                {
+                    "instruction": text,
+                    "round": 0,
+                    "reason": None,
+                    "detail": None,
+                    "max_rouge_l": 0.2,
+                    "most_similar": None,
+                },
+                "accepted",
+            )
         st.set_meta("stage", "bootstrap")
     build_report(run, tmp_path / "report.html")
     data = json.loads((tmp_path / "report.json").read_text())

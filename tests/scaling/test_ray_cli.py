@@ -18,7 +18,8 @@ import pytest
 
 pytest.importorskip("ray")
 _spec = importlib.util.spec_from_file_location(
-    "scaling_si_helpers", Path(__file__).parents[1] / "selfinstruct" / "si_helpers.py")
+    "scaling_si_helpers", Path(__file__).parents[1] / "selfinstruct" / "si_helpers.py"
+)
 si = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(si)
 
@@ -76,14 +77,18 @@ def test_generate_ray_matches_local_and_resumes_after_kill(tmp_path):
     run_ray_cli(*args(tmp_path / "ray", *RAY), env={"INSTRUCTFORGE_CACHE_DIR": str(tmp_path / "c-ray")})
     assert snapshot(tmp_path / "ray") == snapshot(tmp_path / "local")
     for run in ("local", "ray"):
-        si.run_cli("export", str(tmp_path / run), "--format", "alpaca", "--out", str(tmp_path / f"{run}.json"),
-                   check=True)
+        si.run_cli(
+            "export", str(tmp_path / run), "--format", "alpaca", "--out", str(tmp_path / f"{run}.json"), check=True
+        )
     assert (tmp_path / "ray.json").read_text() == (tmp_path / "local.json").read_text()
 
     # Kill the driver once Ray has answered some requests, then resume under Ray.
     out = tmp_path / "killed"
-    env = {**os.environ, "INSTRUCTFORGE_CACHE_DIR": str(tmp_path / "c-kill"),
-           "INSTRUCTFORGE_SCRIPTED_LOG": str(tmp_path / "kill-log.jsonl")}
+    env = {
+        **os.environ,
+        "INSTRUCTFORGE_CACHE_DIR": str(tmp_path / "c-kill"),
+        "INSTRUCTFORGE_SCRIPTED_LOG": str(tmp_path / "kill-log.jsonl"),
+    }
     p = subprocess.Popen(CLI + args(out, *RAY), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     log = tmp_path / "kill-log.jsonl"

@@ -49,8 +49,12 @@ def run_all(ex, reqs: list[Request]) -> dict[int, object]:
 def _requests() -> list[Request]:
     reqs = []
     for i in range(37):
-        p = SamplingParams(temperature=0.7, max_tokens=3 + i % 5, stop=("five",) if i % 3 == 0 else (),
-                           logprobs=2 if i % 4 == 2 else None)
+        p = SamplingParams(
+            temperature=0.7,
+            max_tokens=3 + i % 5,
+            stop=("five",) if i % 3 == 0 else (),
+            logprobs=2 if i % 4 == 2 else None,
+        )
         text = ["What is the capital of France?", f"Tell me about number {i}", "judge this", "Say words"][i % 4]
         reqs.append(Request.chat(text, params=p, seed=i // 7, sample_index=i % 3))
     return reqs

@@ -69,9 +69,23 @@ def test_generate_every_stage_through_the_real_server(vllm_url, tmp_path):
     cfg = tmp_path / "cfg.json"
     cfg.write_text(json.dumps(SMALL))
     log = tmp_path / "requests.jsonl"
-    p = run("--quiet", "generate", "--out", str(tmp_path / "run"), "--num-instructions", "4",
-            "--model", "openai:smollm2", "--base-url", vllm_url, "--concurrency", "16", "--config", str(cfg),
-            env={"INSTRUCTFORGE_CACHE_DIR": str(tmp_path / "cache"), "INSTRUCTFORGE_REQUEST_LOG": str(log)})
+    p = run(
+        "--quiet",
+        "generate",
+        "--out",
+        str(tmp_path / "run"),
+        "--num-instructions",
+        "4",
+        "--model",
+        "openai:smollm2",
+        "--base-url",
+        vllm_url,
+        "--concurrency",
+        "16",
+        "--config",
+        str(cfg),
+        env={"INSTRUCTFORGE_CACHE_DIR": str(tmp_path / "cache"), "INSTRUCTFORGE_REQUEST_LOG": str(log)},
+    )
     assert p.returncode == 0, p.stderr[-3000:]
     assert "Traceback" not in p.stderr
     s = json.loads((tmp_path / "run" / "summary.json").read_text())
@@ -88,10 +102,24 @@ def test_generate_every_stage_through_the_real_server(vllm_url, tmp_path):
 
 
 def test_evaluate_superni_through_the_real_server(vllm_url, tmp_path, shared_data):
-    p = run("--quiet", "evaluate", "superni", "--tasks", str(shared_data / "superni"), "--model", "openai:smollm2",
-            "--base-url", vllm_url, "--max-instances", "3", "--only",
-            "task1159_bard_analogical_reasoning_containers,task1152_bard_analogical_reasoning_causation",
-            "--out", str(tmp_path / "ev"), env={"INSTRUCTFORGE_CACHE_DIR": str(tmp_path / "cache")})
+    p = run(
+        "--quiet",
+        "evaluate",
+        "superni",
+        "--tasks",
+        str(shared_data / "superni"),
+        "--model",
+        "openai:smollm2",
+        "--base-url",
+        vllm_url,
+        "--max-instances",
+        "3",
+        "--only",
+        "task1159_bard_analogical_reasoning_containers,task1152_bard_analogical_reasoning_causation",
+        "--out",
+        str(tmp_path / "ev"),
+        env={"INSTRUCTFORGE_CACHE_DIR": str(tmp_path / "cache")},
+    )
     assert p.returncode == 0, p.stderr[-3000:]
     res = json.loads((tmp_path / "ev" / "results.json").read_text())
     assert len(res["tasks"]) == 2
@@ -106,8 +134,9 @@ def test_parameter_mapping_the_server_accepts(vllm_url):
 
     cases = [
         SamplingParams(temperature=0.0, top_p=0.0, max_tokens=8, presence_penalty=1.5),  # greedy, paper style
-        SamplingParams(temperature=0.7, top_p=0.5, max_tokens=8, presence_penalty=2.0,
-                       stop=("\n\n", "\n16", "16.", "16 .")),  # bootstrap: four stops, the most vLLM takes
+        SamplingParams(
+            temperature=0.7, top_p=0.5, max_tokens=8, presence_penalty=2.0, stop=("\n\n", "\n16", "16.", "16 .")
+        ),  # bootstrap: four stops, the most vLLM takes
         SamplingParams(temperature=0.0, max_tokens=1, logprobs=20),  # the judge's P(yes)
         SamplingParams(temperature=0.9, max_tokens=8, frequency_penalty=0.5, repetition_penalty=1.1),
     ]
@@ -125,13 +154,33 @@ def test_parameter_mapping_the_server_accepts(vllm_url):
 def test_offline_vllm_backend_in_vllms_venv(tmp_path):
     """`--model vllm:DIR` (vLLM's engine in-process, fed continuously) on the CPU build."""
     _installed()
-    model = subprocess.run([sys.executable, "-c", "from instructforge.backends.model_files import embedded_model_dir;"
-                            "print(embedded_model_dir())"], capture_output=True, text=True, check=True).stdout.strip()
+    model = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from instructforge.backends.model_files import embedded_model_dir;print(embedded_model_dir())",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     cfg = tmp_path / "cfg.json"
     cfg.write_text(json.dumps(SMALL))
-    p = run("--quiet", "generate", "--out", str(tmp_path / "run"), "--num-instructions", "3", "--model",
-            f"vllm:{model}", "--config", str(cfg), python=[str(VENV / "bin" / "python"), "-m", "instructforge.cli"],
-            env={"INSTRUCTFORGE_CACHE_DIR": str(tmp_path / "cache"), "VLLM_CPU_KVCACHE_SPACE": "1"}, timeout=1200)
+    p = run(
+        "--quiet",
+        "generate",
+        "--out",
+        str(tmp_path / "run"),
+        "--num-instructions",
+        "3",
+        "--model",
+        f"vllm:{model}",
+        "--config",
+        str(cfg),
+        python=[str(VENV / "bin" / "python"), "-m", "instructforge.cli"],
+        env={"INSTRUCTFORGE_CACHE_DIR": str(tmp_path / "cache"), "VLLM_CPU_KVCACHE_SPACE": "1"},
+        timeout=1200,
+    )
     assert p.returncode == 0, p.stderr[-3000:]
     s = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert s["accepted"] == 3 and s["stats"]["errors"] == 0

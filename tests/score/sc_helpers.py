@@ -42,7 +42,11 @@ TASKS = [
     ("p000002.00", "Write a short greeting for a friend.", [("", "Hello friend!\nHello friend!\nHello friend!")]),
     ("p000002.01", "Summarize the sentence.", [("The quokka smiled at the visitors.", "A quokka smiled.")]),
     ("p000003.00", "List three fruits.", [("", "")]),
-    ("p000003.01", "Explain why the sky is blue.", [("", "It is light. Sunlight scatters off air molecules, and blue light")]),
+    (
+        "p000003.01",
+        "Explain why the sky is blue.",
+        [("", "It is light. Sunlight scatters off air molecules, and blue light")],
+    ),
 ]
 REJECTED = [("p000004.00", "Draw a picture of a cat.")]
 N_INSTANCES = sum(len(i) for _, _, i in TASKS)
@@ -76,10 +80,18 @@ def answer_lp(*texts: str) -> dict[str, float]:
 def expected(instruction: str, inp: str, out: str) -> dict:
     """Every judge score of one record as the rules make it (the judge substitute for Rew)."""
     fb = p_yes(answer_lp(instruction, inp, out)) or 0.5  # feedback: undecided -> neutral 0.5
-    return {"naturalness": fb, "coherence": fb, "understandability": fb, "rew": fb,
-            "reward": combine(fb, fb, fb, fb),
-            "audit_p": {"instruction": p_yes(answer_lp(instruction)), "input": p_yes(answer_lp(instruction, inp)),
-                        "output": p_yes(answer_lp(instruction, inp, out))}}
+    return {
+        "naturalness": fb,
+        "coherence": fb,
+        "understandability": fb,
+        "rew": fb,
+        "reward": combine(fb, fb, fb, fb),
+        "audit_p": {
+            "instruction": p_yes(answer_lp(instruction)),
+            "input": p_yes(answer_lp(instruction, inp)),
+            "output": p_yes(answer_lp(instruction, inp, out)),
+        },
+    }
 
 
 def score_rows(run_dir: Path) -> dict[str, tuple[int, str]]:

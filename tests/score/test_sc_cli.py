@@ -62,7 +62,12 @@ def test_sc_outputs_summary_and_jsonl(scored):
     assert summary["checks"]["by_reason"] == {"empty_output": 1, "repeated_line": 1, "truncated_output": 1}
     a = summary["audit"]
     assert a["instruction"]["yes"] + a["instruction"]["no"] + a["instruction"]["undecided"] == N_INSTANCES
-    assert (a["instruction"]["paper"], a["input"]["paper"], a["output"]["paper"], a["all"]["paper"]) == (0.92, 0.79, 0.58, 0.54)
+    assert (a["instruction"]["paper"], a["input"]["paper"], a["output"]["paper"], a["all"]["paper"]) == (
+        0.92,
+        0.79,
+        0.58,
+        0.54,
+    )
     # zebra answers outrank walrus answers in every feedback score: lowest is walrus, highest zebra
     assert "walrus" in summary["lowest"][0]["output"] and "zebra" in summary["highest"][0]["output"]
     assert sum(summary["distributions"]["reward"]["hist"]["counts"]) == N_INSTANCES
@@ -96,7 +101,9 @@ def test_sc_changed_record_or_judge_is_rescored(scored, tmp_path):
     assert r.reward == pytest.approx(expected(t.instruction, "", "Blue is a primary color too, walrus.")["reward"])
     # another threshold is another scoring config: everything is redone (answers from the cache)
     log3 = tmp_path / "third.jsonl"
-    p = run_cli("score", str(run), "--judge", judge, "--threshold", "0.9", env={"INSTRUCTFORGE_SCRIPTED_LOG": str(log3)})
+    p = run_cli(
+        "score", str(run), "--judge", judge, "--threshold", "0.9", env={"INSTRUCTFORGE_SCRIPTED_LOG": str(log3)}
+    )
     assert p.returncode == 0 and f"{N_INSTANCES} scored, 0 already stored" in p.stdout
     # only the record scored with --no-cache above is asked again, and only the 5 questions that
     # show its new output (the instruction and input questions are the old record's, cached)
@@ -105,12 +112,23 @@ def test_sc_changed_record_or_judge_is_rescored(scored, tmp_path):
 
 def test_sc_data_files_three_formats(tmp_path, isolated_cache):
     recs = [{"instruction": ins, "input": inp, "output": out} for _, ins, insts in TASKS for inp, out in insts]
-    files = {"a.json": json.dumps(recs, indent=1),
-             "a.jsonl": "".join(json.dumps(r) + "\n" for r in recs),
-             "m.jsonl": "".join(json.dumps({"messages": [{"role": "system", "content": "Be brief."},
-                                                         {"role": "user", "content": r["instruction"]},
-                                                         {"role": "assistant", "content": r["output"]}]}) + "\n"
-                                for r in recs)}
+    files = {
+        "a.json": json.dumps(recs, indent=1),
+        "a.jsonl": "".join(json.dumps(r) + "\n" for r in recs),
+        "m.jsonl": "".join(
+            json.dumps(
+                {
+                    "messages": [
+                        {"role": "system", "content": "Be brief."},
+                        {"role": "user", "content": r["instruction"]},
+                        {"role": "assistant", "content": r["output"]},
+                    ]
+                }
+            )
+            + "\n"
+            for r in recs
+        ),
+    }
     judge = judge_rules(tmp_path / "judge.jsonl")
     for name, text in files.items():
         (tmp_path / name).write_text(text)
@@ -139,8 +157,11 @@ BAD_DATA = [
     ('{"instruction": "Say hi.", "output": "hi"}\n{"instruction": "Say hi."}\n', ':2: missing "output"'),
     ('{"instruction": "Say hi.", "output": 5}\n', ':1: "output" must be a string'),
     ('{"messages": [{"role": "user", "content": "hi"}]}\n', ":1: the last message must be the assistant's answer"),
-    ('{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}\n'
-     '{"instruction": "x", "output": "y"}\n', ":2: a alpaca-jsonl record in a file of messages records"),
+    (
+        '{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}\n'
+        '{"instruction": "x", "output": "y"}\n',
+        ":2: a alpaca-jsonl record in a file of messages records",
+    ),
     ('[{"instruction": "a", "output": "b"},\n {"instruction": "c"}]\n', ':2: missing "output"'),
     ("", ": no records in the file"),
 ]
@@ -162,14 +183,18 @@ def test_sc_run_without_instances_exit_2_nothing_written(tmp_path):
     before = tree(run)
     p = run_cli("score", str(run), "--judge", judge_rules(tmp_path / "j.jsonl"))
     assert p.returncode == 2 and p.stderr.strip() == (
-        f"error: {run / 'run.sqlite'}: the run has no accepted instances to score yet (run `instructforge generate` first)")
+        f"error: {run / 'run.sqlite'}: the run has no accepted instances to score yet (run `instructforge generate` first)"
+    )
     assert tree(run) == before
 
 
-@pytest.mark.parametrize("config", [
-    {"architectures": ["LlamaForCausalLM"]},
-    None,  # not a model dir at all
-])
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"architectures": ["LlamaForCausalLM"]},
+        None,  # not a model dir at all
+    ],
+)
 def test_sc_reward_model_not_a_classifier_exit_2_nothing_written(tmp_path, config):
     run = make_run(tmp_path / "run")
     rm = tmp_path / "rm"
@@ -179,7 +204,11 @@ def test_sc_reward_model_not_a_classifier_exit_2_nothing_written(tmp_path, confi
     before = tree(run)
     p = run_cli("score", str(run), "--judge", judge_rules(tmp_path / "j.jsonl"), "--reward-model", f"hf:{rm}")
     assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1
-    want = f"{rm / 'config.json'}: --reward-model needs a sequence-classification" if config else f"{rm}: not a transformers"
+    want = (
+        f"{rm / 'config.json'}: --reward-model needs a sequence-classification"
+        if config
+        else f"{rm}: not a transformers"
+    )
     assert want in p.stderr
     assert tree(run) == before
 
@@ -188,10 +217,12 @@ def test_sc_usage_errors(tmp_path):
     run = make_run(tmp_path / "run")
     judge = judge_rules(tmp_path / "j.jsonl")
     before = tree(run)
-    for args, msg in [((), "give a RUN_DIR or --data FILE"),
-                      ((str(run), "--data", str(tmp_path / "j.jsonl"), "--out", str(tmp_path / "o")), "give a RUN_DIR"),
-                      (("--data", str(tmp_path / "j.jsonl")), "--data needs --out"),
-                      ((str(tmp_path / "nope"),), "not a run directory")]:
+    for args, msg in [
+        ((), "give a RUN_DIR or --data FILE"),
+        ((str(run), "--data", str(tmp_path / "j.jsonl"), "--out", str(tmp_path / "o")), "give a RUN_DIR"),
+        (("--data", str(tmp_path / "j.jsonl")), "--data needs --out"),
+        ((str(tmp_path / "nope"),), "not a run directory"),
+    ]:
         p = run_cli("score", *args, "--judge", judge)
         assert p.returncode == 2 and msg in p.stderr, (args, p.stderr)
     p = run_cli("score", str(run), "--judge", judge, "--model", "hf:/x")
@@ -221,8 +252,13 @@ def test_sc_judge_errors_leave_records_unscored_exit_1(tmp_path, isolated_cache)
     recs = [{"instruction": f"Say the number {i}.", "output": str(i)} for i in range(4)]
     data = tmp_path / "d.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in recs))
-    rules = write_rules(tmp_path / "j.jsonl", [{"contains": "number 2", "response": "", "finish_reason": "error"},
-                                                {"default": True, "response": "Yes", "top_logprobs": [{"Yes": -0.1}]}])
+    rules = write_rules(
+        tmp_path / "j.jsonl",
+        [
+            {"contains": "number 2", "response": "", "finish_reason": "error"},
+            {"default": True, "response": "Yes", "top_logprobs": [{"Yes": -0.1}]},
+        ],
+    )
     out = tmp_path / "out"
     p = run_cli("score", "--data", str(data), "--out", str(out), "--judge", f"scripted:{rules}")
     assert p.returncode == 1 and "1 instances were not scored" in p.stderr, p.stderr

@@ -18,14 +18,17 @@ from instructforge.quality.config import ScoreConfig
 from instructforge.refine_af.reward import RewardConfig
 
 
-@pytest.mark.parametrize("text,line,msg", [
-    ("chunk_size: 4\nthreshhold: 0.5\n", 2, "unknown setting 'threshhold' for score (did you mean 'threshold'?)"),
-    ("chunk_size: 4\nthreshold: high\n", 2, "threshold: expected number, got the text 'high'"),
-    ("chunk_size: 4\nthreshold: 1.5\n", 2, "threshold: 1.5 is out of range [0, 1]"),
-    ("chunk_size: 0\n", 1, "chunk_size: 0 is out of range [1, inf]"),
-    # a nested setting is named by its dotted name, at its own line
-    ("chunk_size: 4\nreward:\n  w_naturalness: x\n", 3, "reward.w_naturalness: expected number, got the text 'x'"),
-])
+@pytest.mark.parametrize(
+    "text,line,msg",
+    [
+        ("chunk_size: 4\nthreshhold: 0.5\n", 2, "unknown setting 'threshhold' for score (did you mean 'threshold'?)"),
+        ("chunk_size: 4\nthreshold: high\n", 2, "threshold: expected number, got the text 'high'"),
+        ("chunk_size: 4\nthreshold: 1.5\n", 2, "threshold: 1.5 is out of range [0, 1]"),
+        ("chunk_size: 0\n", 1, "chunk_size: 0 is out of range [1, inf]"),
+        # a nested setting is named by its dotted name, at its own line
+        ("chunk_size: 4\nreward:\n  w_naturalness: x\n", 3, "reward.w_naturalness: expected number, got the text 'x'"),
+    ],
+)
 def test_bad_config_exits_2_with_file_and_line_nothing_written(tmp_path, text, line, msg):
     run = make_run(tmp_path / "run")
     before = tree(run)
@@ -49,17 +52,26 @@ def test_bad_values_from_python_name_the_class_and_field():
 def test_who_scores_is_not_part_of_the_scoring_fingerprint():
     # the judge and the reward model enter the fingerprint by their identity, so a stored score
     # made before they were settings stays current
-    assert set(ScoreConfig().scoring_fields()) == {"threshold", "top_logprobs", "repeat_lines", "truncation_min_words",
-                                                   "echo_min_words", "language_min_words", "reward"}
+    assert set(ScoreConfig().scoring_fields()) == {
+        "threshold",
+        "top_logprobs",
+        "repeat_lines",
+        "truncation_min_words",
+        "echo_min_words",
+        "language_min_words",
+        "reward",
+    }
 
 
 def test_flag_set_and_file_give_the_same_config(tmp_path, isolated_cache):
     judge = judge_rules(tmp_path / "j.jsonl")
     (tmp_path / "cfg.yaml").write_text(f"judge: '{judge}'\nthreshold: 0.7\nreward:\n  w_naturalness: 0.5\n")
-    ways = {"flags": ["--judge", judge, "--threshold", "0.7", "--set", "reward.w_naturalness=0.5"],
-            "set": ["--set", f"judge={judge}", "--set", "threshold=0.7", "--set", "reward.w_naturalness=0.5"],
-            "file": ["--config", str(tmp_path / "cfg.yaml")],
-            "model": ["--model", judge, "--threshold", "0.7", "--set", "reward.w_naturalness=0.5"]}
+    ways = {
+        "flags": ["--judge", judge, "--threshold", "0.7", "--set", "reward.w_naturalness=0.5"],
+        "set": ["--set", f"judge={judge}", "--set", "threshold=0.7", "--set", "reward.w_naturalness=0.5"],
+        "file": ["--config", str(tmp_path / "cfg.yaml")],
+        "model": ["--model", judge, "--threshold", "0.7", "--set", "reward.w_naturalness=0.5"],
+    }
     seen = {}
     for name, extra in ways.items():
         run = make_run(tmp_path / name)

@@ -14,7 +14,9 @@ import pytest
 from conftest import run_cli
 from instructforge.store import RunStore
 
-_spec = importlib.util.spec_from_file_location("si_helpers_for_score", Path(__file__).parents[1] / "selfinstruct" / "si_helpers.py")
+_spec = importlib.util.spec_from_file_location(
+    "si_helpers_for_score", Path(__file__).parents[1] / "selfinstruct" / "si_helpers.py"
+)
 si = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(si)
 
@@ -45,7 +47,16 @@ def test_sc_embedded_judge_end_to_end(tmp_path, isolated_cache):
     run_cli("report", str(run), "--out", str(tmp_path / "r.html"), check=True)
     assert json.loads((tmp_path / "r.json").read_text())["scores"]["scored"] == n
     median = sorted(r.reward for r in recs)[n // 2]
-    run_cli("export", str(run), "--format", "messages", "--out", str(tmp_path / "m.jsonl"), "--min-score", repr(median),
-            check=True)
+    run_cli(
+        "export",
+        str(run),
+        "--format",
+        "messages",
+        "--out",
+        str(tmp_path / "m.jsonl"),
+        "--min-score",
+        repr(median),
+        check=True,
+    )
     kept = (tmp_path / "m.jsonl").read_text().splitlines()
     assert len(kept) == sum(r.reward >= median for r in recs)

@@ -23,7 +23,8 @@ def scored_run(tmp_path, isolated_cache):
         for t in st.tasks(accepted=True):
             for i, inst in enumerate(t.instances):
                 by_text[(t.instruction, inst.input, inst.output)] = next(
-                    r for r in st.scores() if r.task_key == t.key and r.index == i)
+                    r for r in st.scores() if r.task_key == t.key and r.index == i
+                )
     return run, by_text
 
 
@@ -62,8 +63,9 @@ def test_sc_other_rules_and_their_counts(scored_run, tmp_path):
     best = sorted(all_rows, key=lambda t: -by_text[t].naturalness)[:2]
     assert kept == [t for t in all_rows if t in best]
     # rules chain in a fixed order, each counted on what the earlier ones kept
-    kept, _ = _export(run, tmp_path / "x.json", "--drop-flagged", "--audit", "instruction", "--min-score", "-1",
-                      "--top-k", "1")
+    kept, _ = _export(
+        run, tmp_path / "x.json", "--drop-flagged", "--audit", "instruction", "--min-score", "-1", "--top-k", "1"
+    )
     counts = json.loads((tmp_path / "x.curation.json").read_text())
     assert list(counts["removed"]) == ["unscored", "flagged", "audit", "min_score", "top_k"]
     assert sum(counts["removed"].values()) == len(all_rows) - len(kept) and len(kept) == 1
@@ -97,8 +99,18 @@ def test_sc_filter_without_scores_exit_2_nothing_written(tmp_path):
 
 def test_sc_bad_score_field_exit_2(scored_run, tmp_path):
     run, _ = scored_run
-    p = run_cli("export", str(run), "--format", "alpaca", "--out", str(tmp_path / "x.json"), "--min-score", "0",
-                "--score-field", "vibes")
+    p = run_cli(
+        "export",
+        str(run),
+        "--format",
+        "alpaca",
+        "--out",
+        str(tmp_path / "x.json"),
+        "--min-score",
+        "0",
+        "--score-field",
+        "vibes",
+    )
     assert p.returncode == 2 and "--score-field must be one of" in p.stderr and not (tmp_path / "x.json").exists()
 
 

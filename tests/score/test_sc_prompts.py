@@ -48,9 +48,11 @@ def test_sc_audit_scorer_reads_first_token_logprobs(tmp_path, isolated_cache):
     from instructforge.llm import open_llm
 
     by_case = {c["case"]: c for c in CASES}
-    rules = [{"contains": "valid task", "response": "x", "top_logprobs": [by_case["spellings summed"]["top_logprobs"]]},
-             {"contains": "input appropriate", "response": "x", "top_logprobs": [by_case["only no"]["top_logprobs"]]},
-             {"contains": "correct and acceptable", "response": "x", "top_logprobs": [by_case["neither"]["top_logprobs"]]}]
+    rules = [
+        {"contains": "valid task", "response": "x", "top_logprobs": [by_case["spellings summed"]["top_logprobs"]]},
+        {"contains": "input appropriate", "response": "x", "top_logprobs": [by_case["only no"]["top_logprobs"]]},
+        {"contains": "correct and acceptable", "response": "x", "top_logprobs": [by_case["neither"]["top_logprobs"]]},
+    ]
     llm = open_llm(f"scripted:{write_rules(tmp_path / 'r.jsonl', rules)}", use_cache=False)
     try:
         s = audit_scorer(llm, top_logprobs=20)
@@ -61,6 +63,9 @@ def test_sc_audit_scorer_reads_first_token_logprobs(tmp_path, isolated_cache):
     assert got["instruction"] == pytest.approx([by_case["spellings summed"]["p_yes"]] * 2)
     assert got["input"] == [0.0, 0.0] and got["output"] == [None, None]
     assert s.undecided == 2 and s.failed == [False, False]
-    assert len(reqs) == 6 and all(r.params.max_tokens == 1 and r.params.logprobs == 20 and r.params.temperature == 0
-                                  for r in reqs)
-    assert sorted(r.messages[-1][1] for r in reqs) == sorted(render_audit_prompt(q, t) for q in QUESTIONS for t in (T, T0))
+    assert len(reqs) == 6 and all(
+        r.params.max_tokens == 1 and r.params.logprobs == 20 and r.params.temperature == 0 for r in reqs
+    )
+    assert sorted(r.messages[-1][1] for r in reqs) == sorted(
+        render_audit_prompt(q, t) for q in QUESTIONS for t in (T, T0)
+    )

@@ -32,15 +32,26 @@ def test_sc_report_shows_scores(tmp_path, isolated_cache):
     assert data["charts"] == before["charts"] + 1 == html.count('class="chart"')
     fig = json.loads(re.findall(r'id="fig-(\d+)-data">(.*?)</script>', html)[-1][1].replace("\\u003c", "<"))
     assert fig["layout"]["title"]["text"] == "Score distributions" and len(fig["data"]) == 8
-    for needed in ("Audit and checks", "92.0%", "79.0%", "58.0%", "54.0%", "lowest reward", "highest reward",
-                   "repeated_line", "empty_output"):
+    for needed in (
+        "Audit and checks",
+        "92.0%",
+        "79.0%",
+        "58.0%",
+        "54.0%",
+        "lowest reward",
+        "highest reward",
+        "repeated_line",
+        "empty_output",
+    ):
         assert needed in html, needed
     assert "walrus" in s["lowest"][0]["output"] and "zebra" in s["highest"][0]["output"]
     assert html.index("lowest reward") < html.index(s["lowest"][0]["output"]) < html.index("highest reward")
 
 
 def test_sc_report_escapes_generated_text(tmp_path, isolated_cache):
-    run = make_run(tmp_path / "run", tasks=[("p1", "Say </script><script>window.x=1</script>", [("", "<i>walrus</i>")])])
+    run = make_run(
+        tmp_path / "run", tasks=[("p1", "Say </script><script>window.x=1</script>", [("", "<i>walrus</i>")])]
+    )
     assert run_cli("score", str(run), "--judge", judge_rules(tmp_path / "judge.jsonl")).returncode == 0
     html = build_report(run, tmp_path / "r.html").read_text()
     assert "&lt;i&gt;walrus&lt;/i&gt;" in html and "<i>walrus</i>" not in html

@@ -32,10 +32,25 @@ def _count(db_path) -> int:
 def test_sc_sigkill_then_resume_rescores_nothing_stored(tmp_path, isolated_cache):
     killed, whole = make_run(tmp_path / "killed"), make_run(tmp_path / "whole")
     with FakeOpenAIServer(latency=0.05) as srv:
-        args = ["score", "--judge", "openai:fake", "--base-url", srv.url, "--concurrency", "1", "--chunk-size", "2",
-                "--no-cache"]
-        proc = subprocess.Popen([*CLI, *args[:1], str(killed), *args[1:]], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, env=dict(os.environ), start_new_session=True)
+        args = [
+            "score",
+            "--judge",
+            "openai:fake",
+            "--base-url",
+            srv.url,
+            "--concurrency",
+            "1",
+            "--chunk-size",
+            "2",
+            "--no-cache",
+        ]
+        proc = subprocess.Popen(
+            [*CLI, *args[:1], str(killed), *args[1:]],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=dict(os.environ),
+            start_new_session=True,
+        )
         deadline = time.time() + 120
         while _count(killed / "run.sqlite") < 2 and time.time() < deadline and proc.poll() is None:
             time.sleep(0.02)

@@ -33,9 +33,11 @@ def test_sc_rl_reward_and_score_agree(tmp_path, isolated_cache):
     llm = open_llm(judge_rules(tmp_path / "judge.jsonl"), use_cache=False)
     try:
         scorer, label = build_scorer(llm, None, ScoreConfig())
-        triples = [Triple("Give an antonym of the word.", "cold", "hot zebra"),
-                   Triple("Give an antonym of the word.", "up", "down walrus"),
-                   Triple("Name a color.", "", "Blue.")]
+        triples = [
+            Triple("Give an antonym of the word.", "cold", "hot zebra"),
+            Triple("Give an antonym of the word.", "up", "down walrus"),
+            Triple("Name a color.", "", "Blue."),
+        ]
         recs, failed = scorer.score([Item(f"t{i}", 0, t) for i, t in enumerate(triples)])
         rl = make_reward_func(scorer.feedback, PipeTask)
         rewards = rl([f"{t.input}|{t.output}" for t in triples], instruction=[t.instruction for t in triples])
@@ -43,6 +45,7 @@ def test_sc_rl_reward_and_score_agree(tmp_path, isolated_cache):
         llm.close()
     assert not failed and label.startswith("SUBSTITUTE")
     assert [r.reward for r in recs] == pytest.approx(rewards, abs=1e-12)
-    assert [r.reward for r in recs] == pytest.approx([expected(t.instruction, t.input, t.output)["reward"]
-                                                      for t in triples], abs=1e-12)
+    assert [r.reward for r in recs] == pytest.approx(
+        [expected(t.instruction, t.input, t.output)["reward"] for t in triples], abs=1e-12
+    )
     assert len(set(rewards)) == 3

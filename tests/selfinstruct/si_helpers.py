@@ -15,7 +15,12 @@ run_cli = _root.run_cli
 write_rules = _root.write_rules
 
 SEEDS = [
-    ("Give me a list of five fruits that are red.", "", "Strawberry, cherry, raspberry, red apple, pomegranate.", False),
+    (
+        "Give me a list of five fruits that are red.",
+        "",
+        "Strawberry, cherry, raspberry, red apple, pomegranate.",
+        False,
+    ),
     ("Is the following number even or odd?", "17", "Odd", True),
     ("Rewrite the sentence in the past tense.", "I walk to school.", "I walked to school.", False),
     ("Suggest a title for a blog post about saving money.", "", "Ten Small Habits That Grow Your Savings", False),
@@ -27,8 +32,16 @@ SEEDS = [
 
 
 def write_seeds(path: Path) -> Path:
-    rows = [{"id": f"t{i}", "name": f"task{i}", "instruction": ins, "instances": [{"input": i_, "output": o}],
-             "is_classification": c} for i, (ins, i_, o, c) in enumerate(SEEDS)]
+    rows = [
+        {
+            "id": f"t{i}",
+            "name": f"task{i}",
+            "instruction": ins,
+            "instances": [{"input": i_, "output": o}],
+            "is_classification": c,
+        }
+        for i, (ins, i_, o, c) in enumerate(SEEDS)
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
 
@@ -50,12 +63,19 @@ BOOTSTRAP_RESPONSES = [
 RULES = [
     {"regex": r"Task: [^\n]*(spam|sentiment)[^\n]*\nIs it classification\?$", "response": " Yes"},
     {"regex": r"\nIs it classification\?$", "response": " No"},
-    {"regex": r"Task: Write a haiku about the sea and the moon\.\n$", "response": "Example 1\nOutput: A\nExample 2\nOutput: B"},
+    {
+        "regex": r"Task: Write a haiku about the sea and the moon\.\n$",
+        "response": "Example 1\nOutput: A\nExample 2\nOutput: B",
+    },
     {"regex": r"Task: Give three tips for a job interview today\.\n$", "response": "Example 1\nInput: tips\nOutput: "},
-    {"contains": "Each task below is a classification task",
-     "response": "Class label: Spam\nInput: Win money now\nClass label: Not spam\nInput: Meeting at 3"},
-    {"contains": "Write examples for each of the tasks below",
-     "response": "Example 1\nInput: hello\nOutput: HELLO\nExample 2\nInput: hi\nOutput: HI\nExample 3\nInput: x:\nOutput: X"},
+    {
+        "contains": "Each task below is a classification task",
+        "response": "Class label: Spam\nInput: Win money now\nClass label: Not spam\nInput: Meeting at 3",
+    },
+    {
+        "contains": "Write examples for each of the tasks below",
+        "response": "Example 1\nInput: hello\nOutput: HELLO\nExample 2\nInput: hi\nOutput: HI\nExample 3\nInput: x:\nOutput: X",
+    },
     {"contains": "Continue the list", "response": BOOTSTRAP_RESPONSES},
 ]
 CONFIG = {"pool_lag": 1, "bootstrap_max_tokens": 40}
@@ -71,8 +91,22 @@ def setup_run_files(tmp: Path) -> tuple[Path, Path, Path]:
 
 
 def generate_args(seeds: Path, rules: Path, cfg: Path, out: Path, n: int = 5) -> list[str]:
-    return ["--quiet", "generate", "--seeds", str(seeds), "--out", str(out), "--num-instructions", str(n),
-            "--model", f"scripted:{rules}", "--config", str(cfg), "--seed", "3"]
+    return [
+        "--quiet",
+        "generate",
+        "--seeds",
+        str(seeds),
+        "--out",
+        str(out),
+        "--num-instructions",
+        str(n),
+        "--model",
+        f"scripted:{rules}",
+        "--config",
+        str(cfg),
+        "--seed",
+        "3",
+    ]
 
 
 def records(run_dir: Path, kind: str) -> list[tuple[str, str, dict]]:

@@ -15,11 +15,26 @@ def test_generate_embedded_end_to_end(tmp_path, isolated_cache):
     cfg = tmp_path / "small.yaml"
     # Short answers to fit the time budget; with 64 tokens most lists are cut, so keep the
     # items before the cut (the paper's code) instead of dropping whole answers.
-    cfg.write_text("bootstrap_max_tokens: 64\ninstance_max_tokens: 48\npool_lag: 2\n"
-                   "max_empty_prompts: 6\ntruncated_policy: last_item\n")
+    cfg.write_text(
+        "bootstrap_max_tokens: 64\ninstance_max_tokens: 48\npool_lag: 2\n"
+        "max_empty_prompts: 6\ntruncated_policy: last_item\n"
+    )
     out = tmp_path / "run"
-    p = run_cli("--quiet", "generate", "--out", str(out), "--num-instructions", "2", "--model", "embedded",
-                "--config", str(cfg), "--seed", "1", env={"INSTRUCTFORGE_THREADS": "2"})
+    p = run_cli(
+        "--quiet",
+        "generate",
+        "--out",
+        str(out),
+        "--num-instructions",
+        "2",
+        "--model",
+        "embedded",
+        "--config",
+        str(cfg),
+        "--seed",
+        "1",
+        env={"INSTRUCTFORGE_THREADS": "2"},
+    )
     assert p.returncode == 0, p.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["stage"] == "instances" and summary["num_seeds"] == 175

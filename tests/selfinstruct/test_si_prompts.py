@@ -19,17 +19,27 @@ from instructforge.selfinstruct.instances import instance_prompt
 GOLDEN = Path(__file__).parent / "golden"
 
 DEMOS = (
-    {"style": "input_first", "instruction": "Put the words in alphabetical order.",
-     "examples": [{"input": "pear apple fig", "output": "apple fig pear"}, {"input": "b a", "output": "a b"}]},
-    {"style": "input_first", "instruction": "Suggest a name for a pet goldfish.",
-     "examples": [{"input": "", "output": "Bubbles"}]},
-    {"style": "output_first", "instruction": "Does the sentence end with a question mark?",
-     "examples": [{"input": "Where is it?", "output": "Yes"}, {"input": "Here it is.", "output": "No"}]},
-    {"style": "output_first", "instruction": "Name the primary colours.",
-     "examples": [{"input": "", "output": "red"}]},
+    {
+        "style": "input_first",
+        "instruction": "Put the words in alphabetical order.",
+        "examples": [{"input": "pear apple fig", "output": "apple fig pear"}, {"input": "b a", "output": "a b"}],
+    },
+    {
+        "style": "input_first",
+        "instruction": "Suggest a name for a pet goldfish.",
+        "examples": [{"input": "", "output": "Bubbles"}],
+    },
+    {
+        "style": "output_first",
+        "instruction": "Does the sentence end with a question mark?",
+        "examples": [{"input": "Where is it?", "output": "Yes"}, {"input": "Here it is.", "output": "No"}],
+    },
+    {"style": "output_first", "instruction": "Name the primary colours.", "examples": [{"input": "", "output": "red"}]},
 )
-CLF_EXAMPLES = (("Tell whether the review is positive or negative.", True),
-                ("Write a short story about a dragon {with braces}.", False))
+CLF_EXAMPLES = (
+    ("Tell whether the review is positive or negative.", True),
+    ("Write a short story about a dragon {with braces}.", False),
+)
 
 
 def check(name: str, text: str) -> None:
@@ -41,8 +51,12 @@ def check(name: str, text: str) -> None:
 
 
 def test_bootstrap_prompt_golden():
-    check("bootstrap.txt", render_bootstrap_prompt(
-        ["Give three synonyms of happy.", "Explain $HOME in a shell.", "Is 17 a prime number?"]))
+    check(
+        "bootstrap.txt",
+        render_bootstrap_prompt(
+            ["Give three synonyms of happy.", "Explain $HOME in a shell.", "Is 17 a prime number?"]
+        ),
+    )
 
 
 def test_classify_prompt_golden():
@@ -56,13 +70,17 @@ def test_instance_prompt_golden(clf):
 
 
 def test_alpaca_prompt_golden():
-    seeds = [Task("List two uses of salt.", [Instance("", "Seasoning food; melting ice.")]),
-             Task("Fix the grammar.", [Instance("He go home.", "He goes home.")])]
+    seeds = [
+        Task("List two uses of salt.", [Instance("", "Seasoning food; melting ice.")]),
+        Task("Fix the grammar.", [Instance("He go home.", "He goes home.")]),
+    ]
     check("alpaca.txt", render_alpaca_prompt(seeds, 20))
 
 
 def test_encoding_templates_golden():
-    recs = [{"instruction": f"Instruction number {i}.", "input": "some input" if i % 2 else "", "output": "out"}
-            for i in range(8)]
+    recs = [
+        {"instruction": f"Instruction number {i}.", "input": "some input" if i % 2 else "", "output": "out"}
+        for i in range(8)
+    ]
     text = "\n-----\n".join(e["prompt"] + e["completion"] for e in map(encode, recs))
     check("encodings.txt", text)

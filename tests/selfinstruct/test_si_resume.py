@@ -16,12 +16,17 @@ from pathlib import Path
 import pytest
 from si_helpers import records, run_cli, write_rules, write_seeds
 
-VOCAB = sorted({w for w in (
-    "apple river mountain candle rocket violin garden pencil ocean tiger winter castle bridge desert "
-    "forest lantern mirror needle orange planet quartz saddle thunder umbrella valley wagon yellow zebra "
-    "anchor bakery cactus dolphin engine feather glacier harbor island jungle kettle ladder meadow "
-    "napkin oyster pepper quiver ribbon salmon teapot unicorn velvet walnut xylophone yogurt zipper"
-).split()})
+VOCAB = sorted(
+    {
+        w
+        for w in (
+            "apple river mountain candle rocket violin garden pencil ocean tiger winter castle bridge desert "
+            "forest lantern mirror needle orange planet quartz saddle thunder umbrella valley wagon yellow zebra "
+            "anchor bakery cactus dolphin engine feather glacier harbor island jungle kettle ladder meadow "
+            "napkin oyster pepper quiver ribbon salmon teapot unicorn velvet walnut xylophone yogurt zipper"
+        ).split()
+    }
+)
 
 
 def bootstrap_responses(n: int) -> list[str]:
@@ -40,9 +45,18 @@ def bootstrap_responses(n: int) -> list[str]:
 RULES = [
     {"regex": r"Task: Explain the [^\n]*(apple|river|tiger)[^\n]*\nIs it classification\?$", "response": " Yes"},
     {"regex": r"\nIs it classification\?$", "response": " No"},
-    {"contains": "Each task below is a classification task", "response": "Class label: A\nInput: one\nClass label: B\nInput: two"},
-    {"regex": r"Task: Explain the [^\n]*(orange|zebra|ladder)[^\n]*\n$", "response": "Example 1\nInput: same\nOutput: x\nExample 2\nInput: same\nOutput: y"},
-    {"contains": "Write examples for each of the tasks below", "response": "Example 1\nInput: in\nOutput: out\nExample 2\nOutput: solo"},
+    {
+        "contains": "Each task below is a classification task",
+        "response": "Class label: A\nInput: one\nClass label: B\nInput: two",
+    },
+    {
+        "regex": r"Task: Explain the [^\n]*(orange|zebra|ladder)[^\n]*\n$",
+        "response": "Example 1\nInput: same\nOutput: x\nExample 2\nInput: same\nOutput: y",
+    },
+    {
+        "contains": "Write examples for each of the tasks below",
+        "response": "Example 1\nInput: in\nOutput: out\nExample 2\nOutput: solo",
+    },
     {"contains": "Continue the list", "response": bootstrap_responses(40)},
 ]
 N = 12
@@ -55,8 +69,22 @@ def setup(tmp: Path) -> list[str]:
     seeds = write_seeds(tmp / "seeds.jsonl")
     rules = write_rules(tmp / "rules.jsonl", RULES)
     (tmp / "cfg.json").write_text(json.dumps(CONFIG))
-    return ["--quiet", "generate", "--seeds", str(seeds), "--num-instructions", str(N), "--model", f"scripted:{rules}",
-            "--config", str(tmp / "cfg.json"), "--seed", "11", "--batch-size", str(BATCH)]
+    return [
+        "--quiet",
+        "generate",
+        "--seeds",
+        str(seeds),
+        "--num-instructions",
+        str(N),
+        "--model",
+        f"scripted:{rules}",
+        "--config",
+        str(tmp / "cfg.json"),
+        "--seed",
+        "11",
+        "--batch-size",
+        str(BATCH),
+    ]
 
 
 def snapshot(run: Path) -> dict:
@@ -74,8 +102,12 @@ def run_and_kill(args: list[str], env: dict, fifo: Path, k: int) -> int:
     os.mkfifo(fifo)
     fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
     fcntl.fcntl(fd, 1031, 4096)  # F_SETPIPE_SZ: the smallest pipe buffer
-    p = subprocess.Popen(CLI + args, env={**env, "INSTRUCTFORGE_SCRIPTED_LOG": str(fifo)},
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = subprocess.Popen(
+        CLI + args,
+        env={**env, "INSTRUCTFORGE_SCRIPTED_LOG": str(fifo)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     seen, deadline = 0, time.time() + 120
     try:
         while seen < k and p.poll() is None and time.time() < deadline:
@@ -100,8 +132,13 @@ def clean_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("clean")
     args = setup(tmp)
     log = tmp / "log.jsonl"
-    run_cli(*args, "--out", str(tmp / "run"), check=True,
-            env={"INSTRUCTFORGE_CACHE_DIR": str(tmp / "cache"), "INSTRUCTFORGE_SCRIPTED_LOG": str(log)})
+    run_cli(
+        *args,
+        "--out",
+        str(tmp / "run"),
+        check=True,
+        env={"INSTRUCTFORGE_CACHE_DIR": str(tmp / "cache"), "INSTRUCTFORGE_SCRIPTED_LOG": str(log)},
+    )
     run_cli("export", str(tmp / "run"), "--format", "alpaca", "--out", str(tmp / "a.json"), check=True)
     return tmp / "run", count_lines(log), (tmp / "a.json").read_text()
 
@@ -116,8 +153,13 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path, clean_run, k):
     assert 1 <= seen < clean_requests  # it really was stopped part-way
     assert out.is_dir()
     log = tmp_path / "resume.jsonl"
-    run_cli(*args, "--out", str(out), check=True,
-            env={"INSTRUCTFORGE_CACHE_DIR": str(tmp_path / "cache"), "INSTRUCTFORGE_SCRIPTED_LOG": str(log)})
+    run_cli(
+        *args,
+        "--out",
+        str(out),
+        check=True,
+        env={"INSTRUCTFORGE_CACHE_DIR": str(tmp_path / "cache"), "INSTRUCTFORGE_SCRIPTED_LOG": str(log)},
+    )
     assert snapshot(out) == snapshot(clean_dir)
     run_cli("export", str(out), "--format", "alpaca", "--out", str(tmp_path / "a.json"), check=True)
     assert (tmp_path / "a.json").read_text() == clean_export

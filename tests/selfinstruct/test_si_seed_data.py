@@ -140,9 +140,7 @@ def test_seed_instructions_are_mutually_novel(seeds, scorer):
     assert worst[0] <= NOVELTY_THRESHOLD, worst
 
 
-def test_no_instruction_copies_the_papers_seeds(
-    seeds, classify_examples, demos, scorer, shared_data
-):
+def test_no_instruction_copies_the_papers_seeds(seeds, classify_examples, demos, scorer, shared_data):
     paper = [r["instruction"] for r in _jsonl(shared_data / "self-instruct" / "seed_tasks.jsonl")]
     assert len(paper) == 175
     ours = (
@@ -183,6 +181,4 @@ def test_instance_demos(demos):
             assert all(ex["input"].strip() for ex in d["examples"])
             assert list(d["examples"][0]) == ["output", "input"]  # label first
     # some input-first demos show a task that needs no input
-    assert any(
-        not ex["input"] for d in demos if d["style"] == "input_first" for ex in d["examples"]
-    )
+    assert any(not ex["input"] for d in demos if d["style"] == "input_first" for ex in d["examples"])

@@ -22,10 +22,27 @@ N = 40
 
 @contextlib.contextmanager
 def sim_server(*, port: int = 0, latency=(0.0, 0.03), seed: int = 0, fault_rate: float = 0.0):
-    p = subprocess.Popen([sys.executable, "-m", "instructforge.testing.fake_openai", "--plausible",
-                          "--latency-range", *map(str, latency), "--seed", str(seed), "--port", str(port),
-                          "--fault-rate", str(fault_rate), "--max-concurrency", "64"],
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "instructforge.testing.fake_openai",
+            "--plausible",
+            "--latency-range",
+            *map(str, latency),
+            "--seed",
+            str(seed),
+            "--port",
+            str(port),
+            "--fault-rate",
+            str(fault_rate),
+            "--max-concurrency",
+            "64",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         yield p, p.stdout.readline().strip()
     finally:
@@ -42,8 +59,24 @@ def generate(out: Path, url: str, *extra: str, n: int = N, **kw):
     # pool_lag fixed: its default follows --concurrency, and these runs use different ones
     cfg = out.parent / f"{out.name}.cfg.json"
     cfg.write_text(json.dumps({"pool_lag": 8}))
-    return run_cli("--quiet", "generate", "--out", str(out), "--num-instructions", str(n), "--model", "openai:sim",
-                   "--base-url", url, "--seed", "5", "--config", str(cfg), *extra, **kw)
+    return run_cli(
+        "--quiet",
+        "generate",
+        "--out",
+        str(out),
+        "--num-instructions",
+        str(n),
+        "--model",
+        "openai:sim",
+        "--base-url",
+        url,
+        "--seed",
+        "5",
+        "--config",
+        str(cfg),
+        *extra,
+        **kw,
+    )
 
 
 def snapshot(run: Path) -> dict:
@@ -103,10 +136,31 @@ def test_server_dies_mid_run_then_resume_matches_uninterrupted(reference, tmp_pa
     with sim_server(port=port, latency=(0.02, 0.06)) as (server, url):
         cfg = tmp_path / "run.cfg.json"
         cfg.write_text(json.dumps({"pool_lag": 8}))
-        client = subprocess.Popen([sys.executable, "-m", "instructforge.cli", "--quiet", "generate", "--out", str(out),
-                                   "--num-instructions", str(N), "--model", "openai:sim", "--base-url", url,
-                                   "--seed", "5", "--config", str(cfg), *args], stderr=subprocess.PIPE, text=True,
-                                  env={**__import__("os").environ, **env})
+        client = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "instructforge.cli",
+                "--quiet",
+                "generate",
+                "--out",
+                str(out),
+                "--num-instructions",
+                str(N),
+                "--model",
+                "openai:sim",
+                "--base-url",
+                url,
+                "--seed",
+                "5",
+                "--config",
+                str(cfg),
+                *args,
+            ],
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**__import__("os").environ, **env},
+        )
         deadline = time.time() + 60
         while served(url) < 20 and time.time() < deadline:
             time.sleep(0.01)

@@ -25,19 +25,25 @@ def test_parse_instructions_continuation_and_stop_number():
 
 
 def test_parse_instructions_chat_preamble_and_restart():
-    assert parse_instructions("Sure, here are more tasks:\n9. first one\n10. second one", 9) == ["First one", "Second one"]
+    assert parse_instructions("Sure, here are more tasks:\n9. first one\n10. second one", 9) == [
+        "First one",
+        "Second one",
+    ]
     assert parse_instructions("1) a task\n2) another", 9) == ["A task", "Another"]
 
 
-@pytest.mark.parametrize("text,reason,detail", [
-    ("Add two numbers.", "too_short", "3 words (minimum 4)"),
-    (" ".join(["word"] * 151), "too_long", "151 words (maximum 150)"),
-    ("Describe the image in detail please.", "blacklist", "image"),
-    ("Tell me how to go to the station.", "blacklist", "go to"),
-    ("Write a program that sorts a list.", "write_a_program", 'starts with "Write a program"'),
-    ('"Quote" this sentence for me now.', "bad_start", "starts with punctuation '\"'"),
-    ("Écris une phrase en français ici.", "bad_start", "starts with non-ASCII 'É'"),
-])
+@pytest.mark.parametrize(
+    "text,reason,detail",
+    [
+        ("Add two numbers.", "too_short", "3 words (minimum 4)"),
+        (" ".join(["word"] * 151), "too_long", "151 words (maximum 150)"),
+        ("Describe the image in detail please.", "blacklist", "image"),
+        ("Tell me how to go to the station.", "blacklist", "go to"),
+        ("Write a program that sorts a list.", "write_a_program", 'starts with "Write a program"'),
+        ('"Quote" this sentence for me now.', "bad_start", "starts with punctuation '\"'"),
+        ("Écris une phrase en français ici.", "bad_start", "starts with non-ASCII 'É'"),
+    ],
+)
 def test_instruction_filters(text, reason, detail):
     r = check_instruction(text, CFG)
     assert r is not None and (r.reason, r.detail) == (reason, detail)
@@ -64,29 +70,53 @@ def test_pool_similarity_duplicate_and_accept():
 
 
 def test_parse_instances_input_first():
-    text = ("Example 1\nInput: 3, 1, 2\nOutput: 1, 2, 3\nExample 2\nInput: multi\nline input\nOutput: done\n"
-            "Example 3\nOutput: no input here")
-    assert parse_instances(text, False) == [Instance("3, 1, 2", "1, 2, 3"), Instance("multi\nline input", "done"),
-                                            Instance("", "no input here")]
+    text = (
+        "Example 1\nInput: 3, 1, 2\nOutput: 1, 2, 3\nExample 2\nInput: multi\nline input\nOutput: done\n"
+        "Example 3\nOutput: no input here"
+    )
+    assert parse_instances(text, False) == [
+        Instance("3, 1, 2", "1, 2, 3"),
+        Instance("multi\nline input", "done"),
+        Instance("", "no input here"),
+    ]
     assert parse_instances("Just an answer.", False) == [Instance("", "Just an answer.")]
     assert parse_instances("Here you go:\nExample 1\nInput: a\nOutput: b", False) == [Instance("a", "b")]
 
 
 def test_parse_instances_output_first():
     text = "Class label: Positive\nInput: I loved it.\nClass label: Negative\nInput: Awful.\nClass label: Neutral"
-    assert parse_instances(text, True) == [Instance("I loved it.", "Positive"), Instance("Awful.", "Negative"),
-                                           Instance("", "Neutral")]
+    assert parse_instances(text, True) == [
+        Instance("I loved it.", "Positive"),
+        Instance("Awful.", "Negative"),
+        Instance("", "Neutral"),
+    ]
 
 
 def test_instance_filters_reasons_conflict_and_cap():
-    insts = [Instance("a", "b"), Instance("a", "b"), Instance("x", "x"), Instance("q", ""), Instance("in:", "o"),
-             Instance("i", "out:"), Instance("c", "d"), Instance("e", "f"), Instance("g", "h"), Instance("k", "l"),
-             Instance("m", "n")]
+    insts = [
+        Instance("a", "b"),
+        Instance("a", "b"),
+        Instance("x", "x"),
+        Instance("q", ""),
+        Instance("in:", "o"),
+        Instance("i", "out:"),
+        Instance("c", "d"),
+        Instance("e", "f"),
+        Instance("g", "h"),
+        Instance("k", "l"),
+        Instance("m", "n"),
+    ]
     kept, dropped, task_rej = filter_instances(insts, 5)
     assert task_rej is None
     assert kept == [Instance("a", "b"), Instance("c", "d"), Instance("e", "f"), Instance("g", "h"), Instance("k", "l")]
-    assert [r.reason for _, r in dropped] == ["duplicate", "input_equals_output", "empty_output",
-                                              "input_ends_with_colon", "output_ends_with_colon", "over_limit"]
+    assert [r.reason for _, r in dropped] == [
+        "duplicate",
+        "input_equals_output",
+        "empty_output",
+        "input_ends_with_colon",
+        "output_ends_with_colon",
+        "over_limit",
+    ]
     kept, _, task_rej = filter_instances([Instance("a", "b"), Instance("a", "c")], 5)
     assert kept == [] and task_rej.reason == "conflicting_outputs"
     assert filter_instances([Instance("", "")], 5)[2].reason == "no_instances"
@@ -97,39 +127,61 @@ def test_classify_answer():
 
 
 def test_parse_triples():
-    text = (" Name a color.\n4. Input:\n<noinput>\n4. Output:\nBlue\n###\n5. Instruction: Fix the spelling.\n"
-            "5. Input:\nteh cat\n5. Output:\nthe cat\n###\n6. Instruction: broken block")
+    text = (
+        " Name a color.\n4. Input:\n<noinput>\n4. Output:\nBlue\n###\n5. Instruction: Fix the spelling.\n"
+        "5. Input:\nteh cat\n5. Output:\nthe cat\n###\n6. Instruction: broken block"
+    )
     assert parse_triples(text, 4) == [
         {"instruction": "Name a color.", "input": "", "output": "Blue"},
         {"instruction": "Fix the spelling.", "input": "teh cat", "output": "the cat"},
-        {"instruction": "Broken block", "bad_format": True}]
+        {"instruction": "Broken block", "bad_format": True},
+    ]
 
 
 def test_seed_formats(tmp_path):
     si = tmp_path / "si.jsonl"
-    si.write_text(json.dumps({"id": "t1", "name": "n", "instruction": "Say hi.", "is_classification": True,
-                              "instances": [{"input": "", "output": "hi"}]}) + "\n\n")
+    si.write_text(
+        json.dumps(
+            {
+                "id": "t1",
+                "name": "n",
+                "instruction": "Say hi.",
+                "is_classification": True,
+                "instances": [{"input": "", "output": "hi"}],
+            }
+        )
+        + "\n\n"
+    )
     plain = tmp_path / "plain.jsonl"
     plain.write_text(json.dumps({"instruction": "Say hi.", "input": "x", "output": "hi"}) + "\n")
     alp = tmp_path / "alpaca.json"
-    alp.write_text(json.dumps([{"instruction": "A.", "input": "", "output": "a"},
-                               {"instruction": "B.", "input": "b", "output": "bb"}], indent=2))
+    alp.write_text(
+        json.dumps(
+            [{"instruction": "A.", "input": "", "output": "a"}, {"instruction": "B.", "input": "b", "output": "bb"}],
+            indent=2,
+        )
+    )
     assert load_seeds(si)[0].is_classification and load_seeds(si)[0].id == "t1"
     assert load_seeds(plain)[0].instances == [Instance("x", "hi")]
     assert [t.instruction for t in load_seeds(alp)] == ["A.", "B."]
 
 
-@pytest.mark.parametrize("content,where", [
-    ('{"instruction": "ok", "output": "o"}\n{"instruction": "x", "output": 3}\n', ':2: "output" must be a string'),
-    ('{"instruction": "ok", "output": "o"}\nnot json\n', ":2: not valid JSON"),
-    ('{"output": "o"}\n', ':1: missing "instruction"'),
-    ('{"instruction": "  ", "output": "o"}\n', ':1: "instruction" is empty'),
-    ('{"instruction": "a", "instances": "x"}\n', ':1: "instances" must be a list'),
-    ('[\n {"instruction": "a", "output": "b"},\n {"instruction": "c"}\n]\n', ':3: missing "output"'),
-    ('[\n {"instruction": "a", "output": "b"},\n {oops}\n]\n', ":3: not valid JSON"),
-    ('{"id": "x", "instruction": "a", "output": "b"}\n{"id": "x", "instruction": "c", "output": "d"}\n',
-     ":2: duplicate id 'x'"),
-])
+@pytest.mark.parametrize(
+    "content,where",
+    [
+        ('{"instruction": "ok", "output": "o"}\n{"instruction": "x", "output": 3}\n', ':2: "output" must be a string'),
+        ('{"instruction": "ok", "output": "o"}\nnot json\n', ":2: not valid JSON"),
+        ('{"output": "o"}\n', ':1: missing "instruction"'),
+        ('{"instruction": "  ", "output": "o"}\n', ':1: "instruction" is empty'),
+        ('{"instruction": "a", "instances": "x"}\n', ':1: "instances" must be a list'),
+        ('[\n {"instruction": "a", "output": "b"},\n {"instruction": "c"}\n]\n', ':3: missing "output"'),
+        ('[\n {"instruction": "a", "output": "b"},\n {oops}\n]\n', ":3: not valid JSON"),
+        (
+            '{"id": "x", "instruction": "a", "output": "b"}\n{"id": "x", "instruction": "c", "output": "d"}\n',
+            ":2: duplicate id 'x'",
+        ),
+    ],
+)
 def test_bad_seeds(tmp_path, content, where):
     p = tmp_path / "bad.jsonl"
     p.write_text(content)

@@ -26,7 +26,11 @@ def data(tmp_path):
 @pytest.mark.parametrize(
     ("text", "line", "message"),
     [
-        ("epochs: 1\nlearning_rat: 0.1\n", 2, "unknown setting 'learning_rat' for finetune (did you mean 'learning_rate'?)"),
+        (
+            "epochs: 1\nlearning_rat: 0.1\n",
+            2,
+            "unknown setting 'learning_rat' for finetune (did you mean 'learning_rate'?)",
+        ),
         ("epochs: 1\nbatch_size: 2.5\n", 2, "batch_size: expected integer, got 2.5"),
         ("merge: 'yes'\n", 1, "merge: expected true/false, got the text 'yes'"),
         ("template: chatml\n", 1, "template: the text 'chatml' is not one of chat, raw"),
@@ -93,16 +97,31 @@ def _invoke(*args: str) -> None:
 def test_sft_flags_set_and_config_file_resolve_alike(tmp_path, captured):
     base = ("finetune", "--data", "d.json", "--out", "o", "--model", "hf:m")
     # 1e-3: the CLI contract's spelling of --lr, a number for the config reader too
-    _invoke(*base, "--epochs", "3", "--lr", "1e-3", "--batch-size", "2", "--template", "raw", "--merge",
-            "--max-steps", "5")
-    _invoke(*base, "--set", "epochs=3", "--set", "learning_rate=1E-3", "--set", "batch_size=2", "--set",
-            "template=raw", "--set", "merge=true", "--set", "max_steps=5")
+    _invoke(
+        *base, "--epochs", "3", "--lr", "1e-3", "--batch-size", "2", "--template", "raw", "--merge", "--max-steps", "5"
+    )
+    _invoke(
+        *base,
+        "--set",
+        "epochs=3",
+        "--set",
+        "learning_rate=1E-3",
+        "--set",
+        "batch_size=2",
+        "--set",
+        "template=raw",
+        "--set",
+        "merge=true",
+        "--set",
+        "max_steps=5",
+    )
     cfg = tmp_path / "c.yaml"
     cfg.write_text("epochs: 3\nlearning_rate: 0.001\nbatch_size: 2\ntemplate: raw\nmerge: true\nmax_steps: 5\n")
     _invoke(*base, "--config", str(cfg))
     assert captured[0] == captured[1] == captured[2]
-    assert captured[0]["config"] == as_dict(SFTConfig(epochs=3, learning_rate=1e-3, batch_size=2, template="raw",
-                                                      merge=True, max_steps=5))
+    assert captured[0]["config"] == as_dict(
+        SFTConfig(epochs=3, learning_rate=1e-3, batch_size=2, template="raw", merge=True, max_steps=5)
+    )
     assert captured[0]["model"] == "hf:m"
 
 
@@ -110,8 +129,21 @@ def test_sft_list_setting_and_precedence(tmp_path, captured):
     glob, own = tmp_path / "g.yaml", tmp_path / "o.yaml"
     glob.write_text("finetune:\n  lora_r: 4\n  seed: 4\n  epochs: 4\n")
     own.write_text("seed: 5\nepochs: 5\nlora_target_modules: [q_proj, v_proj]\n")
-    _invoke("--config", str(glob), "finetune", "--data", "d.json", "--out", "o", "--config", str(own),
-            "--set", "epochs=6", "--epochs", "7")
+    _invoke(
+        "--config",
+        str(glob),
+        "finetune",
+        "--data",
+        "d.json",
+        "--out",
+        "o",
+        "--config",
+        str(own),
+        "--set",
+        "epochs=6",
+        "--epochs",
+        "7",
+    )
     c = captured[0]["config"]
     assert (c["lora_r"], c["seed"], c["epochs"], c["lora_target_modules"]) == (4, 5, 7.0, ["q_proj", "v_proj"])
     _invoke("finetune", "--data", "d.json", "--out", "o", "--set", "lora_target_modules=[q_proj, v_proj]")
@@ -124,16 +156,35 @@ def test_sft_cli_runs_the_api(tmp_path, data, isolated_cache):
     from instructforge import ui
     from instructforge.api.train import finetune
 
-    p = run_cli("--quiet", "finetune", "--data", str(data), "--out", str(tmp_path / "cli"), "--max-steps", "1",
-                "--batch-size", "2", "--max-length", "64", "--set", "lora_r=4", "--lr", "1e-3",
-                env={"INSTRUCTFORGE_THREADS": "2"})
+    p = run_cli(
+        "--quiet",
+        "finetune",
+        "--data",
+        str(data),
+        "--out",
+        str(tmp_path / "cli"),
+        "--max-steps",
+        "1",
+        "--batch-size",
+        "2",
+        "--max-length",
+        "64",
+        "--set",
+        "lora_r=4",
+        "--lr",
+        "1e-3",
+        env={"INSTRUCTFORGE_THREADS": "2"},
+    )
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip().splitlines()[-1] == str(tmp_path / "cli")
     was_quiet = ui.is_quiet()
     ui.set_quiet(True)
     try:
-        out = finetune(data, out=tmp_path / "api",
-                       config=SFTConfig(max_steps=1, batch_size=2, max_length=64, lora_r=4, learning_rate=1e-3))
+        out = finetune(
+            data,
+            out=tmp_path / "api",
+            config=SFTConfig(max_steps=1, batch_size=2, max_length=64, lora_r=4, learning_rate=1e-3),
+        )
     finally:
         ui.set_quiet(was_quiet)
     assert out == tmp_path / "api" and (out / "adapter_model.safetensors").is_file()

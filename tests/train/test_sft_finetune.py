@@ -25,18 +25,24 @@ def test_sft_alpaca_list(tmp_path):
     fmt, rows = load_examples(p)
     assert fmt == "alpaca" and rows == ALPACA
     trl = to_trl(rows, "chat")
-    assert trl[0] == {"prompt": [{"role": "user", "content": "Give an antonym of the word.\n\ncold"}],
-                      "completion": [{"role": "assistant", "content": "hot"}]}
+    assert trl[0] == {
+        "prompt": [{"role": "user", "content": "Give an antonym of the word.\n\ncold"}],
+        "completion": [{"role": "assistant", "content": "hot"}],
+    }
     assert to_trl(rows, "raw")[1] == {"prompt": "Name a primary color.", "completion": "Red."}
 
 
 def test_sft_messages_and_prompt_completion(tmp_path):
     m = tmp_path / "m.jsonl"
-    m.write_text(json.dumps({"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]}) + "\n\n")
+    m.write_text(
+        json.dumps({"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]})
+        + "\n\n"
+    )
     fmt, rows = load_examples(m)
     assert fmt == "messages"
-    assert to_trl(rows, "chat") == [{"prompt": [{"role": "user", "content": "Hi"}],
-                                     "completion": [{"role": "assistant", "content": "Hello"}]}]
+    assert to_trl(rows, "chat") == [
+        {"prompt": [{"role": "user", "content": "Hi"}], "completion": [{"role": "assistant", "content": "Hello"}]}
+    ]
     pc = tmp_path / "pc.jsonl"
     pc.write_text(json.dumps({"prompt": "Task: add 2 and 3\nOutput:\n", "completion": "5"}) + "\n")
     fmt, rows = load_examples(pc)
@@ -51,7 +57,11 @@ def test_sft_messages_and_prompt_completion(tmp_path):
         ("b.json", '[\n  {"instruction": "x", "output": "y"},\n  {"instruction": "z", "output": }\n]\n', "b.json:3"),
         ("c.jsonl", '{"prompt": "a", "completion": "b"}\n{"prompt": "a"\n', "c.jsonl:2"),
         ("d.jsonl", '{"prompt": "a", "completion": "b"}\n{"messages": []}\n', "d.jsonl:2"),
-        ("e.jsonl", '{"messages": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]}\n', "e.jsonl:1"),
+        (
+            "e.jsonl",
+            '{"messages": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]}\n',
+            "e.jsonl:1",
+        ),
         ("f.jsonl", '{"text": "plain"}\n', "f.jsonl:1"),
         ("g.jsonl", "\n", "g.jsonl:1"),
     ],
@@ -82,16 +92,25 @@ def test_sft_smoke_loss_down_and_loads(tmp_path, isolated_cache):
     data = tmp_path / "train.json"
     data.write_text(json.dumps(ALPACA))
     out = tmp_path / "sft"
-    s = finetune(data, out, model="embedded",
-                 cfg=SFTSettings(epochs=6, learning_rate=2e-3, batch_size=4, max_length=96, seed=0))
+    s = finetune(
+        data, out, model="embedded", cfg=SFTSettings(epochs=6, learning_rate=2e-3, batch_size=4, max_length=96, seed=0)
+    )
     log = [json.loads(x) for x in (out / "train_log.jsonl").read_text().splitlines()]
     assert len(log) == s["steps"] == 6
     assert log[-1]["loss"] < log[0]["loss"]
     w = load_file(str(out / "adapter_model.safetensors"))
     assert any(float(v.abs().sum()) > 0 for k, v in w.items() if "lora_B" in k)  # B starts at zero
     assert Path(json.loads((out / "adapter_config.json").read_text())["base_model_name_or_path"]).is_dir()
-    r = run_cli("ask", "--model", f"hf:{out}", "--no-cache", "--max-tokens", "4", "Name a primary color.",
-                env={"INSTRUCTFORGE_THREADS": "1"})
+    r = run_cli(
+        "ask",
+        "--model",
+        f"hf:{out}",
+        "--no-cache",
+        "--max-tokens",
+        "4",
+        "Name a primary color.",
+        env={"INSTRUCTFORGE_THREADS": "1"},
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip()
 

@@ -14,15 +14,24 @@ from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
     # Self-Instruct / Alpaca generation
-    "generate": "run", "Run": "run", "model_config": "run",
+    "generate": "run",
+    "Run": "run",
+    "model_config": "run",
     # Instruction Induction and the novelty filter
-    "induce": "induction", "induce_as_seeds": "induction", "evaluate_induction": "induction",
-    "score_induction": "induction", "dedup": "induction",
+    "induce": "induction",
+    "induce_as_seeds": "induction",
+    "evaluate_induction": "induction",
+    "score_induction": "induction",
+    "dedup": "induction",
     # evaluation, comparison, report, scoring
-    "evaluate_superni": "evaluate", "evaluate_user_oriented": "evaluate", "compare": "evaluate",
-    "report": "evaluate", "score": "evaluate",
+    "evaluate_superni": "evaluate",
+    "evaluate_user_oriented": "evaluate",
+    "compare": "evaluate",
+    "report": "evaluate",
+    "score": "evaluate",
     # REFINE-AF RL and SFT
-    "refine": "train", "finetune": "train",
+    "refine": "train",
+    "finetune": "train",
     # experiments
     "run_experiment": "experiment",
 }

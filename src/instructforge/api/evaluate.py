@@ -60,9 +60,15 @@ def call_stats(d: dict[str, Any]) -> Any:
 # -- evaluation ------------------------------------------------------------------------------------
 
 
-def evaluate_superni(tasks_dir: str | Path, *, out: str | Path, model: str | ModelConfig | None = "embedded",
-                     config: SuperNIConfig | None = None, predictions: str | Path | None = None,
-                     **model_options: Any) -> dict[str, Any]:
+def evaluate_superni(
+    tasks_dir: str | Path,
+    *,
+    out: str | Path,
+    model: str | ModelConfig | None = "embedded",
+    config: SuperNIConfig | None = None,
+    predictions: str | Path | None = None,
+    **model_options: Any,
+) -> dict[str, Any]:
     """SuperNI (Self-Instruct section 5.2): ROUGE-L and exact match per task, per category and
     overall, scored as the official script does. ``predictions``: a JSONL file of ``{id,
     prediction}`` to score instead of calling a model (``model`` is then left at its default).
@@ -93,16 +99,29 @@ def evaluate_superni(tasks_dir: str | Path, *, out: str | Path, model: str | Mod
         results["model_id"] = llm.model_id
         results["generation"] = {"seconds": round(seconds, 2), **llm.stats.as_dict()}
     out.mkdir(parents=True, exist_ok=True)
-    _write_config(out, {"command": "evaluate superni", "tasks": str(tasks_dir),
-                        "predictions": str(predictions) if predictions is not None else None,
-                        "superni": as_dict(cfg), "model": mcfg.public() if mcfg is not None else None})
+    _write_config(
+        out,
+        {
+            "command": "evaluate superni",
+            "tasks": str(tasks_dir),
+            "predictions": str(predictions) if predictions is not None else None,
+            "superni": as_dict(cfg),
+            "model": mcfg.public() if mcfg is not None else None,
+        },
+    )
     atomic_write(out / "predictions.jsonl", _jsonl(rows))
     write_json(out / "results.json", results)
     return results
 
 
-def evaluate_user_oriented(data: str | Path, *, out: str | Path, model: str | ModelConfig | None = "embedded",
-                           config: UserOrientedConfig | None = None, **model_options: Any) -> dict[str, Any]:
+def evaluate_user_oriented(
+    data: str | Path,
+    *,
+    out: str | Path,
+    model: str | ModelConfig | None = "embedded",
+    config: UserOrientedConfig | None = None,
+    **model_options: Any,
+) -> dict[str, Any]:
     """The user-oriented instructions (Self-Instruct section 5.3): ``model`` answers, the judge
     (``config.judge``, required; on ``config.judge_base_url`` or the model's server) rates every
     answer A-D. Writes ``results.json`` (returned; ``generation`` holds the call statistics of
@@ -112,8 +131,9 @@ def evaluate_user_oriented(data: str | Path, *, out: str | Path, model: str | Mo
 
     cfg = config if config is not None else UserOrientedConfig()
     if not cfg.judge:
-        raise InputError("evaluate user-oriented: no judge model: give --judge SPEC "
-                         "(Python: config=UserOrientedConfig(judge=SPEC))")
+        raise InputError(
+            "evaluate user-oriented: no judge model: give --judge SPEC (Python: config=UserOrientedConfig(judge=SPEC))"
+        )
     out = Path(out)
     mcfg = model_config(model, model_options)
     jcfg = dataclasses.replace(mcfg, model=cfg.judge, base_url=cfg.judge_base_url or mcfg.base_url)
@@ -133,15 +153,24 @@ def evaluate_user_oriented(data: str | Path, *, out: str | Path, model: str | Mo
     results, rows = summarise(items, answers, ratings, mcfg.model, cfg.judge)
     results["generation"] = {"answers": llm.stats.as_dict(), "judge": jllm.stats.as_dict()}
     out.mkdir(parents=True, exist_ok=True)
-    _write_config(out, {"command": "evaluate user-oriented", "data": str(data), "user_oriented": as_dict(cfg),
-                        "model": mcfg.public(), "judge": jcfg.public()})
+    _write_config(
+        out,
+        {
+            "command": "evaluate user-oriented",
+            "data": str(data),
+            "user_oriented": as_dict(cfg),
+            "model": mcfg.public(),
+            "judge": jcfg.public(),
+        },
+    )
     atomic_write(out / "ratings.jsonl", _jsonl(rows))
     write_json(out / "results.json", results)
     return results
 
 
-def compare(eval_a: str | Path, eval_b: str | Path, *, out: str | Path | None = None,
-            config: CompareConfig | None = None) -> dict[str, Any]:
+def compare(
+    eval_a: str | Path, eval_b: str | Path, *, out: str | Path | None = None, config: CompareConfig | None = None
+) -> dict[str, Any]:
     """Per-task comparison of two evaluation dirs (REFINE-AF's headline): deltas B - A, the
     win/tie/loss shares of B and paired bootstrap intervals over tasks. The comparison (returned)
     is written as JSON to ``out`` (default: ``EVAL_B/compare_vs_<name of EVAL_A>.json``)."""
@@ -178,13 +207,16 @@ def _run_items(run_dir: Path) -> list[Any]:
     except sqlite3.DatabaseError as e:
         raise InputError.at(run_dir / "run.sqlite", None, f"not a readable run store ({e})") from None
     if not items:
-        raise InputError(f"{run_dir / 'run.sqlite'}: the run has no accepted instances to score yet "
-                         "(run `instructforge generate` first)")
+        raise InputError(
+            f"{run_dir / 'run.sqlite'}: the run has no accepted instances to score yet "
+            "(run `instructforge generate` first)"
+        )
     return items
 
 
-def _score_outputs(out: Path, pairs: list[tuple[Any, Any]], items: int, cfg: ScoreConfig,
-                   lines: list[int] | None) -> dict[str, Any]:
+def _score_outputs(
+    out: Path, pairs: list[tuple[Any, Any]], items: int, cfg: ScoreConfig, lines: list[int] | None
+) -> dict[str, Any]:
     """scores.jsonl and summary.json in ``out``; returns the summary."""
     from ..quality.summary import row, score_section
 
@@ -200,9 +232,15 @@ def _score_outputs(out: Path, pairs: list[tuple[Any, Any]], items: int, cfg: Sco
     return summary
 
 
-def score(run_dir: str | Path | None = None, *, data: str | Path | None = None, out: str | Path | None = None,
-          model: str | ModelConfig | None = "embedded", config: ScoreConfig | None = None,
-          **model_options: Any) -> dict[str, Any]:
+def score(
+    run_dir: str | Path | None = None,
+    *,
+    data: str | Path | None = None,
+    out: str | Path | None = None,
+    model: str | ModelConfig | None = "embedded",
+    config: ScoreConfig | None = None,
+    **model_options: Any,
+) -> dict[str, Any]:
     """REFINE-AF's automated feedback, Self-Instruct's quality audit and deterministic checks for
     every instance of the run ``run_dir``, or of the data file ``data`` (then ``out`` is required
     and becomes a run store of its records). The judge is ``model`` (or ``config.judge``; one of
@@ -223,8 +261,10 @@ def score(run_dir: str | Path | None = None, *, data: str | Path | None = None, 
     mcfg = model_config(model, model_options)
     if cfg.judge is not None:
         if mcfg.model not in ("embedded", cfg.judge):
-            raise InputError(f"score: two judges ({mcfg.model} and {cfg.judge}): give --judge or --model "
-                             "(the same setting), not both")
+            raise InputError(
+                f"score: two judges ({mcfg.model} and {cfg.judge}): give --judge or --model "
+                "(the same setting), not both"
+            )
         mcfg = dataclasses.replace(mcfg, model=cfg.judge)
     cfg = dataclasses.replace(cfg, judge=mcfg.model)
     parse_spec(mcfg.model)
@@ -253,22 +293,50 @@ def score(run_dir: str | Path | None = None, *, data: str | Path | None = None, 
                 import_data(store, data_path, fmt, recs)
             lines = (store.get_meta(SOURCE_META) or {}).get("lines")
             items = store_items(store)
-            _write_config(out_dir, {"command": "score", "run_dir": str(run_dir) if run_dir is not None else None,
-                                "data": str(data) if data is not None else None, "judge": mcfg.public(),
-                                "judge_id": llm.model_id, "reward_model": cfg.reward_model, "rew_source": label,
-                                "fingerprint": scorer.fingerprint, "score": as_dict(cfg)})
-            ui.info(f"score: {len(items)} instances; judge {mcfg.model}; Rew = {label}"
-                    + ("" if rm_dir else " (the judge stands in for the reward model: no --reward-model)"))
-            counts = score_store(store, scorer, items,
-                                 on_chunk=lambda done, total: ui.info(f"scored {done}/{total}"))
-            store.set_meta("score", {"judge": mcfg.model, "judge_id": llm.model_id, "reward_model": cfg.reward_model,
-                                     "rew_source": label, "fingerprint": scorer.fingerprint,
-                                     "threshold": cfg.threshold, **counts})
+            _write_config(
+                out_dir,
+                {
+                    "command": "score",
+                    "run_dir": str(run_dir) if run_dir is not None else None,
+                    "data": str(data) if data is not None else None,
+                    "judge": mcfg.public(),
+                    "judge_id": llm.model_id,
+                    "reward_model": cfg.reward_model,
+                    "rew_source": label,
+                    "fingerprint": scorer.fingerprint,
+                    "score": as_dict(cfg),
+                },
+            )
+            ui.info(
+                f"score: {len(items)} instances; judge {mcfg.model}; Rew = {label}"
+                + ("" if rm_dir else " (the judge stands in for the reward model: no --reward-model)")
+            )
+            counts = score_store(store, scorer, items, on_chunk=lambda done, total: ui.info(f"scored {done}/{total}"))
+            store.set_meta(
+                "score",
+                {
+                    "judge": mcfg.model,
+                    "judge_id": llm.model_id,
+                    "reward_model": cfg.reward_model,
+                    "rew_source": label,
+                    "fingerprint": scorer.fingerprint,
+                    "threshold": cfg.threshold,
+                    **counts,
+                },
+            )
             summary = _score_outputs(out_dir, current_scores(store, items), len(items), cfg, lines)
         finally:
             store.close()
     finally:
         llm.close()
-    return {"summary": summary, "counts": counts, "judge": mcfg.model, "judge_id": llm.model_id,
-            "reward_model": cfg.reward_model, "rew_source": label, "out": str(out_dir), "store": str(store_dir),
-            "calls": llm.stats.as_dict()}
+    return {
+        "summary": summary,
+        "counts": counts,
+        "judge": mcfg.model,
+        "judge_id": llm.model_id,
+        "reward_model": cfg.reward_model,
+        "rew_source": label,
+        "out": str(out_dir),
+        "store": str(store_dir),
+        "calls": llm.stats.as_dict(),
+    }

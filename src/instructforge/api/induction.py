@@ -58,8 +58,12 @@ class Induction:
         candidates after a search."""
         if self.candidates is None:
             return {"instruction": self.instruction}
-        return {"instruction": self.instruction, "accuracy": self.accuracy, "n_eval": self.n_eval,
-                "candidates": self.candidates}
+        return {
+            "instruction": self.instruction,
+            "accuracy": self.accuracy,
+            "n_eval": self.n_eval,
+            "candidates": self.candidates,
+        }
 
 
 def config_yaml(command: str, settings: dict[str, Any]) -> str:
@@ -95,8 +99,14 @@ def _check_demos(demos: Demos, k: int) -> list[tuple[str, str]]:
     return pairs
 
 
-def induce(demos: Demos, *, model: str | ModelConfig | None = "embedded", config: InduceConfig | None = None,
-           search: SearchConfig | None = None, **model_options: Any) -> Induction:
+def induce(
+    demos: Demos,
+    *,
+    model: str | ModelConfig | None = "embedded",
+    config: InduceConfig | None = None,
+    search: SearchConfig | None = None,
+    **model_options: Any,
+) -> Induction:
     """The instruction behind ``demos`` (a JSONL file of ``{input, output}``, a benchmark task
     file, or ``(input, output)`` pairs), induced greedily from the first k. With
     ``search.num_candidates > 1`` and at least k + ``search.min_eval`` demonstrations, the
@@ -115,8 +125,10 @@ def induce(demos: Demos, *, model: str | ModelConfig | None = "embedded", config
     if search is not None and search.num_candidates > 1:
         searching = can_search(len(pairs), search, cfg)
         if not searching:
-            note = (f"search needs at least k+{search.min_eval} = {cfg.k + search.min_eval} demonstrations; "
-                    f"{len(pairs)} given: inducing greedily from the first {cfg.k}")
+            note = (
+                f"search needs at least k+{search.min_eval} = {cfg.k + search.min_eval} demonstrations; "
+                f"{len(pairs)} given: inducing greedily from the first {cfg.k}"
+            )
     llm = mcfg.open()
     try:
         if searching:
@@ -130,8 +142,14 @@ def induce(demos: Demos, *, model: str | ModelConfig | None = "embedded", config
     return result
 
 
-def write_seed_tasks(examples_dir: str | Path, *, out: str | Path, model: str | ModelConfig | None = "embedded",
-                     config: InduceConfig | None = None, **model_options: Any) -> tuple[list[Task], Stats]:
+def write_seed_tasks(
+    examples_dir: str | Path,
+    *,
+    out: str | Path,
+    model: str | ModelConfig | None = "embedded",
+    config: InduceConfig | None = None,
+    **model_options: Any,
+) -> tuple[list[Task], Stats]:
     """``induce_as_seeds``, returning the seed tasks written and the model calls it made."""
     from ..induction.seeds import read_demo_dir, seeds_from_sets
 
@@ -156,8 +174,14 @@ def seeds_config_path(out: Path) -> Path:
     return Path(out).with_suffix(".config.yaml")
 
 
-def induce_as_seeds(examples_dir: str | Path, *, out: str | Path, model: str | ModelConfig | None = "embedded",
-                    config: InduceConfig | None = None, **model_options: Any) -> Path:
+def induce_as_seeds(
+    examples_dir: str | Path,
+    *,
+    out: str | Path,
+    model: str | ModelConfig | None = "embedded",
+    config: InduceConfig | None = None,
+    **model_options: Any,
+) -> Path:
     """One Self-Instruct seed task per ``examples_dir/*.jsonl`` (lines of ``{input, output}``),
     its instruction induced from the first k; written to ``out`` (JSONL), the settings to
     ``seeds_config_path(out)``. Returns ``out``."""
@@ -176,9 +200,15 @@ def _task_names(tasks: Sequence[str] | str | None) -> list[str] | None:
     return names or None
 
 
-def evaluate_induction(data_dir: str | Path, *, out: str | Path, tasks: Sequence[str] | None = None,
-                       model: str | ModelConfig | None = "embedded", config: EvalConfig | None = None,
-                       **model_options: Any) -> dict[str, Any]:
+def evaluate_induction(
+    data_dir: str | Path,
+    *,
+    out: str | Path,
+    tasks: Sequence[str] | None = None,
+    model: str | ModelConfig | None = "embedded",
+    config: EvalConfig | None = None,
+    **model_options: Any,
+) -> dict[str, Any]:
     """The Instruction Induction benchmark on ``data_dir`` (raw/, annotations/,
     induction_input/) for ``tasks`` (default: all). Writes ``out/results.json``, ``table.md``,
     ``config.yaml`` (and ``predictions.jsonl`` with ``config.save_predictions``); returns the
@@ -208,8 +238,13 @@ def evaluate_induction(data_dir: str | Path, *, out: str | Path, tasks: Sequence
     return results
 
 
-def score_induction(data_dir: str | Path, *, task: str, predictions: str | Path | Mapping[str, str],
-                    task_table: str | Path | None = None) -> dict[str, Any]:
+def score_induction(
+    data_dir: str | Path,
+    *,
+    task: str,
+    predictions: str | Path | Mapping[str, str],
+    task_table: str | Path | None = None,
+) -> dict[str, Any]:
     """Execution accuracy of given ``predictions`` (a JSONL file of ``{id, prediction}`` or a
     mapping id -> prediction; ids are raw/execute example keys) with ``task``'s metric; no model.
     Returns ``{task, metric, n, correct, accuracy, missing}``."""
@@ -229,8 +264,14 @@ def score_induction(data_dir: str | Path, *, task: str, predictions: str | Path 
         if not preds or not all(isinstance(v, str) for v in preds.values()):
             raise InputError("predictions: expected a non-empty mapping of id -> prediction string")
     scores = [score(p, items[i].answers, spec.metric) for i, p in preds.items()]
-    return {"task": task, "metric": spec.metric, "n": len(scores), "correct": sum(scores),
-            "accuracy": mean(scores), "missing": len(items) - len(preds)}
+    return {
+        "task": task,
+        "metric": spec.metric,
+        "n": len(scores),
+        "correct": sum(scores),
+        "accuracy": mean(scores),
+        "missing": len(items) - len(preds),
+    }
 
 
 def _dedup_line(rec: dict[str, Any], score: float, most_similar: str | None) -> str:

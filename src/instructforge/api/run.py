@@ -102,9 +102,15 @@ class Run:
             return export_run(st, format, Path(path), include_seeds)
 
 
-def generate(seeds: str | Path | Sequence[Task] | None = None, *, out: str | Path,
-             model: str | ModelConfig | None = "embedded", config: GenerateConfig | None = None,
-             from_run: str | Path | None = None, **model_options: Any) -> Run:
+def generate(
+    seeds: str | Path | Sequence[Task] | None = None,
+    *,
+    out: str | Path,
+    model: str | ModelConfig | None = "embedded",
+    config: GenerateConfig | None = None,
+    from_run: str | Path | None = None,
+    **model_options: Any,
+) -> Run:
     """Self-Instruct (or Alpaca-style) generation into the run directory ``out``; resumable:
     call it again with the same arguments to continue. ``seeds``: a seed file, Task objects, or
     None for the 175 packaged seeds. ``from_run``: only write instances for the accepted,
@@ -138,9 +144,15 @@ def generate(seeds: str | Path | Sequence[Task] | None = None, *, out: str | Pat
         cfg.resolve_pool_lag(llm.executor.window())
         store = RunStore(out)
         try:
-            store.write_config({"command": "generate", "seeds": seeds_label,
-                                "from_run": str(from_run) if from_run else None,
-                                "model": mcfg.public(), "generate": as_dict(cfg)})
+            store.write_config(
+                {
+                    "command": "generate",
+                    "seeds": seeds_label,
+                    "from_run": str(from_run) if from_run else None,
+                    "model": mcfg.public(),
+                    "generate": as_dict(cfg),
+                }
+            )
             run_generate(store, llm, cfg, seed_tasks, source)
         finally:
             store.close()

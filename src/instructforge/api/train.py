@@ -30,8 +30,15 @@ def judge_config(cfg: RefineConfig, options: dict[str, Any]) -> ModelConfig:
     return judge
 
 
-def refine(run_dir: str | Path, *, out: str | Path, model: str = "embedded", config: RefineConfig | None = None,
-           resume: bool = False, **judge_options: Any) -> Path:
+def refine(
+    run_dir: str | Path,
+    *,
+    out: str | Path,
+    model: str = "embedded",
+    config: RefineConfig | None = None,
+    resume: bool = False,
+    **judge_options: Any,
+) -> Path:
     """REFINE-AF stage 2: train the instance writer of ``run_dir``'s accepted instructions with
     RL from automated feedback (GRPO or RLOO + LoRA). ``model``: the policy (``embedded`` or
     ``hf:DIR``); the judge, reward model and UniEval dir are ``config`` fields
@@ -59,8 +66,16 @@ def refine(run_dir: str | Path, *, out: str | Path, model: str = "embedded", con
     scorers, label, llm = build_scorers(judge, cfg.reward_model, cfg.unieval, top_logprobs=cfg.judge_top_logprobs)
     ui.info(f"refine: {len(tasks)} instructions, {cfg.algo}, {cfg.steps} steps; Rew = {label}")
     try:
-        rl.refine(run_dir, out, model=model, scorers=scorers, cfg=cfg, resume=resume, rew_label=label,
-                  extra_config={"judge_model": judge.public()})
+        rl.refine(
+            run_dir,
+            out,
+            model=model,
+            scorers=scorers,
+            cfg=cfg,
+            resume=resume,
+            rew_label=label,
+            extra_config={"judge_model": judge.public()},
+        )
     finally:
         if llm is not None:
             llm.close()

@@ -87,7 +87,9 @@ class Backend(ABC):
         """How many requests it should hold at once to be fully busy (streaming backends)."""
         return self.batch_size
 
-    def start(self, items: Sequence[tuple[int, Request]], done: Callable[[int, Completion | BaseException], None]) -> None:
+    def start(
+        self, items: Sequence[tuple[int, Request]], done: Callable[[int, Completion | BaseException], None]
+    ) -> None:
         """Streaming backends: begin answering ``(id, request)`` items; call ``done(id, result)``
         from any thread as each finishes. A BaseException result stops the whole run."""
         raise NotImplementedError(f"{type(self).__name__} does not stream")

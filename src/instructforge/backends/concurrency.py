@@ -38,9 +38,18 @@ class FixedLimit:
 class AdaptiveLimit:
     """``--concurrency auto``. ``clock`` is injectable so the tests can drive it."""
 
-    def __init__(self, initial: int = 32, maximum: int = 1024, *, minimum: int = 1, gain: float = 1.05,
-                 latency_tolerance: float = 1.5, decrease: float = 0.8, memory: int = 8,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        initial: int = 32,
+        maximum: int = 1024,
+        *,
+        minimum: int = 1,
+        gain: float = 1.05,
+        latency_tolerance: float = 1.5,
+        decrease: float = 0.8,
+        memory: int = 8,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.limit = max(minimum, min(initial, maximum))
         self.minimum, self.maximum = minimum, maximum
         self.gain, self.latency_tolerance, self.decrease, self.memory = gain, latency_tolerance, decrease, memory
@@ -62,7 +71,7 @@ class AdaptiveLimit:
             return
         elapsed = max(self.clock() - self._start, 1e-9)
         throughput, mean_latency = self._count / elapsed, self._latency_sum / self._count
-        recent = self.history[-self.memory:]
+        recent = self.history[-self.memory :]
         best = max((t for _, t, _ in recent), default=0.0)
         # the latency at which the server gave (about) that throughput with the least queueing
         fastest = min((lat for _, t, lat in self.history if t * self.gain >= best), default=mean_latency)

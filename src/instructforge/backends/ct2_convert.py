@@ -63,10 +63,15 @@ def _convert(model_dir: Path, target: Path) -> None:
             src = merged
         out = tmp / "model"
         TransformersConverter(str(src), low_cpu_mem_usage=True).convert(str(out), quantization=QUANTIZATION)
-        (out / "instructforge-ct2.json").write_text(json.dumps({
-            "source": str(model_dir.resolve()), "quantization": QUANTIZATION,
-            "seconds": round(time.perf_counter() - t0, 2),
-        }))
+        (out / "instructforge-ct2.json").write_text(
+            json.dumps(
+                {
+                    "source": str(model_dir.resolve()),
+                    "quantization": QUANTIZATION,
+                    "seconds": round(time.perf_counter() - t0, 2),
+                }
+            )
+        )
         if target.exists():
             shutil.rmtree(target)
         os.replace(out, target)

@@ -65,7 +65,9 @@ class CT2Engine(Engine):
         self._ct2 = ctranslate2
         self.model_path = ensure_converted(model_dir)
         self.tokenizer = load_tokenizer(model_dir)
-        self.eos_ids = sorted({i for i in (self.tokenizer.eos_token_id, self._config_eos(model_dir)) if isinstance(i, int)})
+        self.eos_ids = sorted(
+            {i for i in (self.tokenizer.eos_token_id, self._config_eos(model_dir)) if isinstance(i, int)}
+        )
         self.workers = resolve_threads((options or BackendOptions()).threads)
         self.generator = self._load(self.workers, 1)
 
@@ -79,8 +81,9 @@ class CT2Engine(Engine):
         return None
 
     def _load(self, workers: int = 1, intra: int = 1) -> Any:
-        return self._ct2.Generator(str(self.model_path), device="cpu", compute_type=QUANTIZATION,
-                                   inter_threads=workers, intra_threads=intra)
+        return self._ct2.Generator(
+            str(self.model_path), device="cpu", compute_type=QUANTIZATION, inter_threads=workers, intra_threads=intra
+        )
 
     def _sampling_generators(self, seed: int, parts: int, probe: list[str]) -> list[Any]:
         """One fresh Generator per part, its worker's sampler seeded from ``seed`` and the part.
@@ -147,19 +150,25 @@ class CT2Engine(Engine):
         bounds = [round(k * n / n_parts) for k in range(n_parts + 1)]
         pending = []
         for g, lo, hi in zip(gens, bounds, bounds[1:], strict=False):
-            pending.append((lo, hi, g.generate_batch(
-                start[lo:hi],
-                asynchronous=True,
-                max_length=max(r.params.max_tokens for r in requests[lo:hi]),
-                include_prompt_in_result=False,
-                end_token=self.eos_ids or None,
-                sampling_topk=1 if temperature <= 0 else 0,
-                sampling_temperature=temperature if temperature > 0 else 1.0,
-                sampling_topp=top_p,
-                repetition_penalty=rep,
-                return_logits_vocab=want_logits,
-                callback=on_token(lo),
-            )))
+            pending.append(
+                (
+                    lo,
+                    hi,
+                    g.generate_batch(
+                        start[lo:hi],
+                        asynchronous=True,
+                        max_length=max(r.params.max_tokens for r in requests[lo:hi]),
+                        include_prompt_in_result=False,
+                        end_token=self.eos_ids or None,
+                        sampling_topk=1 if temperature <= 0 else 0,
+                        sampling_temperature=temperature if temperature > 0 else 1.0,
+                        sampling_topp=top_p,
+                        repetition_penalty=rep,
+                        return_logits_vocab=want_logits,
+                        callback=on_token(lo),
+                    ),
+                )
+            )
         results: list[Any] = [None] * n
         part_min = [0] * n  # each row's part's shortest prompt: ct2 forces the rest
         for lo, hi, futures in pending:

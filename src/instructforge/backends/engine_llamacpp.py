@@ -57,7 +57,9 @@ class LlamaCppEngine(Engine):
             raise InputError(f"{self.gguf}: llama.cpp could not load this GGUF")
         self.vocab = L.llama_model_get_vocab(self.model)
         self.n_vocab = L.llama_vocab_n_tokens(self.vocab)
-        self.eos_ids = {t for t in range(self.n_vocab) if L.llama_vocab_is_eog(self.vocab, t)} if self.n_vocab < 300_000 else set()
+        self.eos_ids = (
+            {t for t in range(self.n_vocab) if L.llama_vocab_is_eog(self.vocab, t)} if self.n_vocab < 300_000 else set()
+        )
         self.eos_ids.add(int(self.tokenizer.eos_token_id))
         self._ctx = None
         self._ctx_shape = (0, 0)

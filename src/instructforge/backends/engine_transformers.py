@@ -55,7 +55,11 @@ class TransformersEngine(Engine):
         n = len(texts)
         pos = (mask.cumsum(-1) - 1).clamp(min=0)
         cache = DynamicCache()
-        logits = model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True).logits[:, -1, :].float()
+        logits = (
+            model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True)
+            .logits[:, -1, :]
+            .float()
+        )
         dec = RowDecoder(tok, self.eos_ids, requests, [ids[i][mask[i].bool()].tolist() for i in range(n)])
         pad = tok.pad_token_id if tok.pad_token_id is not None else 0
         for _step in range(max(r.params.max_tokens for r in requests)):
@@ -67,5 +71,15 @@ class TransformersEngine(Engine):
                 break
             mask = torch.cat([mask, torch.ones((n, 1), dtype=mask.dtype)], dim=1)
             pos = pos[:, -1:] + 1
-            logits = model(input_ids=next_ids[:, None], attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True).logits[:, -1, :].float()
+            logits = (
+                model(
+                    input_ids=next_ids[:, None],
+                    attention_mask=mask,
+                    position_ids=pos,
+                    past_key_values=cache,
+                    use_cache=True,
+                )
+                .logits[:, -1, :]
+                .float()
+            )
         return dec.completions()

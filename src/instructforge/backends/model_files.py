@@ -91,8 +91,7 @@ def dir_digest(path: Path) -> str:
     """Identity of a model directory: digests of its weight and config files."""
     h = hashlib.sha256()
     names = sorted(
-        p for p in path.iterdir()
-        if p.is_file() and p.suffix in {".safetensors", ".bin", ".json", ".gguf", ".model"}
+        p for p in path.iterdir() if p.is_file() and p.suffix in {".safetensors", ".bin", ".json", ".gguf", ".model"}
     )
     for p in names:
         h.update(p.name.encode())

@@ -155,7 +155,9 @@ class OpenAIBackend(Backend):
             if p.logprobs:
                 body["logprobs"] = p.logprobs
             return "/completions", body
-        body["messages"] = req.message_dicts() if req.messages is not None else [{"role": "user", "content": req.prompt}]
+        body["messages"] = (
+            req.message_dicts() if req.messages is not None else [{"role": "user", "content": req.prompt}]
+        )
         if p.logprobs:
             body["logprobs"] = True
             body["top_logprobs"] = p.logprobs
@@ -176,10 +178,17 @@ class OpenAIBackend(Backend):
         else:
             text = (choice.get("message") or {}).get("content") or ""
             if lp and lp.get("content"):
-                top = [{t["token"]: float(t["logprob"]) for t in item.get("top_logprobs", [])} for item in lp["content"]]
+                top = [
+                    {t["token"]: float(t["logprob"]) for t in item.get("top_logprobs", [])} for item in lp["content"]
+                ]
         finish = choice.get("finish_reason") or "stop"
-        return Completion(text, "length" if finish == "length" else "stop",
-                          int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0), top)
+        return Completion(
+            text,
+            "length" if finish == "length" else "stop",
+            int(usage.get("prompt_tokens") or 0),
+            int(usage.get("completion_tokens") or 0),
+            top,
+        )
 
     # -- sending -------------------------------------------------------------------------------------
     async def _one(self, req: Request) -> Completion:
@@ -232,7 +241,9 @@ class OpenAIBackend(Backend):
     def window(self) -> int:
         return self.limit.limit
 
-    def start(self, items: Sequence[tuple[int, Request]], done: Callable[[int, Completion | BaseException], None]) -> None:
+    def start(
+        self, items: Sequence[tuple[int, Request]], done: Callable[[int, Completion | BaseException], None]
+    ) -> None:
         items = list(items)
 
         def launch() -> None:
@@ -243,7 +254,9 @@ class OpenAIBackend(Backend):
 
         self._loop.loop.call_soon_threadsafe(launch)
 
-    def _finished(self, task: asyncio.Task[Any], rid: int, done: Callable[[int, Completion | BaseException], None]) -> None:
+    def _finished(
+        self, task: asyncio.Task[Any], rid: int, done: Callable[[int, Completion | BaseException], None]
+    ) -> None:
         self._tasks.discard(task)
         if task.cancelled():
             return

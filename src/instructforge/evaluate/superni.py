@@ -30,23 +30,41 @@ class SuperNIConfig:
     """Every setting of ``instructforge evaluate superni`` (paper values as defaults;
     ``instructforge config show evaluate superni``)."""
 
-    max_instances: int = option(100, "First N instances of each task (the official test split uses the first 100)",
-                                min=1, flag=True)
-    num_pos_examples: int = option(0, "Positive examples shown before the input (0 = zero-shot, the setting of "
-                                   "Self-Instruct and REFINE-AF)", min=0, flag=True)
-    max_tokens: int = option(64, "Max new tokens per answer. DEVIATION: neither paper gives one; Tk-Instruct decodes "
-                             "up to 128, but no shared reference is longer than 75 SmolLM2 tokens (p99 35), so 64 "
-                             "keeps all but one within reach at half the cost", min=1, flag=True)
+    max_instances: int = option(
+        100, "First N instances of each task (the official test split uses the first 100)", min=1, flag=True
+    )
+    num_pos_examples: int = option(
+        0,
+        "Positive examples shown before the input (0 = zero-shot, the setting of Self-Instruct and REFINE-AF)",
+        min=0,
+        flag=True,
+    )
+    max_tokens: int = option(
+        64,
+        "Max new tokens per answer. DEVIATION: neither paper gives one; Tk-Instruct decodes "
+        "up to 128, but no shared reference is longer than 75 SmolLM2 tokens (p99 35), so 64 "
+        "keeps all but one within reach at half the cost",
+        min=1,
+        flag=True,
+    )
     temperature: float = option(0.0, "Sampling temperature (0: greedy, as in both papers)", min=0, max=2)
-    prompt_format: str = option("chat", "chat: the prompt is one user message (the backend applies the chat "
-                                "template); raw: a plain completion prompt (base models)",
-                                choices=("chat", "raw"), flag=True)
-    stop: list[str] = option(default_factory=list, flag=True,
-                             help="Stop strings; \\n and \\t are read as newline and tab (default: none, as the "
-                                  "official setting)")
-    only: list[str] = option(default_factory=list, flag=True,
-                             help="Task names to evaluate; an item may hold several, comma-separated "
-                                  "(default: every task*.json)")
+    prompt_format: str = option(
+        "chat",
+        "chat: the prompt is one user message (the backend applies the chat "
+        "template); raw: a plain completion prompt (base models)",
+        choices=("chat", "raw"),
+        flag=True,
+    )
+    stop: list[str] = option(
+        default_factory=list,
+        flag=True,
+        help="Stop strings; \\n and \\t are read as newline and tab (default: none, as the official setting)",
+    )
+    only: list[str] = option(
+        default_factory=list,
+        flag=True,
+        help="Task names to evaluate; an item may hold several, comma-separated (default: every task*.json)",
+    )
 
     def __post_init__(self) -> None:
         validate(self)
@@ -149,8 +167,11 @@ def load_predictions(path: Path, tasks: Sequence[SuperNITask]) -> dict[str, str]
         if not isinstance(pred, str):
             raise InputError.at(path, n, f"prediction for {pid} must be a string")
         if pid not in known:
-            raise InputError.at(path, n, f"id {pid} is not an instance of the evaluated tasks "
-                                         "(check --tasks, --only and --max-instances)")
+            raise InputError.at(
+                path,
+                n,
+                f"id {pid} is not an instance of the evaluated tasks (check --tasks, --only and --max-instances)",
+            )
         if pid in preds:
             raise InputError.at(path, n, f"duplicate id {pid}")
         preds[pid] = pred
@@ -167,8 +188,9 @@ def render_prompt(task: SuperNITask, inst: SuperNIInstance, num_pos_examples: in
         render(__package__, "superni_example", number=k + 1, input=e["input"].strip(), output=e["output"].strip())
         for k, e in enumerate(task.positive_examples[:num_pos_examples])
     )
-    return render(__package__, "superni_prompt", definition=task.definition, examples=examples,
-                  input=inst.input.strip())
+    return render(
+        __package__, "superni_prompt", definition=task.definition, examples=examples, input=inst.input.strip()
+    )
 
 
 def build_requests(tasks: Sequence[SuperNITask], cfg: SuperNIConfig) -> tuple[list[str], list[Request]]:
@@ -177,7 +199,11 @@ def build_requests(tasks: Sequence[SuperNITask], cfg: SuperNIConfig) -> tuple[li
     for t in tasks:
         for inst in t.instances:
             text = render_prompt(t, inst, cfg.num_pos_examples)
-            req = Request.raw(text, params=params, seed=0) if cfg.prompt_format == "raw" else Request.chat(text, params=params, seed=0)
+            req = (
+                Request.raw(text, params=params, seed=0)
+                if cfg.prompt_format == "raw"
+                else Request.chat(text, params=params, seed=0)
+            )
             ids.append(inst.id)
             reqs.append(req)
     return ids, reqs
@@ -252,7 +278,9 @@ def _mean(xs: Sequence[float]) -> float:
     return round(sum(xs) / len(xs), 4) if xs else 0.0
 
 
-def score(tasks: Sequence[SuperNITask], predictions: Mapping[str, str], model: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def score(
+    tasks: Sequence[SuperNITask], predictions: Mapping[str, str], model: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Score predictions; returns (results.json dict, predictions.jsonl rows).
 
     Overall and per-category numbers are micro averages over instances, as in the official
@@ -270,8 +298,16 @@ def score(tasks: Sequence[SuperNITask], predictions: Mapping[str, str], model: s
                 missing += 1
             pred = predictions.get(inst.id, "")
             r, e = score_instance(pred, inst.references)
-            t_rows.append({"id": inst.id, "task": t.name, "prediction": pred, "references": inst.references,
-                           "rougeL": r, "exact_match": e})
+            t_rows.append(
+                {
+                    "id": inst.id,
+                    "task": t.name,
+                    "prediction": pred,
+                    "references": inst.references,
+                    "rougeL": r,
+                    "exact_match": e,
+                }
+            )
         per_task[t.name] = {
             "rougeL": _mean([x["rougeL"] for x in t_rows]),
             "exact_match": _mean([x["exact_match"] for x in t_rows]),
@@ -281,14 +317,20 @@ def score(tasks: Sequence[SuperNITask], predictions: Mapping[str, str], model: s
         by_cat.setdefault(t.category, []).extend(t_rows)
         rows.extend(t_rows)
     cats = {
-        c: {"rougeL": _mean([x["rougeL"] for x in rs]), "exact_match": _mean([x["exact_match"] for x in rs]),
-            "n_tasks": sum(1 for t in tasks if t.category == c)}
+        c: {
+            "rougeL": _mean([x["rougeL"] for x in rs]),
+            "exact_match": _mean([x["exact_match"] for x in rs]),
+            "n_tasks": sum(1 for t in tasks if t.category == c),
+        }
         for c, rs in sorted(by_cat.items())
     }
     results = {
         "kind": "superni",
         "model": model,
-        "overall": {"rougeL": _mean([x["rougeL"] for x in rows]), "exact_match": _mean([x["exact_match"] for x in rows])},
+        "overall": {
+            "rougeL": _mean([x["rougeL"] for x in rows]),
+            "exact_match": _mean([x["exact_match"] for x in rows]),
+        },
         "categories": cats,
         "tasks": per_task,
         "n_instances": len(rows),

@@ -37,18 +37,25 @@ class UserOrientedConfig:
     """Every setting of ``instructforge evaluate user-oriented``, the judge model included
     (``instructforge config show evaluate user-oriented``)."""
 
-    judge: str | None = option(None, f"Judge model spec ({SPEC_FORMS}); "
-                               "required. It stands in for the paper's human raters", flag=True)
-    judge_base_url: str | None = option(None, "OpenAI-compatible server of the judge (default: --base-url)",
-                                        flag=True)
-    max_tokens: int = option(512, "Max new tokens per answer (the paper gives none; 512 leaves room for e-mails, "
-                             "lists and code)", min=1, flag=True)
+    judge: str | None = option(
+        None, f"Judge model spec ({SPEC_FORMS}); required. It stands in for the paper's human raters", flag=True
+    )
+    judge_base_url: str | None = option(None, "OpenAI-compatible server of the judge (default: --base-url)", flag=True)
+    max_tokens: int = option(
+        512,
+        "Max new tokens per answer (the paper gives none; 512 leaves room for e-mails, lists and code)",
+        min=1,
+        flag=True,
+    )
     temperature: float = option(0.0, "Answer sampling temperature (0: greedy, as for SuperNI)", min=0, max=2)
-    max_instructions: int | None = option(None, "Only the first N instructions (default: all 252)", min=1,
-                                          flag=True)
-    judge_method: str = option("auto", "auto: P(A..D) from the judge's first-token top logprobs when its backend "
-                               "returns them, else the letter parsed from its text; logprobs / text: only that",
-                               choices=("auto", "logprobs", "text"), flag=True)
+    max_instructions: int | None = option(None, "Only the first N instructions (default: all 252)", min=1, flag=True)
+    judge_method: str = option(
+        "auto",
+        "auto: P(A..D) from the judge's first-token top logprobs when its backend "
+        "returns them, else the letter parsed from its text; logprobs / text: only that",
+        choices=("auto", "logprobs", "text"),
+        flag=True,
+    )
     judge_logprobs: int = option(20, "Top alternatives requested for the judge's first token", min=1)
     judge_max_tokens: int = option(32, "Tokens the judge may write when its letter is parsed from text", min=1)
 
@@ -74,8 +81,14 @@ def load_items(path: Path, max_instructions: int | None = None) -> list[UserItem
         if not isinstance(insts, list) or not isinstance(insts[0], dict):
             raise InputError.at(path, n, '"instances" must be a list of {input, output}')
         # One answer per instruction, on its first instance (the file has one instance each).
-        items.append(UserItem(str(d.get("id", f"line{n}")), d["instruction"].strip(),
-                              str(insts[0].get("input") or "").strip(), str(insts[0].get("output") or "")))
+        items.append(
+            UserItem(
+                str(d.get("id", f"line{n}")),
+                d["instruction"].strip(),
+                str(insts[0].get("input") or "").strip(),
+                str(insts[0].get("output") or ""),
+            )
+        )
     if not items:
         raise InputError.at(path, None, "no instructions")
     ids = [i.id for i in items]
@@ -92,8 +105,9 @@ def render_request(item: UserItem) -> str:
 
 
 def render_judge(item: UserItem, response: str) -> str:
-    return render(__package__, "user_oriented_judge", request=render_request(item),
-                  response=response.strip() or "(empty)")
+    return render(
+        __package__, "user_oriented_judge", request=render_request(item), response=response.strip() or "(empty)"
+    )
 
 
 # ---------------------------------------------------------------- reading the judge
@@ -153,11 +167,14 @@ def wants_logprobs(judge: Any, method: str) -> bool:
     return backend is None or bool(getattr(backend, "supports_logprobs", False))
 
 
-def judge_answers(judge: Any, items: Sequence[UserItem], answers: Sequence[str], cfg: UserOrientedConfig) -> list[dict[str, Any]]:
+def judge_answers(
+    judge: Any, items: Sequence[UserItem], answers: Sequence[str], cfg: UserOrientedConfig
+) -> list[dict[str, Any]]:
     """Rate every answer; one dict per item with rating, method, probs and judge text."""
     prompts = [render_judge(it, a) for it, a in zip(items, answers, strict=True)]
-    ratings: list[dict[str, Any]] = [{"rating": None, "method": None, "probs": None, "letter_mass": None,
-                                      "judge_text": ""} for _ in items]
+    ratings: list[dict[str, Any]] = [
+        {"rating": None, "method": None, "probs": None, "letter_mass": None, "judge_text": ""} for _ in items
+    ]
     todo = list(range(len(items)))
     if wants_logprobs(judge, cfg.judge_method):
         p = SamplingParams(temperature=0.0, max_tokens=1, logprobs=cfg.judge_logprobs)
@@ -170,9 +187,13 @@ def judge_answers(judge: Any, items: Sequence[UserItem], answers: Sequence[str],
                 continue
             # letter_mass: how much of the first token's probability the four letters hold
             # (low = the judge wanted to write something else; its rating is then weak evidence)
-            ratings[i].update(rating=max(LETTERS, key=lambda k: probs[k]), method="logprobs",
-                              probs={k: round(v, 6) for k, v in probs.items()},
-                              letter_mass=round(sum(letter_mass(c.top_logprobs).values()), 6), judge_text=c.text)
+            ratings[i].update(
+                rating=max(LETTERS, key=lambda k: probs[k]),
+                method="logprobs",
+                probs={k: round(v, 6) for k, v in probs.items()},
+                letter_mass=round(sum(letter_mass(c.top_logprobs).values()), 6),
+                judge_text=c.text,
+            )
         todo = left
     if todo:
         p = SamplingParams(temperature=0.0, max_tokens=cfg.judge_max_tokens)
@@ -187,13 +208,22 @@ def answer(llm: Any, items: Sequence[UserItem], cfg: UserOrientedConfig) -> list
     return llm.generate([Request.chat(render_request(it), params=p, seed=0) for it in items], desc="answers")
 
 
-def summarise(items: Sequence[UserItem], answers: Sequence[Completion], ratings: Sequence[dict[str, Any]],
-              model: str, judge: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def summarise(
+    items: Sequence[UserItem], answers: Sequence[Completion], ratings: Sequence[dict[str, Any]], model: str, judge: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(results.json dict, ratings.jsonl rows)."""
     rows = []
     for it, a, r in zip(items, answers, ratings, strict=True):
-        rows.append({"id": it.id, "instruction": it.instruction, "input": it.input, "response": a.text,
-                     "finish_reason": a.finish_reason, **r})
+        rows.append(
+            {
+                "id": it.id,
+                "instruction": it.instruction,
+                "input": it.input,
+                "response": a.text,
+                "finish_reason": a.finish_reason,
+                **r,
+            }
+        )
     dist = {k: sum(1 for r in rows if r["rating"] == k) for k in LETTERS}
     results = {
         "kind": "user-oriented",

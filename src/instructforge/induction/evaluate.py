@@ -36,16 +36,20 @@ class EvalConfig:
     limits off by default. The nested configs are dotted settings (``induce.k``,
     ``search.num_candidates``, ``bert.model``)."""
 
-    num_prompts: int = option(100, "Induction prompts per task (paper: 100, from induction_input)", min=1,
-                              max=10000, flag=True)
-    max_test: int | None = option(None, "Test examples per task, drawn with test_seed (null: all, as the paper)",
-                                  min=1, flag=True)
+    num_prompts: int = option(
+        100, "Induction prompts per task (paper: 100, from induction_input)", min=1, max=10000, flag=True
+    )
+    max_test: int | None = option(
+        None, "Test examples per task, drawn with test_seed (null: all, as the paper)", min=1, flag=True
+    )
     test_seed: int = option(0, "Seed of the max_test draw", flag=True)
-    human_baseline: bool = option(True, "Execute the gold annotations too (the paper's human performance)",
-                                  flag="--human")
+    human_baseline: bool = option(
+        True, "Execute the gold annotations too (the paper's human performance)", flag="--human"
+    )
     bertscore: bool = option(True, "BERTScore of the induced against the gold instructions", flag=True)
-    use_search: bool = option(False, "APE-style search per task instead of greedy induction (beyond the paper)",
-                              flag="--search")
+    use_search: bool = option(
+        False, "APE-style search per task instead of greedy induction (beyond the paper)", flag="--search"
+    )
     task_table: str | None = option(None, "Extra task_table.json rows (metric, answers, inputs)", flag=True)
     save_predictions: bool = option(False, "Also write predictions.jsonl (every execution answer)", flag=True)
     induce: InduceConfig = option(default_factory=InduceConfig, help="The induction call")
@@ -55,8 +59,12 @@ class EvalConfig:
 
     def __post_init__(self) -> None:
         validate(self)
-        for name, cls in (("induce", InduceConfig), ("execute", ExecuteConfig), ("search", SearchConfig),
-                          ("bert", BertScoreConfig)):
+        for name, cls in (
+            ("induce", InduceConfig),
+            ("execute", ExecuteConfig),
+            ("search", SearchConfig),
+            ("bert", BertScoreConfig),
+        ):
             if not isinstance(getattr(self, name), cls):
                 raise InputError(f"EvalConfig: {name} must be a {cls.__name__}")
 
@@ -67,7 +75,9 @@ class EvalConfig:
         return replace(self.execute, prompt_format=self.induce.prompt_format)
 
 
-def _held_out(data_dir: Path, task: str, spec: bm.TaskSpec, n: int, k: int, seed: int) -> tuple[list[tuple[str, str]], list[bm.TestItem]]:
+def _held_out(
+    data_dir: Path, task: str, spec: bm.TaskSpec, n: int, k: int, seed: int
+) -> tuple[list[tuple[str, str]], list[bm.TestItem]]:
     """raw/induce split into a proposal pool (at least k) and at most n held-out items
     (answers from the task table)."""
     import random
@@ -79,7 +89,9 @@ def _held_out(data_dir: Path, task: str, spec: bm.TaskSpec, n: int, k: int, seed
     n = min(n, len(rows) - k)
     random.Random(seed).shuffle(rows)
     rng = random.Random(seed)
-    held = [bm.TestItem(str(key), bm.fill(rng.choice(spec.demo_input), ex), bm.answers_of(ex, spec)) for key, ex in rows[:n]]
+    held = [
+        bm.TestItem(str(key), bm.fill(rng.choice(spec.demo_input), ex), bm.answers_of(ex, spec)) for key, ex in rows[:n]
+    ]
     pool = [(bm.fill(rng.choice(spec.demo_input), ex), bm.fill(spec.demo_output, ex)) for _, ex in rows[n:]]
     return pool, held
 
@@ -103,9 +115,13 @@ def plan_benchmark(data_dir: Path, cfg: EvalConfig, tasks: list[str] | None = No
     table = bm.load_table(Path(cfg.task_table) if cfg.task_table else None)
     names = bm.check_tasks(data_dir, tasks)
     specs = {t: bm.task_spec(t, table) for t in names}
-    plan = Plan(data_dir, names, specs,
-                items={t: bm.subsample(bm.test_items(data_dir, t, specs[t]), cfg.max_test, cfg.test_seed) for t in names},
-                gold={t: bm.gold_instructions(data_dir, t) for t in names})
+    plan = Plan(
+        data_dir,
+        names,
+        specs,
+        items={t: bm.subsample(bm.test_items(data_dir, t, specs[t]), cfg.max_test, cfg.test_seed) for t in names},
+        gold={t: bm.gold_instructions(data_dir, t) for t in names},
+    )
     k, seed = cfg.induce.k, cfg.induce.seed
     for t in names:
         if cfg.use_search:
@@ -115,8 +131,9 @@ def plan_benchmark(data_dir: Path, cfg: EvalConfig, tasks: list[str] | None = No
     return plan
 
 
-def evaluate_benchmark(llm: LLM, data_dir: Path, cfg: EvalConfig, tasks: list[str] | None = None,
-                       plan: Plan | None = None) -> dict[str, Any]:
+def evaluate_benchmark(
+    llm: LLM, data_dir: Path, cfg: EvalConfig, tasks: list[str] | None = None, plan: Plan | None = None
+) -> dict[str, Any]:
     """Run the benchmark; returns the results dict (``kind: induction``). With
     ``cfg.save_predictions`` every execution answer is under ``_predictions`` (not for results.json)."""
     t0 = time.perf_counter()
@@ -157,8 +174,10 @@ def evaluate_benchmark(llm: LLM, data_dir: Path, cfg: EvalConfig, tasks: list[st
         if cfg.save_predictions:
             for s in scored.values():
                 kind = "induced" if s.text in induced[t] else "gold"
-                predictions += [{"task": t, "source": kind, "instruction": s.text, "id": it.id, "prediction": p}
-                                for it, p in zip(items[t], s.predictions, strict=True)]
+                predictions += [
+                    {"task": t, "source": kind, "instruction": s.text, "id": it.id, "prediction": p}
+                    for it, p in zip(items[t], s.predictions, strict=True)
+                ]
         ins = [{"text": x, "count": c, "accuracy": round(scored[x].accuracy, 6)} for x, c in induced[t].most_common()]
         human = [scored[g].accuracy for g in gold[t]] if cfg.human_baseline else []
         out_tasks[t] = {
@@ -169,7 +188,9 @@ def evaluate_benchmark(llm: LLM, data_dir: Path, cfg: EvalConfig, tasks: list[st
             "n_test": len(items[t]),
             "n_gold": len(gold[t]),
             "instructions": ins,
-            "human_instructions": [{"text": g, "accuracy": round(scored[g].accuracy, 6)} for g in gold[t]] if cfg.human_baseline else [],
+            "human_instructions": [{"text": g, "accuracy": round(scored[g].accuracy, 6)} for g in gold[t]]
+            if cfg.human_baseline
+            else [],
         }
         if t in searches:
             out_tasks[t]["search"] = searches[t]
@@ -181,9 +202,15 @@ def evaluate_benchmark(llm: LLM, data_dir: Path, cfg: EvalConfig, tasks: list[st
         for t in names:
             rows = out_tasks[t]["instructions"]
             out_tasks[t]["bertscore"] = weighted_mean((x["bertscore"], x["count"]) for x in rows) if gold[t] else None
-    res = {"kind": "induction", "model": llm.model_id, "overall": overall(out_tasks),
-           "tasks": out_tasks, "config": config_dict(cfg, plan.data_dir, names),
-           "seconds": round(time.perf_counter() - t0, 1), "model_stats": llm.stats.as_dict()}
+    res = {
+        "kind": "induction",
+        "model": llm.model_id,
+        "overall": overall(out_tasks),
+        "tasks": out_tasks,
+        "config": config_dict(cfg, plan.data_dir, names),
+        "seconds": round(time.perf_counter() - t0, 1),
+        "model_stats": llm.stats.as_dict(),
+    }
     if cfg.save_predictions:
         res["_predictions"] = predictions
     return res
@@ -221,12 +248,31 @@ def table_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     for t, v in results["tasks"].items():
         h = v["human_execution_accuracy"]
         rel = "-" if not h else f"{100 * v['execution_accuracy'] / h:.0f}"
-        rows.append([t, v["metric"], str(v["n_test"]), str(len(v["instructions"])), _pct(v["execution_accuracy"]),
-                     _pct(h), rel, "-" if v["bertscore"] is None else f"{v['bertscore']:.3f}"])
+        rows.append(
+            [
+                t,
+                v["metric"],
+                str(v["n_test"]),
+                str(len(v["instructions"])),
+                _pct(v["execution_accuracy"]),
+                _pct(h),
+                rel,
+                "-" if v["bertscore"] is None else f"{v['bertscore']:.3f}",
+            ]
+        )
     o = results["overall"]
-    rows.append(["**overall**", "", "", "", _pct(o["execution_accuracy"]), _pct(o["human_execution_accuracy"]),
-                 "-" if o["percent_of_human"] is None else f"{o['percent_of_human']:.0f}",
-                 "-" if o["bertscore"] is None else f"{o['bertscore']:.3f}"])
+    rows.append(
+        [
+            "**overall**",
+            "",
+            "",
+            "",
+            _pct(o["execution_accuracy"]),
+            _pct(o["human_execution_accuracy"]),
+            "-" if o["percent_of_human"] is None else f"{o['percent_of_human']:.0f}",
+            "-" if o["bertscore"] is None else f"{o['bertscore']:.3f}",
+        ]
+    )
     return cols, rows
 
 

@@ -31,9 +31,13 @@ class ExecuteConfig:
     temperature: float = option(0.0, "Execution sampling temperature (paper: greedy)", min=0, max=2)
     # Literal rather than choices=: config.check rejects None for a field with choices.
     prompt_format: Literal["raw", "chat"] | None = option(
-        None, "raw: a completion prompt (paper); chat: one user message; null: the induction's prompt format")
-    early_stop: bool = option(True, "Stop decoding at a newline or '.' (scores unchanged: only the first line up "
-                              "to its first '.' is scored, see execute.py)")
+        None, "raw: a completion prompt (paper); chat: one user message; null: the induction's prompt format"
+    )
+    early_stop: bool = option(
+        True,
+        "Stop decoding at a newline or '.' (scores unchanged: only the first line up "
+        "to its first '.' is scored, see execute.py)",
+    )
     seed: int = option(0, "Request seed (matters only when sampling)")
 
     def __post_init__(self) -> None:
@@ -67,8 +71,9 @@ def execute_steps(pairs: Sequence[tuple[str, str]], cfg: ExecuteConfig | None = 
     return [answers[p] for p in prompts]
 
 
-def execute(llm: LLM, pairs: Sequence[tuple[str, str]], cfg: ExecuteConfig | None = None,
-            desc: str = "executing") -> list[str]:
+def execute(
+    llm: LLM, pairs: Sequence[tuple[str, str]], cfg: ExecuteConfig | None = None, desc: str = "executing"
+) -> list[str]:
     """Answers for (instruction, input) pairs; identical pairs are sent once."""
     answers: list[str] = run_steps(llm, [execute_steps(pairs, cfg)], desc)[0]
     return answers
@@ -91,8 +96,9 @@ class Job:
     metric: str
 
 
-def score_jobs(llm: LLM, jobs: Sequence[Job], cfg: ExecuteConfig | None = None,
-               desc: str = "executing") -> list[list[InstructionScore]]:
+def score_jobs(
+    llm: LLM, jobs: Sequence[Job], cfg: ExecuteConfig | None = None, desc: str = "executing"
+) -> list[list[InstructionScore]]:
     """Execute every job's instructions on its items in one batched call; mean score per instruction."""
     pairs = [(ins, it.input) for job in jobs for ins in job.instructions for it in job.items]
     answers = iter(execute(llm, pairs, cfg, desc=desc))

@@ -32,8 +32,12 @@ class InduceConfig:
     k: int = option(5, "Demonstrations per induction prompt (paper: 5)", min=1, max=64, flag="--k")
     max_tokens: int = option(50, "Induction length in new tokens (paper: 50)", min=1, max=4096, flag="--max-tokens")
     temperature: float = option(0.0, "Induction sampling temperature (paper: greedy)", min=0, max=2)
-    prompt_format: Literal["raw", "chat"] = option("raw", "raw: a completion prompt (paper); chat: one user message",
-                                choices=("raw", "chat"), flag="--prompt-format")
+    prompt_format: Literal["raw", "chat"] = option(
+        "raw",
+        "raw: a completion prompt (paper); chat: one user message",
+        choices=("raw", "chat"),
+        flag="--prompt-format",
+    )
     seed: int = option(0, "Seed of the requests and of every random draw of demonstrations", flag="--seed")
 
     def __post_init__(self) -> None:
@@ -46,7 +50,9 @@ def render_induce_prompt(demos: list[tuple[str, str]]) -> str:
     return render(__package__, "induce", n=n, demos=blocks)
 
 
-def make_request(text: str, params: SamplingParams, prompt_format: str, seed: int = 0, sample_index: int = 0) -> Request:
+def make_request(
+    text: str, params: SamplingParams, prompt_format: str, seed: int = 0, sample_index: int = 0
+) -> Request:
     if prompt_format == "chat":
         return Request.chat(text, params=params, seed=seed, sample_index=sample_index)
     return Request.raw(text, params=params, seed=seed, sample_index=sample_index)
@@ -75,7 +81,7 @@ def postprocess(text: str) -> str:
     text = text.strip()
     for prefix in _PREFIXES:
         if text.startswith(prefix):
-            text = text[len(prefix):].strip()
+            text = text[len(prefix) :].strip()
     if re.match(r"to\b", text):
         text = text[2:].strip()
     text = text.strip().split("\n")[0]
@@ -85,19 +91,28 @@ def postprocess(text: str) -> str:
     return text.replace('"', "").strip()
 
 
-def induce_steps(demo_sets: list[list[tuple[str, str]]], cfg: InduceConfig | None = None,
-                 sample_indices: list[int] | None = None) -> Steps[list[str]]:
+def induce_steps(
+    demo_sets: list[list[tuple[str, str]]], cfg: InduceConfig | None = None, sample_indices: list[int] | None = None
+) -> Steps[list[str]]:
     """One post-processed instruction per demonstration set (one step: see execute.run_steps)."""
     cfg = cfg or InduceConfig()
     params = SamplingParams(temperature=cfg.temperature, max_tokens=cfg.max_tokens)
     idx = sample_indices or [0] * len(demo_sets)
-    comps = yield [make_request(render_induce_prompt(d), params, cfg.prompt_format, cfg.seed, i)
-                   for d, i in zip(demo_sets, idx, strict=True)]
+    comps = yield [
+        make_request(render_induce_prompt(d), params, cfg.prompt_format, cfg.seed, i)
+        for d, i in zip(demo_sets, idx, strict=True)
+    ]
     return [postprocess(c.text) for c in comps]
 
 
-def induce(llm: LLM, demo_sets: list[list[tuple[str, str]]], cfg: InduceConfig | None = None,
-           *, sample_indices: list[int] | None = None, desc: str = "inducing") -> list[str]:
+def induce(
+    llm: LLM,
+    demo_sets: list[list[tuple[str, str]]],
+    cfg: InduceConfig | None = None,
+    *,
+    sample_indices: list[int] | None = None,
+    desc: str = "inducing",
+) -> list[str]:
     """One post-processed instruction per demonstration set (one batched model call)."""
     texts: list[str] = run_steps(llm, [induce_steps(demo_sets, cfg, sample_indices)], desc)[0]
     return texts

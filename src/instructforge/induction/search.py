@@ -33,18 +33,26 @@ class SearchConfig:
     """Settings of the search. Its proposals are induced with the InduceConfig's k, seed,
     max_tokens and prompt_format, sampled at ``temperature``."""
 
-    num_candidates: int = option(8, "Proposals, each induced from its own random k-subsample (APE samples many; "
-                                 "few here for CPU)", min=1, max=1000, flag="--num-candidates")
+    num_candidates: int = option(
+        8,
+        "Proposals, each induced from its own random k-subsample (APE samples many; few here for CPU)",
+        min=1,
+        max=1000,
+        flag="--num-candidates",
+    )
     temperature: float = option(0.9, "Proposal sampling temperature (APE: 0.9)", min=0, max=2)
     max_eval: int = option(20, "Held-out demonstrations used for scoring, at most", min=1)
-    min_eval: int = option(5, "Fewer held-out demonstrations than this (after k for the proposals): no search",
-                           min=1)
+    min_eval: int = option(5, "Fewer held-out demonstrations than this (after k for the proposals): no search", min=1)
     first_budget: int = option(5, "Held-out demonstrations each candidate is scored on in round 1", min=1)
     eta: int = option(2, "Successive halving: keep 1/eta of the candidates, multiply the budget by eta", min=2)
-    variations: int = option(0, "Rewordings of the leader tried at the end (APE's resampling)", min=0, max=100,
-                             flag="--variations")
-    metric: MetricName | None = option(None, "Held-out scoring metric; null: exact_match (induce), each task's "
-                                       "own metric (induction evaluate)", flag="--metric")
+    variations: int = option(
+        0, "Rewordings of the leader tried at the end (APE's resampling)", min=0, max=100, flag="--variations"
+    )
+    metric: MetricName | None = option(
+        None,
+        "Held-out scoring metric; null: exact_match (induce), each task's own metric (induction evaluate)",
+        flag="--metric",
+    )
 
     def __post_init__(self) -> None:
         validate(self)
@@ -69,12 +77,22 @@ class SearchResult:
 
     def table(self) -> list[dict[str, object]]:
         rows = sorted(self.candidates, key=lambda c: (-len(c.scores), -c.accuracy))
-        return [{"instruction": c.text, "source": c.source, "n_eval": len(c.scores),
-                 "accuracy": round(c.accuracy, 4), "rounds": c.rounds, "chosen": c is self.best} for c in rows]
+        return [
+            {
+                "instruction": c.text,
+                "source": c.source,
+                "n_eval": len(c.scores),
+                "accuracy": round(c.accuracy, 4),
+                "rounds": c.rounds,
+                "chosen": c is self.best,
+            }
+            for c in rows
+        ]
 
 
-def split_demos(demos: list[tuple[str, str]], cfg: SearchConfig, icfg: InduceConfig
-                ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+def split_demos(
+    demos: list[tuple[str, str]], cfg: SearchConfig, icfg: InduceConfig
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(proposal pool, held-out set): the held-out part never appears in a proposal prompt."""
     order = list(demos)
     random.Random(icfg.seed).shuffle(order)
@@ -93,9 +111,14 @@ def _evaluate(cands: list[Candidate], items: list[TestItem], metric: str, ecfg: 
         c.scores[it.id] = score(a, it.answers, metric)
 
 
-def search(llm: LLM, demos: list[tuple[str, str]], cfg: SearchConfig | None = None,
-           icfg: InduceConfig | None = None, ecfg: ExecuteConfig | None = None,
-           held_out: list[TestItem] | None = None) -> SearchResult:
+def search(
+    llm: LLM,
+    demos: list[tuple[str, str]],
+    cfg: SearchConfig | None = None,
+    icfg: InduceConfig | None = None,
+    ecfg: ExecuteConfig | None = None,
+    held_out: list[TestItem] | None = None,
+) -> SearchResult:
     """Propose, score by successive halving, optionally resample; return the best candidate.
 
     ``held_out`` overrides the scoring set (the benchmark passes answers with several
@@ -105,9 +128,13 @@ def search(llm: LLM, demos: list[tuple[str, str]], cfg: SearchConfig | None = No
     return result
 
 
-def search_steps(demos: list[tuple[str, str]], cfg: SearchConfig | None = None,
-                 icfg: InduceConfig | None = None, ecfg: ExecuteConfig | None = None,
-                 held_out: list[TestItem] | None = None) -> Steps[SearchResult]:
+def search_steps(
+    demos: list[tuple[str, str]],
+    cfg: SearchConfig | None = None,
+    icfg: InduceConfig | None = None,
+    ecfg: ExecuteConfig | None = None,
+    held_out: list[TestItem] | None = None,
+) -> Steps[SearchResult]:
     """``search`` as a step procedure (steps.py), so many searches can share one stream."""
     cfg = cfg or SearchConfig()
     icfg = icfg or InduceConfig()
@@ -150,8 +177,11 @@ def search_steps(demos: list[tuple[str, str]], cfg: SearchConfig | None = None,
         reqs = [make_request(prompt, params, icfg.prompt_format, icfg.seed, i) for i in range(cfg.variations)]
         known = {c.text for c in cands}
         comps = yield reqs
-        new = [t for t in dict.fromkeys(postprocess(c.text) for c in comps)
-               if any(ch.isalnum() for ch in t) and t not in known]
+        new = [
+            t
+            for t in dict.fromkeys(postprocess(c.text) for c in comps)
+            if any(ch.isalnum() for ch in t) and t not in known
+        ]
         extra = [Candidate(t, "variation") for t in new]
         cands.extend(extra)
         yield from _evaluate([best, *extra], held_out, metric, ecfg)

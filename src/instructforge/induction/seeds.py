@@ -52,8 +52,9 @@ def read_demo_dir(directory: Path, k: int) -> list[tuple[Path, list[tuple[str, s
     return out
 
 
-def seeds_from_sets(llm: LLM, sets: list[tuple[Path, list[tuple[str, str]]]],
-                    cfg: InduceConfig | None = None) -> list[Task]:
+def seeds_from_sets(
+    llm: LLM, sets: list[tuple[Path, list[tuple[str, str]]]], cfg: InduceConfig | None = None
+) -> list[Task]:
     """One seed task per (file, demonstrations) from ``read_demo_dir`` (files already checked, so
     nothing fails after the model calls)."""
     cfg = cfg or InduceConfig()
@@ -70,11 +71,13 @@ def seeds_from_sets(llm: LLM, sets: list[tuple[Path, list[tuple[str, str]]]],
             texts[i] = t
     tasks = []
     for (f, demos), text in zip(sets, texts, strict=True):
-        tasks.append(Task(
-            instruction=text,
-            instances=[Instance(i, o) for i, o in demos],
-            is_classification=looks_like_classification([o for _, o in demos]),
-            id=f"user_{f.stem}",
-            name=f.stem,
-        ))
+        tasks.append(
+            Task(
+                instruction=text,
+                instances=[Instance(i, o) for i, o in demos],
+                is_classification=looks_like_classification([o for _, o in demos]),
+                id=f"user_{f.stem}",
+                name=f.stem,
+            )
+        )
     return tasks

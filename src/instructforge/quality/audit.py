@@ -24,8 +24,12 @@ NO_INPUT = "(none)"
 #: docs/methods.md; 79% and 58% are the paper's table only (not in docs/methods.md). The
 #: source labels below are printed in summaries and reports.
 PAPER_AUDIT = {"instruction": 0.92, "input": 0.79, "output": 0.58, "all": 0.54}
-PAPER_AUDIT_SOURCE = {"instruction": "methods.md + paper", "input": "paper", "output": "paper",
-                      "all": "methods.md + paper"}
+PAPER_AUDIT_SOURCE = {
+    "instruction": "methods.md + paper",
+    "input": "paper",
+    "output": "paper",
+    "all": "methods.md + paper",
+}
 
 
 def prompt_files() -> list[Path]:
@@ -34,14 +38,20 @@ def prompt_files() -> list[Path]:
 
 def render_audit_prompt(question: str, t: Triple) -> str:
     """The yes/no question ``question`` (instruction | input | output) about one triple."""
-    return render(__package__, f"audit_{question}", instruction=t.instruction.strip(),
-                  input=t.input.strip() or NO_INPUT, output=t.output.strip()).rstrip("\n")
+    return render(
+        __package__,
+        f"audit_{question}",
+        instruction=t.instruction.strip(),
+        input=t.input.strip() or NO_INPUT,
+        output=t.output.strip(),
+    ).rstrip("\n")
 
 
 def audit_scorer(llm: Any, top_logprobs: int = 20) -> JudgeScorer:
     """A JudgeScorer asking the three audit questions; undecided answers stay None."""
-    return JudgeScorer(llm, QUESTIONS, top_logprobs=top_logprobs, neutral=None, render=render_audit_prompt,
-                       desc="audit")
+    return JudgeScorer(
+        llm, QUESTIONS, top_logprobs=top_logprobs, neutral=None, render=render_audit_prompt, desc="audit"
+    )
 
 
 def answer(p_yes: float | None, threshold: float) -> bool | None:

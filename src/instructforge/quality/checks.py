@@ -109,8 +109,12 @@ def truncated_output(t: Triple, cfg: ScoreConfig) -> Rejection | None:
     if out[-1] in DANGLING:
         return Rejection("truncated_output", f"ends with {out[-1]!r}")
     last = out.splitlines()[-1].strip()
-    if (len(last.split()) >= cfg.truncation_min_words and not LIST_ITEM.match(last) and last[-1].isalpha()
-            and re.search(r"[.!?](\s|$)", out[: len(out) - len(last)] + last[:-1])):
+    if (
+        len(last.split()) >= cfg.truncation_min_words
+        and not LIST_ITEM.match(last)
+        and last[-1].isalpha()
+        and re.search(r"[.!?](\s|$)", out[: len(out) - len(last)] + last[:-1])
+    ):
         return Rejection("truncated_output", f"prose ends mid-sentence: ...{last[-30:]!r}")
     return None
 
@@ -120,7 +124,7 @@ def truncated_output(t: Triple, cfg: ScoreConfig) -> Rejection | None:
 #: frequent function words, no single letters (they clash with symbols, initials and formulas)
 STOPWORDS = {
     "en": "the and is are of to in that it with for this you your was be on not have what which how why "
-          "from about each given following".split(),
+    "from about each given following".split(),
     "es": "el los las es en que un una por con para no se del está como pero son".split(),
     "fr": "le les et est que une des pour dans pas ne sur du avec il elle sont ce qui".split(),
     "de": "der die das und ist nicht ein eine zu mit den von sie es auf für ich auch sind".split(),
@@ -130,7 +134,9 @@ STOPWORDS = {
 }
 LANGUAGE_WORDS = re.compile(
     r"translat|\b(english|spanish|french|german|italian|portuguese|dutch|chinese|japanese|korean|russian|"
-    r"arabic|hindi|greek|hebrew|latin|language)\b", re.I)
+    r"arabic|hindi|greek|hebrew|latin|language)\b",
+    re.I,
+)
 
 
 def script(text: str, min_letters: int = 10) -> str | None:
@@ -187,8 +193,15 @@ def language_mismatch(t: Triple, cfg: ScoreConfig) -> Rejection | None:
 CHECKS_VERSION = 2
 
 #: every check, run in this order on every record
-CHECKS: list[Check] = [empty_instruction, empty_output, copies_input, echoes_instruction, repeated_line,
-                       truncated_output, language_mismatch]
+CHECKS: list[Check] = [
+    empty_instruction,
+    empty_output,
+    copies_input,
+    echoes_instruction,
+    repeated_line,
+    truncated_output,
+    language_mismatch,
+]
 REASONS = [c.__name__ for c in CHECKS]
 
 

@@ -23,25 +23,48 @@ from .config import ScoreConfig
 
 def _show(summary: dict[str, Any], label: str) -> None:
     d = summary["distributions"]
-    ui.show(ui.table(f"scores of {summary['scored']} of {summary['items']} instances (Rew: {label})",
-                     ["score", "mean", "median", "min", "max"],
-                     [[k, v["mean"], v["median"], v["min"], v["max"]] for k, v in d.items()]))
-    ui.show(ui.table("audit: judge P(yes) >= threshold, vs Self-Instruct's review",
-                     ["question", "yes", "no", "undecided", "share yes", "paper", "paper figure from"],
-                     [[q, a["yes"], a["no"], a["undecided"], a["share_yes"], a["paper"], a["paper_source"]]
-                      for q, a in summary["audit"].items()]))
+    ui.show(
+        ui.table(
+            f"scores of {summary['scored']} of {summary['items']} instances (Rew: {label})",
+            ["score", "mean", "median", "min", "max"],
+            [[k, v["mean"], v["median"], v["min"], v["max"]] for k, v in d.items()],
+        )
+    )
+    ui.show(
+        ui.table(
+            "audit: judge P(yes) >= threshold, vs Self-Instruct's review",
+            ["question", "yes", "no", "undecided", "share yes", "paper", "paper figure from"],
+            [
+                [q, a["yes"], a["no"], a["undecided"], a["share_yes"], a["paper"], a["paper_source"]]
+                for q, a in summary["audit"].items()
+            ],
+        )
+    )
     c = summary["checks"]
-    ui.show(ui.table(f"checks: {c['flagged_records']} flagged", ["reason", "records"],
-                     [[k, v] for k, v in c["by_reason"].items()] or [["(none)", 0]]))
+    ui.show(
+        ui.table(
+            f"checks: {c['flagged_records']} flagged",
+            ["reason", "records"],
+            [[k, v] for k, v in c["by_reason"].items()] or [["(none)", 0]],
+        )
+    )
 
 
 @click.command()
 @click.argument("run_dir", required=False, type=click.Path(path_type=Path))
-@click.option("--data", type=click.Path(path_type=Path), default=None,
-              help="Score this file instead of a run: an Alpaca JSON list, Alpaca JSONL or messages JSONL.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where scores.jsonl, summary.json and config.yaml go (RUN_DIR mode: default RUN_DIR/score). "
-                   "With --data (required there) it is also the run store holding the records and scores.")
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Score this file instead of a run: an Alpaca JSON list, Alpaca JSONL or messages JSONL.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where scores.jsonl, summary.json and config.yaml go (RUN_DIR mode: default RUN_DIR/score). "
+    "With --data (required there) it is also the run store holding the records and scores.",
+)
 @settings_command("score", cfg=ScoreConfig, model=ModelConfig)
 def score(run_dir: Path | None, data: Path | None, out: Path | None, cfg: ScoreConfig, model: ModelConfig) -> None:
     """Score every instance of RUN_DIR (or of --data FILE) with automated feedback, a quality
@@ -63,10 +86,13 @@ def score(run_dir: Path | None, data: Path | None, out: Path | None, cfg: ScoreC
     print_llm_summary(call_stats(res["calls"]), "judge model calls")
     _show(res["summary"], res["rew_source"])
     out_dir = Path(res["out"])
-    click.echo(f"{counts['scored']} scored, {counts['stored']} already stored, {counts['failed']} failed "
-               f"-> {out_dir / 'scores.jsonl'}, {out_dir / 'summary.json'} "
-               f"(scores in {Path(res['store']) / 'run.sqlite'})")
+    click.echo(
+        f"{counts['scored']} scored, {counts['stored']} already stored, {counts['failed']} failed "
+        f"-> {out_dir / 'scores.jsonl'}, {out_dir / 'summary.json'} "
+        f"(scores in {Path(res['store']) / 'run.sqlite'})"
+    )
     if counts["failed"]:
-        raise InstructforgeError(f"{counts['failed']} instances were not scored (the judge returned errors); "
-                                 "rerun the same command to retry them")
-
+        raise InstructforgeError(
+            f"{counts['failed']} instances were not scored (the judge returned errors); "
+            "rerun the same command to retry them"
+        )

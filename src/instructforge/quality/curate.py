@@ -60,8 +60,9 @@ def _audit_ok(rec: ScoreRecord, which: str) -> bool:
     return audit.all_valid(rec.audit_yes) if which == "valid" else rec.audit_yes.get(which) is True
 
 
-def curate(rows: list[dict[str, Any]], scores: list[ScoreRecord],
-           cur: Curation) -> tuple[list[dict[str, Any]], dict[str, int]]:
+def curate(
+    rows: list[dict[str, Any]], scores: list[ScoreRecord], cur: Curation
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """(kept export rows, records removed per rule). ``rows`` come from export.export_records."""
     by_key = {r.key: r for r in scores}
 
@@ -88,8 +89,9 @@ def curate(rows: list[dict[str, Any]], scores: list[ScoreRecord],
         kept = [(row, rec) for row, rec in kept if row.get("seed") or ok(rec)]
         removed[name] = before - len(kept)
     if cur.top_k is not None:
-        ranked = sorted((i for i, (row, _) in enumerate(kept) if not row.get("seed")),
-                        key=lambda i: -value(kept[i][1]))  # stable: ties keep store order
+        ranked = sorted(
+            (i for i, (row, _) in enumerate(kept) if not row.get("seed")), key=lambda i: -value(kept[i][1])
+        )  # stable: ties keep store order
         top = set(ranked[: cur.top_k])
         before = len(kept)
         kept = [kr for i, kr in enumerate(kept) if kr[0].get("seed") or i in top]
@@ -109,15 +111,25 @@ def export_curated(store: RunStore, fmt: str, out: Path, include_seeds: bool, cu
 
     scores = store.scores()
     if not scores:
-        raise InputError(f"{store.dir / 'run.sqlite'}: the run has no scores; run `instructforge score "
-                         f"{store.dir}` before exporting with --min-score, --top-k, --audit or --drop-flagged")
+        raise InputError(
+            f"{store.dir / 'run.sqlite'}: the run has no scores; run `instructforge score "
+            f"{store.dir}` before exporting with --min-score, --top-k, --audit or --drop-flagged"
+        )
     rows = export_records(store, include_seeds)
     kept, removed = curate(rows, scores, cur)
     n = write_records(kept, fmt, out)
     meta = store.get_meta("score") or {}
-    counts = {"run_dir": str(store.dir), "out": str(out), "format": fmt, "rules": cur.to_dict(),
-              "records_before": len(rows), "records_after": n, "removed": removed,
-              "seeds": sum(bool(r.get("seed")) for r in kept), "judge": meta.get("judge"),
-              "rew_source": meta.get("rew_source")}
+    counts = {
+        "run_dir": str(store.dir),
+        "out": str(out),
+        "format": fmt,
+        "rules": cur.to_dict(),
+        "records_before": len(rows),
+        "records_after": n,
+        "removed": removed,
+        "seeds": sum(bool(r.get("seed")) for r in kept),
+        "judge": meta.get("judge"),
+        "rew_source": meta.get("rew_source"),
+    }
     write_json(curation_path(out), counts)
     return counts

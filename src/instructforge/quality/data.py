@@ -38,15 +38,19 @@ class DataRecord:
 def _alpaca(obj: Any, path: Path, line: int) -> DataRecord:
     if not isinstance(obj, dict):
         raise InputError.at(path, line, f"expected a JSON object, not {type(obj).__name__}")
-    return DataRecord(line, _str_field(obj, "instruction", path, line, required=True),
-                      _str_field(obj, "input", path, line, required=False) if obj.get("input") is not None else "",
-                      _str_field(obj, "output", path, line, required=True))
+    return DataRecord(
+        line,
+        _str_field(obj, "instruction", path, line, required=True),
+        _str_field(obj, "input", path, line, required=False) if obj.get("input") is not None else "",
+        _str_field(obj, "output", path, line, required=True),
+    )
 
 
 def _messages(obj: dict[str, Any], path: Path, line: int) -> DataRecord:
     msgs = obj["messages"]
     if not isinstance(msgs, list) or not all(
-            isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str) for m in msgs):
+        isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str) for m in msgs
+    ):
         raise InputError.at(path, line, '"messages" must be a list of {"role", "content"} strings')
     if not msgs or msgs[-1]["role"] != "assistant":
         raise InputError.at(path, line, "the last message must be the assistant's answer")
@@ -101,10 +105,23 @@ def import_data(store: RunStore, path: Path, fmt: str, recs: list[DataRecord]) -
     """Put every record in the store as an accepted one-instance task (in one transaction);
     records already there are left alone. Returns how many were new."""
     with store.transaction():
-        new = sum(store.put(TaskRecord(key=record_key(n), instruction=r.instruction, accepted=True,
-                                       instances=[Instance(r.input, r.output)]))
-                  for n, r in enumerate(recs, 1))
-        store.set_meta(SOURCE_META, {"path": str(path), "sha256": file_sha(path), "format": fmt,
-                                     "records": len(recs), "lines": [r.line for r in recs]})
+        new = sum(
+            store.put(
+                TaskRecord(
+                    key=record_key(n), instruction=r.instruction, accepted=True, instances=[Instance(r.input, r.output)]
+                )
+            )
+            for n, r in enumerate(recs, 1)
+        )
+        store.set_meta(
+            SOURCE_META,
+            {
+                "path": str(path),
+                "sha256": file_sha(path),
+                "format": fmt,
+                "records": len(recs),
+                "lines": [r.line for r in recs],
+            },
+        )
         store.set_meta("stage", "imported")
     return new

@@ -50,8 +50,12 @@ def text_sha(t: Triple) -> str:
 
 def task_items(tasks: Sequence[TaskRecord]) -> list[Item]:
     """Every instance of these tasks (accepted ones; a rejected task has no instances)."""
-    return [Item(t.key, i, Triple(t.instruction, inst.input, inst.output))
-            for t in tasks if t.accepted for i, inst in enumerate(t.instances)]
+    return [
+        Item(t.key, i, Triple(t.instruction, inst.input, inst.output))
+        for t in tasks
+        if t.accepted
+        for i, inst in enumerate(t.instances)
+    ]
 
 
 def store_items(store: RunStore) -> list[Item]:
@@ -85,13 +89,24 @@ class Scorer:
                 continue
             rew_source = "reward_model" if "reward_model" in comp else "overall"
             p = {q: answers[q][j] for q in audit.QUESTIONS}
-            out.append(ScoreRecord(
-                key=it.key, task_key=it.task_key, index=it.index, text_sha=it.text_sha,
-                fingerprint=self.fingerprint, reward=comp["total"], rew=comp[rew_source], rew_source=rew_source,
-                naturalness=comp["naturalness"], coherence=comp["coherence"],
-                understandability=comp["understandability"], audit_p=p,
-                audit_yes={q: audit.answer(v, self.cfg.threshold) for q, v in p.items()},
-                flags=checks.run_checks(it.triple, self.cfg)))
+            out.append(
+                ScoreRecord(
+                    key=it.key,
+                    task_key=it.task_key,
+                    index=it.index,
+                    text_sha=it.text_sha,
+                    fingerprint=self.fingerprint,
+                    reward=comp["total"],
+                    rew=comp[rew_source],
+                    rew_source=rew_source,
+                    naturalness=comp["naturalness"],
+                    coherence=comp["coherence"],
+                    understandability=comp["understandability"],
+                    audit_p=p,
+                    audit_yes={q: audit.answer(v, self.cfg.threshold) for q, v in p.items()},
+                    flags=checks.run_checks(it.triple, self.cfg),
+                )
+            )
         return out, failed
 
 
@@ -115,8 +130,9 @@ def build_scorer(llm: Any, rm_dir: Path | None, cfg: ScoreConfig) -> tuple[Score
     return Scorer(feedback, audit.audit_scorer(llm, cfg.top_logprobs), cfg, fp), label
 
 
-def score_store(store: RunStore, scorer: Scorer, items: Sequence[Item],
-                on_chunk: Callable[[int, int], None] | None = None) -> dict[str, int]:
+def score_store(
+    store: RunStore, scorer: Scorer, items: Sequence[Item], on_chunk: Callable[[int, int], None] | None = None
+) -> dict[str, int]:
     """Score the items that have no current score, one committed chunk at a time.
 
     Returns counts: ``items``, ``stored`` (already current), ``scored`` (now), ``failed``.
@@ -127,7 +143,7 @@ def score_store(store: RunStore, scorer: Scorer, items: Sequence[Item],
     counts = {"items": len(items), "stored": len(items) - len(todo), "scored": 0, "failed": 0}
     size = scorer.cfg.chunk_size
     for start in range(0, len(todo), size):
-        recs, failed = scorer.score(todo[start:start + size])
+        recs, failed = scorer.score(todo[start : start + size])
         store.write_scores(recs)
         counts["scored"] += len(recs)
         counts["failed"] += len(failed)

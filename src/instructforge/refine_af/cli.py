@@ -24,8 +24,9 @@ __all__ = ["build_scorers", "refine"]  # build_scorers: benchmarks/rl_step.py bu
 
 @click.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
-              help="Output dir (adapter, logs, checkpoints).")
+@click.option(
+    "--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output dir (adapter, logs, checkpoints)."
+)
 @click.option("--resume", is_flag=True, help="Continue from the latest checkpoint in --out.")
 @settings_command("refine", cfg=RefineConfig, model=ModelConfig)
 def refine(run_dir: Path, out_dir: Path, resume: bool, cfg: RefineConfig, model: ModelConfig) -> None:
@@ -41,7 +42,11 @@ def refine(run_dir: Path, out_dir: Path, resume: bool, cfg: RefineConfig, model:
     judge_options = {k: v for k, v in dataclasses.asdict(model).items() if k != "model"}
     out = run_refine(run_dir, out=out_dir, model=model.model, config=cfg, resume=resume, **judge_options)
     summary = json.loads((out / "refine_summary.json").read_text(encoding="utf-8"))
-    ui.show(ui.table("refine", ["steps", "seconds", "final reward", "Rew source"],
-                     [[summary["steps"], summary["train_seconds"], summary["final_reward"],
-                       summary["reward_model_source"]]]))
+    ui.show(
+        ui.table(
+            "refine",
+            ["steps", "seconds", "final reward", "Rew source"],
+            [[summary["steps"], summary["train_seconds"], summary["final_reward"], summary["reward_model_source"]]],
+        )
+    )
     click.echo(str(out))

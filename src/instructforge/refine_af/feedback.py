@@ -47,8 +47,9 @@ class Triple:
 def render_judge_prompt(dimension: str, t: Triple) -> str:
     """The yes/no question for one dimension (``naturalness`` ... or ``overall``)."""
     block = f"Input: {t.input}" if t.input.strip() else ""
-    return render(__package__, f"judge_{dimension}", instruction=t.instruction.strip(), input_block=block,
-                  output=t.output.strip()).rstrip("\n")
+    return render(
+        __package__, f"judge_{dimension}", instruction=t.instruction.strip(), input_block=block, output=t.output.strip()
+    ).rstrip("\n")
 
 
 def render_unieval_input(dimension: str, t: Triple) -> str:
@@ -90,9 +91,16 @@ class JudgeScorer:
     whether a request about triple ``j`` came back as an error (its value is then not an answer).
     """
 
-    def __init__(self, llm: Any, dimensions: Sequence[str] = DIMENSIONS, *, top_logprobs: int = 20,
-                 neutral: float | None = 0.5, render: Callable[[str, Triple], str] = render_judge_prompt,
-                 desc: str = "feedback"):
+    def __init__(
+        self,
+        llm: Any,
+        dimensions: Sequence[str] = DIMENSIONS,
+        *,
+        top_logprobs: int = 20,
+        neutral: float | None = 0.5,
+        render: Callable[[str, Triple], str] = render_judge_prompt,
+        desc: str = "feedback",
+    ):
         self.llm = llm
         self.dimensions = tuple(dimensions)
         self.params = SamplingParams(temperature=0.0, max_tokens=1, logprobs=top_logprobs)
@@ -110,7 +118,7 @@ class JudgeScorer:
         self.failed = [False] * n
         for k, d in enumerate(self.dimensions):
             vals = []
-            for j, c in enumerate(comps[k * n:(k + 1) * n]):
+            for j, c in enumerate(comps[k * n : (k + 1) * n]):
                 self.failed[j] = self.failed[j] or c.finish_reason == "error"
                 p = yes_probability(c.top_logprobs[0] if c.top_logprobs else None)
                 if p is None:
@@ -130,8 +138,10 @@ class UniEvalScorer:
     def __init__(self, model_dir: Path, dimensions: Sequence[str] = DIMENSIONS, *, batch_size: int = 8):
         cfg = _read_config(model_dir)
         if not cfg.get("is_encoder_decoder"):
-            raise InputError(f"{model_dir}/config.json: --unieval needs a seq2seq (T5) UniEval checkpoint, "
-                             f"this is {', '.join(cfg.get('architectures') or ['?'])}")
+            raise InputError(
+                f"{model_dir}/config.json: --unieval needs a seq2seq (T5) UniEval checkpoint, "
+                f"this is {', '.join(cfg.get('architectures') or ['?'])}"
+            )
         import torch
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
@@ -151,8 +161,9 @@ class UniEvalScorer:
             texts = [render_unieval_input(d, t) for t in triples]
             vals: list[float] = []
             for i in range(0, len(texts), self.batch_size):
-                enc = self.tok(texts[i:i + self.batch_size], return_tensors="pt", padding=True,
-                               truncation=True, max_length=1024)
+                enc = self.tok(
+                    texts[i : i + self.batch_size], return_tensors="pt", padding=True, truncation=True, max_length=1024
+                )
                 dec = torch.full((enc.input_ids.shape[0], 1), start, dtype=torch.long)
                 with torch.inference_mode():
                     logits = self.model(**enc, decoder_input_ids=dec).logits[:, 0, :]
@@ -193,9 +204,12 @@ class RewardModelScorer:
             eos = self.tok.eos_token or ""
             return f"<|prompter|>{question}{eos}<|assistant|>{t.output.strip()}{eos}"
         if getattr(self.tok, "chat_template", None):
-            return str(self.tok.apply_chat_template(
-                [{"role": "user", "content": question}, {"role": "assistant", "content": t.output.strip()}],
-                tokenize=False))
+            return str(
+                self.tok.apply_chat_template(
+                    [{"role": "user", "content": question}, {"role": "assistant", "content": t.output.strip()}],
+                    tokenize=False,
+                )
+            )
         return f"{question}\n\n{t.output.strip()}"
 
     def score(self, triples: Sequence[Triple]) -> dict[str, list[float]]:
@@ -204,8 +218,14 @@ class RewardModelScorer:
         vals: list[float] = []
         texts = [self.render(t) for t in triples]
         for i in range(0, len(texts), self.batch_size):
-            enc = self.tok(texts[i:i + self.batch_size], return_tensors="pt", padding=True, truncation=True,
-                           max_length=self.max_length, add_special_tokens=not self.oasst)
+            enc = self.tok(
+                texts[i : i + self.batch_size],
+                return_tensors="pt",
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+                add_special_tokens=not self.oasst,
+            )
             with torch.inference_mode():
                 logits = self.model(**enc).logits
             vals.extend(logits[:, 0].float().tolist())
@@ -241,5 +261,7 @@ def check_sequence_classifier(model_dir: Path) -> None:
     cfg = _read_config(model_dir)
     archs = cfg.get("architectures") or []
     if not any(a.endswith("ForSequenceClassification") for a in archs):
-        raise InputError(f"{Path(model_dir) / 'config.json'}: --reward-model needs a sequence-classification "
-                         f"model (e.g. oasst-rm-pythia-1.4b); this one is {', '.join(archs) or 'unknown'}")
+        raise InputError(
+            f"{Path(model_dir) / 'config.json'}: --reward-model needs a sequence-classification "
+            f"model (e.g. oasst-rm-pythia-1.4b); this one is {', '.join(archs) or 'unknown'}"
+        )

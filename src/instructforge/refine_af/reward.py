@@ -30,15 +30,18 @@ class RewardConfig:
     """Coefficients of the linear rule (the paper's values, unconfirmed) and the parse penalty;
     the ``reward.`` settings of ``refine`` and ``score``."""
 
-    w_reward_model: float = option(0.0078, "Coefficient of Rew, the reward-model score (or its judge "
-                                   "substitute) (unconfirmed)")
-    w_understandability: float = option(-0.4421, "Coefficient of Und, UniEval understandability; negative in "
-                                        "the rule as published (unconfirmed)")
+    w_reward_model: float = option(
+        0.0078, "Coefficient of Rew, the reward-model score (or its judge substitute) (unconfirmed)"
+    )
+    w_understandability: float = option(
+        -0.4421, "Coefficient of Und, UniEval understandability; negative in the rule as published (unconfirmed)"
+    )
     w_naturalness: float = option(0.3212, "Coefficient of Nat, UniEval naturalness (unconfirmed)")
     w_coherence: float = option(0.1520, "Coefficient of Coh, UniEval coherence (unconfirmed)")
     intercept: float = option(-0.0274, "Intercept of the rule (unconfirmed)")
-    unparseable_penalty: float = option(-1.0, "Reward of a completion with no parseable instance (below any "
-                                        "value the rule gives)")
+    unparseable_penalty: float = option(
+        -1.0, "Reward of a completion with no parseable instance (below any value the rule gives)"
+    )
     max_triples: int = option(5, "Instances scored per completion (Self-Instruct keeps at most 5 per task)", min=1)
 
     def __post_init__(self) -> None:
@@ -54,11 +57,14 @@ def combine(rew: float, und: float, nat: float, coh: float, cfg: RewardConfig | 
     0.4458
     """
     c = cfg or RewardConfig()
-    return c.w_reward_model * rew + c.w_understandability * und + c.w_naturalness * nat + c.w_coherence * coh + c.intercept
+    return (
+        c.w_reward_model * rew + c.w_understandability * und + c.w_naturalness * nat + c.w_coherence * coh + c.intercept
+    )
 
 
-def feedback_components(scorers: Sequence[Any], triples: Sequence[Triple],
-                        cfg: RewardConfig | None = None) -> list[dict[str, float]]:
+def feedback_components(
+    scorers: Sequence[Any], triples: Sequence[Triple], cfg: RewardConfig | None = None
+) -> list[dict[str, float]]:
     """The automated feedback of each triple, combined by the linear rule.
 
     One dict per triple: the Rew source (``reward_model``, or the judge substitute ``overall``),
@@ -85,8 +91,9 @@ def feedback_components(scorers: Sequence[Any], triples: Sequence[Triple],
     out = []
     for j in range(len(triples)):
         comp = {d: scores[d][j] for d in (rew_key, *DIMENSIONS)}
-        comp["total"] = combine(scores[rew_key][j], comp["understandability"], comp["naturalness"],
-                                comp["coherence"], c)
+        comp["total"] = combine(
+            scores[rew_key][j], comp["understandability"], comp["naturalness"], comp["coherence"], c
+        )
         out.append(comp)
     return out
 
@@ -130,8 +137,13 @@ def make_reward_func(
     """
     c = cfg or RewardConfig()
 
-    def refine_af_reward(completions: list[Any], instruction: list[str], is_classification: list[bool] | None = None,
-                         log_metric: Callable[[str, float], None] | None = None, **_: Any) -> list[float]:
+    def refine_af_reward(
+        completions: list[Any],
+        instruction: list[str],
+        is_classification: list[bool] | None = None,
+        log_metric: Callable[[str, float], None] | None = None,
+        **_: Any,
+    ) -> list[float]:
         clf = is_classification or [False] * len(completions)
         tasks = [task_for(instruction[i], bool(clf[i])) for i in range(len(completions))]
         triples: list[Triple] = []

@@ -41,20 +41,31 @@ def load_tasks(run_dir: Path, cfg: RefineConfig) -> list[InstanceTask]:
     tasks: the same InstanceTask the instance stage asks with."""
     store = RunStore(run_dir, create=False)
     try:
-        tasks = [InstanceTask(c.instruction, bool(c.is_classification), cfg.reward.max_triples, cfg.policy_demos)
-                 for c in store.candidates(accepted=True) if c.instruction.strip()]
+        tasks = [
+            InstanceTask(c.instruction, bool(c.is_classification), cfg.reward.max_triples, cfg.policy_demos)
+            for c in store.candidates(accepted=True)
+            if c.instruction.strip()
+        ]
     finally:
         store.close()
     if not tasks:
-        raise InputError(f"{run_dir}: the run has no accepted instructions to train on (run `instructforge generate` first)")
+        raise InputError(
+            f"{run_dir}: the run has no accepted instructions to train on (run `instructforge generate` first)"
+        )
     return tasks
 
 
 def policy_rows(tasks: list[InstanceTask], cfg: RefineConfig) -> list[dict[str, Any]]:
     """The trainer's dataset: each task's prompt (a chat message or plain text) and the columns
     the reward function reads."""
-    return [{"prompt": [{"role": "user", "content": t.prompt()}] if cfg.prompt_style == "chat" else t.prompt(),
-             "instruction": t.instruction, "is_classification": t.is_classification} for t in tasks]
+    return [
+        {
+            "prompt": [{"role": "user", "content": t.prompt()}] if cfg.prompt_style == "chat" else t.prompt(),
+            "instruction": t.instruction,
+            "is_classification": t.is_classification,
+        }
+        for t in tasks
+    ]
 
 
 def latest_checkpoint(out_dir: Path) -> Path | None:
@@ -63,36 +74,76 @@ def latest_checkpoint(out_dir: Path) -> Path | None:
     return max(found)[1] if found else None
 
 
-def refine(run_dir: Path, out_dir: Path, *, model: str, scorers: list[Any], cfg: RefineConfig,
-           resume: bool = False, rew_label: str = "judge substitute", extra_config: dict[str, Any] | None = None) -> dict[str, Any]:
+def refine(
+    run_dir: Path,
+    out_dir: Path,
+    *,
+    model: str,
+    scorers: list[Any],
+    cfg: RefineConfig,
+    resume: bool = False,
+    rew_label: str = "judge substitute",
+    extra_config: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Train the instance writer; returns a summary dict. Inputs are validated before any write."""
     tasks = load_tasks(run_dir, cfg)
     base_dir = local_model_dir(model, "refine")
     ckpt = latest_checkpoint(out_dir)
     if ckpt is not None and not resume:
-        raise InputError(f"{out_dir}: has checkpoints from an earlier run; pass --resume to continue or use a new --out")
+        raise InputError(
+            f"{out_dir}: has checkpoints from an earlier run; pass --resume to continue or use a new --out"
+        )
     rows = policy_rows(tasks, cfg)
 
     set_threads()
     from datasets import Dataset
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write(out_dir / "config.yaml", yaml.safe_dump(
-        {"stage": "refine", "run_dir": str(run_dir), "model": model, "base_dir": str(base_dir),
-         "reward_model_source": rew_label, **(extra_config or {}), **cfg.to_dict()}, sort_keys=False))
-    policy, tok, peft_config, true_base = trainable(base_dir, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout,
-                                                    cfg.lora_target_modules)
+    atomic_write(
+        out_dir / "config.yaml",
+        yaml.safe_dump(
+            {
+                "stage": "refine",
+                "run_dir": str(run_dir),
+                "model": model,
+                "base_dir": str(base_dir),
+                "reward_model_source": rew_label,
+                **(extra_config or {}),
+                **cfg.to_dict(),
+            },
+            sort_keys=False,
+        ),
+    )
+    policy, tok, peft_config, true_base = trainable(
+        base_dir, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_target_modules
+    )
     tok.padding_side = "left"
 
     common = dict(
-        output_dir=str(out_dir / CHECKPOINTS), max_steps=cfg.steps, learning_rate=cfg.learning_rate,
-        per_device_train_batch_size=cfg.prompts_per_step * cfg.num_generations, gradient_accumulation_steps=1,
-        steps_per_generation=1, num_generations=cfg.num_generations, max_completion_length=cfg.max_completion_length,
-        temperature=cfg.temperature, top_p=cfg.top_p, beta=cfg.beta, logging_steps=1, save_strategy="steps",
-        save_steps=cfg.save_steps, save_total_limit=cfg.save_total_limit, seed=cfg.seed, report_to="none",
-        disable_tqdm=ui.is_quiet(), bf16=False, fp16=False, dataloader_num_workers=0,
+        output_dir=str(out_dir / CHECKPOINTS),
+        max_steps=cfg.steps,
+        learning_rate=cfg.learning_rate,
+        per_device_train_batch_size=cfg.prompts_per_step * cfg.num_generations,
+        gradient_accumulation_steps=1,
+        steps_per_generation=1,
+        num_generations=cfg.num_generations,
+        max_completion_length=cfg.max_completion_length,
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
+        beta=cfg.beta,
+        logging_steps=1,
+        save_strategy="steps",
+        save_steps=cfg.save_steps,
+        save_total_limit=cfg.save_total_limit,
+        seed=cfg.seed,
+        report_to="none",
+        disable_tqdm=ui.is_quiet(),
+        bf16=False,
+        fp16=False,
+        dataloader_num_workers=0,
         # CPU: recomputing activations costs a forward pass per step and saves memory we do not need
-        activation_checkpointing=False, dataloader_pin_memory=False,
+        activation_checkpointing=False,
+        dataloader_pin_memory=False,
     )
     from .shared_prefix import trainer_classes
 
@@ -100,9 +151,17 @@ def refine(run_dir: Path, out_dir: Path, *, model: str, scorers: list[Any], cfg:
     args = Config(**common)
     log = RewardLog(out_dir, rew_label, keep_until=int(ckpt.name.split("-")[1]) if (ckpt and resume) else None)
     reward_fn = make_reward_func(
-        scorers, lambda instruction, clf: InstanceTask(instruction, clf, cfg.reward.max_triples), cfg.reward)
-    trainer = Trainer(model=policy, reward_funcs=reward_fn, args=args, train_dataset=Dataset.from_list(rows),
-                      processing_class=tok, peft_config=peft_config, callbacks=[log_callback(log)])
+        scorers, lambda instruction, clf: InstanceTask(instruction, clf, cfg.reward.max_triples), cfg.reward
+    )
+    trainer = Trainer(
+        model=policy,
+        reward_funcs=reward_fn,
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tok,
+        peft_config=peft_config,
+        callbacks=[log_callback(log)],
+    )
     quiet_trainer(trainer)
     t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(ckpt) if (ckpt and resume) else None)
@@ -111,9 +170,14 @@ def refine(run_dir: Path, out_dir: Path, *, model: str, scorers: list[Any], cfg:
     tok.save_pretrained(str(out_dir))
     fix_adapter_base(out_dir, true_base)
     log.flush()
-    summary = {"steps": trainer.state.global_step, "train_seconds": round(seconds, 2),
-               "resumed_from": str(ckpt) if (ckpt and resume) else None, "prompts": len(rows),
-               "final_reward": log.rows[-1].get("total") if log.rows else None,
-               "train_loss": getattr(result, "training_loss", None), "reward_model_source": rew_label}
+    summary = {
+        "steps": trainer.state.global_step,
+        "train_seconds": round(seconds, 2),
+        "resumed_from": str(ckpt) if (ckpt and resume) else None,
+        "prompts": len(rows),
+        "final_reward": log.rows[-1].get("total") if log.rows else None,
+        "train_loss": getattr(result, "training_loss", None),
+        "reward_model_source": rew_label,
+    }
     atomic_write(out_dir / "refine_summary.json", json.dumps(summary, indent=2) + "\n")
     return summary

@@ -10,8 +10,15 @@ from ..errors import InputError
 from ..modelconfig import ModelConfig
 
 
-def build_scorers(judge: str | ModelConfig, reward_model: str | None, unieval: Path | None, *,
-                  top_logprobs: int = 20, batch_size: int = 16, use_cache: bool = True) -> tuple[list[Any], str, Any]:
+def build_scorers(
+    judge: str | ModelConfig,
+    reward_model: str | None,
+    unieval: Path | None,
+    *,
+    top_logprobs: int = 20,
+    batch_size: int = 16,
+    use_cache: bool = True,
+) -> tuple[list[Any], str, Any]:
     """The automated-feedback scorers: (scorers, label of the Rew source, the judge's LLM or None).
 
     ``judge``: a model spec (opened with ``batch_size`` and ``use_cache``) or a ModelConfig
@@ -27,8 +34,9 @@ def build_scorers(judge: str | ModelConfig, reward_model: str | None, unieval: P
         reward_model_dir,
     )
 
-    judge_cfg = judge if isinstance(judge, ModelConfig) else ModelConfig(model=judge, batch_size=batch_size,
-                                                                          cache=use_cache)
+    judge_cfg = (
+        judge if isinstance(judge, ModelConfig) else ModelConfig(model=judge, batch_size=batch_size, cache=use_cache)
+    )
     rm_dir = reward_model_dir(reward_model) if reward_model is not None else None
     if unieval is not None and not (Path(unieval) / "config.json").is_file():
         raise InputError(f"{unieval}: not a model dir (no config.json)")

@@ -82,7 +82,8 @@ def supported(model: Any) -> bool:
         return False
     layer_types = getattr(cfg, "layer_types", None) or []
     if any(t != "full_attention" for t in layer_types) or (
-            getattr(cfg, "sliding_window", None) and getattr(cfg, "use_sliding_window", True)):
+        getattr(cfg, "sliding_window", None) and getattr(cfg, "use_sliding_window", True)
+    ):
         return False  # a sliding-window cache keeps only the window: the cache surgery here assumes all of it
     try:
         causal_lm_parts(model)
@@ -91,8 +92,14 @@ def supported(model: Any) -> bool:
     return True
 
 
-def _token_logps(hidden: torch.Tensor, lm_head: Any, labels: torch.Tensor, temperature: float,
-                 compute_entropy: bool, entropy_grad: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+def _token_logps(
+    hidden: torch.Tensor,
+    lm_head: Any,
+    labels: torch.Tensor,
+    temperature: float,
+    compute_entropy: bool,
+    entropy_grad: bool,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Log-prob of each label (and the entropy) from hidden states (rows, tokens, hidden).
 
     Row by row keeps each (tokens x vocabulary) logits block small (12 MiB for 64 tokens of a
@@ -109,9 +116,15 @@ def _token_logps(hidden: torch.Tensor, lm_head: Any, labels: torch.Tensor, tempe
     return torch.stack(tokens), (torch.stack(entropies) if compute_entropy else None)
 
 
-def shared_prefix_logps(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor, n_completion: int,
-                        temperature: float, compute_entropy: bool = False,
-                        entropy_grad: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+def shared_prefix_logps(
+    model: Any,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    n_completion: int,
+    temperature: float,
+    compute_entropy: bool = False,
+    entropy_grad: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Per-token log-probs (and entropies) of the last ``n_completion`` tokens of each row.
 
     Same contract as TRL's ``_get_per_token_logps_and_entropies``: shape (rows, n_completion),
@@ -134,8 +147,13 @@ def shared_prefix_logps(model: Any, input_ids: torch.Tensor, attention_mask: tor
             cache = pre.past_key_values
             cache.batch_repeat_interleave(n)
             pos = torch.arange(p - 1, p - 1 + k).expand(n, k)
-            hidden = backbone(input_ids=suffix, past_key_values=cache, use_cache=True, position_ids=pos,
-                              attention_mask=torch.ones(n, p - 1 + k, dtype=attention_mask.dtype)).last_hidden_state
+            hidden = backbone(
+                input_ids=suffix,
+                past_key_values=cache,
+                use_cache=True,
+                position_ids=pos,
+                attention_mask=torch.ones(n, p - 1 + k, dtype=attention_mask.dtype),
+            ).last_hidden_state
         else:
             hidden = backbone(input_ids=suffix, use_cache=False).last_hidden_state
         token, ent = _token_logps(hidden, lm_head, comp, temperature, compute_entropy, entropy_grad)
@@ -200,8 +218,9 @@ def _left_padded_cache(model: Any, caches: list[tuple[Any, int]], max_len: int) 
     return merged
 
 
-def shared_prefix_generate(model: Any, prompt_ids: list[list[int]], generation_config: Any,
-                           pad_token_id: int) -> torch.Tensor:
+def shared_prefix_generate(
+    model: Any, prompt_ids: list[list[int]], generation_config: Any, pad_token_id: int
+) -> torch.Tensor:
     """Sample one continuation per prompt; identical consecutive prompts are prefilled once.
 
     Returns the generated tokens only, shape (rows, new_tokens), right-padded by ``generate``.
@@ -211,8 +230,8 @@ def shared_prefix_generate(model: Any, prompt_ids: list[list[int]], generation_c
     input_ids = torch.full((len(prompt_ids), longest), pad_token_id, dtype=torch.long)
     mask = torch.zeros_like(input_ids)
     for i, row in enumerate(prompt_ids):
-        input_ids[i, longest - len(row):] = torch.tensor(row)
-        mask[i, longest - len(row):] = 1
+        input_ids[i, longest - len(row) :] = torch.tensor(row)
+        mask[i, longest - len(row) :] = 1
     with torch.no_grad():
         kwargs: dict[str, Any] = {}
         if min(len(p) for p in prompt_ids) > 1:  # a one-token prompt has no prefix to cache
@@ -241,45 +260,75 @@ class SharedPrefixMixin:
     _tokenizer: Any
 
     def _shared_prefix_ok(self, model: Any) -> bool:
-        return (not getattr(self, "use_vllm", False) and not getattr(self, "use_transformers_continuous_batching", False)
-                and getattr(getattr(self, "args", None), "cache_implementation", None) is None and supported(model))
+        return (
+            not getattr(self, "use_vllm", False)
+            and not getattr(self, "use_transformers_continuous_batching", False)
+            and getattr(getattr(self, "args", None), "cache_implementation", None) is None
+            and supported(model)
+        )
 
-    def _get_per_token_logps_and_entropies(self, model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                                           logits_to_keep: int, batch_size: int | None = None,
-                                           compute_entropy: bool = False, compute_aux_loss: bool = False,
-                                           **extra: Any) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    def _get_per_token_logps_and_entropies(
+        self,
+        model: Any,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        logits_to_keep: int,
+        batch_size: int | None = None,
+        compute_entropy: bool = False,
+        compute_aux_loss: bool = False,
+        **extra: Any,
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         if compute_aux_loss or any(v is not None for v in extra.values()) or not self._shared_prefix_ok(model):
             return super()._get_per_token_logps_and_entropies(  # type: ignore[misc]
-                model, input_ids, attention_mask, logits_to_keep, batch_size=batch_size,
-                compute_entropy=compute_entropy, compute_aux_loss=compute_aux_loss, **extra)
+                model,
+                input_ids,
+                attention_mask,
+                logits_to_keep,
+                batch_size=batch_size,
+                compute_entropy=compute_entropy,
+                compute_aux_loss=compute_aux_loss,
+                **extra,
+            )
         with self.accelerator.autocast():
             entropy_grad = bool(getattr(self, "_entropy_bonus_enabled", True))  # GRPO: an entropy bonus in the loss
-            logps, ent = shared_prefix_logps(model, input_ids, attention_mask, logits_to_keep, self.temperature,
-                                             compute_entropy, entropy_grad)
+            logps, ent = shared_prefix_logps(
+                model, input_ids, attention_mask, logits_to_keep, self.temperature, compute_entropy, entropy_grad
+            )
         return logps, ent, None
 
-    def _generate_single_turn(self, prompt_ids: list[list[int]], images: Any, multimodal_fields: Any,
-                              *args: Any, **kwargs: Any) -> Any:
-        if images is not None and any(x is not None for x in images) or multimodal_fields \
-                or not self._shared_prefix_ok(self.model):
+    def _generate_single_turn(
+        self, prompt_ids: list[list[int]], images: Any, multimodal_fields: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        if (
+            images is not None
+            and any(x is not None for x in images)
+            or multimodal_fields
+            or not self._shared_prefix_ok(self.model)
+        ):
             return super()._generate_single_turn(prompt_ids, images, multimodal_fields, *args, **kwargs)  # type: ignore[misc]
         from trl.extras.profiling import profiling_context
         from trl.models import unwrap_model_for_generation
 
         args_ = self.args
-        with (profiling_context(cast(Any, self), "transformers.generate"),
-              unwrap_model_for_generation(self.model_wrapped, self.accelerator,
-                                          gather_deepspeed3_params=args_.ds3_gather_for_generation,
-                                          generation_kwargs=self.generation_kwargs,
-                                          gradient_checkpointing_kwargs=args_.gradient_checkpointing_kwargs) as model,
-              merged_lora(model)):
-            new = shared_prefix_generate(model, [list(p) for p in prompt_ids], self.generation_config,
-                                         self._tokenizer.pad_token_id)
+        with (
+            profiling_context(cast(Any, self), "transformers.generate"),
+            unwrap_model_for_generation(
+                self.model_wrapped,
+                self.accelerator,
+                gather_deepspeed3_params=args_.ds3_gather_for_generation,
+                generation_kwargs=self.generation_kwargs,
+                gradient_checkpointing_kwargs=args_.gradient_checkpointing_kwargs,
+            ) as model,
+            merged_lora(model),
+        ):
+            new = shared_prefix_generate(
+                model, [list(p) for p in prompt_ids], self.generation_config, self._tokenizer.pad_token_id
+            )
         eos = set(self.eos_token_ids)
         completion_ids = []
         for row in new.tolist():
             cut = next((j for j, t in enumerate(row) if t in eos), None)
-            completion_ids.append(row if cut is None else row[:cut + 1])
+            completion_ids.append(row if cut is None else row[: cut + 1])
         # GRPO returns (ids, sampling logprobs: None off vLLM), RLOO the ids alone
         return (completion_ids, None) if self._returns_logprobs else completion_ids
 
@@ -288,10 +337,10 @@ def trainer_classes(algo: str, shared_prefix: bool = True) -> tuple[type, type]:
     """(Config, Trainer) for ``algo``; the trainer gets the shared-prefix overrides unless disabled."""
     import trl
 
-    pair: tuple[type, type] = ((trl.GRPOConfig, trl.GRPOTrainer) if algo == "grpo"
-                               else (trl.RLOOConfig, trl.RLOOTrainer))
+    pair: tuple[type, type] = (trl.GRPOConfig, trl.GRPOTrainer) if algo == "grpo" else (trl.RLOOConfig, trl.RLOOTrainer)
     Config, Trainer = pair
     if not shared_prefix:
         return Config, Trainer
-    return Config, type(f"SharedPrefix{Trainer.__name__}", (SharedPrefixMixin, Trainer),
-                        {"_returns_logprobs": algo == "grpo"})
+    return Config, type(
+        f"SharedPrefix{Trainer.__name__}", (SharedPrefixMixin, Trainer), {"_returns_logprobs": algo == "grpo"}
+    )

@@ -14,9 +14,13 @@ from .rundata import ReportConfig
 
 @click.command("report")
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="HTML file to write (default: report.html inside PATH, or next to a JSON file). "
-                   "The chart data goes next to it as .json.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="HTML file to write (default: report.html inside PATH, or next to a JSON file). "
+    "The chart data goes next to it as .json.",
+)
 @settings_command("report", cfg=ReportConfig)
 def report(path: Path, out: Path | None, cfg: ReportConfig) -> None:
     """Self-contained HTML report of a generate RUN_DIR, an evaluation dir (results.json) or a
@@ -26,5 +30,4 @@ def report(path: Path, out: Path | None, cfg: ReportConfig) -> None:
     with ui.Timer() as t:
         written = build(path, out=out, config=cfg)
     size = written.stat().st_size / 1e6
-    click.echo(f"report -> {written} ({size:.1f} MB, {t.seconds:.1f} s); chart data -> "
-               f"{written.with_suffix('.json')}")
+    click.echo(f"report -> {written} ({size:.1f} MB, {t.seconds:.1f} s); chart data -> {written.with_suffix('.json')}")

@@ -53,8 +53,9 @@ def resolve(path: Path) -> tuple[str, Path]:
             return _kind_of(compares[0]), compares[0]
         if len(compares) > 1:
             raise InputError.at(path, None, f"{len(compares)} compare files here; pass one of them")
-        raise InputError.at(path, None, "not a run dir (no run.sqlite) nor an evaluation dir "
-                                        "(no results.json or compare*.json)")
+        raise InputError.at(
+            path, None, "not a run dir (no run.sqlite) nor an evaluation dir (no results.json or compare*.json)"
+        )
     if path.suffix == ".json":
         return _kind_of(path), path
     raise InputError.at(path, None, "not a run dir, an evaluation dir or a results JSON file")
@@ -98,7 +99,7 @@ def load_eval(kind: str, path: Path) -> dict[str, Any]:
     obj = read_json(path)
     missing = [k for k in REQUIRED[kind] if k not in obj]
     if missing:
-        raise InputError.at(path, 1, f'{kind} results lack {", ".join(repr(m) for m in missing)}')
+        raise InputError.at(path, 1, f"{kind} results lack {', '.join(repr(m) for m in missing)}")
     data: dict[str, Any] = {"kind": kind, "path": str(path), "model": obj.get("model")}
     if kind in ("induction", "superni", "compare"):
         if not isinstance(obj["tasks"], dict):
@@ -109,38 +110,63 @@ def load_eval(kind: str, path: Path) -> dict[str, Any]:
     if kind == "induction":
         data["overall"] = obj["overall"]
         data["tasks"] = {
-            n: {"execution_accuracy": _num(t.get("execution_accuracy")),
+            n: {
+                "execution_accuracy": _num(t.get("execution_accuracy")),
                 "human_execution_accuracy": _num(t.get("human_execution_accuracy")),
-                "bertscore": _num(t.get("bertscore")), "n_test": t.get("n_test"),
-                "top_instruction": (t.get("instructions") or [{}])[0].get("text")}
+                "bertscore": _num(t.get("bertscore")),
+                "n_test": t.get("n_test"),
+                "top_instruction": (t.get("instructions") or [{}])[0].get("text"),
+            }
             for n, t in sorted(obj["tasks"].items())
         }
     elif kind == "superni":
         data["overall"] = obj["overall"]
-        data["categories"] = {c: {"rougeL": _num(v.get("rougeL")), "exact_match": _num(v.get("exact_match")),
-                                  "n_tasks": v.get("n_tasks")}
-                              for c, v in sorted((obj.get("categories") or {}).items())}
-        data["tasks"] = {n: {"rougeL": _num(t.get("rougeL")), "exact_match": _num(t.get("exact_match")),
-                             "n": t.get("n"), "category": t.get("category")}
-                         for n, t in sorted(obj["tasks"].items())}
+        data["categories"] = {
+            c: {"rougeL": _num(v.get("rougeL")), "exact_match": _num(v.get("exact_match")), "n_tasks": v.get("n_tasks")}
+            for c, v in sorted((obj.get("categories") or {}).items())
+        }
+        data["tasks"] = {
+            n: {
+                "rougeL": _num(t.get("rougeL")),
+                "exact_match": _num(t.get("exact_match")),
+                "n": t.get("n"),
+                "category": t.get("category"),
+            }
+            for n, t in sorted(obj["tasks"].items())
+        }
     elif kind == "user-oriented":
         dist = obj["distribution"]
         if not isinstance(dist, dict) or any(not isinstance(dist.get(g, 0), int) for g in "ABCD"):
             raise InputError.at(path, 1, '"distribution" must map A, B, C, D to counts')
-        data.update(judge=obj.get("judge"), n=obj.get("n", sum(dist.get(g, 0) for g in "ABCD")),
-                    distribution={g: int(dist.get(g, 0)) for g in "ABCD"})
+        data.update(
+            judge=obj.get("judge"),
+            n=obj.get("n", sum(dist.get(g, 0) for g in "ABCD")),
+            distribution={g: int(dist.get(g, 0)) for g in "ABCD"},
+        )
     else:  # compare
         for k in ("win", "tie", "loss"):
             if _num(obj[k]) is None:
                 raise InputError.at(path, 1, f'"{k}" must be a number (share of tasks)')
         # win/tie/loss are shares of tasks (B against A); counts come from the per-task outcomes.
-        data.update(a=obj.get("a"), b=obj.get("b"), a_model=obj.get("a_model"), b_model=obj.get("b_model"),
-                    metric=obj.get("metric"), eval_kind=obj.get("eval_kind"),
-                    share={k: float(obj[k]) for k in ("win", "tie", "loss")},
-                    counts={k: sum(1 for t in obj["tasks"].values() if t.get("outcome") == k)
-                            for k in ("win", "tie", "loss")},
-                    mean_delta=_num(obj.get("mean_delta")), ci95=obj.get("ci95") or {})
-        data["tasks"] = {n: {"a": _num(t.get("a")), "b": _num(t.get("b")), "delta": _num(t.get("delta")),
-                             "outcome": t.get("outcome")}
-                         for n, t in sorted(obj["tasks"].items(), key=lambda kv: -(_num(kv[1].get("delta")) or 0))}
+        data.update(
+            a=obj.get("a"),
+            b=obj.get("b"),
+            a_model=obj.get("a_model"),
+            b_model=obj.get("b_model"),
+            metric=obj.get("metric"),
+            eval_kind=obj.get("eval_kind"),
+            share={k: float(obj[k]) for k in ("win", "tie", "loss")},
+            counts={k: sum(1 for t in obj["tasks"].values() if t.get("outcome") == k) for k in ("win", "tie", "loss")},
+            mean_delta=_num(obj.get("mean_delta")),
+            ci95=obj.get("ci95") or {},
+        )
+        data["tasks"] = {
+            n: {
+                "a": _num(t.get("a")),
+                "b": _num(t.get("b")),
+                "delta": _num(t.get("delta")),
+                "outcome": t.get("outcome"),
+            }
+            for n, t in sorted(obj["tasks"].items(), key=lambda kv: -(_num(kv[1].get("delta")) or 0))
+        }
     return data

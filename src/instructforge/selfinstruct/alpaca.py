@@ -53,9 +53,13 @@ def parse_triples(text: str, next_number: int) -> list[dict[str, Any]]:
             out.append({"instruction": clean_instruction(first)[:500], "bad_format": True})
             continue
         inp = m["input"].strip()
-        out.append({"instruction": clean_instruction(m["instruction"]),
-                    "input": "" if inp.lower() in (NO_INPUT, "<no input>", "none") else inp,
-                    "output": m["output"].strip()})
+        out.append(
+            {
+                "instruction": clean_instruction(m["instruction"]),
+                "input": "" if inp.lower() in (NO_INPUT, "<no input>", "none") else inp,
+                "output": m["output"].strip(),
+            }
+        )
     return out
 
 
@@ -69,8 +73,11 @@ class AlpacaPrompts:
         self.cfg = cfg
         self.seeds = seeds
         self.params = SamplingParams(
-            temperature=cfg.alpaca_temperature, top_p=cfg.alpaca_top_p, max_tokens=cfg.alpaca_max_tokens,
-            stop=(f"\n{cfg.alpaca_tasks_per_request + 1}.", f"{cfg.alpaca_tasks_per_request + 1}. Instruction"))
+            temperature=cfg.alpaca_temperature,
+            top_p=cfg.alpaca_top_p,
+            max_tokens=cfg.alpaca_max_tokens,
+            stop=(f"\n{cfg.alpaca_tasks_per_request + 1}.", f"{cfg.alpaca_tasks_per_request + 1}. Instruction"),
+        )
 
     def prompt(self, rng: random.Random, machine: list[str]) -> tuple[str, int]:
         demos = rng.sample(self.seeds, min(len(self.seeds), self.cfg.alpaca_num_demos))

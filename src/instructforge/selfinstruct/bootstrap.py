@@ -33,8 +33,9 @@ _NUMBERED = re.compile(r"^\s*(\d+)\s*[.)]\s*", re.M)
 
 
 def render_bootstrap_prompt(instructions: list[str]) -> str:
-    tasks = "\n".join(render(__package__, "bootstrap_task", number=i, instruction=t)
-                      for i, t in enumerate(instructions, 1))
+    tasks = "\n".join(
+        render(__package__, "bootstrap_task", number=i, instruction=t) for i, t in enumerate(instructions, 1)
+    )
     return render(__package__, "bootstrap", tasks=tasks, next=len(instructions) + 1)
 
 
@@ -56,7 +57,7 @@ def parse_instructions(response: str, next_number: int, max_number: int = 15) ->
     if not _NUMBERED.match(response):
         head = _NUMBERED.split(response, maxsplit=1)[0].strip()
         if head.endswith(":") and _NUMBERED.search(response):
-            response = response[response.index(head) + len(head):]  # a chat preamble ("Here are...:")
+            response = response[response.index(head) + len(head) :]  # a chat preamble ("Here are...:")
         else:
             response = f"{next_number}. {response.lstrip()}"
     parts = _NUMBERED.split(response)
@@ -78,10 +79,14 @@ def sample_in_context(rng: random.Random, seeds: list[str], machine: list[str], 
 
 
 def bootstrap_params(cfg: GenerateConfig) -> SamplingParams:
-    return SamplingParams(temperature=cfg.bootstrap_temperature, top_p=cfg.bootstrap_top_p,
-                          max_tokens=cfg.bootstrap_max_tokens, stop=tuple(cfg.bootstrap_stop),
-                          presence_penalty=cfg.bootstrap_presence_penalty,
-                          frequency_penalty=cfg.bootstrap_frequency_penalty)
+    return SamplingParams(
+        temperature=cfg.bootstrap_temperature,
+        top_p=cfg.bootstrap_top_p,
+        max_tokens=cfg.bootstrap_max_tokens,
+        stop=tuple(cfg.bootstrap_stop),
+        presence_penalty=cfg.bootstrap_presence_penalty,
+        frequency_penalty=cfg.bootstrap_frequency_penalty,
+    )
 
 
 class Pool:
@@ -110,9 +115,12 @@ class Pool:
         if rej is None:
             self.index.add(text)
             self.exact.add(text.lower())
-        return {"reason": rej.reason if rej else None, "detail": rej.detail if rej else None,
-                "max_rouge_l": round(float(score), 4),
-                "most_similar": self.index.texts[idx] if idx is not None else None}
+        return {
+            "reason": rej.reason if rej else None,
+            "detail": rej.detail if rej else None,
+            "max_rouge_l": round(float(score), 4),
+            "most_similar": self.index.texts[idx] if idx is not None else None,
+        }
 
 
 class PromptKind(Protocol):
@@ -161,8 +169,15 @@ class Bootstrap:
     accepted nothing. Everything else is rebuilt from the stored candidates on resume.
     """
 
-    def __init__(self, cfg: GenerateConfig, seeds: list[Task], kind: PromptKind, stored: list[Candidate],
-                 next_prompt: int = 0, empty_prompts: int = 0):
+    def __init__(
+        self,
+        cfg: GenerateConfig,
+        seeds: list[Task],
+        kind: PromptKind,
+        stored: list[Candidate],
+        next_prompt: int = 0,
+        empty_prompts: int = 0,
+    ):
         self.cfg, self.kind = cfg, kind
         accepted = [c for c in stored if c.accepted]  # key order = prompt order = judging order
         self.pool = Pool(cfg, [t.instruction for t in seeds], [c.instruction for c in accepted])
@@ -250,9 +265,18 @@ class Bootstrap:
                 last = j == len(items) - 1
                 fields = self.pool.judge(text, truncated=cut and (last or cfg.truncated_policy == "response"))
             ok = fields["reason"] is None
-            c = Candidate(f"{prefix}.{j:02d}", text, ok, k, fields["reason"], fields.get("detail"),
-                          fields.get("max_rouge_l"), fields.get("most_similar"),
-                          input=item.get("input") if "output" in item else None, output=item.get("output"))
+            c = Candidate(
+                f"{prefix}.{j:02d}",
+                text,
+                ok,
+                k,
+                fields["reason"],
+                fields.get("detail"),
+                fields.get("max_rouge_l"),
+                fields.get("most_similar"),
+                input=item.get("input") if "output" in item else None,
+                output=item.get("output"),
+            )
             out.append(c)
             if ok:
                 self.accepted += 1
@@ -260,7 +284,8 @@ class Bootstrap:
                 self.machine_prompt.append(k)
                 if c.output is not None:  # Alpaca: the triple is the task's one instance
                     task, rejections = InstanceTask(c.instruction, False, cfg.max_instances).record(
-                        c.key, [Instance(c.input or "", c.output)])
+                        c.key, [Instance(c.input or "", c.output)]
+                    )
                     out += [task, *rejections]
         self.empty = 0 if self.accepted > before else self.empty + 1
         return out

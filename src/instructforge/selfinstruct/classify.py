@@ -39,8 +39,9 @@ def load_examples(path: Path = EXAMPLES_FILE) -> tuple[tuple[str, bool], ...]:
 
 def classify_prompt(instruction: str, examples: tuple[tuple[str, bool], ...] | None = None) -> str:
     examples = load_examples() if examples is None else examples
-    shown = "\n\n".join(render(__package__, "classify_example", instruction=t, answer="Yes" if y else "No")
-                        for t, y in examples)
+    shown = "\n\n".join(
+        render(__package__, "classify_example", instruction=t, answer="Yes" if y else "No") for t, y in examples
+    )
     return render(__package__, "classify", examples=shown, instruction=instruction.strip())
 
 

@@ -39,8 +39,9 @@ class StageContext:
     def current_stats(self) -> dict[str, Any]:
         s = self.llm.stats
         out: dict[str, Any] = {k: int(self.base_stats.get(k, 0)) + int(getattr(s, k)) for k in STAT_KEYS}
-        out["wall_seconds"] = round(float(self.base_stats.get("wall_seconds", 0.0))
-                                    + time.perf_counter() - self.started, 3)
+        out["wall_seconds"] = round(
+            float(self.base_stats.get("wall_seconds", 0.0)) + time.perf_counter() - self.started, 3
+        )
         return out
 
     def commit_stats(self) -> None:

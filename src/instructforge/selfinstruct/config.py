@@ -14,8 +14,21 @@ from typing import Any
 from ..config import option, validate
 from ..errors import InputError
 
-PAPER_BLACKLIST = ("image", "images", "graph", "graphs", "picture", "pictures", "file", "files",
-                   "map", "maps", "draw", "plot", "go to")
+PAPER_BLACKLIST = (
+    "image",
+    "images",
+    "graph",
+    "graphs",
+    "picture",
+    "pictures",
+    "file",
+    "files",
+    "map",
+    "maps",
+    "draw",
+    "plot",
+    "go to",
+)
 ALPACA_BLACKLIST = ("video", "audio", "music", "flowchart", "diagram")
 
 
@@ -23,54 +36,85 @@ ALPACA_BLACKLIST = ("video", "audio", "music", "flowchart", "diagram")
 class GenerateConfig:
     """Every setting of ``instructforge generate`` (``instructforge config show generate``)."""
 
-    mode: str = option("selfinstruct", "selfinstruct (Wang et al. 2023) or alpaca (Taori et al. 2023)",
-                       choices=("selfinstruct", "alpaca"), flag=True)
+    mode: str = option(
+        "selfinstruct",
+        "selfinstruct (Wang et al. 2023) or alpaca (Taori et al. 2023)",
+        choices=("selfinstruct", "alpaca"),
+        flag=True,
+    )
     num_instructions: int = option(100, "Accepted machine instructions to reach", min=1, flag=True)
-    seed: int = option(0, "Base of every RNG and request seed (prompt k samples with a RNG seeded by (seed, k))",
-                       flag=True)
-    prompt_style: str = option("chat", "chat: each prompt is one user message; raw: a completion prompt "
-                               "(base models, --api completions)", choices=("chat", "raw"), flag=True)
+    seed: int = option(
+        0, "Base of every RNG and request seed (prompt k samples with a RNG seeded by (seed, k))", flag=True
+    )
+    prompt_style: str = option(
+        "chat",
+        "chat: each prompt is one user message; raw: a completion prompt (base models, --api completions)",
+        choices=("chat", "raw"),
+        flag=True,
+    )
     # --- step 1: instruction generation (paper: 8 in-context, 6 human + 2 machine) ---
     num_prompt_instructions: int = option(8, "In-context instructions per prompt (paper: 8)", min=1, max=15)
-    num_machine_in_context: int = option(2, "Of which machine-generated, once that many exist (paper: 2)",
-                                         min=0, max=15)
-    pool_lag: int | None = option(None, "Prompt k shows machine instructions judged up to prompt k - pool_lag; "
-                                  "null: the client's window (--concurrency / --batch-size) or num_instructions/10 "
-                                  "if larger, 4 to 256. DEVIATION: the paper's rounds of 5 prompts each see the pool "
-                                  "after the previous round; 0 = strictly sequential", min=0)
+    num_machine_in_context: int = option(
+        2, "Of which machine-generated, once that many exist (paper: 2)", min=0, max=15
+    )
+    pool_lag: int | None = option(
+        None,
+        "Prompt k shows machine instructions judged up to prompt k - pool_lag; "
+        "null: the client's window (--concurrency / --batch-size) or num_instructions/10 "
+        "if larger, 4 to 256. DEVIATION: the paper's rounds of 5 prompts each see the pool "
+        "after the previous round; 0 = strictly sequential",
+        min=0,
+    )
     bootstrap_temperature: float = option(0.7, "Instruction generation temperature (paper)", min=0, max=2)
     bootstrap_top_p: float = option(0.5, "Instruction generation top_p (paper)", min=0, max=1)
     bootstrap_presence_penalty: float = option(2.0, "Instruction generation presence penalty (paper)", min=-2, max=2)
     bootstrap_frequency_penalty: float = option(0.0, "Instruction generation frequency penalty", min=-2, max=2)
     bootstrap_max_tokens: int = option(1024, "Instruction generation max new tokens (paper)", min=1)
-    bootstrap_stop: list[str] = option(default_factory=lambda: ["\n\n", "\n16", "16.", "16 ."],
-                                       help="Stop strings: a blank line or item 16 (paper); at most 4 for OpenAI/vLLM")
-    truncated_policy: str = option("response", "response: drop every item of a length-cut answer (docs/methods.md); "
-                                   "last_item: drop only its last item (the paper's code)",
-                                   choices=("response", "last_item"))
+    bootstrap_stop: list[str] = option(
+        default_factory=lambda: ["\n\n", "\n16", "16.", "16 ."],
+        help="Stop strings: a blank line or item 16 (paper); at most 4 for OpenAI/vLLM",
+    )
+    truncated_policy: str = option(
+        "response",
+        "response: drop every item of a length-cut answer (docs/methods.md); "
+        "last_item: drop only its last item (the paper's code)",
+        choices=("response", "last_item"),
+    )
     max_list_number: int = option(15, "Items numbered above this are ignored (the paper stops at 16)", min=1)
-    max_empty_prompts: int = option(100, "Stop after this many judged prompts in a row accept nothing "
-                                    "(a safety stop, not in the paper)", min=1)
+    max_empty_prompts: int = option(
+        100, "Stop after this many judged prompts in a row accept nothing (a safety stop, not in the paper)", min=1
+    )
     # --- filters ---
-    rouge_threshold: float = option(0.7, "Reject an instruction whose ROUGE-L F to any pool instruction is above "
-                                    "this (paper: 0.7)", min=0, max=1, flag=True)
+    rouge_threshold: float = option(
+        0.7,
+        "Reject an instruction whose ROUGE-L F to any pool instruction is above this (paper: 0.7)",
+        min=0,
+        max=1,
+        flag=True,
+    )
     min_words: int = option(4, "Reject instructions with fewer words (paper: <= 3 rejected)", min=0)
     max_words: int = option(150, "Reject instructions with more words (paper: 150)", min=1)
-    blacklist: list[str] = option(default_factory=lambda: list(PAPER_BLACKLIST),
-                                  help="Words (whole words) a text-only model cannot act on (paper's list)")
+    blacklist: list[str] = option(
+        default_factory=lambda: list(PAPER_BLACKLIST),
+        help="Words (whole words) a text-only model cannot act on (paper's list)",
+    )
     alpaca_blacklist: bool = option(False, "Also reject Alpaca's additions (video, audio, music, flowchart, diagram)")
     # --- step 2: classification identification ---
     classify_max_tokens: int = option(3, "Classification answer max tokens (paper)", min=1)
     # --- step 3: instances ---
     max_instances: int = option(5, "Instances kept per task (paper)", min=1)
     instance_temperature: float = option(0.0, "Instance generation temperature (paper: 0)", min=0, max=2)
-    instance_top_p: float = option(0.0, "Instance generation top_p (paper: 0, i.e. greedy; sent to servers as 1)",
-                                   min=0, max=1)
+    instance_top_p: float = option(
+        0.0, "Instance generation top_p (paper: 0, i.e. greedy; sent to servers as 1)", min=0, max=1
+    )
     instance_presence_penalty: float = option(1.5, "Instance generation presence penalty (paper)", min=-2, max=2)
     instance_max_tokens: int = option(300, "Instance generation max new tokens", min=1)
-    speculative_instances: bool = option(True, "Streaming backends, at the end of a run: ask for input-first "
-                                         "instances in idle slots before the classification answer (used only if "
-                                         "the task is not classification: the same request gets the same answer)")
+    speculative_instances: bool = option(
+        True,
+        "Streaming backends, at the end of a run: ask for input-first "
+        "instances in idle slots before the classification answer (used only if "
+        "the task is not classification: the same request gets the same answer)",
+    )
     # --- alpaca mode (Taori et al. 2023) ---
     alpaca_num_demos: int = option(3, "Alpaca: seed tasks shown per request", min=1)
     alpaca_tasks_per_request: int = option(20, "Alpaca: tasks asked for per request", min=1)

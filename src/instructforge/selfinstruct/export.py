@@ -32,9 +32,19 @@ def export_records(store: RunStore, include_seeds: bool = False) -> list[dict[st
     tasks = [t.task() for t in store.tasks(accepted=True)]
     sources = [(True, t) for t in store.seeds()] if include_seeds else []
     sources += [(False, t) for t in tasks]
-    return [{"instruction": t.instruction, "input": inst.input, "output": inst.output, "task_key": t.id,
-             "is_classification": t.is_classification, "index": i, "seed": seed}
-            for seed, t in sources for i, inst in enumerate(t.instances)]
+    return [
+        {
+            "instruction": t.instruction,
+            "input": inst.input,
+            "output": inst.output,
+            "task_key": t.id,
+            "is_classification": t.is_classification,
+            "index": i,
+            "seed": seed,
+        }
+        for seed, t in sources
+        for i, inst in enumerate(t.instances)
+    ]
 
 
 def encoding_templates() -> tuple[list[Template], list[Template]]:
@@ -68,8 +78,15 @@ def hf_features() -> Any:
     """The columns of the ``hf`` export (and of ``Run.to_dataset()``)."""
     from datasets import Features, Value
 
-    return Features({"instruction": Value("string"), "input": Value("string"), "output": Value("string"),
-                     "task_key": Value("string"), "is_classification": Value("bool")})
+    return Features(
+        {
+            "instruction": Value("string"),
+            "input": Value("string"),
+            "output": Value("string"),
+            "task_key": Value("string"),
+            "is_classification": Value("bool"),
+        }
+    )
 
 
 def export_run(store: RunStore, fmt: str, out: Path, include_seeds: bool = False) -> int:

@@ -41,7 +41,11 @@ def blacklist(text: str, cfg: GenerateConfig) -> Rejection | None:
 
 def write_a_program(text: str, cfg: GenerateConfig) -> Rejection | None:
     # The paper drops these: whether a program is right cannot be judged from its text alone.
-    return Rejection("write_a_program", "starts with \"Write a program\"") if text.lower().startswith("write a program") else None
+    return (
+        Rejection("write_a_program", 'starts with "Write a program"')
+        if text.lower().startswith("write a program")
+        else None
+    )
 
 
 def bad_start(text: str, cfg: GenerateConfig) -> Rejection | None:
@@ -66,6 +70,7 @@ def check_instruction(text: str, cfg: GenerateConfig) -> Rejection | None:
 
 
 # -- step 4: instances ---------------------------------------------------------------------------
+
 
 def check_instance(inst: Instance) -> Rejection | None:
     """One instance on its own: the paper's per-instance rules."""

@@ -55,8 +55,9 @@ def _render_input_first(demo: Demo) -> str:
     blocks = [render(__package__, "instance_demo_task", instruction=demo["instruction"])]
     for k, ex in enumerate(demo["examples"], 1):
         if ex.get("input", "").strip():
-            blocks.append(render(__package__, "instance_example_input_first", number=k, input=ex["input"],
-                                 output=ex["output"]))
+            blocks.append(
+                render(__package__, "instance_example_input_first", number=k, input=ex["input"], output=ex["output"])
+            )
         else:
             blocks.append(render(__package__, "instance_example_no_input", number=k, output=ex["output"]))
     return "\n".join(blocks)
@@ -110,7 +111,7 @@ def parse_instances(text: str, is_classification: bool) -> list[Instance]:
             continue
         m = _OUTPUT.search(b)
         if m:
-            inp, outp = b[: m.start()], b[m.end():]
+            inp, outp = b[: m.start()], b[m.end() :]
         else:
             inp, outp = "", b
         out.append(Instance(_INPUT.sub("", inp.strip(), count=1).strip(), outp.strip()))
@@ -138,9 +139,13 @@ class InstanceTask:
         return instance_stop(self.is_classification, self.max_instances)
 
     def request(self, cfg: GenerateConfig) -> Request:
-        params = SamplingParams(temperature=cfg.instance_temperature, top_p=cfg.instance_top_p,
-                                max_tokens=cfg.instance_max_tokens, stop=self.stop(),
-                                presence_penalty=cfg.instance_presence_penalty)
+        params = SamplingParams(
+            temperature=cfg.instance_temperature,
+            top_p=cfg.instance_top_p,
+            max_tokens=cfg.instance_max_tokens,
+            stop=self.stop(),
+            presence_penalty=cfg.instance_presence_penalty,
+        )
         return make_request(self.prompt(), params, cfg)
 
     def cut(self, text: str) -> str:
@@ -164,17 +169,27 @@ class InstanceTask:
         """The task record after the step-4 filters (accepted, or rejected as a whole) and the
         instances the filters dropped."""
         kept, dropped, task_rej = self.filter(raw)
-        task = TaskRecord(key, self.instruction, task_rej is None, kept, self.is_classification,
-                          task_rej.reason if task_rej else None, task_rej.detail if task_rej else None)
-        rejections = [InstanceRejection(f"{key}.{n}", key, i.input, i.output, r.reason, r.detail)
-                      for n, (i, r) in enumerate(dropped)]
+        task = TaskRecord(
+            key,
+            self.instruction,
+            task_rej is None,
+            kept,
+            self.is_classification,
+            task_rej.reason if task_rej else None,
+            task_rej.detail if task_rej else None,
+        )
+        rejections = [
+            InstanceRejection(f"{key}.{n}", key, i.input, i.output, r.reason, r.detail)
+            for n, (i, r) in enumerate(dropped)
+        ]
         return task, rejections
 
     def answer_record(self, key: str, comp: Completion) -> tuple[TaskRecord, list[InstanceRejection]]:
         """``record`` of a model's answer; a request the server refused rejects the task."""
         if not comp.ok:
-            return TaskRecord(key, self.instruction, False, [], self.is_classification, "request_error",
-                              (comp.error or "")[:300]), []
+            return TaskRecord(
+                key, self.instruction, False, [], self.is_classification, "request_error", (comp.error or "")[:300]
+            ), []
         return self.record(key, self.parse(comp.text))
 
     @staticmethod

@@ -58,8 +58,10 @@ def read_source_run(run_dir: Path) -> tuple[list[Task], list[Candidate]]:
         raise InputError(f"{run_dir}: the run has no accepted instructions")
     missing = [c.key for c in cands if c.is_classification is None]
     if missing:
-        raise InputError(f"{run_dir}: {len(missing)} instructions are not classified yet "
-                         "(finish that run first: rerun its generate command)")
+        raise InputError(
+            f"{run_dir}: {len(missing)} instructions are not classified yet "
+            "(finish that run first: rerun its generate command)"
+        )
     return seeds, cands
 
 
@@ -81,9 +83,14 @@ class GenerateFlow:
         self.boot: Bootstrap | None = None
         if not from_run:
             kind = AlpacaPrompts(self.cfg, seeds) if self.alpaca else SelfInstructPrompts(self.cfg, seeds)
-            self.boot = Bootstrap(self.cfg, seeds, kind, self.store.candidates(),
-                                  int(self.store.get_meta("bootstrap_next", 0)),
-                                  int(self.store.get_meta("empty_prompts", 0)))
+            self.boot = Bootstrap(
+                self.cfg,
+                seeds,
+                kind,
+                self.store.candidates(),
+                int(self.store.get_meta("bootstrap_next", 0)),
+                int(self.store.get_meta("empty_prompts", 0)),
+            )
         self.writes: list[Candidate | TaskRecord | InstanceRejection] = []
         self.replaces: list[Candidate] = []
         self.tasks_done = 0
@@ -209,8 +216,9 @@ class GenerateFlow:
         self.writes, self.replaces = [], []
 
 
-def run_generate(store: RunStore, llm: LLM, cfg: GenerateConfig, seeds: list[Task],
-                 source: list[Candidate] | None = None) -> dict[str, Any]:
+def run_generate(
+    store: RunStore, llm: LLM, cfg: GenerateConfig, seeds: list[Task], source: list[Candidate] | None = None
+) -> dict[str, Any]:
     """Run (or resume) the whole pipeline, then write summary.json and return the summary."""
     cfg.resolve_pool_lag(llm.executor.window())
     store_seeds(store, seeds)
@@ -261,16 +269,25 @@ def summarize(store: RunStore) -> dict[str, Any]:
 def show_summary(s: dict[str, Any]) -> None:
     st = s["stats"]
     rate = f"{s['acceptance_rate']:.1%}" if s["acceptance_rate"] is not None else "-"
-    ui.show(ui.table("generate summary", ["metric", "value"], [
-        ["candidates (accepted / rejected)", f"{s['candidates']} ({s['accepted']} / {s['rejected']})"],
-        ["acceptance rate", rate],
-        ["classification (yes / no)", f"{s['classification']['yes']} / {s['classification']['no']}"],
-        ["tasks with instances", s["tasks_accepted"]],
-        ["instances", s["instances"]],
-        ["requests (cache hits, errors)", f"{st.get('requests', 0)} ({st.get('cache_hits', 0)}, {st.get('errors', 0)})"],
-        ["tokens (prompt / completion)", f"{st.get('prompt_tokens', 0)} / {st.get('completion_tokens', 0)}"],
-        ["wall seconds", st.get("wall_seconds", 0)],
-    ]))
+    ui.show(
+        ui.table(
+            "generate summary",
+            ["metric", "value"],
+            [
+                ["candidates (accepted / rejected)", f"{s['candidates']} ({s['accepted']} / {s['rejected']})"],
+                ["acceptance rate", rate],
+                ["classification (yes / no)", f"{s['classification']['yes']} / {s['classification']['no']}"],
+                ["tasks with instances", s["tasks_accepted"]],
+                ["instances", s["instances"]],
+                [
+                    "requests (cache hits, errors)",
+                    f"{st.get('requests', 0)} ({st.get('cache_hits', 0)}, {st.get('errors', 0)})",
+                ],
+                ["tokens (prompt / completion)", f"{st.get('prompt_tokens', 0)} / {st.get('completion_tokens', 0)}"],
+                ["wall seconds", st.get("wall_seconds", 0)],
+            ],
+        )
+    )
     rows = [[r, n] for r, n in s["rejections_by_reason"].items()]
     rows += [[f"task: {r}", n] for r, n in s["tasks_rejected"].items()]
     rows += [[f"instance: {r}", n] for r, n in s["instance_rejections_by_reason"].items()]

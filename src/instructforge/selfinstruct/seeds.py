@@ -45,19 +45,32 @@ def _task(obj: Any, path: Path, line: int, n: int) -> Task:
         for inst in raw:
             if not isinstance(inst, dict):
                 raise InputError.at(path, line, "each instance must be an object with input and output")
-            instances.append(Instance(_str_field(inst, "input", path, line, required=False),
-                                      _str_field(inst, "output", path, line, required=True)))
+            instances.append(
+                Instance(
+                    _str_field(inst, "input", path, line, required=False),
+                    _str_field(inst, "output", path, line, required=True),
+                )
+            )
     else:
-        instances = [Instance(_str_field(obj, "input", path, line, required=False),
-                              _str_field(obj, "output", path, line, required=True))]
+        instances = [
+            Instance(
+                _str_field(obj, "input", path, line, required=False),
+                _str_field(obj, "output", path, line, required=True),
+            )
+        ]
     clf = obj.get("is_classification", False)
     if not isinstance(clf, bool):
         raise InputError.at(path, line, '"is_classification" must be true or false')
     sid = obj.get("id", f"seed_{n}")
     if not isinstance(sid, str | int):
         raise InputError.at(path, line, '"id" must be a string')
-    return Task(instruction=instruction, instances=instances, is_classification=clf,
-                id=str(sid), name=_str_field(obj, "name", path, line, required=False))
+    return Task(
+        instruction=instruction,
+        instances=instances,
+        is_classification=clf,
+        id=str(sid),
+        name=_str_field(obj, "name", path, line, required=False),
+    )
 
 
 def _json_list(text: str, path: Path) -> list[tuple[int, Any]]:

@@ -86,8 +86,12 @@ class FakeOpenAIServer:
 
             def do_GET(self) -> None:  # noqa: N802 - http.server API
                 with server._lock:
-                    stats = {"served": server.served, "in_flight": server.in_flight,
-                             "max_in_flight": server.max_in_flight, "failures": dict(server.failures)}
+                    stats = {
+                        "served": server.served,
+                        "in_flight": server.in_flight,
+                        "max_in_flight": server.max_in_flight,
+                        "failures": dict(server.failures),
+                    }
                 server._send(self, 200, stats)
 
             def do_POST(self) -> None:  # noqa: N802 - http.server API
@@ -117,7 +121,9 @@ class FakeOpenAIServer:
             return users[-1] if users else ""
         return str(body.get("prompt", ""))
 
-    def _send(self, h: BaseHTTPRequestHandler, code: int, obj: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self, h: BaseHTTPRequestHandler, code: int, obj: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
         data = json.dumps(obj).encode()
         h.send_response(code)
         h.send_header("content-type", "application/json")
@@ -137,7 +143,9 @@ class FakeOpenAIServer:
                 with self._lock:
                     self.failures[kind] += 1
                 if kind == "429":
-                    return self._send(h, 429, {"error": {"message": "rate limited"}}, {"retry-after": str(self.retry_after)})
+                    return self._send(
+                        h, 429, {"error": {"message": "rate limited"}}, {"retry-after": str(self.retry_after)}
+                    )
                 if kind == "500":
                     return self._send(h, 500, {"error": {"message": "boom"}})
                 if kind == "400":
@@ -192,10 +200,16 @@ class FakeOpenAIServer:
                     answer, finish = answer[:k], "stop"
             usage = {"prompt_tokens": len(text.split()), "completion_tokens": len(answer.split())}
             if "messages" in body:
-                choice: dict[str, Any] = {"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": finish}
+                choice: dict[str, Any] = {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": answer},
+                    "finish_reason": finish,
+                }
                 if body.get("logprobs"):
                     top = [{"token": t, "logprob": lp} for t, lp in self.top_logprobs.items()]
-                    choice["logprobs"] = {"content": [{"token": top[0]["token"], "logprob": top[0]["logprob"], "top_logprobs": top}]}
+                    choice["logprobs"] = {
+                        "content": [{"token": top[0]["token"], "logprob": top[0]["logprob"], "top_logprobs": top}]
+                    }
                 obj = {"object": "chat.completion", "model": body.get("model"), "choices": [choice], "usage": usage}
             else:
                 choice = {"index": 0, "text": answer, "finish_reason": finish}
@@ -228,8 +242,14 @@ def main() -> None:
         from .plausible import responder as plausible
 
         responder = plausible(a.fault_rate)
-    with FakeOpenAIServer(latency=a.latency, latency_range=tuple(a.latency_range) if a.latency_range else None,
-                          seed=a.seed, max_concurrency=a.max_concurrency, responder=responder, port=a.port) as s:
+    with FakeOpenAIServer(
+        latency=a.latency,
+        latency_range=tuple(a.latency_range) if a.latency_range else None,
+        seed=a.seed,
+        max_concurrency=a.max_concurrency,
+        responder=responder,
+        port=a.port,
+    ) as s:
         print(s.url, flush=True)
         try:
             while True:

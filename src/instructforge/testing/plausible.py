@@ -21,10 +21,46 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-VERBS = ("Explain", "Describe", "Summarize", "List", "Compare", "Suggest", "Rewrite", "Translate",
-         "Classify", "Outline", "Evaluate", "Plan", "Name", "Recommend", "Estimate", "Predict")
-NOUNS = ("river", "budget", "poem", "engine", "garden", "recipe", "contract", "planet", "melody", "bridge",
-         "letter", "market", "vaccine", "castle", "protocol", "harvest", "glacier", "ticket", "museum", "orbit")
+VERBS = (
+    "Explain",
+    "Describe",
+    "Summarize",
+    "List",
+    "Compare",
+    "Suggest",
+    "Rewrite",
+    "Translate",
+    "Classify",
+    "Outline",
+    "Evaluate",
+    "Plan",
+    "Name",
+    "Recommend",
+    "Estimate",
+    "Predict",
+)
+NOUNS = (
+    "river",
+    "budget",
+    "poem",
+    "engine",
+    "garden",
+    "recipe",
+    "contract",
+    "planet",
+    "melody",
+    "bridge",
+    "letter",
+    "market",
+    "vaccine",
+    "castle",
+    "protocol",
+    "harvest",
+    "glacier",
+    "ticket",
+    "museum",
+    "orbit",
+)
 ADJS = ("ancient", "modern", "tiny", "urban", "quiet", "digital", "rural", "fragile", "public", "seasonal")
 
 
@@ -39,8 +75,24 @@ def vocabulary() -> tuple[str, ...]:
 
     text = PACKAGED_SEEDS.read_text(encoding="utf-8").lower().replace("\\n", " ")
     words = set(re.findall(r"\b[a-z]{4,}\b", text))
-    return tuple(sorted(words - {"instruction", "instances", "input", "output", "is_classification", "classification",
-                                 "true", "false", "name", "seed", "task"}))
+    return tuple(
+        sorted(
+            words
+            - {
+                "instruction",
+                "instances",
+                "input",
+                "output",
+                "is_classification",
+                "classification",
+                "true",
+                "false",
+                "name",
+                "seed",
+                "task",
+            }
+        )
+    )
 
 
 def instruction(rng: random.Random) -> str:
@@ -73,13 +125,17 @@ def bootstrap_answer(prompt: str, rng: random.Random, fault_rate: float = 0.0) -
 def instance_answer(classification: bool, rng: random.Random) -> str:
     if classification:
         labels = rng.sample(["Positive", "Negative", "Neutral", "Yes", "No", "Other"], rng.randint(2, 3))
-        return "\n".join(f"Class label: {lab}\nInput: a {rng.choice(ADJS)} {rng.choice(NOUNS)} that is {lab.lower()}"
-                         for lab in labels)
+        return "\n".join(
+            f"Class label: {lab}\nInput: a {rng.choice(ADJS)} {rng.choice(NOUNS)} that is {lab.lower()}"
+            for lab in labels
+        )
     out = []
     for k in range(1, rng.randint(2, 4) + 1):
         noun = rng.choice(NOUNS)
-        out.append(f"Example {k}\nInput: the {rng.choice(ADJS)} {noun}\nOutput: A short answer about the {noun}, "
-                   f"number {rng.randint(1, 999)}.")
+        out.append(
+            f"Example {k}\nInput: the {rng.choice(ADJS)} {noun}\nOutput: A short answer about the {noun}, "
+            f"number {rng.randint(1, 999)}."
+        )
     return "\n".join(out)
 
 

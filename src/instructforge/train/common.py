@@ -72,8 +72,10 @@ def tune_allocator() -> bool:
     except (OSError, AttributeError):  # musl or another libc: leave it alone
         return False
     m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
-    return all(mallopt(opt, val) == 1 for opt, val in (
-        (m_mmap_threshold, 32 << 20), (m_trim_threshold, 1 << 30), (m_top_pad, 64 << 20)))
+    return all(
+        mallopt(opt, val) == 1
+        for opt, val in ((m_mmap_threshold, 32 << 20), (m_trim_threshold, 1 << 30), (m_top_pad, 64 << 20))
+    )
 
 
 def fix_adapter_base(out_dir: Path, base_dir: Path) -> None:
@@ -85,7 +87,9 @@ def fix_adapter_base(out_dir: Path, base_dir: Path) -> None:
         atomic_write(p, json.dumps(cfg, indent=2) + "\n")
 
 
-def trainable(base_dir: Path, r: int, alpha: int, dropout: float, target_modules: list[str]) -> tuple[Any, Any, Any, Path]:
+def trainable(
+    base_dir: Path, r: int, alpha: int, dropout: float, target_modules: list[str]
+) -> tuple[Any, Any, Any, Path]:
     """(model, tokenizer, LoRA config or None, the true base dir): a new LoRA on a base model, or
     the adapter of an adapter dir trained further (then no new LoRA config)."""
     from peft import LoraConfig
@@ -94,6 +98,11 @@ def trainable(base_dir: Path, r: int, alpha: int, dropout: float, target_modules
 
     model, tok = load_hf_model(base_dir, trainable=True)
     is_adapter = (base_dir / "adapter_config.json").is_file()
-    lora = None if is_adapter else LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout,
-                                              target_modules=list(target_modules), task_type="CAUSAL_LM")
+    lora = (
+        None
+        if is_adapter
+        else LoraConfig(
+            r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=list(target_modules), task_type="CAUSAL_LM"
+        )
+    )
     return model, tok, lora, resolve_adapter_base(base_dir)

@@ -37,18 +37,28 @@ class SFTConfig:
     """Every setting of ``instructforge finetune`` (``instructforge config show finetune``)."""
 
     epochs: float = option(2.0, "Epochs (paper: 2)", min=0, min_open=True, flag=True)
-    learning_rate: float = option(2e-4, "LoRA learning rate (the paper fine-tuned GPT-3 / full LLaMA: not "
-                                  "comparable)", min=0, min_open=True, flag="--lr")
+    learning_rate: float = option(
+        2e-4,
+        "LoRA learning rate (the paper fine-tuned GPT-3 / full LLaMA: not comparable)",
+        min=0,
+        min_open=True,
+        flag="--lr",
+    )
     batch_size: int = option(8, "Examples per optimizer step", min=1, flag=True)
     max_length: int = option(512, "Tokens per example (longer ones are truncated)", min=16, flag=True)
     max_steps: int = option(-1, "Stop after N steps (-1: run all epochs)", min=-1, flag=True)
-    template: str = option("chat", "chat: train through the chat template; raw: plain prompt + completion text",
-                           choices=("chat", "raw"), flag=True)
+    template: str = option(
+        "chat",
+        "chat: train through the chat template; raw: plain prompt + completion text",
+        choices=("chat", "raw"),
+        flag=True,
+    )
     lora_r: int = option(16, "LoRA rank", min=1, flag=True)
     lora_alpha: int = option(32, "LoRA alpha (the update is scaled by alpha / r)", min=1)
     lora_dropout: float = option(0.05, "LoRA dropout", min=0, max=1)
-    lora_target_modules: list[str] = option(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"],
-                                            help="Modules that get a LoRA adapter")
+    lora_target_modules: list[str] = option(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"], help="Modules that get a LoRA adapter"
+    )
     merge: bool = option(False, "Save merged full weights instead of the LoRA adapter", flag=True)
     seed: int = option(0, "Seed of shuffling and initialisation", flag=True)
 
@@ -73,8 +83,11 @@ def _str(obj: dict[str, Any], key: str, path: Path, line: int, required: bool = 
 def _alpaca(obj: Any, path: Path, line: int) -> dict[str, str]:
     if not isinstance(obj, dict):
         raise InputError.at(path, line, "expected an object with instruction/input/output")
-    rec = {"instruction": _str(obj, "instruction", path, line), "input": _str(obj, "input", path, line, False),
-           "output": _str(obj, "output", path, line)}
+    rec = {
+        "instruction": _str(obj, "instruction", path, line),
+        "input": _str(obj, "input", path, line, False),
+        "output": _str(obj, "output", path, line),
+    }
     if not rec["instruction"].strip() or not rec["output"].strip():
         raise InputError.at(path, line, "empty instruction or output")
     return rec
@@ -119,7 +132,15 @@ def load_examples(path: Path) -> tuple[str, list[dict[str, Any]]]:
     for n, obj in iter_jsonl(path, text):
         if not isinstance(obj, dict):
             raise InputError.at(path, n, "expected a JSON object")
-        kind = "messages" if "messages" in obj else "prompt-completion" if "prompt" in obj else "alpaca" if "instruction" in obj else None
+        kind = (
+            "messages"
+            if "messages" in obj
+            else "prompt-completion"
+            if "prompt" in obj
+            else "alpaca"
+            if "instruction" in obj
+            else None
+        )
         if kind is None:
             raise InputError.at(path, n, 'expected "messages", "prompt"/"completion" or "instruction"/"output"')
         if fmt is not None and kind != fmt:
@@ -127,14 +148,23 @@ def load_examples(path: Path) -> tuple[str, list[dict[str, Any]]]:
         fmt = kind
         if kind == "messages":
             msgs = obj["messages"]
-            if (not isinstance(msgs, list) or len(msgs) < 2 or not all(
-                    isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str) for m in msgs)):
+            if (
+                not isinstance(msgs, list)
+                or len(msgs) < 2
+                or not all(
+                    isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+                    for m in msgs
+                )
+            ):
                 raise InputError.at(path, n, '"messages" must be a list of >= 2 {"role", "content"} strings')
             if msgs[-1]["role"] != "assistant":
                 raise InputError.at(path, n, "the last message must be the assistant's answer")
             rows.append({"messages": [{"role": m["role"], "content": m["content"]} for m in msgs]})
         elif kind == "prompt-completion":
-            row: dict[str, Any] = {"prompt": _str(obj, "prompt", path, n), "completion": _str(obj, "completion", path, n)}
+            row: dict[str, Any] = {
+                "prompt": _str(obj, "prompt", path, n),
+                "completion": _str(obj, "completion", path, n),
+            }
             if not row["completion"].strip():
                 raise InputError.at(path, n, "empty completion")
             rows.append(row)
@@ -162,8 +192,12 @@ def to_trl(rows: list[dict[str, Any]], template: str) -> list[dict[str, Any]]:
             prompt = r["instruction"] + (f"\n\n{r['input']}" if r["input"].strip() else "")
             answer = r["output"]
         if template == "chat":
-            out.append({"prompt": [{"role": "user", "content": prompt.strip()}],
-                        "completion": [{"role": "assistant", "content": answer.strip()}]})
+            out.append(
+                {
+                    "prompt": [{"role": "user", "content": prompt.strip()}],
+                    "completion": [{"role": "assistant", "content": answer.strip()}],
+                }
+            )
         else:
             out.append({"prompt": prompt, "completion": answer})
     return out
@@ -182,11 +216,24 @@ def finetune(data: Path, out_dir: Path, *, model: str, cfg: SFTConfig) -> dict[s
     from trl import SFTTrainer
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write(out_dir / "config.yaml", yaml.safe_dump(
-        {"stage": "finetune", "data": str(data), "format": fmt, "examples": len(rows), "model": model,
-         "base_dir": str(base_dir), **as_dict(cfg)}, sort_keys=False))
-    policy, tok, peft_config, true_base = trainable(base_dir, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout,
-                                                    cfg.lora_target_modules)
+    atomic_write(
+        out_dir / "config.yaml",
+        yaml.safe_dump(
+            {
+                "stage": "finetune",
+                "data": str(data),
+                "format": fmt,
+                "examples": len(rows),
+                "model": model,
+                "base_dir": str(base_dir),
+                **as_dict(cfg),
+            },
+            sort_keys=False,
+        ),
+    )
+    policy, tok, peft_config, true_base = trainable(
+        base_dir, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_target_modules
+    )
     losses: list[dict[str, Any]] = []
 
     class _Log(TrainerCallback):
@@ -196,15 +243,35 @@ def finetune(data: Path, out_dir: Path, *, model: str, cfg: SFTConfig) -> dict[s
                 atomic_write(out_dir / "train_log.jsonl", "".join(json.dumps(r) + "\n" for r in losses))
 
     args = TRLSFTConfig(
-        output_dir=str(out_dir / "trainer"), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
-        learning_rate=cfg.learning_rate, per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=1,
-        max_length=cfg.max_length, completion_only_loss=True, logging_steps=1, save_strategy="no",
-        report_to="none", seed=cfg.seed, bf16=False, fp16=False, dataloader_num_workers=0, disable_tqdm=True,
-        lr_scheduler_type="linear", warmup_steps=0, activation_checkpointing=False,
+        output_dir=str(out_dir / "trainer"),
+        num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps,
+        learning_rate=cfg.learning_rate,
+        per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=1,
+        max_length=cfg.max_length,
+        completion_only_loss=True,
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        seed=cfg.seed,
+        bf16=False,
+        fp16=False,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+        lr_scheduler_type="linear",
+        warmup_steps=0,
+        activation_checkpointing=False,
         dataloader_pin_memory=False,
     )
-    trainer = SFTTrainer(model=policy, args=args, train_dataset=Dataset.from_list(examples),
-                         processing_class=tok, peft_config=peft_config, callbacks=[_Log()])
+    trainer = SFTTrainer(
+        model=policy,
+        args=args,
+        train_dataset=Dataset.from_list(examples),
+        processing_class=tok,
+        peft_config=peft_config,
+        callbacks=[_Log()],
+    )
     quiet_trainer(trainer)
     t0 = time.perf_counter()
     trainer.train()
@@ -217,8 +284,16 @@ def finetune(data: Path, out_dir: Path, *, model: str, cfg: SFTConfig) -> dict[s
         trainer.save_model(str(out_dir))
         fix_adapter_base(out_dir, true_base)
     tok.save_pretrained(str(out_dir))
-    summary = {"format": fmt, "examples": len(rows), "steps": trainer.state.global_step, "epochs": cfg.epochs,
-               "train_seconds": round(seconds, 2), "first_loss": losses[0]["loss"] if losses else None,
-               "last_loss": losses[-1]["loss"] if losses else None, "merged": cfg.merge, "base_dir": str(true_base)}
+    summary = {
+        "format": fmt,
+        "examples": len(rows),
+        "steps": trainer.state.global_step,
+        "epochs": cfg.epochs,
+        "train_seconds": round(seconds, 2),
+        "first_loss": losses[0]["loss"] if losses else None,
+        "last_loss": losses[-1]["loss"] if losses else None,
+        "merged": cfg.merge,
+        "base_dir": str(true_base),
+    }
     atomic_write(out_dir / "train_summary.json", json.dumps(summary, indent=2) + "\n")
     return summary

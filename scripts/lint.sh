@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Static checks, run by CI before the tests (scripts/test.sh): lint, formatting, types.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
