@@ -40,6 +40,7 @@ from .errors import InputError
 from .jsonl import write_json
 from .modelconfig import ModelConfig
 from .store import atomic_write
+from .train.common import release_memory
 
 MARKER = ".stage.json"
 _REF = re.compile(r"\{([A-Za-z0-9_.-]+)\}")
@@ -333,6 +334,7 @@ def run(exp: Experiment, *, only: list[str] | None = None) -> list[dict[str, Any
         if st.kind.config is not None:
             kw["config"] = st.config
         output = st.kind.run(stage_dir, **kw)
+        release_memory()  # the next stage loads its own models: return this one's memory first
         seconds = round(time.perf_counter() - t0, 1)
         write_json(
             stage_dir / MARKER,

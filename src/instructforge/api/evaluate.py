@@ -127,7 +127,7 @@ def evaluate_user_oriented(
     answer A-D. Writes ``results.json`` (returned; ``generation`` holds the call statistics of
     both models), ``ratings.jsonl`` and ``config.yaml`` into ``out``."""
     from ..backends import parse_spec
-    from ..evaluate.user_oriented import answer, judge_answers, load_items, summarise
+    from ..evaluate.user_oriented import answer, answer_and_judge, judge_answers, load_items, summarise
 
     cfg = config if config is not None else UserOrientedConfig()
     if not cfg.judge:
@@ -140,16 +140,27 @@ def evaluate_user_oriented(
     parse_spec(mcfg.model)
     parse_spec(jcfg.model)
     items = load_items(Path(data), cfg.max_instructions)
-    llm = mcfg.open()
-    try:
-        answers = answer(llm, items, cfg)
-    finally:
-        llm.close()
-    jllm = jcfg.open()
-    try:
-        ratings = judge_answers(jllm, items, [a.text for a in answers], cfg)
-    finally:
-        jllm.close()
+    if _remote(mcfg) or _remote(jcfg):
+        # a server on either side: both at once, each answer judged as it arrives
+        llm, jllm = mcfg.open(), jcfg.open()
+        try:
+            answers, ratings = answer_and_judge(llm, jllm, items, cfg)
+        finally:
+            llm.close()
+            jllm.close()
+    else:
+        # both in this process: one after the other (running both would only split the cores,
+        # and hold both models in memory)
+        llm = mcfg.open()
+        try:
+            answers = answer(llm, items, cfg)
+        finally:
+            llm.close()
+        jllm = jcfg.open()
+        try:
+            ratings = judge_answers(jllm, items, [a.text for a in answers], cfg)
+        finally:
+            jllm.close()
     results, rows = summarise(items, answers, ratings, mcfg.model, cfg.judge)
     results["generation"] = {"answers": llm.stats.as_dict(), "judge": jllm.stats.as_dict()}
     out.mkdir(parents=True, exist_ok=True)
@@ -166,6 +177,13 @@ def evaluate_user_oriented(
     atomic_write(out / "ratings.jsonl", _jsonl(rows))
     write_json(out / "results.json", results)
     return results
+
+
+def _remote(m: ModelConfig) -> bool:
+    """Model calls that run outside this process: an OpenAI-compatible server or Ray actors."""
+    from ..backends import parse_spec
+
+    return parse_spec(m.model)[0] == "openai" or m.executor == "ray"
 
 
 def compare(

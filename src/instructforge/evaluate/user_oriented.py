@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import ui
 from ..backends.registry import SPEC_FORMS
 from ..config import option, validate
 from ..errors import InputError
@@ -167,45 +168,114 @@ def wants_logprobs(judge: Any, method: str) -> bool:
     return backend is None or bool(getattr(backend, "supports_logprobs", False))
 
 
-def judge_answers(
-    judge: Any, items: Sequence[UserItem], answers: Sequence[str], cfg: UserOrientedConfig
-) -> list[dict[str, Any]]:
-    """Rate every answer; one dict per item with rating, method, probs and judge text."""
-    prompts = [render_judge(it, a) for it, a in zip(items, answers, strict=True)]
-    ratings: list[dict[str, Any]] = [
-        {"rating": None, "method": None, "probs": None, "letter_mass": None, "judge_text": ""} for _ in items
-    ]
-    todo = list(range(len(items)))
-    if wants_logprobs(judge, cfg.judge_method):
+def answer_request(item: UserItem, cfg: UserOrientedConfig) -> Request:
+    return Request.chat(
+        render_request(item), params=SamplingParams(temperature=cfg.temperature, max_tokens=cfg.max_tokens), seed=0
+    )
+
+
+def judge_request(item: UserItem, response: str, cfg: UserOrientedConfig, logprobs: bool) -> Request:
+    """The judge's question about one answer: one token with its top alternatives (``logprobs``),
+    else a short text whose letter is parsed."""
+    if logprobs:
         p = SamplingParams(temperature=0.0, max_tokens=1, logprobs=cfg.judge_logprobs)
-        comps = judge.generate([Request.chat(prompts[i], params=p, seed=0) for i in todo], desc="judge (logprobs)")
-        left = []
-        for i, c in zip(todo, comps, strict=True):
-            probs = letter_probs(c.top_logprobs)
-            if probs is None:
-                left.append(i)
-                continue
-            # letter_mass: how much of the first token's probability the four letters hold
-            # (low = the judge wanted to write something else; its rating is then weak evidence)
-            ratings[i].update(
-                rating=max(LETTERS, key=lambda k: probs[k]),
-                method="logprobs",
-                probs={k: round(v, 6) for k, v in probs.items()},
-                letter_mass=round(sum(letter_mass(c.top_logprobs).values()), 6),
-                judge_text=c.text,
-            )
-        todo = left
-    if todo:
+    else:
         p = SamplingParams(temperature=0.0, max_tokens=cfg.judge_max_tokens)
-        comps = judge.generate([Request.chat(prompts[i], params=p, seed=0) for i in todo], desc="judge (text)")
-        for i, c in zip(todo, comps, strict=True):
-            ratings[i].update(rating=letter_from_text(c.text), method="text", judge_text=c.text)
-    return ratings
+    return Request.chat(render_judge(item, response), params=p, seed=0)
+
+
+def _unrated() -> dict[str, Any]:
+    return {"rating": None, "method": None, "probs": None, "letter_mass": None, "judge_text": ""}
+
+
+def _rate(rating: dict[str, Any], comp: Completion, method: str) -> bool:
+    """Read the judge's letter into ``rating``; False when a logprobs answer has no letter
+    probabilities (the judge is then asked again for text)."""
+    if method == "text":
+        rating.update(rating=letter_from_text(comp.text), method="text", judge_text=comp.text)
+        return True
+    probs = letter_probs(comp.top_logprobs)
+    if probs is None:
+        return False
+    # letter_mass: how much of the first token's probability the four letters hold
+    # (low = the judge wanted to write something else; its rating is then weak evidence)
+    rating.update(
+        rating=max(LETTERS, key=lambda k: probs[k]),
+        method="logprobs",
+        probs={k: round(v, 6) for k, v in probs.items()},
+        letter_mass=round(sum(letter_mass(comp.top_logprobs).values()), 6),
+        judge_text=comp.text,
+    )
+    return True
+
+
+def answer_and_judge(
+    llm: Any,
+    judge: Any,
+    items: Sequence[UserItem],
+    cfg: UserOrientedConfig,
+    answers: Sequence[Completion] | None = None,
+) -> tuple[list[Completion], list[dict[str, Any]]]:
+    """Answers and their ratings as one dataflow: each answer goes to the judge the moment it
+    arrives, and a judge answer without letter probabilities is asked again as text at once, so
+    both models' windows stay full. Judge requests go first in the window (downstream first).
+
+    ``judge`` may be ``llm`` itself (one model answers and judges: one stream). With ``answers``
+    given (``llm`` unused) only the judging runs. Same answers and ratings whatever order the
+    completions arrive in: every request is fixed by its item alone.
+    """
+    n = len(items)
+    got: list[Completion | None] = list(answers) if answers is not None else [None] * n
+    texts = [a.text for a in answers] if answers is not None else [""] * n
+    ratings = [_unrated() for _ in items]
+    use_logprobs = wants_logprobs(judge, cfg.judge_method)
+    streams: list[Any] = []
+    try:
+        js = judge.stream()
+        streams.append(js)
+        if answers is None:
+            ans = js if llm is judge else llm.stream()
+            if ans is not js:
+                streams.append(ans)
+            ans.submit_many([(answer_request(it, cfg), ("answer", i)) for i, it in enumerate(items)])
+        else:
+            for i, a in enumerate(answers):
+                js.submit(
+                    judge_request(items[i], a.text, cfg, use_logprobs), ("logprobs" if use_logprobs else "text", i)
+                )
+        steps = n if answers is not None else 2 * n
+        with ui.progress("answers + judge" if answers is None else "judge", steps) as bar:
+            while any(s.outstanding for s in streams):
+                busy = [s for s in streams if s.outstanding]
+                # one busy stream: block on it; two: look at each in turn without stalling the other
+                timeout = None if len(busy) == 1 else 0.02
+                for s in busy:
+                    for (kind, i), comp in s.wait(timeout):
+                        if kind == "answer":
+                            got[i], texts[i] = comp, comp.text
+                            step = "logprobs" if use_logprobs else "text"
+                            js.submit(judge_request(items[i], comp.text, cfg, use_logprobs), (step, i), priority=1)
+                        elif not _rate(ratings[i], comp, kind):
+                            js.submit(judge_request(items[i], texts[i], cfg, False), ("text", i), priority=2)
+                            continue
+                        bar.advance(1, tokens=comp.completion_tokens)
+    finally:
+        for s in streams:
+            s.close()
+    return [a for a in got if a is not None], ratings
 
 
 def answer(llm: Any, items: Sequence[UserItem], cfg: UserOrientedConfig) -> list[Completion]:
-    p = SamplingParams(temperature=cfg.temperature, max_tokens=cfg.max_tokens)
-    return llm.generate([Request.chat(render_request(it), params=p, seed=0) for it in items], desc="answers")
+    """The model's answers alone."""
+    return llm.generate([answer_request(it, cfg) for it in items], desc="answers")
+
+
+def judge_answers(
+    judge: Any, items: Sequence[UserItem], answers: Sequence[str], cfg: UserOrientedConfig
+) -> list[dict[str, Any]]:
+    """Rate given answers; one dict per item with rating, method, probs and judge text."""
+    comps = [Completion(text=a) for a in answers]
+    return answer_and_judge(None, judge, items, cfg, answers=comps)[1]
 
 
 def summarise(
