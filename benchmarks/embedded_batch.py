@@ -14,26 +14,7 @@ from pathlib import Path
 
 from instructforge.backends import BackendOptions, load_backend
 from instructforge.jsonl import write_json
-from instructforge.records import Request, SamplingParams
-
-TOPICS = [
-    "the ocean",
-    "a library",
-    "winter mornings",
-    "bicycles",
-    "volcanoes",
-    "honey bees",
-    "a lighthouse",
-    "chess",
-    "rainforests",
-    "trains",
-    "the moon",
-    "bread baking",
-    "city parks",
-    "glaciers",
-    "owls",
-    "jazz",
-]
+from workload import paragraph_requests
 
 
 def run(backend, reqs, batch: int) -> tuple[float, int]:
@@ -52,11 +33,7 @@ def main() -> None:
     ap.add_argument("--json", default=None)
     a = ap.parse_args()
     backend = load_backend("embedded", BackendOptions(engine=a.engine))
-    p = SamplingParams(temperature=0.7, top_p=0.9, max_tokens=a.max_tokens)
-    reqs = [
-        Request.chat(f"Write a short paragraph about {TOPICS[i % len(TOPICS)]}.", params=p, seed=i)
-        for i in range(a.prompts)
-    ]
+    reqs = paragraph_requests(a.prompts, a.max_tokens)
     backend.generate(reqs[:2])  # warm-up
     t1, n1 = run(backend, reqs, 1)
     t16, n16 = run(backend, reqs, 16)

@@ -24,33 +24,12 @@ from pathlib import Path
 
 from instructforge.backends import BackendOptions
 from instructforge.backends.engines import available_engines
-from instructforge.records import Request, SamplingParams
-
-TOPICS = [
-    "the ocean",
-    "a library",
-    "winter mornings",
-    "bicycles",
-    "volcanoes",
-    "honey bees",
-    "a lighthouse",
-    "chess",
-    "rainforests",
-    "trains",
-    "the moon",
-    "bread baking",
-    "city parks",
-    "glaciers",
-    "owls",
-    "jazz",
-]
+from instructforge.records import Request
+from workload import paragraph_requests
 
 
 def prompts(n: int, max_tokens: int) -> list[Request]:
-    p = SamplingParams(temperature=0.7, top_p=0.9, max_tokens=max_tokens)
-    return [
-        Request.chat(f"Write a short paragraph about {TOPICS[i % len(TOPICS)]}.", params=p, seed=i) for i in range(n)
-    ]
+    return paragraph_requests(n, max_tokens)
 
 
 def timed(backend, reqs: list[Request], batch: int) -> dict:

@@ -22,35 +22,13 @@ from pathlib import Path
 from instructforge.backends import BackendOptions, load_backend
 from instructforge.executors import LocalExecutor
 from instructforge.llm import LLM
-from instructforge.records import Request, SamplingParams
-
-TOPICS = [
-    "the ocean",
-    "a library",
-    "winter mornings",
-    "bicycles",
-    "volcanoes",
-    "honey bees",
-    "a lighthouse",
-    "chess",
-    "rainforests",
-    "trains",
-    "the moon",
-    "bread baking",
-    "city parks",
-    "glaciers",
-    "owls",
-    "jazz",
-]
+from instructforge.records import Request
+from workload import paragraph_requests
 
 
 def requests(n: int, max_tokens: int, round_no: int) -> list[Request]:
     # A new seed per round: nothing is cached anywhere, every round pays for its tokens.
-    p = SamplingParams(temperature=0.7, top_p=0.9, max_tokens=max_tokens)
-    return [
-        Request.chat(f"Write a short paragraph about {TOPICS[i % len(TOPICS)]}.", params=p, seed=1000 * round_no + i)
-        for i in range(n)
-    ]
+    return paragraph_requests(n, max_tokens, first_seed=1000 * round_no)
 
 
 def main() -> None:
