@@ -27,45 +27,20 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 from instructforge.jsonl import write_json
+from instructforge.testing.fake_openai import server_process, server_stats
 
 CLI = [sys.executable, "-m", "instructforge.cli"]
 
 
 @contextlib.contextmanager
 def sim_server(slots: int, lo: float, hi: float, seed: int = 0) -> Iterator[str]:
-    p = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "instructforge.testing.fake_openai",
-            "--plausible",
-            "--latency-range",
-            str(lo),
-            str(hi),
-            "--max-concurrency",
-            str(slots),
-            "--seed",
-            str(seed),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert p.stdout is not None
-        yield p.stdout.readline().strip()
-    finally:
-        p.terminate()
-        p.wait()
-
-
-def server_stats(url: str) -> dict:
-    with urllib.request.urlopen(url.removesuffix("/v1") + "/stats") as r:
-        return json.loads(r.read())
+    args = ("--plausible", "--latency-range", str(lo), str(hi), "--max-concurrency", str(slots), "--seed", str(seed))
+    with server_process(*args) as (_, url):
+        yield url
 
 
 def run_once(n: int, slots: int, lo: float, hi: float, concurrency: str) -> dict:

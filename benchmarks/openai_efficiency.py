@@ -14,16 +14,15 @@ import argparse
 import contextlib
 import json
 import resource
-import subprocess
-import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 from instructforge.backends import BackendOptions
 from instructforge.jsonl import write_json
 from instructforge.llm import LLM
 from instructforge.records import Request, SamplingParams
-from instructforge.testing.fake_openai import FakeOpenAIServer
+from instructforge.testing.fake_openai import FakeOpenAIServer, server_process
 
 
 def rss_mb() -> float:
@@ -35,35 +34,10 @@ def rss_mb() -> float:
 
 
 @contextlib.contextmanager
-def server_process(latency: float, concurrency: int):
+def separate_server(latency: float, concurrency: int):
     """The server in its own process, so its threads do not compete with the client for the GIL."""
-    p = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "instructforge.testing.fake_openai",
-            "--latency",
-            str(latency),
-            "--max-concurrency",
-            str(concurrency),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert p.stdout is not None
-        url = p.stdout.readline().strip()
-
-        class Info:
-            pass
-
-        info = Info()
-        info.url = url  # type: ignore[attr-defined]
-        info.max_in_flight = None  # type: ignore[attr-defined]
-        yield info
-    finally:
-        p.terminate()
-        p.wait()
+    with server_process("--latency", str(latency), "--max-concurrency", str(concurrency)) as (_, url):
+        yield SimpleNamespace(url=url, max_in_flight=None)
 
 
 def main() -> None:
@@ -78,7 +52,7 @@ def main() -> None:
     ctx = (
         FakeOpenAIServer(latency=a.latency, max_concurrency=a.concurrency)
         if a.in_process_server
-        else server_process(a.latency, a.concurrency)
+        else separate_server(a.latency, a.concurrency)
     )
     with ctx as srv:
         llm = LLM("openai:bench", BackendOptions(base_url=srv.url, concurrency=a.concurrency))

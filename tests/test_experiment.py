@@ -12,12 +12,12 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from conftest import run_cli
+from instructforge.testing.fake_openai import server_process, server_stats
 
 
 def free_port() -> int:
@@ -28,34 +28,21 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def server(port: int, latency: tuple[float, float], slots: int):
-    p = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "instructforge.testing.fake_openai",
-            "--plausible",
-            "--port",
-            str(port),
-            "--latency-range",
-            *map(str, latency),
-            "--max-concurrency",
-            str(slots),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        url = p.stdout.readline().strip()
+    with server_process(
+        "--plausible",
+        "--port",
+        str(port),
+        "--latency-range",
+        *map(str, latency),
+        "--max-concurrency",
+        str(slots),
+        quiet=True,
+    ) as (_, url):
         yield url
-    finally:
-        p.kill()
-        p.wait()
 
 
 def served(url: str) -> int:
-    with urllib.request.urlopen(url.removesuffix("/v1") + "/stats", timeout=5) as r:
-        return json.loads(r.read())["served"]
+    return server_stats(url)["served"]
 
 
 def experiment_file(tmp: Path, fast: int, slow: int) -> Path:

@@ -6,53 +6,39 @@ with exactly the records of an uninterrupted run."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from si_helpers import records, run_cli
 
+from instructforge.testing.fake_openai import server_process, server_stats
+
 N = 40
 
 
-@contextlib.contextmanager
 def sim_server(*, port: int = 0, latency=(0.0, 0.03), seed: int = 0, fault_rate: float = 0.0):
-    p = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "instructforge.testing.fake_openai",
-            "--plausible",
-            "--latency-range",
-            *map(str, latency),
-            "--seed",
-            str(seed),
-            "--port",
-            str(port),
-            "--fault-rate",
-            str(fault_rate),
-            "--max-concurrency",
-            "64",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
+    return server_process(
+        "--plausible",
+        "--latency-range",
+        *map(str, latency),
+        "--seed",
+        str(seed),
+        "--port",
+        str(port),
+        "--fault-rate",
+        str(fault_rate),
+        "--max-concurrency",
+        "64",
+        quiet=True,
     )
-    try:
-        yield p, p.stdout.readline().strip()
-    finally:
-        p.kill()
-        p.wait()
 
 
 def served(url: str) -> int:
-    with urllib.request.urlopen(url.removesuffix("/v1") + "/stats", timeout=5) as r:
-        return json.loads(r.read())["served"]
+    return server_stats(url)["served"]
 
 
 def generate(out: Path, url: str, *extra: str, n: int = N, **kw):

@@ -23,14 +23,18 @@ instructforge's own prompts plausibly (testing/plausible.py).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -222,6 +226,32 @@ class FakeOpenAIServer:
         finally:
             with self._lock:
                 self.in_flight -= 1
+
+
+@contextlib.contextmanager
+def server_process(*args: str, quiet: bool = False) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """``python -m instructforge.testing.fake_openai ARGS`` in a process of its own (its threads
+    then do not compete with the client's for the GIL): (the process, its base URL), killed on
+    exit. ``quiet``: its stderr is discarded."""
+    p = subprocess.Popen(
+        [sys.executable, "-m", "instructforge.testing.fake_openai", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL if quiet else None,
+        text=True,
+    )
+    try:
+        assert p.stdout is not None
+        yield p, p.stdout.readline().strip()
+    finally:
+        p.kill()
+        p.wait()
+
+
+def server_stats(url: str) -> dict[str, Any]:
+    """``GET /stats`` of the server at base URL ``url``: ``served``, ``max_in_flight``, ``failures``."""
+    with urllib.request.urlopen(url.removesuffix("/v1") + "/stats", timeout=5) as r:
+        stats: dict[str, Any] = json.loads(r.read())
+    return stats
 
 
 def main() -> None:
