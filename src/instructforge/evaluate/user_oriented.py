@@ -226,13 +226,16 @@ def answer_and_judge(
     """
     n = len(items)
     got: list[Completion | None] = list(answers) if answers is not None else [None] * n
-    texts = [a.text for a in answers] if answers is not None else [""] * n
     ratings = [_unrated() for _ in items]
     use_logprobs = wants_logprobs(judge, cfg.judge_method)
     streams: list[Any] = []
     try:
         js = judge.stream()
         streams.append(js)
+
+        def ask_judge(i: int, text: str, logprobs: bool, priority: int) -> None:
+            js.submit(judge_request(items[i], text, cfg, logprobs), ("logprobs" if logprobs else "text", i), priority)
+
         if answers is None:
             ans = js if llm is judge else llm.stream()
             if ans is not js:
@@ -240,9 +243,7 @@ def answer_and_judge(
             ans.submit_many([(answer_request(it, cfg), ("answer", i)) for i, it in enumerate(items)])
         else:
             for i, a in enumerate(answers):
-                js.submit(
-                    judge_request(items[i], a.text, cfg, use_logprobs), ("logprobs" if use_logprobs else "text", i)
-                )
+                ask_judge(i, a.text, use_logprobs, 0)
         steps = n if answers is not None else 2 * n
         with ui.progress("answers + judge" if answers is None else "judge", steps) as bar:
             while any(s.outstanding for s in streams):
@@ -252,11 +253,12 @@ def answer_and_judge(
                 for s in busy:
                     for (kind, i), comp in s.wait(timeout):
                         if kind == "answer":
-                            got[i], texts[i] = comp, comp.text
-                            step = "logprobs" if use_logprobs else "text"
-                            js.submit(judge_request(items[i], comp.text, cfg, use_logprobs), (step, i), priority=1)
+                            got[i] = comp
+                            ask_judge(i, comp.text, use_logprobs, 1)
                         elif not _rate(ratings[i], comp, kind):
-                            js.submit(judge_request(items[i], texts[i], cfg, False), ("text", i), priority=2)
+                            answered = got[i]
+                            assert answered is not None  # judged only once it had arrived
+                            ask_judge(i, answered.text, False, 2)
                             continue
                         bar.advance(1, tokens=comp.completion_tokens)
     finally:
