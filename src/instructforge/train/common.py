@@ -52,6 +52,18 @@ def quiet_trainer(trainer: Any) -> None:
         trainer.remove_callback(cb)
 
 
+def _glibc_function(name: str) -> Any:
+    """A function of glibc (``mallopt``, ``malloc_trim``), or None off Linux/glibc (musl ...)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        return getattr(ctypes.CDLL("libc.so.6"), name)
+    except (OSError, AttributeError):
+        return None
+
+
 def tune_allocator() -> bool:
     """Keep freed blocks of up to 32 MiB in glibc's heap instead of unmapping them.
 
@@ -62,14 +74,8 @@ def tune_allocator() -> bool:
     ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` environment variables, set from inside.
     Linux/glibc only; ``INSTRUCTFORGE_MALLOC_TUNING=0`` turns it off. Returns whether it applied.
     """
-    if os.environ.get("INSTRUCTFORGE_MALLOC_TUNING", "1") == "0" or not sys.platform.startswith("linux"):
-        return False
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # musl or another libc: leave it alone
+    mallopt = None if os.environ.get("INSTRUCTFORGE_MALLOC_TUNING", "1") == "0" else _glibc_function("mallopt")
+    if mallopt is None:
         return False
     m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
     return all(
@@ -85,14 +91,9 @@ def release_memory() -> None:
     import gc
 
     gc.collect()
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
+    malloc_trim = _glibc_function("malloc_trim")
+    if malloc_trim is not None:
+        malloc_trim(0)
 
 
 def fix_adapter_base(out_dir: Path, base_dir: Path) -> None:
