@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from instructforge.executors import reaper
+
 pytest.importorskip("ray")
 _spec = importlib.util.spec_from_file_location(
     "scaling_si_helpers", Path(__file__).parents[1] / "selfinstruct" / "si_helpers.py"
@@ -53,7 +55,8 @@ def procs_with(marker: str) -> list[int]:
     return found
 
 
-def no_leftovers(marker: str, grace: float = 60.0) -> list[int]:
+def no_leftovers(marker: str, grace: float = reaper.DEADLINE) -> list[int]:
+    """What is still alive ``grace`` seconds from now (the reaper's documented deadline)."""
     deadline = time.time() + grace
     while (left := procs_with(marker)) and time.time() < deadline:
         time.sleep(1)
@@ -105,5 +108,5 @@ def test_generate_ray_matches_local_and_resumes_after_kill(tmp_path):
     si.run_cli("export", str(out), "--format", "alpaca", "--out", str(tmp_path / "k.json"), check=True)
     assert (tmp_path / "k.json").read_text() == (tmp_path / "local.json").read_text()
     assert killed_mid_run, "the run finished before the kill: nothing was interrupted"
-    # after a normal exit ray.shutdown() stops everything, but its agents can take a while to exit
-    assert not no_leftovers(str(tmp_path), grace=120)
+    # after a normal exit close() waits for the reaper's sweep: nothing is left at all
+    assert not no_leftovers(str(tmp_path), grace=0)

@@ -3,6 +3,7 @@ even one that ignores SIGTERM; unmarked processes are left alone."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -45,7 +46,7 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def wait_gone(pids: list[int], timeout: float = 30.0) -> list[int]:
+def wait_gone(pids: list[int], timeout: float = reaper.DEADLINE) -> list[int]:
     deadline = time.monotonic() + timeout
     while (left := [p for p in pids if alive(p)]) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -88,3 +89,63 @@ def test_marker_is_exact():
     finally:
         p.kill()
         p.wait()
+
+
+# A Ray agent renames itself (setproctitle), which overwrites the start of the memory that
+# /proc/PID/environ shows: the marker can vanish from a process that carried it. CLOBBER does the
+# same to the process that runs it (all of its environment block, through /proc/self/mem).
+CLOBBER = """
+def clobber():
+    f = open("/proc/self/stat").read().rsplit(")", 1)[1].split()
+    start, end = int(f[47]), int(f[48])  # env_start, env_end (fields 50 and 51)
+    with open("/proc/self/mem", "r+b") as m:
+        m.seek(start)
+        m.write(bytes(end - start))
+"""
+RENAMED_LATE = CLOBBER + "import time; time.sleep(2); clobber(); time.sleep(600)"
+PARENT = (
+    CLOBBER
+    + """
+import subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", sys.argv[1] + "clobber(); import time; time.sleep(600)"])
+print(child.pid, flush=True)
+time.sleep(600)
+"""
+)
+DRIVER_RENAMED = """
+import os, subprocess, sys, time
+from instructforge.executors.ray import _Reaper
+r = _Reaper(); r.start()
+late = subprocess.Popen([sys.executable, "-c", sys.argv[1]], start_new_session=True)
+parent = subprocess.Popen([sys.executable, "-c", sys.argv[2], sys.argv[3]], stdout=subprocess.PIPE, text=True)
+child = int(parent.stdout.readline())
+print(r.proc.pid, late.pid, parent.pid, child, flush=True)
+time.sleep(600)
+"""
+
+
+def test_reaper_stops_processes_whose_marker_was_overwritten():
+    """Registered before the marker went (late), and a child whose marker went before the
+    reaper could see it (its parent is registered): both gone within the deadline."""
+    driver = subprocess.Popen(
+        [sys.executable, "-c", DRIVER_RENAMED, RENAMED_LATE, PARENT, CLOBBER], stdout=subprocess.PIPE, text=True
+    )
+    pids: list[int] = []
+    try:
+        reaper_pid, late, parent, child = (int(x) for x in driver.stdout.readline().split())
+        pids = [late, parent, child]
+        marker_of = {pid: Path(f"/proc/{pid}/environ").read_bytes() for pid in (parent, child)}
+        assert reaper.MARKER_VAR.encode() in marker_of[parent]
+        time.sleep(3)  # `late` has been seen by the reaper, then wiped its environment
+        for pid in (late, child):
+            assert reaper.MARKER_VAR.encode() not in Path(f"/proc/{pid}/environ").read_bytes()
+            assert alive(pid)
+        driver.send_signal(signal.SIGKILL)
+        assert not wait_gone(pids), "processes whose marker was overwritten outlived the driver"
+        assert not wait_gone([reaper_pid])
+    finally:
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        driver.kill()
+        driver.wait()

@@ -74,7 +74,7 @@ class _Reaper:
         os.close(read_fd)
         os.environ[reaper.MARKER_VAR] = marker
 
-    def stop(self, timeout: float = 30.0) -> None:
+    def stop(self, timeout: float = reaper.DEADLINE) -> None:
         """Close the pipe and wait for the sweep, so nothing of Ray outlives ``close()``."""
         os.environ.pop(reaper.MARKER_VAR, None)
         if self._fd is not None:

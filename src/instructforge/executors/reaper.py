@@ -1,17 +1,27 @@
 """Stops every process of a private local Ray instance once its driver is gone, however it went.
 
 Ray ties its head processes to the driver that started them, but not everything below them: on
-Linux a ``SIGKILL``ed driver regularly leaves ``ray::RuntimeEnvAgent`` (and sometimes actor
-workers) running for minutes or for good. So when ``RayExecutor`` starts a local instance it
-first puts a unique marker into the environment that every Ray process inherits, then starts
-this reaper holding the read end of a pipe whose only writer is the driver. End of file on that
-pipe means the driver closed it (normal exit, after ``ray.shutdown()``) or died; the reaper also
-watches the driver's pid (a child forked without exec keeps a copy of the write end). Then it
-terminates every process that carries the marker: SIGTERM, a short wait, SIGKILL, and scans
-again until two scans in a row find nothing (at most a minute).
+Linux a ``SIGKILL``ed driver regularly leaves ``ray::DashboardAgent`` and ``ray::RuntimeEnvAgent``
+(and sometimes actor workers) running for minutes or for good. So when ``RayExecutor`` starts a
+local instance it first puts a unique marker into the environment that every Ray process
+inherits, then starts this reaper holding the read end of a pipe whose only writer is the driver.
+End of file on that pipe means the driver closed it (normal exit, after ``ray.shutdown()``) or
+died; the reaper also watches the driver's pid (a child forked without exec keeps a copy of the
+write end). Then it terminates every process of the instance: SIGTERM, a short wait, SIGKILL, and
+scans again until two scans in a row find nothing.
 
-Linux only (it reads ``/proc``); elsewhere ``RayExecutor`` does not start it. It imports nothing
-from instructforge beyond this file, so it starts in milliseconds.
+The marker alone is not enough: ``/proc/PID/environ`` is the memory the environment was first
+written to, and Ray's agents rename themselves with setproctitle, which overwrites the start of
+that memory, so the marker may vanish from a process that carried it (seen: both agents of a
+killed driver survived because of this). So while the driver lives the reaper keeps a register
+of every process it has seen with the marker (pid and start time, so a reused pid is not taken
+for it), and at the end it stops the registered ones still alive, the marked ones, and every
+descendant of either.
+
+Deadline: every process of the instance is gone within ``DEADLINE`` seconds of the driver's end
+(``SIGKILL`` after ``TERM_GRACE``; tests/scaling assert it under load). Linux only (it reads
+``/proc``); elsewhere ``RayExecutor`` does not start it. It imports nothing from instructforge
+beyond this file, so it starts in milliseconds.
 """
 
 from __future__ import annotations
@@ -23,31 +33,87 @@ import time
 from pathlib import Path
 
 MARKER_VAR = "INSTRUCTFORGE_RAY_SESSION"
+POLL = 0.5  # seconds between checks of the driver (and register updates)
+TERM_GRACE = 5.0  # seconds from SIGTERM to SIGKILL
+DEADLINE = 30.0  # seconds from the driver's end until no process of the instance is left
+
+
+def _stat(pid: int) -> tuple[str, int, str] | None:
+    """(state, parent pid, start time) of ``pid`` from /proc/PID/stat; None if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    if len(fields) < 20:
+        return None
+    return fields[0], int(fields[1]), fields[19]
+
+
+def _pids() -> list[int]:
+    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
+
+
+def _has_marker(pid: int, needle: bytes) -> bool:
+    try:
+        return needle in Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:  # gone, or not ours to read
+        return False
 
 
 def marked_pids(marker: str, exclude: set[int]) -> list[int]:
     """Processes whose environment holds ``MARKER_VAR=marker``."""
     needle = f"{MARKER_VAR}={marker}\0".encode()
-    found = []
-    for p in Path("/proc").iterdir():
-        if not p.name.isdigit() or int(p.name) in exclude:
-            continue
-        try:
-            if needle in (p / "environ").read_bytes():
-                found.append(int(p.name))
-        except OSError:  # gone, or not ours to read
-            pass
-    return found
+    return [pid for pid in _pids() if pid not in exclude and _has_marker(pid, needle)]
 
 
-def sweep(marker: str, exclude: set[int], term_grace: float = 5.0) -> list[int]:
-    """SIGTERM every marked process, SIGKILL what is left after ``term_grace`` seconds.
-    Returns the pids the scan found (empty: nothing carried the marker)."""
-    pids = marked_pids(marker, exclude)
+class Register:
+    """The processes of one Ray instance: every pid seen with the marker (keyed with its start
+    time) and, at the end, the descendants of those still alive."""
+
+    def __init__(self, marker: str, exclude: set[int]):
+        self.needle = f"{MARKER_VAR}={marker}\0".encode()
+        self.exclude = exclude
+        self.known: dict[int, str] = {}  # pid -> start time, of marked processes
+        self._looked: set[tuple[int, str]] = set()  # (pid, start) whose environ was read once
+
+    def update(self) -> dict[int, tuple[str, int, str]]:
+        """Read the process table; remember every new process that carries the marker. Returns
+        the table (pid -> (state, parent, start))."""
+        table = {pid: st for pid in _pids() if pid not in self.exclude and (st := _stat(pid)) is not None}
+        for pid, (state, _, start) in table.items():
+            if (pid, start) in self._looked or state in ("Z", "X"):
+                continue
+            self._looked.add((pid, start))
+            if _has_marker(pid, self.needle):
+                self.known[pid] = start
+        return table
+
+    def targets(self) -> list[int]:
+        """Live processes of the instance: registered (same start time), marked now, and their
+        descendants (a child renamed before the register saw it still has its parent)."""
+        table = self.update()
+        live = {pid for pid, (state, _, start) in table.items() if state not in ("Z", "X")}
+        found = {pid for pid, start in self.known.items() if pid in live and table[pid][2] == start}
+        children: dict[int, list[int]] = {}
+        for pid, (_, parent, _) in table.items():
+            children.setdefault(parent, []).append(pid)
+        todo = list(found)
+        while todo:
+            for child in children.get(todo.pop(), ()):
+                if child in live and child not in found:
+                    found.add(child)
+                    todo.append(child)
+        return sorted(found)
+
+
+def sweep(register: Register, term_grace: float = TERM_GRACE) -> list[int]:
+    """SIGTERM every process of the instance, SIGKILL what is left after ``term_grace`` seconds.
+    Returns the pids the scan found (empty: nothing was left)."""
+    pids = register.targets()
     for pid in pids:
         _signal(pid, signal.SIGTERM)
     deadline = time.monotonic() + term_grace
-    while (left := marked_pids(marker, exclude)) and time.monotonic() < deadline:
+    while (left := register.targets()) and time.monotonic() < deadline:
         time.sleep(0.1)
     for pid in left:
         _signal(pid, signal.SIGKILL)
@@ -65,18 +131,16 @@ def start_time(pid: int) -> str | None:
     """The kernel's start time of ``pid`` (field 22 of /proc/PID/stat), None if it is gone or
     a zombie (dead, not yet reaped by its parent): tells the driver from a later process that
     reuses its pid."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
+    st = _stat(pid)
+    if st is None or st[0] in ("Z", "X"):
         return None
-    if len(fields) < 20 or fields[0] in ("Z", "X"):
-        return None
-    return fields[19]
+    return st[2]
 
 
-def wait_for_driver(driver: int, poll: float = 0.5) -> None:
-    """Return when the pipe reaches end of file or the driver process is gone. The pid check
-    covers a child the driver forked without exec: it holds a copy of the pipe's write end."""
+def wait_for_driver(driver: int, register: Register | None = None, poll: float = POLL) -> None:
+    """Return when the pipe reaches end of file or the driver process is gone, updating the
+    register on every poll. The pid check covers a child the driver forked without exec: it
+    holds a copy of the pipe's write end."""
     import select
 
     born = start_time(driver)
@@ -87,19 +151,22 @@ def wait_for_driver(driver: int, poll: float = 0.5) -> None:
             return
         if born is None or start_time(driver) != born:
             return
+        if register is not None:
+            register.update()
 
 
 def main(argv: list[str]) -> int:
     """``python reaper.py MARKER DRIVER_PID`` (run as a script) with the pipe on stdin."""
     marker, driver = argv[0], int(argv[1])
-    wait_for_driver(driver)
-    exclude = {os.getpid(), driver}
+    register = Register(marker, exclude={os.getpid(), driver})
+    wait_for_driver(driver, register)
     # Sweep until two scans in a row find nothing: a process that was being spawned while the
-    # first sweep ran is caught by the next one.
-    deadline, quiet = time.monotonic() + 60, 0
+    # first sweep ran is caught by the next one. The last sweep starts early enough that its
+    # SIGKILL lands inside the deadline.
+    deadline, quiet = time.monotonic() + DEADLINE - TERM_GRACE - 2 * POLL, 0
     while quiet < 2 and time.monotonic() < deadline:
-        quiet = 0 if sweep(marker, exclude) else quiet + 1
-        time.sleep(0.5)
+        quiet = 0 if sweep(register) else quiet + 1
+        time.sleep(POLL)
     return 0
 
 
