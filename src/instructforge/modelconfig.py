@@ -48,6 +48,11 @@ class ModelConfig:
     ray_address: str | None = option(None, "Ray cluster address (default: start a local one)", flag=True)
     ray_actors: int | None = option(None, "Ray actor-pool size (default: one per CPU/GPU)", min=1, flag=True)
     num_gpus: float = option(0.0, "Ray: GPUs per actor", min=0, flag=True)
+    vllm_eager: bool = option(
+        False,
+        "vllm:DIR: no torch.compile and no CUDA graphs (starts in a minute instead of compiling "
+        "for many on a CPU; decodes slower)",
+    )
 
     def __post_init__(self) -> None:
         validate(self)
@@ -65,6 +70,7 @@ class ModelConfig:
             api=self.api,
             engine=self.engine,
             batch_size=self.batch_size,
+            extra={"enforce_eager": True} if self.vllm_eager else {},
         )
 
     def open(self, **overrides: Any) -> Any:

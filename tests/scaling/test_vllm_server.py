@@ -9,8 +9,10 @@ unless INSTRUCTFORGE_REQUIRE_VLLM=1 (as `make test` sets): then they fail.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import urllib.request
@@ -51,16 +53,39 @@ def vllm_url():
     if not (url_file.is_file() and _answers(url_file.read_text().strip())):
         pid = VENV / "server.pid"
         if not pid.is_file():
-            subprocess.run([*SCRIPT, "start"], check=True, cwd=ROOT)
-    subprocess.run([*SCRIPT, "wait", "900"], check=True, cwd=ROOT)
+            subprocess.run(
+                [*SCRIPT, "start"], check=True, cwd=ROOT, env={**os.environ, "INSTRUCTFORGE_VLLM_EAGER": "1"}
+            )
+    # eager mode (scripts/test.sh sets INSTRUCTFORGE_VLLM_EAGER=1) is ready in ~1.5 min from cold on
+    # 2 busy cores; the deadline leaves room for a slow machine but not for a 15-minute compile
+    subprocess.run([*SCRIPT, "wait", str(SERVER_DEADLINE)], check=True, cwd=ROOT)
     yield url_file.read_text().strip()
     subprocess.run([*SCRIPT, "stop"], check=False, cwd=ROOT)
 
 
-def run(*args: str, env: dict | None = None, timeout: float = 900, python: list[str] | None = None):
+def run(*args: str, env: dict | None = None, timeout: float = 600, python: list[str] | None = None):
+    """The CLI in its own session; on a timeout, a failure or pytest's own timeout the whole
+    session is killed, so vLLM's EngineCore/Worker children never outlive the test."""
     e = {**os.environ, **(env or {})}
-    return subprocess.run([*(python or CLI), *args], capture_output=True, text=True, env=e, timeout=timeout, cwd=ROOT)
+    p = subprocess.Popen(
+        [*(python or CLI), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=e,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    try:
+        out, err = p.communicate(timeout=timeout)
+        return subprocess.CompletedProcess(p.args, p.returncode, out, err)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(p.pid, signal.SIGKILL)  # the CLI has exited; this takes what it left
+        p.wait()
 
+
+SERVER_DEADLINE = 480  # seconds for the server to answer, counted from this fixture
 
 SMALL = {"bootstrap_max_tokens": 256, "instance_max_tokens": 160, "max_empty_prompts": 30}
 
@@ -177,9 +202,11 @@ def test_offline_vllm_backend_in_vllms_venv(tmp_path):
         f"vllm:{model}",
         "--config",
         str(cfg),
+        "--set",
+        "vllm_eager=true",  # no torch.compile: a cold start is ~1 min, not ~15 (model.vllm_eager)
         python=[str(VENV / "bin" / "python"), "-m", "instructforge.cli"],
         env={"INSTRUCTFORGE_CACHE_DIR": str(tmp_path / "cache"), "VLLM_CPU_KVCACHE_SPACE": "1"},
-        timeout=1200,
+        timeout=600,
     )
     assert p.returncode == 0, p.stderr[-3000:]
     s = json.loads((tmp_path / "run" / "summary.json").read_text())

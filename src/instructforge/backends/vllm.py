@@ -18,7 +18,9 @@ the CPU engines. A LoRA adapter dir (``adapter_config.json``) runs on its base m
 vLLM's LoRA support.
 
 Options (``BackendOptions.extra``): ``gpu_memory_utilization`` (default 0.85),
-``max_model_len`` (default: the model's), ``dtype`` (default "auto"). The batch handed to
+``max_model_len`` (default: the model's), ``dtype`` (default "auto"), ``enforce_eager``
+(``model.vllm_eager``: compilation mode NONE and no CUDA graphs; on 2 CPU cores vLLM's default
+torch.compile takes ~15 min on an empty ~/.cache/vllm, eager starts in about a minute). The batch handed to
 vLLM by ``generate`` is ``max(--batch-size, 256)`` requests: vLLM schedules them itself.
 """
 
@@ -106,6 +108,8 @@ class VLLMBackend(Backend):
             "dtype": extra.get("dtype", "auto"),
             "seed": 0,
         }
+        if extra.get("enforce_eager"):
+            kw["enforce_eager"] = True
         if extra.get("max_model_len"):
             kw["max_model_len"] = int(extra["max_model_len"])
         if _on_cpu(vllm):
