@@ -12,8 +12,8 @@ import os
 import time
 from pathlib import Path
 
-from instructforge.backends import BackendOptions, load_backend
-from instructforge.jsonl import write_json
+from instructforge.core.io import write_json
+from instructforge.models.backends import BackendOptions, load_backend
 from workload import paragraph_requests
 
 

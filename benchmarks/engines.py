@@ -22,9 +22,9 @@ import os
 import time
 from pathlib import Path
 
-from instructforge.backends import BackendOptions
-from instructforge.backends.engines import available_engines
-from instructforge.records import Request
+from instructforge.models.backends import BackendOptions
+from instructforge.models.backends.engines import available_engines
+from instructforge.models.types import Request
 from workload import paragraph_requests
 
 
@@ -50,8 +50,8 @@ class NativeLlamaCpp:
         self.e = engine  # a LlamaCppEngine: its model, tokenizer, context and batched ``decode``
 
     def generate(self, texts: list[str], requests: list[Request]) -> list:
-        from instructforge.backends.engine_llamacpp import prefill_items
-        from instructforge.records import Completion
+        from instructforge.models.backends.engine_llamacpp import prefill_items
+        from instructforge.models.types import Completion
 
         e, L = self.e, self.e.L
         n = len(texts)
@@ -93,7 +93,7 @@ class NativeBackend:
         self.local, self.engine = local, NativeLlamaCpp(local.engine)
 
     def generate(self, reqs: list[Request]) -> list:
-        from instructforge.backends.local import render_prompt
+        from instructforge.models.backends.local import render_prompt
 
         texts = [render_prompt(self.local.tokenizer, r) for r in reqs]
         return self.engine.generate(texts, reqs)
@@ -107,7 +107,7 @@ def main() -> None:
     ap.add_argument("--engines", default=",".join(available_engines()))
     ap.add_argument("--json", default=None)
     a = ap.parse_args()
-    from instructforge.backends.local import LocalBackend
+    from instructforge.models.backends.local import LocalBackend
 
     engines = [e for e in a.engines.split(",") if e]
     if "llamacpp" in engines and "llamacpp-native" not in engines:
@@ -160,7 +160,7 @@ def main() -> None:
     }
     print(f"load average: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     if a.json:
-        from instructforge.store import atomic_write
+        from instructforge.core.io import atomic_write
 
         atomic_write(Path(a.json), json.dumps(result, indent=2) + "\n")
 

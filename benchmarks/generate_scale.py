@@ -30,7 +30,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from instructforge.jsonl import write_json
+from instructforge.core.io import write_json
 from instructforge.testing.fake_openai import server_process, server_stats
 
 CLI = [sys.executable, "-m", "instructforge.cli"]

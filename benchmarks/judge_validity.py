@@ -27,16 +27,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from instructforge.backends import BackendOptions
-from instructforge.llm import open_llm
-from instructforge.quality.audit import PAPER_AUDIT, all_valid
+from instructforge.core.io import atomic_write
+from instructforge.data.records import Triple
+from instructforge.feedback.audit import PAPER_AUDIT, all_valid
+from instructforge.feedback.scorers import reward_model_dir
+from instructforge.models.backends import BackendOptions
+from instructforge.models.client import open_llm
 from instructforge.quality.checks import REASONS
 from instructforge.quality.config import ScoreConfig
 from instructforge.quality.scoring import Item, build_scorer
 from instructforge.quality.summary import SCORE_FIELDS, score_value
-from instructforge.refine_af.feedback import Triple, reward_model_dir
 from instructforge.selfinstruct.seeds import PACKAGED_SEEDS, load_seeds
-from instructforge.store import atomic_write
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_SEEDS = ROOT.parent / "shared" / "data" / "self-instruct" / "seed_tasks.jsonl"

@@ -25,8 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from instructforge.novelty import NoveltyIndex, read_records  # noqa: E402
-from instructforge.store import atomic_write  # noqa: E402
+from instructforge.core.io import atomic_write  # noqa: E402
+from instructforge.selfinstruct.novelty import NoveltyIndex, read_records  # noqa: E402
 
 DEFAULT_DATA = Path(os.environ.get("INSTRUCTFORGE_SHARED_DATA", ROOT.parent / "shared" / "data"))
 FILES = (

@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from instructforge.backends import BackendOptions
-from instructforge.jsonl import write_json
-from instructforge.llm import LLM
-from instructforge.records import Request, SamplingParams
+from instructforge.core.io import write_json
+from instructforge.models.backends import BackendOptions
+from instructforge.models.client import LLM
+from instructforge.models.types import Request, SamplingParams
 from instructforge.testing.fake_openai import FakeOpenAIServer, server_process
 
 

@@ -19,10 +19,10 @@ import statistics
 import time
 from pathlib import Path
 
-from instructforge.backends import BackendOptions, load_backend
-from instructforge.executors import LocalExecutor
-from instructforge.llm import LLM
-from instructforge.records import Request
+from instructforge.models.backends import BackendOptions, load_backend
+from instructforge.models.client import LLM
+from instructforge.models.executors import LocalExecutor
+from instructforge.models.types import Request
 from workload import paragraph_requests
 
 
@@ -42,7 +42,7 @@ def main() -> None:
     a = ap.parse_args()
     import ray
 
-    from instructforge.executors.ray import RayExecutor, start_local_ray
+    from instructforge.models.executors.ray import RayExecutor, start_local_ray
 
     cores = os.cpu_count() or 1
     opts = BackendOptions(engine=a.engine, batch_size=a.batch_size)
@@ -91,7 +91,7 @@ def main() -> None:
     print("setup:", setup, f"load average: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     ray.shutdown()
     if a.json:
-        from instructforge.store import atomic_write
+        from instructforge.core.io import atomic_write
 
         atomic_write(
             Path(a.json),

@@ -40,11 +40,11 @@ VARIANTS = {
 
 def run_variant(a: argparse.Namespace) -> dict:
     """One variant in this process; returns its result dict."""
-    from instructforge import ui
-    from instructforge.refine_af.config import RefineConfig
-    from instructforge.refine_af.rl import refine
-    from instructforge.refine_af.scorers import build_scorers
-    from instructforge.store import RunStore
+    from instructforge.core import ui
+    from instructforge.data.store import RunStore
+    from instructforge.feedback.factory import build_scorers
+    from instructforge.train.refine import refine
+    from instructforge.train.refine_config import RefineConfig
 
     ui.set_quiet(True)
     tmp = Path(tempfile.mkdtemp(prefix="rl_step_"))

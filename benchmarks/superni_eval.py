@@ -18,10 +18,10 @@ import resource
 import time
 from pathlib import Path
 
-from instructforge.backends import BackendOptions
+from instructforge.core.io import atomic_write
 from instructforge.evaluate.superni import SuperNIConfig, load_tasks, predict, score
-from instructforge.llm import open_llm
-from instructforge.store import atomic_write
+from instructforge.models.backends import BackendOptions
+from instructforge.models.client import open_llm
 
 ROOT = Path(__file__).resolve().parents[1]
 

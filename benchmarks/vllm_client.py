@@ -36,7 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from instructforge.jsonl import write_json
+from instructforge.core.io import write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "instructforge.cli"]
@@ -87,8 +87,8 @@ def run_ours(url: str, n: int, concurrency: int, tmp: Path) -> tuple[dict, list[
 
 
 def run_vllm_client(rows: list[dict], concurrency: int, tmp: Path, same_params: bool) -> dict:
-    from instructforge.backends.openai_compat import wire_sampling
-    from instructforge.records import Request
+    from instructforge.models.backends.openai_compat import wire_sampling
+    from instructforge.models.types import Request
 
     data = tmp / f"prompts-{same_params}.jsonl"
     with data.open("w", encoding="utf-8") as f:

@@ -4,7 +4,7 @@ of 16 topics."""
 
 from __future__ import annotations
 
-from instructforge.records import Request, SamplingParams
+from instructforge.models.types import Request, SamplingParams
 
 TOPICS = [
     "the ocean",

@@ -42,7 +42,7 @@ PROJECT_PY="${PROJECT_PYTHON:-.venv/bin/python}"
 
 model_dir() {
     local d
-    d=$("$PROJECT_PY" -c 'from instructforge.backends.model_files import embedded_model_dir; print(embedded_model_dir())' | tail -n 1)
+    d=$("$PROJECT_PY" -c 'from instructforge.models.backends.model_files import embedded_model_dir; print(embedded_model_dir())' | tail -n 1)
     [[ -f $d/config.json ]] || { echo "vllm_server.sh: no model dir (got '$d')" >&2; exit 1; }
     echo "$d"
 }

@@ -26,7 +26,7 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def embedded_llm():
     """One real embedded-model client for the whole session (no cache: every call is real)."""
-    from instructforge.llm import open_llm
+    from instructforge.models.client import open_llm
 
     llm = open_llm("embedded", use_cache=False)
     yield llm
@@ -36,7 +36,7 @@ def embedded_llm():
 @pytest.fixture
 def isolated_cache(tmp_path, monkeypatch) -> Path:
     """A private call cache; the converted embedded model is still shared (it is big)."""
-    from instructforge.backends.model_files import cache_root
+    from instructforge.models.backends.model_files import cache_root
 
     shared_models = cache_root()
     d = tmp_path / "cache"

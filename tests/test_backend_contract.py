@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from instructforge.backends import BackendOptions, load_backend
-from instructforge.records import Request, SamplingParams
+from instructforge.models.backends import BackendOptions, load_backend
+from instructforge.models.types import Request, SamplingParams
 from instructforge.testing.fake_openai import FakeOpenAIServer
 
 

@@ -11,9 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import instructforge.backends as backends_pkg
+import instructforge.models.backends as backends_pkg
 
-PKG = "instructforge.backends"
+PKG = "instructforge.models.backends"
 MODULES = sorted(m.name for m in pkgutil.iter_modules(backends_pkg.__path__))
 HEAVY = ("torch", "transformers", "ctranslate2", "llama_cpp", "vllm", "aiohttp", "peft", "numpy")
 

@@ -10,7 +10,8 @@ import types
 
 import pytest
 
-from instructforge.backends import (
+from instructforge.core.errors import InputError
+from instructforge.models.backends import (
     VALID_SPECS,
     BackendOptions,
     load_backend,
@@ -18,16 +19,15 @@ from instructforge.backends import (
     model_identity,
     parse_spec,
 )
-from instructforge.backends.engines import available_engines
-from instructforge.backends.registry import KINDS, SPEC_FORMS
-from instructforge.errors import InputError
+from instructforge.models.backends.engines import available_engines
+from instructforge.models.backends.registry import KINDS, SPEC_FORMS
 from instructforge.testing.fake_openai import FakeOpenAIServer
 
 
 def test_spec_forms_come_from_the_registry():
     assert VALID_SPECS == "embedded, hf:DIR, openai:MODEL (with --base-url), vllm:DIR, scripted:FILE"
     assert SPEC_FORMS == "embedded | hf:DIR | openai:MODEL | vllm:DIR | scripted:FILE"
-    from instructforge.modelconfig import ModelConfig
+    from instructforge.models.modelconfig import ModelConfig
 
     assert ModelConfig.__dataclass_fields__["model"].metadata["help"] == SPEC_FORMS
     assert parse_spec(" embedded ") == ("embedded", "")
@@ -40,7 +40,7 @@ def test_spec_forms_come_from_the_registry():
 
 
 def test_every_kind_names_an_importable_backend_class():
-    from instructforge.backends.base import Backend
+    from instructforge.models.backends.base import Backend
 
     for kind in KINDS.values():
         cls = kind.backend_class()

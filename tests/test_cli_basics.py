@@ -6,7 +6,7 @@ import pytest
 
 from conftest import run_cli
 from instructforge import __version__
-from instructforge.cli import COMMANDS
+from instructforge.cli.main import COMMANDS
 
 
 def test_version():

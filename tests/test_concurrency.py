@@ -3,7 +3,7 @@ openai backend against a real HTTP server that answers 429 with Retry-After."""
 
 from __future__ import annotations
 
-from instructforge.backends.concurrency import AdaptiveLimit, FixedLimit, make_limit
+from instructforge.models.backends.concurrency import AdaptiveLimit, FixedLimit, make_limit
 
 
 class Server:
@@ -67,9 +67,9 @@ def test_fixed_limit_and_factory():
 
 
 def test_openai_backend_backs_off_on_429_and_still_answers_everything():
-    from instructforge.backends.base import BackendOptions
-    from instructforge.llm import LLM
-    from instructforge.records import Request, SamplingParams
+    from instructforge.models.backends.base import BackendOptions
+    from instructforge.models.client import LLM
+    from instructforge.models.types import Request, SamplingParams
     from instructforge.testing.fake_openai import FakeOpenAIServer
 
     with FakeOpenAIServer(retry_after=0.2) as srv:

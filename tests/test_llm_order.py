@@ -4,10 +4,10 @@ dispatches by priority and keeps a batch backend's batches to what was queued wh
 
 from __future__ import annotations
 
-from instructforge.backends.base import Backend
-from instructforge.executors import LocalExecutor
-from instructforge.llm import LLM
-from instructforge.records import Completion, Request
+from instructforge.models.backends.base import Backend
+from instructforge.models.client import LLM
+from instructforge.models.executors import LocalExecutor
+from instructforge.models.types import Completion, Request
 
 
 class RecordingBackend(Backend):

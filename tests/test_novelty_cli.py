@@ -16,8 +16,8 @@ from rouge_score import rouge_scorer
 
 from conftest import run_cli
 from instructforge.api.induction import dedup
-from instructforge.errors import InputError
-from instructforge.novelty import DedupConfig, read_records, rouge_l
+from instructforge.core.errors import InputError
+from instructforge.selfinstruct.novelty import DedupConfig, read_records, rouge_l
 
 ROOT = Path(__file__).resolve().parents[1]
 SCORER = rouge_scorer.RougeScorer(["rougeL"])

@@ -15,7 +15,7 @@ from rapidfuzz.distance import LCSseq
 from rouge_score import rouge_scorer
 from rouge_score.rouge_scorer import _score_lcs
 
-from instructforge.novelty import NoveltyIndex, read_records, rouge_l, tokenize
+from instructforge.selfinstruct.novelty import NoveltyIndex, read_records, rouge_l, tokenize
 
 SELF_INSTRUCT = ("self-instruct/seed_tasks.jsonl", "self-instruct/user_oriented_instructions.jsonl")
 ALPACA = tuple(f"alpaca-libre/alpaca_libre_tasks_v{i}.jsonl" for i in (1, 2, 3))

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rouge_score import rouge_scorer
 
-from instructforge.novelty import NoveltyIndex, rouge_l, tokenize
+from instructforge.selfinstruct.novelty import NoveltyIndex, rouge_l, tokenize
 
 SCORERS = {s: rouge_scorer.RougeScorer(["rougeL"], use_stemmer=s) for s in (False, True)}
 

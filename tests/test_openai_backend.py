@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from conftest import run_cli
-from instructforge.backends import BackendOptions, load_backend
-from instructforge.errors import BackendError, InputError
-from instructforge.llm import LLM
-from instructforge.records import Request, SamplingParams
+from instructforge.core.errors import BackendError, InputError
+from instructforge.models.backends import BackendOptions, load_backend
+from instructforge.models.client import LLM
+from instructforge.models.types import Request, SamplingParams
 from instructforge.testing.fake_openai import FakeOpenAIServer
 
 
@@ -96,7 +96,7 @@ def test_api_key_never_stored(tmp_path):
 
 
 def test_llm_cache_in_front_of_openai(tmp_path):
-    from instructforge.cache import CallCache
+    from instructforge.models.cache import CallCache
 
     with FakeOpenAIServer() as srv:
         llm = LLM("openai:m", BackendOptions(base_url=srv.url), cache=CallCache(tmp_path / "c.sqlite"))

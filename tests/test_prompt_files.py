@@ -16,7 +16,7 @@ from string import Template
 import pytest
 
 import instructforge
-from instructforge.prompts import prompt, render
+from instructforge.core.prompts import prompt, render
 
 PACKAGE_ROOT = Path(instructforge.__file__).parent
 GOLDEN = Path(__file__).parent / "golden" / "prompts"
@@ -51,8 +51,7 @@ def test_every_prompt_dir_is_walked():
     assert {
         "evaluate/prompts",
         "induction/prompts",
-        "refine_af/prompts",
-        "quality/prompts",
+        "feedback/prompts",
         "selfinstruct/prompts",
     } <= dirs
 
@@ -91,7 +90,7 @@ def test_render_is_strict_and_literal(tmp_path):
 def test_prompts_doctests():
     import doctest
 
-    import instructforge.prompts as prompts
+    import instructforge.core.prompts as prompts
 
     res = doctest.testmod(prompts)
     assert res.attempted > 0 and res.failed == 0

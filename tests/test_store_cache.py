@@ -13,15 +13,16 @@ import time
 from pathlib import Path
 
 from conftest import run_cli, write_rules
-from instructforge.cache import CallCache
-from instructforge.llm import LLM
-from instructforge.records import Request
-from instructforge.store import RunStore
+from instructforge.data.store import RunStore
+from instructforge.models.cache import CallCache
+from instructforge.models.client import LLM
+from instructforge.models.types import Request
 
 WRITER = textwrap.dedent(
     """
     import sys, json
-    from instructforge.store import RunStore, atomic_write
+    from instructforge.data.store import RunStore
+    from instructforge.core.io import atomic_write
     s = RunStore(sys.argv[1])
     big = "x" * 200_000
     for i in range(100_000):
@@ -114,9 +115,9 @@ def test_second_identical_run_makes_zero_backend_calls(tmp_path):
 
 
 def test_cache_key_covers_params_seed_and_sample_index(tmp_path):
-    from instructforge.backends.scripted import ScriptedBackend
-    from instructforge.executors import LocalExecutor
-    from instructforge.records import SamplingParams
+    from instructforge.models.backends.scripted import ScriptedBackend
+    from instructforge.models.executors import LocalExecutor
+    from instructforge.models.types import SamplingParams
 
     backend = ScriptedBackend([{"default": True, "response": ["a", "b", "c"]}])
     # model_identity needs a real file for scripted specs
@@ -143,13 +144,13 @@ def test_cache_survives_kill_between_batches(tmp_path):
     script = textwrap.dedent(
         f"""
         import sys
-        from instructforge.cache import CallCache
-        from instructforge.llm import LLM
-        from instructforge.backends import BackendOptions
-        from instructforge.records import Request
+        from instructforge.models.cache import CallCache
+        from instructforge.models.client import LLM
+        from instructforge.models.backends import BackendOptions
+        from instructforge.models.types import Request
         llm = LLM("scripted:{tmp_path / "r.jsonl"}", BackendOptions(), cache=CallCache(__import__('pathlib').Path(r"{tmp_path / "c.sqlite"}")))
         llm.executor._batch_size = 4
-        import instructforge.backends.scripted as sc
+        import instructforge.models.backends.scripted as sc
         orig = sc.ScriptedBackend.generate
         def slow(self, reqs):
             out = orig(self, reqs)

@@ -8,7 +8,8 @@ The Python API (docs/api.md)::
     print(run.summary["accepted"]); ds = run.to_dataset(); run.export("messages", "si.jsonl")
     llm = inf.LLM("embedded"); print(llm.complete(inf.Request.chat("Name three colors.")).text)
 
-Everything is imported lazily: ``import instructforge`` loads no model library.
+Everything is imported lazily: ``import instructforge`` loads no model library. The names come
+from the command registry (api/registry.py); the block below only tells type checkers what they are.
 """
 
 from __future__ import annotations
@@ -16,94 +17,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from ._version import __version__
+from .api.registry import public_names
 
-_EXPORTS = {
-    # the functions the commands run
-    **{
-        name: "instructforge.api"
-        for name in (
-            "generate",
-            "Run",
-            "induce",
-            "induce_as_seeds",
-            "evaluate_induction",
-            "score_induction",
-            "dedup",
-            "evaluate_superni",
-            "evaluate_user_oriented",
-            "compare",
-            "report",
-            "score",
-            "refine",
-            "finetune",
-            "run_experiment",
-        )
-    },
-    # settings
-    "ModelConfig": "instructforge.modelconfig",
-    "GenerateConfig": "instructforge.selfinstruct.config",
-    "InduceConfig": "instructforge.induction.induce",
-    "SearchConfig": "instructforge.induction.search",
-    "EvalConfig": "instructforge.induction.evaluate",
-    "SuperNIConfig": "instructforge.evaluate.superni",
-    "UserOrientedConfig": "instructforge.evaluate.user_oriented",
-    "CompareConfig": "instructforge.evaluate.compare",
-    "ReportConfig": "instructforge.reports.rundata",
-    "ScoreConfig": "instructforge.quality.config",
-    "RefineConfig": "instructforge.refine_af.config",
-    "RewardConfig": "instructforge.refine_af.reward",
-    "SFTConfig": "instructforge.train.sft",
-    # direct model calls and records
-    "LLM": "instructforge.llm",
-    "open_llm": "instructforge.llm",
-    "Request": "instructforge.records",
-    "SamplingParams": "instructforge.records",
-    "Completion": "instructforge.records",
-    "Task": "instructforge.records",
-    "Instance": "instructforge.records",
-    "InputError": "instructforge.errors",
-}
+_EXPORTS = public_names()  # name -> module, from the one list of commands (api/registry.py)
 
-__all__ = [
-    "__version__",
-    "CompareConfig",
-    "Completion",
-    "EvalConfig",
-    "GenerateConfig",
-    "InduceConfig",
-    "InputError",
-    "Instance",
-    "LLM",
-    "ModelConfig",
-    "RefineConfig",
-    "ReportConfig",
-    "Request",
-    "RewardConfig",
-    "Run",
-    "SFTConfig",
-    "SamplingParams",
-    "ScoreConfig",
-    "SearchConfig",
-    "SuperNIConfig",
-    "Task",
-    "UserOrientedConfig",
-    "compare",
-    "dedup",
-    "evaluate_induction",
-    "evaluate_superni",
-    "evaluate_user_oriented",
-    "finetune",
-    "generate",
-    "induce",
-    "induce_as_seeds",
-    "open_llm",
-    "refine",
-    "report",
-    "run_experiment",
-    "score",
-    "score_induction",
-]
+__all__ = ["__version__", *sorted(_EXPORTS)]
 
 
 def __getattr__(name: str) -> Any:
@@ -113,37 +32,41 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
+# For type checkers and IDEs: the registry's names (tests/test_api_names.py checks they agree).
 if TYPE_CHECKING:
-    from .api import (
-        Run,
-        compare,
-        dedup,
-        evaluate_induction,
-        evaluate_superni,
-        evaluate_user_oriented,
-        finetune,
-        generate,
-        induce,
-        induce_as_seeds,
-        refine,
-        report,
-        run_experiment,
-        score,
-        score_induction,
-    )
-    from .errors import InputError
-    from .evaluate.compare import CompareConfig
-    from .evaluate.superni import SuperNIConfig
-    from .evaluate.user_oriented import UserOrientedConfig
-    from .induction.evaluate import EvalConfig
-    from .induction.induce import InduceConfig
-    from .induction.search import SearchConfig
-    from .llm import LLM, open_llm
-    from .modelconfig import ModelConfig
-    from .quality.config import ScoreConfig
-    from .records import Completion, Instance, Request, SamplingParams, Task
-    from .refine_af.config import RefineConfig
-    from .refine_af.reward import RewardConfig
-    from .reports.rundata import ReportConfig
-    from .selfinstruct.config import GenerateConfig
-    from .train.sft import SFTConfig
+    from .api.evaluate import compare as compare
+    from .api.evaluate import evaluate_superni as evaluate_superni
+    from .api.evaluate import evaluate_user_oriented as evaluate_user_oriented
+    from .api.evaluate import report as report
+    from .api.evaluate import score as score
+    from .api.induction import dedup as dedup
+    from .api.induction import evaluate_induction as evaluate_induction
+    from .api.induction import induce as induce
+    from .api.induction import induce_as_seeds as induce_as_seeds
+    from .api.induction import score_induction as score_induction
+    from .api.run import Run as Run
+    from .api.run import generate as generate
+    from .api.train import finetune as finetune
+    from .api.train import refine as refine
+    from .core.errors import InputError as InputError
+    from .data.records import Instance as Instance
+    from .data.records import Task as Task
+    from .evaluate.compare import CompareConfig as CompareConfig
+    from .evaluate.superni import SuperNIConfig as SuperNIConfig
+    from .evaluate.user_oriented import UserOrientedConfig as UserOrientedConfig
+    from .experiment import run_experiment as run_experiment
+    from .feedback.reward import RewardConfig as RewardConfig
+    from .induction.evaluate import EvalConfig as EvalConfig
+    from .induction.induce import InduceConfig as InduceConfig
+    from .induction.search import SearchConfig as SearchConfig
+    from .models.client import LLM as LLM
+    from .models.client import open_llm as open_llm
+    from .models.modelconfig import ModelConfig as ModelConfig
+    from .models.types import Completion as Completion
+    from .models.types import Request as Request
+    from .models.types import SamplingParams as SamplingParams
+    from .quality.config import ScoreConfig as ScoreConfig
+    from .reports.rundata import ReportConfig as ReportConfig
+    from .selfinstruct.config import GenerateConfig as GenerateConfig
+    from .train.refine_config import RefineConfig as RefineConfig
+    from .train.sft import SFTConfig as SFTConfig

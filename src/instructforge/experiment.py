@@ -10,7 +10,8 @@ An experiment file (YAML) names an output directory, a default model and a list 
       - {name: sft, command: finetune, data: "{si_data}"}
       - {name: eval_sft, command: evaluate superni, tasks: ../data/superni, model: "hf:{sft}"}
 
-Every stage runs the same Python function as its command (instructforge.api), with its own
+Every stage runs the same Python function as its command (instructforge.api; the stage kinds
+are the registry's commands with inputs, api/registry.py), with its own
 output under ``OUT/NAME/``; ``"{name}"`` in any value is an earlier stage's output, and relative
 input paths are relative to the experiment file. ``settings`` are the fields of the command's
 config (``instructforge config show COMMAND``), checked like a ``--config`` file (file, line,
@@ -23,122 +24,28 @@ call cache), so a killed experiment loses nothing it had finished.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
 import re
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from . import ui
-from .config import Settings, Source, key_lines, yaml_node
-from .errors import InputError
-from .jsonl import write_json
-from .modelconfig import ModelConfig
-from .store import atomic_write
+from .api.registry import Command
+from .api.registry import load as load_ref
+from .api.registry import stages as stage_commands
+from .core import ui
+from .core.errors import InputError
+from .core.io import atomic_write, write_json
+from .core.settings import Settings, Source, key_lines, yaml_node
+from .data.outdir import stage_output
+from .models.modelconfig import ModelConfig
 from .train.common import release_memory
 
 MARKER = ".stage.json"
 _REF = re.compile(r"\{([A-Za-z0-9_.-]+)\}")
-
-
-@dataclass
-class StageKind:
-    """What a command needs in an experiment: its input keys (paths unless noted), its config
-    class (``module:Name``, imported when used), whether it calls a model, and the function that
-    runs it (``module:function`` of this file's runners)."""
-
-    inputs: dict[str, bool]  # key -> required
-    config: str | None
-    uses_model: bool
-    run: Callable[..., Path]
-
-    def config_class(self) -> type | None:
-        if self.config is None:
-            return None
-        module, name = self.config.split(":")
-        cls: type = getattr(importlib.import_module(module), name)
-        return cls
-
-
-def _gen(out: Path, model: ModelConfig, config: Any, seeds: Path | None = None, from_run: Path | None = None) -> Path:
-    from .api.run import generate
-
-    return generate(seeds, out=out, model=model, config=config, from_run=from_run).path
-
-
-def _export(out: Path, run: Path, format: str = "alpaca", include_seeds: bool = False) -> Path:
-    from .api.run import Run
-
-    target = _output_of("export", out, {"format": format})
-    out.mkdir(parents=True, exist_ok=True)
-    Run(run).export(format, target, include_seeds)
-    return target
-
-
-def _refine(out: Path, model: ModelConfig, config: Any, run: Path) -> Path:
-    from .api.train import refine
-
-    return Path(refine(run, out=out, model=model.model, config=config, resume=(out / "checkpoints").is_dir()))
-
-
-def _finetune(out: Path, model: ModelConfig, config: Any, data: Path) -> Path:
-    from .api.train import finetune
-
-    return Path(finetune(data, out=out, model=model.model, config=config))
-
-
-def _superni(out: Path, model: ModelConfig, config: Any, tasks: Path, predictions: Path | None = None) -> Path:
-    from .api.evaluate import evaluate_superni
-
-    evaluate_superni(tasks, out=out, model=model, config=config, predictions=predictions)
-    return out
-
-
-def _user_oriented(out: Path, model: ModelConfig, config: Any, data: Path) -> Path:
-    from .api.evaluate import evaluate_user_oriented
-
-    evaluate_user_oriented(data, out=out, model=model, config=config)
-    return out
-
-
-def _compare(out: Path, config: Any, a: Path, b: Path) -> Path:
-    from .api.evaluate import compare
-
-    target = _output_of("compare", out, {})
-    out.mkdir(parents=True, exist_ok=True)
-    compare(a, b, out=target, config=config)
-    return target
-
-
-def _report(out: Path, config: Any, path: Path | None = None) -> Path:
-    """Without ``path``: the experiment's own report (every comparison and evaluation so far)."""
-    from .api.evaluate import report
-
-    out.mkdir(parents=True, exist_ok=True)
-    return Path(report(path or out.parent, out=_output_of("report", out, {}), config=config))
-
-
-KINDS = {
-    "generate": StageKind(
-        {"seeds": False, "from_run": False}, "instructforge.selfinstruct.config:GenerateConfig", True, _gen
-    ),
-    "export": StageKind({"run": True, "format": False, "include_seeds": False}, None, False, _export),
-    "refine": StageKind({"run": True}, "instructforge.refine_af.config:RefineConfig", True, _refine),
-    "finetune": StageKind({"data": True}, "instructforge.train.sft:SFTConfig", True, _finetune),
-    "evaluate superni": StageKind(
-        {"tasks": True, "predictions": False}, "instructforge.evaluate.superni:SuperNIConfig", True, _superni
-    ),
-    "evaluate user-oriented": StageKind(
-        {"data": True}, "instructforge.evaluate.user_oriented:UserOrientedConfig", True, _user_oriented
-    ),
-    "compare": StageKind({"a": True, "b": True}, "instructforge.evaluate.compare:CompareConfig", False, _compare),
-    "report": StageKind({"path": False}, "instructforge.reports.rundata:ReportConfig", False, _report),
-}
 
 
 NOT_PATHS = {"format", "include_seeds"}
@@ -149,7 +56,7 @@ COMMON = {"name", "command", "model", "settings"}
 class Stage:
     name: str
     command: str
-    kind: StageKind
+    kind: Command
     inputs: dict[str, Any]
     model: ModelConfig | None
     config: Any
@@ -202,7 +109,7 @@ def load(path: Path | str, out: Path | str | None = None) -> Experiment:
     base = path.parent
     out_dir = Path(out) if out is not None else Path(data.get("out") or f"runs/{path.stem}")
     default_model = _model(data.get("model"), ModelConfig(), _where(path, lines, "model"))
-    kinds = KINDS
+    kinds = stage_commands()
     outputs: dict[str, Path] = {}
     stages: list[Stage] = []
     for i, raw in enumerate(data["stages"]):
@@ -215,11 +122,11 @@ def load(path: Path | str, out: Path | str | None = None) -> Experiment:
         kind = kinds.get(command)
         if kind is None:
             raise InputError(f"{at}: unknown command {command!r} (an experiment runs {', '.join(kinds)})")
-        extra = sorted(set(raw) - COMMON - set(kind.inputs))
+        extra = sorted(set(raw) - COMMON - set(kind.inputs or {}))
         if extra:
             raise InputError(
                 f"{_where(path, lines, 'stages', i, extra[0])}: {command} takes no {extra[0]!r} "
-                f"(its inputs: {', '.join(kind.inputs) or 'none'})"
+                f"(its inputs: {', '.join(kind.inputs or {}) or 'none'})"
             )
 
         def subst(v: Any, key: str, i: int = i) -> Any:
@@ -231,7 +138,7 @@ def load(path: Path | str, out: Path | str | None = None) -> Experiment:
             return _REF.sub(lambda m: str(outputs[m.group(1)]), v)
 
         inputs: dict[str, Any] = {}
-        for key, required in kind.inputs.items():
+        for key, required in (kind.inputs or {}).items():
             if key not in raw:
                 if required:
                     raise InputError(f"{at}: {command} needs {key!r}")
@@ -247,11 +154,12 @@ def load(path: Path | str, out: Path | str | None = None) -> Experiment:
             else None
         )
         config = None
-        config_cls = kind.config_class()
+        config_cls = load_ref(kind.config) if kind.config is not None else None
         if config_cls is not None:
             settings = raw.get("settings") or {}
             if not isinstance(settings, dict):
                 raise InputError(f"{_where(path, lines, 'stages', i, 'settings')}: settings must be a mapping")
+            assert isinstance(config_cls, type)
             st = Settings(command, [config_cls])
             where = {str(k): _where(path, lines, "stages", i, "settings", k) for k in settings}
             config = st.build(st.resolve([Source(settings, where)]))[0]
@@ -265,26 +173,14 @@ def load(path: Path | str, out: Path | str | None = None) -> Experiment:
             "settings": _plain(config),
         }
         stages.append(Stage(name, command, kind, inputs, model, config, spec))
-        outputs[name] = _output_of(command, out_path, inputs)
+        outputs[name] = stage_output(command, out_path, inputs)
     return Experiment(path, out_dir, stages)
 
 
 def _plain(config: Any) -> Any:
-    from .config import as_dict
+    from .core.settings import as_dict
 
     return as_dict(config) if config is not None else None
-
-
-def _output_of(command: str, out: Path, inputs: dict[str, Any]) -> Path:
-    """Where a stage's output will be (known before it runs, so later stages can refer to it)."""
-    if command == "export":
-        fmt = inputs.get("format", "alpaca")
-        return out / ("data" + {"alpaca": ".json", "hf": ""}.get(fmt, ".jsonl"))
-    if command == "compare":
-        return out / "compare.json"
-    if command == "report":
-        return out / "report.html"
-    return out
 
 
 def stage_done(stage: Stage, out_dir: Path) -> bool:
@@ -321,7 +217,7 @@ def run(exp: Experiment, *, only: list[str] | None = None) -> list[dict[str, Any
                     "stage": st.name,
                     "command": st.command,
                     "status": "skipped (done)",
-                    "output": str(_output_of(st.command, stage_dir, st.inputs)),
+                    "output": str(stage_output(st.command, stage_dir, st.inputs)),
                 }
             )
             _progress(exp, rows)
@@ -333,7 +229,10 @@ def run(exp: Experiment, *, only: list[str] | None = None) -> list[dict[str, Any
             kw["model"] = st.model
         if st.kind.config is not None:
             kw["config"] = st.config
-        output = st.kind.run(stage_dir, **kw)
+        assert st.kind.stage is not None
+        run_stage = load_ref(st.kind.stage)
+        assert callable(run_stage)
+        output = run_stage(stage_dir, **kw)
         release_memory()  # the next stage loads its own models: return this one's memory first
         seconds = round(time.perf_counter() - t0, 1)
         write_json(
@@ -356,3 +255,11 @@ def run(exp: Experiment, *, only: list[str] | None = None) -> list[dict[str, Any
 def _progress(exp: Experiment, rows: list[dict[str, Any]]) -> None:
     """experiment.json: each stage so far and its output (a report stage reads it)."""
     write_json(exp.out / "experiment.json", {"file": str(exp.path), "stages": rows})
+
+
+def run_experiment(
+    file: str | Path, *, out: str | Path | None = None, only: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """Run (or resume) every stage of an experiment file; one row per stage (what ran, what
+    was skipped as already done, each output). The whole file is checked first."""
+    return run(load(file, out), only=only)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
-from instructforge.errors import InputError
+from instructforge.core.errors import InputError
 from instructforge.evaluate.compare import CompareConfig, compare
 
 

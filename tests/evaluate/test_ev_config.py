@@ -14,7 +14,7 @@ from test_ev_user_oriented import JUDGE_RULES, answer_rules
 
 from conftest import run_cli, write_rules
 from instructforge.api import evaluate as api
-from instructforge.errors import InputError
+from instructforge.core.errors import InputError
 from instructforge.evaluate.compare import CompareConfig
 from instructforge.evaluate.superni import SuperNIConfig
 from instructforge.evaluate.user_oriented import UserOrientedConfig, load_items

@@ -10,7 +10,7 @@ import pytest
 from rouge_score import rouge_scorer
 
 from conftest import run_cli, write_rules
-from instructforge.errors import InputError
+from instructforge.core.errors import InputError
 from instructforge.evaluate.superni import (
     SuperNIConfig,
     SuperNIInstance,

@@ -19,7 +19,7 @@ from instructforge.evaluate.user_oriented import (
     render_judge,
     render_request,
 )
-from instructforge.llm import open_llm
+from instructforge.models.client import open_llm
 
 GOLDEN = Path(__file__).with_name("golden")
 

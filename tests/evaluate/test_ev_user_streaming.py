@@ -85,7 +85,7 @@ def test_one_model_answers_and_judges_on_one_stream(tmp_path):
 
     from conftest import write_rules
     from instructforge.evaluate.user_oriented import UserItem, answer_and_judge
-    from instructforge.llm import open_llm
+    from instructforge.models.client import open_llm
 
     items = [UserItem(f"i{k}", f"Instruction number {k}.", "", "") for k in range(5)]
     answers = [{"contains": it.instruction, "response": f"RESP-{k} answer"} for k, it in enumerate(items)]

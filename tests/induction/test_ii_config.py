@@ -14,7 +14,7 @@ import yaml
 
 from conftest import run_cli, write_rules
 from instructforge.api import induction as api
-from instructforge.errors import InputError
+from instructforge.core.errors import InputError
 from instructforge.induction.evaluate import EvalConfig
 from instructforge.induction.execute import ExecuteConfig
 from instructforge.induction.induce import InduceConfig

@@ -5,15 +5,7 @@ from __future__ import annotations
 import pytest
 
 from instructforge.induction.induce import postprocess
-from instructforge.induction.metrics import (
-    contains,
-    exact_match,
-    exact_set,
-    normalize,
-    score,
-    token_f1,
-    weighted_mean,
-)
+from instructforge.induction.metrics import contains, exact_match, exact_set, normalize, score, token_f1, weighted_mean
 
 
 @pytest.mark.parametrize(

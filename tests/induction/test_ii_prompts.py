@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from instructforge.core.prompts import render
 from instructforge.induction.execute import render_execute_prompt
 from instructforge.induction.induce import render_induce_prompt
-from instructforge.prompts import render
 
 GOLDEN = Path(__file__).parent / "golden"
 DEMOS = [("cat", "cats"), ("box", "boxes"), ("mouse", "mice"), ("leaf", "leaves"), ("child", "children")]

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import run_cli, write_rules
 from instructforge.induction.search import SearchConfig, search
-from instructforge.llm import open_llm
+from instructforge.models.client import open_llm
 
 # Demonstrations: every output is "yes".
 DEMOS = [(str(n), "yes") for n in range(30)]

@@ -13,10 +13,10 @@ from click.testing import CliRunner
 from test_rf_train import JUDGE_RULES, make_run
 
 from conftest import run_cli, write_rules
-from instructforge.config import as_dict
-from instructforge.errors import InputError
-from instructforge.refine_af.config import RefineConfig
-from instructforge.refine_af.reward import RewardConfig
+from instructforge.core.errors import InputError
+from instructforge.core.settings import as_dict
+from instructforge.feedback.reward import RewardConfig
+from instructforge.train.refine_config import RefineConfig
 
 
 @pytest.mark.parametrize(
@@ -123,7 +123,7 @@ def captured(monkeypatch):
 
 
 def _invoke(*args: str) -> None:
-    from instructforge.cli import cli
+    from instructforge.cli.main import cli
 
     r = CliRunner().invoke(cli, list(args))
     assert isinstance(r.exception, _Stop), r.output
@@ -252,8 +252,8 @@ def test_rf_judge_client_options():
 @pytest.mark.slow
 def test_rf_cli_runs_the_api(tmp_path, isolated_cache):
     """The same settings through the CLI and through api.train.refine: the same config.yaml."""
-    from instructforge import ui
     from instructforge.api.train import refine
+    from instructforge.core import ui
 
     run = make_run(tmp_path / "run")
     rules = write_rules(tmp_path / "judge.jsonl", JUDGE_RULES)

@@ -8,19 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from instructforge.errors import InputError
-from instructforge.refine_af.feedback import (
+from instructforge.core.errors import InputError
+from instructforge.data.records import Triple
+from instructforge.feedback.reward import RewardConfig, combine, make_reward_func, summarize
+from instructforge.feedback.scorers import (
     DIMENSIONS,
     JudgeScorer,
     RewardModelScorer,
-    Triple,
     UniEvalScorer,
     check_sequence_classifier,
     render_judge_prompt,
     render_unieval_input,
     yes_probability,
 )
-from instructforge.refine_af.reward import RewardConfig, combine, make_reward_func, summarize
 from instructforge.selfinstruct.instances import InstanceTask
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -89,7 +89,7 @@ def _expected_dims() -> dict[str, float]:
 @pytest.fixture
 def scripted_judge(tmp_path, isolated_cache):
     from conftest import write_rules
-    from instructforge.llm import open_llm
+    from instructforge.models.client import open_llm
 
     rules = write_rules(tmp_path / "judge.jsonl", RULES)
     llm = open_llm(f"scripted:{rules}", use_cache=False)
@@ -152,7 +152,7 @@ def _tiny_tokenizer(tmp_path: Path):
     """A real (small-vocabulary) tokenizer: the embedded model's, saved next to a tiny model."""
     from transformers import AutoTokenizer
 
-    from instructforge.backends.model_files import embedded_model_dir
+    from instructforge.models.backends.model_files import embedded_model_dir
 
     tok = AutoTokenizer.from_pretrained(embedded_model_dir())
     if tok.pad_token is None:
@@ -224,9 +224,9 @@ def test_rf_judge_scorer_embedded(embedded_llm):
 def test_rf_doctests():
     import doctest
 
-    import instructforge.refine_af.feedback as feedback
-    import instructforge.refine_af.reward as reward
-    import instructforge.refine_af.shared_prefix as shared_prefix
+    import instructforge.feedback.reward as reward
+    import instructforge.feedback.scorers as feedback
+    import instructforge.train.shared_prefix as shared_prefix
 
     for mod in (reward, feedback, shared_prefix):
         res = doctest.testmod(mod)

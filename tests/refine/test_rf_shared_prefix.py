@@ -13,7 +13,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from instructforge.refine_af import shared_prefix as sp  # noqa: E402
+from instructforge.train import shared_prefix as sp  # noqa: E402
 
 VOCAB = 97
 PAD = 0

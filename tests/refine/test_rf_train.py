@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli, write_rules
-from instructforge.store import RunStore
+from instructforge.data.store import RunStore
 
 INSTRUCTIONS = [("Give an antonym of the word.", False), ("Decide whether the sentence is a question.", True)]
 
@@ -38,7 +38,7 @@ def test_rf_cli_not_a_run_dir_exits_2(tmp_path):
 
 
 def test_rf_cli_reward_model_not_a_classifier_exits_2(tmp_path):
-    from instructforge.backends.model_files import embedded_model_dir
+    from instructforge.models.backends.model_files import embedded_model_dir
 
     run = make_run(tmp_path / "run")
     p = run_cli("refine", str(run), "--out", str(tmp_path / "out"), "--reward-model", f"hf:{embedded_model_dir()}")
@@ -70,7 +70,7 @@ def _lora_tensors(d: Path) -> dict:
 
 @pytest.fixture
 def scripted_judge(tmp_path):
-    from instructforge.llm import open_llm
+    from instructforge.models.client import open_llm
 
     rules = write_rules(tmp_path / "judge.jsonl", JUDGE_RULES)
     llm = open_llm(f"scripted:{rules}", use_cache=False)
@@ -81,9 +81,9 @@ def scripted_judge(tmp_path):
 @pytest.mark.slow
 def test_rf_grpo_smoke_and_resume(tmp_path, isolated_cache, scripted_judge):
     """2 GRPO steps on the embedded model with LoRA, then --resume to 3 steps (one more)."""
-    from instructforge.refine_af.config import RefineConfig
-    from instructforge.refine_af.feedback import DIMENSIONS, JudgeScorer
-    from instructforge.refine_af.rl import refine
+    from instructforge.feedback.scorers import DIMENSIONS, JudgeScorer
+    from instructforge.train.refine import refine
+    from instructforge.train.refine_config import RefineConfig
 
     run = make_run(tmp_path / "run")
     llm = scripted_judge
@@ -117,7 +117,7 @@ def test_rf_grpo_smoke_and_resume(tmp_path, isolated_cache, scripted_judge):
     assert Path(cfgj["base_model_name_or_path"]).is_dir()
     assert (out / "config.yaml").is_file() and (out / "tokenizer_config.json").is_file()
 
-    from instructforge.errors import InputError
+    from instructforge.core.errors import InputError
 
     with pytest.raises(InputError, match="--resume"):
         refine(run, out, model="embedded", scorers=scorers, cfg=cfg)
@@ -129,7 +129,7 @@ def test_rf_grpo_smoke_and_resume(tmp_path, isolated_cache, scripted_judge):
     assert [r["step"] for r in log] == [1, 2, 3]
 
     # the adapter dir loads as a model everywhere: --model hf:DIR
-    from instructforge.backends.local import load_hf_model
+    from instructforge.models.backends.local import load_hf_model
 
     model, tok = load_hf_model(out)
     assert model is not None and tok is not None
@@ -139,10 +139,10 @@ def test_rf_grpo_smoke_and_resume(tmp_path, isolated_cache, scripted_judge):
 @pytest.mark.parametrize("algo,shared", [("rloo", True), ("grpo", False)])
 def test_rf_one_step_rloo_and_trl_own_path(tmp_path, isolated_cache, scripted_judge, monkeypatch, algo, shared):
     """RLOO through the shared-prefix trainer, and GRPO through TRL's unchanged code paths."""
-    from instructforge.refine_af import shared_prefix as sp
-    from instructforge.refine_af.config import RefineConfig
-    from instructforge.refine_af.feedback import DIMENSIONS, JudgeScorer
-    from instructforge.refine_af.rl import refine
+    from instructforge.feedback.scorers import DIMENSIONS, JudgeScorer
+    from instructforge.train import shared_prefix as sp
+    from instructforge.train.refine import refine
+    from instructforge.train.refine_config import RefineConfig
 
     calls = {"generate": 0, "logps": 0}
 

@@ -8,7 +8,7 @@ import importlib.util
 import json
 from pathlib import Path
 
-from instructforge.store import RunStore
+from instructforge.data.store import RunStore
 
 _spec = importlib.util.spec_from_file_location("rp_root_conftest", Path(__file__).parents[1] / "conftest.py")
 _root = importlib.util.module_from_spec(_spec)

@@ -11,7 +11,7 @@ import pytest
 from rp_helpers import build_run, run_cli, superni_results
 
 from instructforge.api.evaluate import report
-from instructforge.errors import InputError
+from instructforge.core.errors import InputError
 from instructforge.reports import ReportConfig
 
 

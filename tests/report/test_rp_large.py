@@ -8,8 +8,8 @@ import time
 
 import pytest
 
+from instructforge.data.store import RunStore
 from instructforge.reports import ReportConfig, build_report
-from instructforge.store import RunStore
 
 N = 100_000
 

@@ -9,8 +9,8 @@ import pytest
 from plotly.offline import get_plotlyjs
 from rp_helpers import EVIL, build_run, run_cli
 
+from instructforge.data.store import RunStore
 from instructforge.reports import ReportConfig, build_report
-from instructforge.store import RunStore
 
 
 @pytest.fixture

@@ -8,11 +8,11 @@ import os
 
 import pytest
 
-from instructforge.backends.base import BackendOptions
-from instructforge.backends.decoding import find_stop
-from instructforge.backends.engines import available_engines, resolve_engine_name
-from instructforge.errors import InputError
-from instructforge.records import Request, SamplingParams
+from instructforge.core.errors import InputError
+from instructforge.models.backends.base import BackendOptions
+from instructforge.models.backends.decoding import find_stop
+from instructforge.models.backends.engines import available_engines, resolve_engine_name
+from instructforge.models.types import Request, SamplingParams
 
 GREEDY = SamplingParams(temperature=0, max_tokens=12)
 
@@ -21,7 +21,7 @@ PROMPTS = ["Name three colors.", "Write one sentence about the sea."]
 
 @pytest.fixture(scope="module", params=[e for e in available_engines()])
 def backend(request):
-    from instructforge.backends.local import LocalBackend
+    from instructforge.models.backends.local import LocalBackend
 
     os.environ.setdefault("INSTRUCTFORGE_THREADS", "2")
     b = LocalBackend(None, BackendOptions(engine=request.param))
@@ -30,7 +30,7 @@ def backend(request):
 
 
 def test_auto_is_fastest_installed_and_resolves_without_a_model(monkeypatch):
-    from instructforge.backends import model_identity
+    from instructforge.models.backends import model_identity
 
     assert resolve_engine_name("auto") == available_engines()[0] == "ctranslate2"
     assert "transformers" in available_engines()
@@ -42,7 +42,7 @@ def test_auto_is_fastest_installed_and_resolves_without_a_model(monkeypatch):
 
 
 def test_penalty_mapping_rule():
-    from instructforge.backends.ct2_plan import repetition_penalty
+    from instructforge.models.backends.ct2_plan import repetition_penalty
 
     assert repetition_penalty(SamplingParams()) == 1.0
     assert repetition_penalty(SamplingParams(presence_penalty=2.0)) == pytest.approx(1.1)
@@ -52,7 +52,7 @@ def test_penalty_mapping_rule():
 
 
 def test_conversion_dir_follows_the_model_digest(tmp_path, isolated_cache):
-    from instructforge.backends.ct2_convert import converted_dir
+    from instructforge.models.backends.ct2_convert import converted_dir
 
     d = tmp_path / "m"
     d.mkdir()
@@ -119,8 +119,8 @@ def test_logprobs_top_n(backend):
 def test_ct2_conversion_is_reused(backend):
     if backend.engine.name != "ctranslate2":
         pytest.skip("ctranslate2 only")
-    from instructforge.backends import ct2_convert
-    from instructforge.backends.engine_ct2 import CT2Engine
+    from instructforge.models.backends import ct2_convert
+    from instructforge.models.backends.engine_ct2 import CT2Engine
 
     path = backend.engine.model_path
     mtime = (path / "model.bin").stat().st_mtime_ns
@@ -135,7 +135,7 @@ def test_ct2_conversion_is_reused(backend):
 def test_vllm_absent_is_a_clear_input_error(tmp_path):
     import importlib.util
 
-    from instructforge.backends import load_backend
+    from instructforge.models.backends import load_backend
 
     if importlib.util.find_spec("vllm") is not None:
         pytest.skip("vllm is installed here")
@@ -149,7 +149,7 @@ def test_vllm_absent_is_a_clear_input_error(tmp_path):
 
 
 def test_length_groups_split_only_when_forcing_prompts_costs_more():
-    from instructforge.backends.ct2_plan import STEP_OVERHEAD_ROWS, length_groups
+    from instructforge.models.backends.ct2_plan import STEP_OVERHEAD_ROWS, length_groups
 
     def cost(groups, lengths, t):
         return sum(
@@ -188,7 +188,7 @@ def test_greedy_answer_does_not_depend_on_prompt_lengths_in_the_batch(backend):
 def test_ct2_sampled_parts_have_their_own_random_streams(backend):
     if backend.engine.name != "ctranslate2":
         pytest.skip("ctranslate2 only")
-    from instructforge.backends.engine_ct2 import SAMPLED_PARTS
+    from instructforge.models.backends.engine_ct2 import SAMPLED_PARTS
 
     assert SAMPLED_PARTS == 2
     p = SamplingParams(temperature=1.0, max_tokens=16)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from instructforge.backends.base import BackendOptions
-from instructforge.backends.scripted import ScriptedBackend
-from instructforge.cache import CallCache
-from instructforge.executors import LocalExecutor
-from instructforge.llm import LLM
-from instructforge.records import Request, SamplingParams
+from instructforge.models.backends.base import BackendOptions
+from instructforge.models.backends.scripted import ScriptedBackend
+from instructforge.models.cache import CallCache
+from instructforge.models.client import LLM
+from instructforge.models.executors import LocalExecutor
+from instructforge.models.types import Request, SamplingParams
 
 ray = pytest.importorskip("ray")
 
@@ -27,7 +27,7 @@ RULES = [
 
 @pytest.fixture(scope="module")
 def ray_local():
-    from instructforge.executors.ray import start_local_ray
+    from instructforge.models.executors.ray import start_local_ray
 
     start_local_ray(ray, 2)
     yield
@@ -63,8 +63,8 @@ def _requests() -> list[Request]:
 @pytest.mark.slow
 def test_ray_matches_local_executor(tmp_path, ray_local):
     from conftest import write_rules
-    from instructforge.backends import load_backend
-    from instructforge.executors.ray import RayExecutor
+    from instructforge.models.backends import load_backend
+    from instructforge.models.executors.ray import RayExecutor
 
     rules = write_rules(tmp_path / "rules.jsonl", RULES)
     spec = f"scripted:{rules}"
@@ -92,7 +92,7 @@ def test_ray_matches_local_executor(tmp_path, ray_local):
 
 @pytest.mark.slow
 def test_ray_actor_builds_backend_errors_reach_driver(tmp_path, ray_local):
-    from instructforge.executors.ray import RayExecutor
+    from instructforge.models.executors.ray import RayExecutor
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"response": "x"}\n')
@@ -105,8 +105,8 @@ def test_ray_actor_builds_backend_errors_reach_driver(tmp_path, ray_local):
 
 
 def test_bad_pool_size_is_input_error():
-    from instructforge.errors import InputError
-    from instructforge.executors.ray import RayExecutor
+    from instructforge.core.errors import InputError
+    from instructforge.models.executors.ray import RayExecutor
 
     with pytest.raises(InputError):
         RayExecutor("embedded", BackendOptions(), num_actors=0)
@@ -114,7 +114,7 @@ def test_bad_pool_size_is_input_error():
 
 
 def test_actors_get_their_thread_share_in_the_options():
-    from instructforge.executors.ray import actor_options
+    from instructforge.models.executors.ray import actor_options
 
     opts, share = actor_options(BackendOptions(batch_size=5), cpus=8, actors=3)
     assert (opts.threads, share, opts.batch_size) == (2, 2, 5)

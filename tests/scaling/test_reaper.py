@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from instructforge.executors import reaper
+from instructforge.models.executors import reaper
 
 pytestmark = pytest.mark.skipif(not Path("/proc").is_dir(), reason="the reaper reads /proc")
 
 DRIVER = """
 import os, subprocess, sys, time
-from instructforge.executors.ray import _Reaper
+from instructforge.models.executors.ray import _Reaper
 r = _Reaper(); r.start()
 stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"
 kids = [subprocess.Popen([sys.executable, "-c", stubborn], start_new_session=True),

@@ -153,9 +153,9 @@ def test_evaluate_superni_through_the_real_server(vllm_url, tmp_path, shared_dat
 
 
 def test_parameter_mapping_the_server_accepts(vllm_url):
-    from instructforge.backends import BackendOptions
-    from instructforge.llm import LLM
-    from instructforge.records import Request, SamplingParams
+    from instructforge.models.backends import BackendOptions
+    from instructforge.models.client import LLM
+    from instructforge.models.types import Request, SamplingParams
 
     cases = [
         SamplingParams(temperature=0.0, top_p=0.0, max_tokens=8, presence_penalty=1.5),  # greedy, paper style
@@ -183,7 +183,7 @@ def test_offline_vllm_backend_in_vllms_venv(tmp_path):
         [
             sys.executable,
             "-c",
-            "from instructforge.backends.model_files import embedded_model_dir;print(embedded_model_dir())",
+            "from instructforge.models.backends.model_files import embedded_model_dir;print(embedded_model_dir())",
         ],
         capture_output=True,
         text=True,

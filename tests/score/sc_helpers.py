@@ -9,10 +9,10 @@ import sqlite3
 from pathlib import Path
 
 from conftest import write_rules
-from instructforge.records import Instance
-from instructforge.refine_af.reward import combine
-from instructforge.runrecords import Candidate, TaskRecord
-from instructforge.store import RunStore
+from instructforge.data.records import Instance
+from instructforge.data.runrecords import Candidate, TaskRecord
+from instructforge.data.store import RunStore
+from instructforge.feedback.reward import combine
 
 # P(yes) = e^a / (e^a + e^b) for the judge's {"Yes": a, "No": b}
 HIGH = {"Yes": -0.1, "No": -2.5}

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from instructforge.data.records import Triple
 from instructforge.quality.checks import REASONS, run_checks
 from instructforge.quality.config import ScoreConfig
-from instructforge.refine_af.feedback import Triple
 
 CFG = ScoreConfig()
 

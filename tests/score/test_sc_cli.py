@@ -10,11 +10,11 @@ import pytest
 from sc_helpers import N_INSTANCES, TASKS, expected, judge_rules, make_run, score_rows, tree
 
 from conftest import run_cli, write_rules
+from instructforge.data.records import Triple
+from instructforge.data.runrecords import score_key
+from instructforge.data.store import RunStore
 from instructforge.quality.checks import run_checks
 from instructforge.quality.config import ScoreConfig
-from instructforge.refine_af.feedback import Triple
-from instructforge.runrecords import score_key
-from instructforge.store import RunStore
 
 
 @pytest.fixture

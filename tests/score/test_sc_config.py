@@ -13,9 +13,9 @@ from sc_helpers import N_INSTANCES, judge_rules, make_run, score_rows, tree
 
 from conftest import run_cli
 from instructforge.api.evaluate import score
-from instructforge.errors import InputError
+from instructforge.core.errors import InputError
+from instructforge.feedback.reward import RewardConfig
 from instructforge.quality.config import ScoreConfig
-from instructforge.refine_af.reward import RewardConfig
 
 
 @pytest.mark.parametrize(

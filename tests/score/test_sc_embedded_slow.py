@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
-from instructforge.store import RunStore
+from instructforge.data.store import RunStore
 
 _spec = importlib.util.spec_from_file_location(
     "si_helpers_for_score", Path(__file__).parents[1] / "selfinstruct" / "si_helpers.py"

@@ -9,8 +9,8 @@ import pytest
 from sc_helpers import N_INSTANCES, judge_rules, make_run, tree
 
 from conftest import run_cli
-from instructforge.quality.audit import all_valid
-from instructforge.store import RunStore
+from instructforge.data.store import RunStore
+from instructforge.feedback.audit import all_valid
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ def test_sc_unscored_and_stale_records_are_removed_seeds_kept(scored_run, tmp_pa
         (t,) = [t for t in st.tasks() if t.key == "p000001.01"]
         t.instances[0].output = "Changed after scoring."
         st.replace(t)
-        from instructforge.records import Instance, Task
+        from instructforge.data.records import Instance, Task
 
         st.add_seed(Task("Name a fruit.", [Instance("", "Apple.")], id="seed0"))
     kept, _ = _export(run, tmp_path / "c.json", "--min-score", "-10", "--include-seeds")

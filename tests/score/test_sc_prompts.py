@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from conftest import write_rules
-from instructforge.quality.audit import QUESTIONS, answer, audit_scorer, render_audit_prompt
-from instructforge.refine_af.feedback import Triple, yes_probability
+from instructforge.data.records import Triple
+from instructforge.feedback.audit import QUESTIONS, answer, audit_scorer, render_audit_prompt
+from instructforge.feedback.scorers import yes_probability
 
 GOLDEN = Path(__file__).parent / "golden"
 T = Triple("Give an antonym of the word.", "cold", "hot")
@@ -45,7 +46,7 @@ def test_sc_p_yes_golden(case):
 def test_sc_audit_scorer_reads_first_token_logprobs(tmp_path, isolated_cache):
     """The audit through a real (scripted) backend: one request per question with max_tokens=1
     and top log-probs, P(yes) as in the golden cases, undecided kept as None."""
-    from instructforge.llm import open_llm
+    from instructforge.models.client import open_llm
 
     by_case = {c["case"]: c for c in CASES}
     rules = [

@@ -6,11 +6,10 @@ from __future__ import annotations
 import pytest
 from sc_helpers import expected, judge_rules
 
+from instructforge.data.records import Instance, Triple
+from instructforge.feedback.reward import make_reward_func
 from instructforge.quality.config import ScoreConfig
 from instructforge.quality.scoring import Item, build_scorer
-from instructforge.records import Instance
-from instructforge.refine_af.feedback import Triple
-from instructforge.refine_af.reward import make_reward_func
 from instructforge.selfinstruct.instances import InstanceTask
 
 
@@ -28,7 +27,7 @@ class PipeTask:
 
 
 def test_sc_rl_reward_and_score_agree(tmp_path, isolated_cache):
-    from instructforge.llm import open_llm
+    from instructforge.models.client import open_llm
 
     llm = open_llm(judge_rules(tmp_path / "judge.jsonl"), use_cache=False)
     try:

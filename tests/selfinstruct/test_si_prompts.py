@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from instructforge.records import Instance, Task
+from instructforge.data.records import Instance, Task
 from instructforge.selfinstruct.alpaca import render_alpaca_prompt
 from instructforge.selfinstruct.bootstrap import render_bootstrap_prompt
 from instructforge.selfinstruct.classify import classify_prompt

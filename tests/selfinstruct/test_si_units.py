@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from instructforge.errors import InputError
-from instructforge.records import Instance
+from instructforge.core.errors import InputError
+from instructforge.data.records import Instance
 from instructforge.selfinstruct.alpaca import parse_triples
 from instructforge.selfinstruct.bootstrap import Pool, parse_instructions
 from instructforge.selfinstruct.classify import parse_answer

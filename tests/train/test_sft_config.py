@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from test_sft_finetune import ALPACA
 
 from conftest import run_cli
-from instructforge.config import as_dict
-from instructforge.errors import InputError
+from instructforge.core.errors import InputError
+from instructforge.core.settings import as_dict
 from instructforge.train.sft import SFTConfig, SFTSettings
 
 
@@ -88,7 +88,7 @@ def captured(monkeypatch):
 
 
 def _invoke(*args: str) -> None:
-    from instructforge.cli import cli
+    from instructforge.cli.main import cli
 
     r = CliRunner().invoke(cli, list(args))
     assert isinstance(r.exception, _Stop), r.output
@@ -153,8 +153,8 @@ def test_sft_list_setting_and_precedence(tmp_path, captured):
 @pytest.mark.slow
 def test_sft_cli_runs_the_api(tmp_path, data, isolated_cache):
     """The same settings through the CLI and through api.train.finetune: the same config.yaml."""
-    from instructforge import ui
     from instructforge.api.train import finetune
+    from instructforge.core import ui
 
     p = run_cli(
         "--quiet",

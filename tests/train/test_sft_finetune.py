@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
-from instructforge.errors import InputError
+from instructforge.core.errors import InputError
 from instructforge.train.sft import load_examples, to_trl
 
 ALPACA = [
@@ -117,8 +117,8 @@ def test_sft_smoke_loss_down_and_loads(tmp_path, isolated_cache):
 
 @pytest.mark.slow
 def test_sft_merge_saves_full_model(tmp_path, isolated_cache, capsys):
-    from instructforge import ui
-    from instructforge.backends.local import load_hf_model
+    from instructforge.core import ui
+    from instructforge.models.backends.local import load_hf_model
     from instructforge.train.sft import SFTSettings, finetune
 
     data = tmp_path / "train.jsonl"

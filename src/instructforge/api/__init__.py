@@ -4,7 +4,8 @@ Every function takes its settings as one config dataclass (the same fields as th
 flags, ``--set`` and ``--config``; ``instructforge config show COMMAND`` lists them) and the
 model as a spec string or a ``ModelConfig`` (plus ModelConfig fields as keyword arguments),
 checks everything before writing anything, and writes the resolved config into its output
-directory. Names are imported lazily, so ``import instructforge`` stays fast (no torch).
+directory. Names are imported lazily, so ``import instructforge`` stays fast (no torch); they
+come from the command registry (registry.py).
 """
 
 from __future__ import annotations
@@ -12,60 +13,35 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-_EXPORTS = {
-    # Self-Instruct / Alpaca generation
-    "generate": "run",
-    "Run": "run",
-    "model_config": "run",
-    # Instruction Induction and the novelty filter
-    "induce": "induction",
-    "induce_as_seeds": "induction",
-    "evaluate_induction": "induction",
-    "score_induction": "induction",
-    "dedup": "induction",
-    # evaluation, comparison, report, scoring
-    "evaluate_superni": "evaluate",
-    "evaluate_user_oriented": "evaluate",
-    "compare": "evaluate",
-    "report": "evaluate",
-    "score": "evaluate",
-    # REFINE-AF RL and SFT
-    "refine": "train",
-    "finetune": "train",
-    # experiments
-    "run_experiment": "experiment",
-}
+from .registry import api_names
 
-__all__ = [
-    "Run",
-    "compare",
-    "dedup",
-    "evaluate_induction",
-    "evaluate_superni",
-    "evaluate_user_oriented",
-    "finetune",
-    "generate",
-    "induce",
-    "induce_as_seeds",
-    "model_config",
-    "refine",
-    "report",
-    "run_experiment",
-    "score",
-    "score_induction",
-]
+_EXPORTS = api_names()  # name -> module, from the one list of commands (registry.py)
+
+__all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'instructforge.api' has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{module}", __name__), name)
+    return getattr(importlib.import_module(module), name)
 
 
-if TYPE_CHECKING:  # for type checkers and IDEs: the real names
-    from .evaluate import compare, evaluate_superni, evaluate_user_oriented, report, score
-    from .experiment import run_experiment
-    from .induction import dedup, evaluate_induction, induce, induce_as_seeds, score_induction
-    from .run import Run, generate, model_config
-    from .train import finetune, refine
+# For type checkers and IDEs: the registry's names (tests/test_api_names.py checks they agree).
+if TYPE_CHECKING:
+    from ..experiment import run_experiment as run_experiment
+    from .evaluate import compare as compare
+    from .evaluate import evaluate_superni as evaluate_superni
+    from .evaluate import evaluate_user_oriented as evaluate_user_oriented
+    from .evaluate import report as report
+    from .evaluate import score as score
+    from .induction import dedup as dedup
+    from .induction import evaluate_induction as evaluate_induction
+    from .induction import induce as induce
+    from .induction import induce_as_seeds as induce_as_seeds
+    from .induction import score_induction as score_induction
+    from .run import Run as Run
+    from .run import generate as generate
+    from .run import model_config as model_config
+    from .train import finetune as finetune
+    from .train import refine as refine

@@ -25,17 +25,16 @@ from typing import Any
 
 import yaml
 
-from .. import ui
-from ..config import as_dict
-from ..errors import InputError
+from ..core import ui
+from ..core.errors import InputError
+from ..core.io import atomic_write, write_json
+from ..core.settings import as_dict
 from ..evaluate.compare import CompareConfig
 from ..evaluate.superni import SuperNIConfig
 from ..evaluate.user_oriented import UserOrientedConfig
-from ..jsonl import write_json
-from ..modelconfig import ModelConfig
+from ..models.modelconfig import ModelConfig
 from ..quality.config import ScoreConfig
 from ..reports.rundata import ReportConfig
-from ..store import atomic_write
 from .run import model_config
 
 __all__ = ["call_stats", "compare", "evaluate_superni", "evaluate_user_oriented", "report", "score"]
@@ -51,7 +50,7 @@ def _jsonl(rows: list[dict[str, Any]]) -> str:
 
 def call_stats(d: dict[str, Any]) -> Any:
     """The ``llm.Stats`` of a ``generation`` entry in a result (for ``print_llm_summary``)."""
-    from ..llm import Stats
+    from ..models.client import Stats
 
     names = {f.name for f in dataclasses.fields(Stats)}
     return Stats(**{k: v for k, v in d.items() if k in names})
@@ -126,8 +125,8 @@ def evaluate_user_oriented(
     (``config.judge``, required; on ``config.judge_base_url`` or the model's server) rates every
     answer A-D. Writes ``results.json`` (returned; ``generation`` holds the call statistics of
     both models), ``ratings.jsonl`` and ``config.yaml`` into ``out``."""
-    from ..backends import parse_spec
     from ..evaluate.user_oriented import answer, answer_and_judge, judge_answers, load_items, summarise
+    from ..models.backends import parse_spec
 
     cfg = config if config is not None else UserOrientedConfig()
     if not cfg.judge:
@@ -181,7 +180,7 @@ def evaluate_user_oriented(
 
 def _remote(m: ModelConfig) -> bool:
     """Model calls that run outside this process: an OpenAI-compatible server or Ray actors."""
-    from ..backends import parse_spec
+    from ..models.backends import parse_spec
 
     return parse_spec(m.model)[0] == "openai" or m.executor == "ray"
 
@@ -216,8 +215,8 @@ def report(path: str | Path, *, out: str | Path | None = None, config: ReportCon
 def _run_items(run_dir: Path) -> list[Any]:
     import sqlite3
 
+    from ..data.store import RunStore
     from ..quality.scoring import store_items
-    from ..store import RunStore
 
     try:
         with RunStore(run_dir, create=False) as st:
@@ -269,11 +268,11 @@ def score(
     ``counts`` (``items``, ``stored``, ``scored``, ``failed``: instances the judge returned errors
     for, retried by the next call), the judge, the Rew source, the paths and the judge's ``calls``.
     """
-    from ..backends import parse_spec
+    from ..data.store import RunStore
+    from ..feedback.scorers import reward_model_dir
+    from ..models.backends import parse_spec
     from ..quality.data import SOURCE_META, check_out_dir, import_data, read_data
     from ..quality.scoring import build_scorer, current_scores, score_store, store_items
-    from ..refine_af.feedback import reward_model_dir
-    from ..store import RunStore
 
     cfg = config if config is not None else ScoreConfig()
     mcfg = model_config(model, model_options)
@@ -358,3 +357,34 @@ def score(
         "store": str(store_dir),
         "calls": llm.stats.as_dict(),
     }
+
+
+def superni_stage(out: Path, model: ModelConfig, config: Any, tasks: Path, predictions: Path | None = None) -> Path:
+    """``evaluate superni`` as an experiment stage."""
+    evaluate_superni(tasks, out=out, model=model, config=config, predictions=predictions)
+    return out
+
+
+def user_oriented_stage(out: Path, model: ModelConfig, config: Any, data: Path) -> Path:
+    """``evaluate user-oriented`` as an experiment stage."""
+    evaluate_user_oriented(data, out=out, model=model, config=config)
+    return out
+
+
+def compare_stage(out: Path, config: Any, a: Path, b: Path) -> Path:
+    """``compare`` as an experiment stage: OUT/compare.json."""
+    from ..data.outdir import stage_output
+
+    target = stage_output("compare", out, {})
+    out.mkdir(parents=True, exist_ok=True)
+    compare(a, b, out=target, config=config)
+    return target
+
+
+def report_stage(out: Path, config: Any, path: Path | None = None) -> Path:
+    """``report`` as an experiment stage; without ``path``: the experiment's own report (every
+    comparison and evaluation so far)."""
+    from ..data.outdir import stage_output
+
+    out.mkdir(parents=True, exist_ok=True)
+    return Path(report(path or out.parent, out=stage_output("report", out, {}), config=config))

@@ -23,19 +23,18 @@ from typing import Any
 
 import yaml
 
-from .. import ui
-from ..config import as_dict
-from ..errors import InputError
+from ..core import ui
+from ..core.errors import InputError
+from ..core.io import atomic_write, write_json
+from ..core.settings import as_dict
+from ..data.records import Task
 from ..induction import benchmark as bm
 from ..induction.evaluate import EvalConfig
 from ..induction.induce import InduceConfig
 from ..induction.search import SearchConfig
-from ..jsonl import write_json
-from ..llm import Stats
-from ..modelconfig import ModelConfig
-from ..novelty import DedupConfig
-from ..records import Task
-from ..store import atomic_write
+from ..models.client import Stats
+from ..models.modelconfig import ModelConfig
+from ..selfinstruct.novelty import DedupConfig
 from .run import model_config
 
 Demos = str | Path | Sequence[tuple[str, str]]
@@ -288,7 +287,7 @@ def dedup(input_path: str | Path, *, out: str | Path, config: DedupConfig | None
     ``most_similar``), ``summary.json`` and ``config.yaml``; returns the summary (counts)."""
     import os
 
-    from ..novelty import NoveltyIndex, read_records
+    from ..selfinstruct.novelty import NoveltyIndex, read_records
 
     cfg = config or DedupConfig()
     input_path, out = Path(input_path), _out_dir(out)

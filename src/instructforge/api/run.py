@@ -10,13 +10,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..config import as_dict
-from ..errors import InputError
-from ..modelconfig import ModelConfig
-from ..records import Task
-from ..runrecords import Candidate, TaskRecord
+from ..core.errors import InputError
+from ..core.settings import as_dict
+from ..data.records import Task
+from ..data.runrecords import Candidate, TaskRecord
+from ..data.store import RunStore
+from ..models.modelconfig import ModelConfig
 from ..selfinstruct.config import GenerateConfig
-from ..store import RunStore
 
 
 def model_config(model: str | ModelConfig | None, options: dict[str, Any]) -> ModelConfig:
@@ -161,3 +161,20 @@ def generate(
     run = Run(out)
     run.stats = llm.stats
     return run
+
+
+def generate_stage(
+    out: Path, model: ModelConfig, config: Any, seeds: Path | None = None, from_run: Path | None = None
+) -> Path:
+    """``generate`` as an experiment stage: the run dir."""
+    return generate(seeds, out=out, model=model, config=config, from_run=from_run).path
+
+
+def export_stage(out: Path, run: Path, format: str = "alpaca", include_seeds: bool = False) -> Path:
+    """``export`` as an experiment stage: the data file under ``out``."""
+    from ..data.outdir import stage_output
+
+    target = stage_output("export", out, {"format": format})
+    out.mkdir(parents=True, exist_ok=True)
+    Run(run).export(format, target, include_seeds)
+    return target

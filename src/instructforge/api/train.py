@@ -11,10 +11,10 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from .. import ui
-from ..errors import InputError
-from ..modelconfig import ModelConfig
-from ..refine_af.config import RefineConfig
+from ..core import ui
+from ..core.errors import InputError
+from ..models.modelconfig import ModelConfig
+from ..train.refine_config import RefineConfig
 from ..train.sft import SFTConfig
 from .run import model_config
 
@@ -52,8 +52,8 @@ def refine(
     >>> #                                config=RefineConfig(steps=20, judge="openai:llama"),
     >>> #                                base_url="http://localhost:8000/v1")
     """
-    from ..refine_af import rl
-    from ..refine_af.scorers import build_scorers
+    from ..feedback.factory import build_scorers
+    from ..train import refine as rl
     from ..train.common import local_model_dir
 
     cfg = config or RefineConfig()
@@ -96,3 +96,13 @@ def finetune(data: str | Path, *, out: str | Path, model: str = "embedded", conf
     out = Path(out)
     sft.finetune(Path(data), out, model=model, cfg=config or SFTConfig())
     return out
+
+
+def refine_stage(out: Path, model: ModelConfig, config: Any, run: Path) -> Path:
+    """``refine`` as an experiment stage (resumes from its checkpoints)."""
+    return Path(refine(run, out=out, model=model.model, config=config, resume=(out / "checkpoints").is_dir()))
+
+
+def finetune_stage(out: Path, model: ModelConfig, config: Any, data: Path) -> Path:
+    """``finetune`` as an experiment stage."""
+    return Path(finetune(data, out=out, model=model.model, config=config))

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from ..config import option, validate
-from ..errors import InputError
+from ..core.errors import InputError
+from ..core.settings import option, validate
 
 DEFAULT_METRIC = {"superni": "rougeL", "induction": "execution_accuracy"}
 

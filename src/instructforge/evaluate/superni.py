@@ -18,11 +18,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ..config import option, validate
-from ..errors import InputError
-from ..jsonl import iter_jsonl
-from ..prompts import render
-from ..records import Request, SamplingParams
+from ..core.errors import InputError
+from ..core.io import iter_jsonl
+from ..core.prompts import render
+from ..core.settings import option, validate
+from ..models.types import Request, SamplingParams
 
 
 @dataclass

@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import ui
-from ..backends.registry import SPEC_FORMS
-from ..config import option, validate
-from ..errors import InputError
-from ..jsonl import iter_jsonl
-from ..prompts import render
-from ..records import Completion, Request, SamplingParams
+from ..core import ui
+from ..core.errors import InputError
+from ..core.io import iter_jsonl
+from ..core.prompts import render
+from ..core.settings import option, validate
+from ..models.backends.registry import SPEC_FORMS
+from ..models.types import Completion, Request, SamplingParams
 
 LETTERS = ("A", "B", "C", "D")
 

@@ -18,8 +18,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
-from ..jsonl import iter_jsonl
+from ..core.errors import InputError
+from ..core.io import iter_jsonl
 from .metrics import METRICS, MetricName
 
 

@@ -14,8 +14,8 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import option, validate
-from ..errors import InputError
+from ..core.errors import InputError
+from ..core.settings import option, validate
 
 EMBEDDED = "embedded-minilm"
 

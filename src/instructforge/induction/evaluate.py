@@ -18,10 +18,10 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..config import option, validate
-from ..errors import InputError
-from ..llm import LLM
-from ..steps import run_steps
+from ..core.errors import InputError
+from ..core.settings import option, validate
+from ..models.client import LLM
+from ..models.steps import run_steps
 from . import benchmark as bm
 from .bertscore import BertScoreConfig, bertscore_f1
 from .execute import ExecuteConfig, Job, score_jobs

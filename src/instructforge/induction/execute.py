@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ..config import option, validate
-from ..llm import LLM
-from ..prompts import render
-from ..records import Request, SamplingParams
-from ..steps import Steps, run_steps
+from ..core.prompts import render
+from ..core.settings import option, validate
+from ..models.client import LLM
+from ..models.steps import Steps, run_steps
+from ..models.types import Request, SamplingParams
 from .benchmark import TestItem
 from .induce import make_request
 from .metrics import mean, score

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ..config import option, validate
-from ..errors import InputError
-from ..jsonl import iter_jsonl
-from ..llm import LLM
-from ..prompts import render
-from ..records import Request, SamplingParams
-from ..steps import Steps, run_steps
+from ..core.errors import InputError
+from ..core.io import iter_jsonl
+from ..core.prompts import render
+from ..core.settings import option, validate
+from ..models.client import LLM
+from ..models.steps import Steps, run_steps
+from ..models.types import Request, SamplingParams
 
 NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
 

@@ -16,12 +16,12 @@ import math
 import random
 from dataclasses import dataclass, field, replace
 
-from ..config import option, validate
-from ..errors import InputError
-from ..llm import LLM
-from ..prompts import render
-from ..records import SamplingParams
-from ..steps import Steps, run_steps
+from ..core.errors import InputError
+from ..core.prompts import render
+from ..core.settings import option, validate
+from ..models.client import LLM
+from ..models.steps import Steps, run_steps
+from ..models.types import SamplingParams
 from .benchmark import TestItem
 from .execute import ExecuteConfig, execute_steps
 from .induce import InduceConfig, induce_steps, make_request, postprocess

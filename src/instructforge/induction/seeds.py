@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from ..errors import InputError
-from ..llm import LLM
-from ..records import Instance, Task
+from ..core.errors import InputError
+from ..data.records import Instance, Task
+from ..models.client import LLM
 from .induce import InduceConfig, check_enough, induce, read_demos
 
 

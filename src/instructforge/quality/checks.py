@@ -35,8 +35,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable
 
-from ..records import Rejection
-from ..refine_af.feedback import Triple
+from ..data.records import Rejection, Triple
 from .config import ScoreConfig
 
 Check = Callable[[Triple, ScoreConfig], Rejection | None]

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..backends.registry import SPEC_FORMS
-from ..config import option, validate
-from ..errors import InputError
-from ..refine_af.reward import RewardConfig
+from ..core.errors import InputError
+from ..core.settings import option, validate
+from ..feedback.reward import RewardConfig
+from ..models.backends.registry import SPEC_FORMS
 
 #: fields that say who scores or how the work is cut, not what a score is: not in the fingerprint
 #: (the judge and the reward model enter it by their identity instead)

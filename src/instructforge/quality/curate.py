@@ -22,12 +22,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
-from ..jsonl import write_json
-from ..refine_af.feedback import Triple
-from ..runrecords import ScoreRecord, score_key
-from ..store import RunStore
-from . import audit
+from ..core.errors import InputError
+from ..core.io import write_json
+from ..data.records import Triple
+from ..data.runrecords import ScoreRecord, score_key
+from ..data.store import RunStore
+from ..feedback import audit
 from .scoring import text_sha
 from .summary import SCORE_FIELDS, score_value
 

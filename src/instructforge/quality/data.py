@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
-from ..jsonl import iter_jsonl, read_text
-from ..records import Instance
-from ..runrecords import TaskRecord
+from ..core.errors import InputError
+from ..core.io import iter_jsonl, read_text
+from ..data.records import Instance
+from ..data.runrecords import TaskRecord
+from ..data.store import RunStore
 from ..selfinstruct.seeds import _json_list, _str_field
-from ..store import RunStore
 
 SOURCE_META = "score_source"
 

@@ -19,11 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..refine_af.feedback import JudgeScorer, Triple
-from ..refine_af.reward import feedback_components
-from ..runrecords import ScoreRecord, TaskRecord, score_key
-from ..store import RunStore
-from . import audit, checks
+from ..data.records import Triple
+from ..data.runrecords import ScoreRecord, TaskRecord, score_key
+from ..data.store import RunStore
+from ..feedback import audit
+from ..feedback.reward import feedback_components
+from ..feedback.scorers import JudgeScorer
+from . import checks
 from .config import ScoreConfig, fingerprint
 
 
@@ -116,7 +118,7 @@ SUBSTITUTE = "SUBSTITUTE: judge P(yes), overall quality"
 def build_scorer(llm: Any, rm_dir: Path | None, cfg: ScoreConfig) -> tuple[Scorer, str]:
     """(the scorer, label of the Rew source) over the judge ``llm`` and, if given, the reward
     model in ``rm_dir`` (loaded here; check it first with feedback.reward_model_dir)."""
-    from ..refine_af.feedback import DIMENSIONS, PROMPTS, RewardModelScorer
+    from ..feedback.scorers import DIMENSIONS, PROMPTS, RewardModelScorer
 
     dims = list(DIMENSIONS) + ([] if rm_dir else ["overall"])
     feedback: list[Any] = [JudgeScorer(llm, dims, top_logprobs=cfg.top_logprobs)]

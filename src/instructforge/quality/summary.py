@@ -12,8 +12,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from ..runrecords import ScoreRecord
-from . import audit
+from ..data.runrecords import ScoreRecord
+from ..feedback import audit
 from .scoring import Item
 
 #: the stored scores by name: what summaries chart and ``export --score-field`` filters on
@@ -118,7 +118,7 @@ def _brief(item: Item, rec: ScoreRecord, chars: int = 300) -> dict[str, Any]:
 
 def score_section(pairs: Sequence[tuple[Item, ScoreRecord]], items: int, k: int = 10) -> dict[str, Any]:
     """The summary of the scored records ``pairs`` out of ``items`` instances."""
-    from ..reports.rundata import histogram  # report imports this module too: import when used
+    from ..core.stats import histogram  # report imports this module too: import when used
 
     recs = [r for _, r in pairs]
     dists = {}

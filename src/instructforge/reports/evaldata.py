@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
-from ..jsonl import read_text
+from ..core.errors import InputError
+from ..core.io import read_text
 
 EVAL_KINDS = ("induction", "superni", "user-oriented", "compare")
 

@@ -19,9 +19,9 @@ from typing import Any
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from .. import __version__
-from ..errors import InputError
-from ..store import atomic_write
+from .._version import __version__
+from ..core.errors import InputError
+from ..core.io import atomic_write
 from . import plots
 from .evaldata import load_eval, load_experiment, resolve
 from .rundata import ReportConfig, collect_run

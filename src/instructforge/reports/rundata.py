@@ -18,12 +18,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from ..config import option, validate
-from ..errors import InputError
-from ..runrecords import Candidate, ScoreRecord, TaskRecord
-from ..store import RunStore
+from ..core.errors import InputError
+from ..core.settings import option, validate
+from ..core.stats import histogram
+from ..data.runrecords import Candidate, ScoreRecord, TaskRecord
+from ..data.store import RunStore
 from . import verbs
 
 #: meta "stage" is the last stage a run completed; generate sets "instances" when it is done
@@ -70,38 +69,6 @@ class ReportConfig:
 
     def __post_init__(self) -> None:
         validate(self)
-
-
-def histogram(
-    values: list[float], bins: int, lo: float | None = None, hi: float | None = None, integer: bool = False
-) -> dict[str, Any]:
-    """Counts per bin; values above ``hi`` are counted in the last bin (``overflow`` says how
-    many), so a few very long outputs do not squash the chart."""
-    n = len(values)
-    if n == 0:
-        return {"n": 0, "edges": [], "counts": [], "overflow": 0, "mean": None, "median": None, "max": None}
-    arr = np.asarray(values, dtype=float)
-    lo = float(arr.min()) if lo is None else lo
-    if hi is None:
-        hi = float(np.percentile(arr, 99))
-    hi = max(hi, lo + 1.0) if integer else max(hi, lo + 1e-9)
-    if integer:
-        width = max(1, int(np.ceil((hi - lo) / bins)))
-        edges = np.arange(lo, lo + width * (bins + 1), width, dtype=float)[: bins + 1]
-        hi = float(edges[-1])
-    else:
-        edges = np.linspace(lo, hi, bins + 1)
-    overflow = int((arr > hi).sum())
-    counts, _ = np.histogram(np.clip(arr, lo, hi), bins=edges)
-    return {
-        "n": n,
-        "edges": [round(float(e), 4) for e in edges],
-        "counts": [int(c) for c in counts],
-        "overflow": overflow,
-        "mean": round(float(arr.mean()), 4),
-        "median": round(float(np.median(arr)), 4),
-        "max": round(float(arr.max()), 4),
-    }
 
 
 def _words(text: str) -> int:
@@ -240,7 +207,7 @@ def _rouge_section(instructions: list[str], seeds: list[str], cfg: ReportConfig,
         return {"available": False, "message": "the run store holds no seed tasks", "hist": histogram([], 1)}
     if not instructions:
         return {"available": False, "message": "no accepted instructions", "hist": histogram([], 1)}
-    from ..novelty import NoveltyIndex
+    from ..selfinstruct.novelty import NoveltyIndex
 
     index = NoveltyIndex(1.0)  # threshold unused: only max_similarity is asked
     for s in seeds:

@@ -12,8 +12,9 @@ import random
 import re
 from typing import Any
 
-from ..prompts import render
-from ..records import SamplingParams, Task
+from ..core.prompts import render
+from ..data.records import Task
+from ..models.types import SamplingParams
 from .bootstrap import clean_instruction
 from .config import GenerateConfig
 

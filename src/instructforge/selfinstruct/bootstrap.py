@@ -21,13 +21,14 @@ import random
 import re
 from typing import Any, Protocol
 
-from ..novelty import NoveltyIndex
-from ..prompts import render
-from ..records import Completion, Instance, Rejection, Request, SamplingParams, Task
-from ..runrecords import Candidate, InstanceRejection, TaskRecord
+from ..core.prompts import render
+from ..data.records import Instance, Rejection, Task
+from ..data.runrecords import Candidate, InstanceRejection, TaskRecord
+from ..models.types import Completion, Request, SamplingParams
 from .common import make_request
 from .config import GenerateConfig
 from .filters import check_instruction
+from .novelty import NoveltyIndex
 
 _NUMBERED = re.compile(r"^\s*(\d+)\s*[.)]\s*", re.M)
 

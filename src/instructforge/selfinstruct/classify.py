@@ -13,9 +13,9 @@ import json
 from functools import cache
 from pathlib import Path
 
-from ..errors import InputError
-from ..prompts import render
-from ..records import Request, SamplingParams
+from ..core.errors import InputError
+from ..core.prompts import render
+from ..models.types import Request, SamplingParams
 from .common import make_request
 from .config import GenerateConfig
 

@@ -1,6 +1,6 @@
 """Shared plumbing of the Self-Instruct stages: request building, the stage context (store +
 LLM + config) and the run statistics kept in the store's meta table. (Prompt files are read by
-instructforge.prompts.)"""
+instructforge.core.prompts.)"""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..llm import LLM
-from ..records import Request, SamplingParams
-from ..store import RunStore
+from ..data.store import RunStore
+from ..models.client import LLM
+from ..models.types import Request, SamplingParams
 from .config import GenerateConfig
 
 STAT_KEYS = ("requests", "prompt_tokens", "completion_tokens", "cache_hits", "cache_misses", "errors")

@@ -11,8 +11,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import option, validate
-from ..errors import InputError
+from ..core.errors import InputError
+from ..core.settings import option, validate
 
 PAPER_BLACKLIST = (
     "image",

@@ -17,8 +17,9 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from ..prompts import prompt
-from ..store import RunStore, atomic_write
+from ..core.io import atomic_write
+from ..core.prompts import prompt
+from ..data.store import RunStore
 
 FORMATS = ("alpaca", "messages", "prompt-completion", "hf")
 

@@ -14,7 +14,7 @@ import re
 import string
 from collections.abc import Callable
 
-from ..records import Instance, Rejection
+from ..data.records import Instance, Rejection
 from .config import GenerateConfig
 
 InstructionFilter = Callable[[str, GenerateConfig], Rejection | None]

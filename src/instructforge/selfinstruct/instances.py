@@ -22,11 +22,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ..backends.decoding import find_stop
-from ..errors import InputError
-from ..prompts import render
-from ..records import Completion, Instance, Rejection, Request, SamplingParams
-from ..runrecords import InstanceRejection, TaskRecord
+from ..core.errors import InputError
+from ..core.prompts import render
+from ..data.records import Instance, Rejection
+from ..data.runrecords import InstanceRejection, TaskRecord
+from ..models.backends.decoding import find_stop
+from ..models.types import Completion, Request, SamplingParams
 from .common import make_request
 from .config import GenerateConfig
 from .filters import filter_instances

@@ -22,13 +22,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from .. import ui
-from ..errors import InputError
-from ..jsonl import write_json
-from ..llm import LLM, Stream
-from ..records import Completion, Task
-from ..runrecords import Candidate, InstanceRejection, TaskRecord
-from ..store import RunStore
+from ..core import ui
+from ..core.errors import InputError
+from ..core.io import write_json
+from ..data.records import Task
+from ..data.runrecords import Candidate, InstanceRejection, TaskRecord
+from ..data.store import RunStore
+from ..models.client import LLM, Stream
+from ..models.types import Completion
 from .alpaca import AlpacaPrompts
 from .bootstrap import Bootstrap, SelfInstructPrompts
 from .classify import classify_request, parse_answer

@@ -14,8 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
-from ..records import Instance, Task
+from ..core.errors import InputError
+from ..data.records import Instance, Task
 
 PACKAGED_SEEDS = Path(__file__).parent / "data" / "seed_tasks.jsonl"
 

@@ -9,16 +9,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .. import ui
-from ..errors import InputError
-from ..store import atomic_write
+from ..core import ui
+from ..core.errors import InputError
+from ..core.io import atomic_write
 
 
 def local_model_dir(spec: str, command: str) -> Path:
     """The local model dir training starts from (``embedded`` or ``hf:DIR``); an InputError
     naming ``command`` for any other spec (a server cannot be trained here)."""
-    from ..backends import parse_spec
-    from ..backends.model_files import embedded_model_dir, resolve_model_dir
+    from ..models.backends import parse_spec
+    from ..models.backends.model_files import embedded_model_dir, resolve_model_dir
 
     kind, arg = parse_spec(spec)
     if kind == "embedded":
@@ -32,7 +32,7 @@ def set_threads() -> None:
     """Training set-up on CPU: torch threads (``INSTRUCTFORGE_THREADS`` or every core) and the allocator."""
     import torch
 
-    from ..backends.model_files import resolve_threads
+    from ..models.backends.model_files import resolve_threads
 
     torch.set_num_threads(resolve_threads())
     tune_allocator()
@@ -112,7 +112,7 @@ def trainable(
     the adapter of an adapter dir trained further (then no new LoRA config)."""
     from peft import LoraConfig
 
-    from ..backends.model_files import load_hf_model, resolve_adapter_base
+    from ..models.backends.model_files import load_hf_model, resolve_adapter_base
 
     model, tok = load_hf_model(base_dir, trainable=True)
     is_adapter = (base_dir / "adapter_config.json").is_file()

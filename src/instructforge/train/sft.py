@@ -25,10 +25,9 @@ from typing import Any, cast
 
 import yaml
 
-from ..config import as_dict, option, validate
-from ..errors import InputError
-from ..jsonl import iter_jsonl
-from ..store import atomic_write
+from ..core.errors import InputError
+from ..core.io import atomic_write, iter_jsonl
+from ..core.settings import as_dict, option, validate
 from .common import fix_adapter_base, local_model_dir, quiet_trainer, set_threads, trainable
 
 

@@ -1,0 +1,5 @@
+"""``python -m instructforge.cli``: the command line."""
+
+from .main import main
+
+main()

@@ -1,0 +1,43 @@
+"""``instructforge finetune``: TRL SFT + LoRA on exported data (a thin shell over ``api.train.finetune``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..core import ui
+from ..train.sft import SFTConfig
+from .settings import settings_command
+
+
+@click.command()
+@click.option(
+    "--data",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Exported data: alpaca JSON list, messages JSONL, prompt-completion JSONL or an hf dataset dir.",
+)
+@click.option("--model", default="embedded", show_default=True, help="Base model: embedded | hf:DIR.")
+@click.option(
+    "--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output dir (use as --model hf:DIR)."
+)
+@settings_command("finetune", cfg=SFTConfig)
+def finetune(data: Path, model: str, out_dir: Path, cfg: SFTConfig) -> None:
+    """Supervised fine-tuning on exported instruction data; the loss covers the answer only.
+
+    Example: instructforge finetune --data runs/demo/exports/alpaca.json --out models/demo-sft
+    """
+    from ..api.train import finetune as run_finetune
+
+    out = run_finetune(data, out=out_dir, model=model, config=cfg)
+    s = json.loads((out / "train_summary.json").read_text(encoding="utf-8"))
+    ui.show(
+        ui.table(
+            "finetune",
+            ["format", "examples", "steps", "first loss", "last loss", "seconds"],
+            [[s["format"], s["examples"], s["steps"], s["first_loss"], s["last_loss"], s["train_seconds"]]],
+        )
+    )
+    click.echo(str(out))

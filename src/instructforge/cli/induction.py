@@ -1,0 +1,251 @@
+"""CLI of the Instruction Induction area: ``induce`` and ``induction evaluate|score``.
+
+Thin shells over ``instructforge.api.induction`` (Honovich et al. 2023; the search follows APE,
+Zhou et al. 2023). Settings come from the config dataclasses (``instructforge config show
+induce``); only the input/output paths are plain options here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from ..core import ui
+from ..core.errors import InputError
+from ..core.settings import file_source, option
+from ..induction.evaluate import EvalConfig
+from ..induction.induce import InduceConfig
+from ..induction.search import SearchConfig
+from ..models.client import Stats
+from ..models.modelconfig import ModelConfig
+from .common import print_llm_summary
+from .settings import SETTINGS_ATTR, settings_command
+
+
+@dataclasses.dataclass
+class InduceSearchConfig(SearchConfig):
+    """SearchConfig with the ``induce`` command's default: no search unless asked for."""
+
+    num_candidates: int = option(
+        1,
+        "> 1: APE-style search over this many sampled proposals, scored on held-out "
+        "demonstrations; 1: greedy induction",
+        min=1,
+        max=1000,
+        flag="--num-candidates",
+    )
+
+
+@dataclasses.dataclass
+class InduceCommandConfig(InduceConfig):
+    """Settings of ``instructforge induce``: the induction at the top level, the search under
+    ``search.`` (config.py cannot change a nested default, hence the subclass above)."""
+
+    search: InduceSearchConfig = option(default_factory=InduceSearchConfig, help="The search")
+
+    def split(self) -> tuple[InduceConfig, SearchConfig]:
+        base = {f.name: getattr(self, f.name) for f in dataclasses.fields(InduceConfig)}
+        return InduceConfig(**base), self.search
+
+
+def require_own_section(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Goes above ``@settings_command``. config.file_source reads a file whose top-level keys are
+    all command names as command sections: a command's own ``--config`` holding only
+    ``induce: {k: 3}`` (meant for ``induction evaluate``'s nested ``induce.k``) is then read as
+    the ``induce`` command's section and silently sets nothing. That case is an error here."""
+    settings = getattr(func, SETTINGS_ATTR)
+    own = set(settings.specs) | settings.nested
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        path = kwargs.get("settings_config")
+        if path is not None:
+            from .main import known_commands
+
+            if file_source(path, settings.command, known_commands()) is None:
+                node = yaml.compose(Path(path).read_text(encoding="utf-8"))
+                keys = [k for k, _ in node.value] if isinstance(node, yaml.MappingNode) else []
+                mine = [k for k in keys if str(k.value) in own]
+                if mine:
+                    raise InputError.at(
+                        path,
+                        mine[0].start_mark.line + 1,
+                        (
+                            f"{mine[0].value!r} alone reads as the {mine[0].value!r} command's section, so the file "
+                            f"sets nothing for {settings.command!r}: add another setting, or write it under "
+                            f"`{': '.join(settings.command.split())}:`"
+                        ),
+                    )
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
+@click.command()
+@click.option(
+    "--demos",
+    "demos_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="JSONL of {input, output}, or a benchmark task file.",
+)
+@click.option(
+    "--as-seeds",
+    "seeds_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Dir of *.jsonl demonstration files: write one Self-Instruct seed task per file.",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Seed file to write (with --as-seeds; its settings go to NAME.config.yaml).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@settings_command("induce", cfg=InduceCommandConfig, model=ModelConfig)
+def induce(
+    demos_path: Path | None,
+    seeds_dir: Path | None,
+    out: Path | None,
+    as_json: bool,
+    cfg: InduceCommandConfig,
+    model: ModelConfig,
+) -> None:
+    """Induce the instruction behind input-output demonstrations.
+
+    Example: instructforge induce --demos demos.jsonl --model embedded
+    """
+    from ..api.induction import induce as api_induce
+    from ..api.induction import write_seed_tasks
+
+    config, search = cfg.split()
+    if (demos_path is None) == (seeds_dir is None):
+        raise InputError("give exactly one of --demos FILE or --as-seeds DIR")
+    if seeds_dir is not None:
+        if out is None:
+            raise InputError("--as-seeds needs --out FILE")
+        tasks, stats = write_seed_tasks(seeds_dir, out=out, model=model, config=config)
+        ui.show(
+            ui.table(
+                "seed tasks",
+                ["name", "instances", "classification", "instruction"],
+                [[t.name, len(t.instances), t.is_classification, t.instruction] for t in tasks],
+            )
+        )
+        click.echo(f"wrote {len(tasks)} seed tasks to {out}")
+        print_llm_summary(stats)
+        return
+    assert demos_path is not None
+    res = api_induce(demos_path, model=model, config=config, search=search)
+    if res.note:
+        ui.info(res.note)
+    text = res.instruction
+    if res.candidates is not None:
+        ui.show(
+            ui.table(
+                "candidates (held-out execution accuracy)",
+                ["instruction", "source", "n_eval", "accuracy", "chosen"],
+                [
+                    [r["instruction"], r["source"], r["n_eval"], r["accuracy"], "*" if r["chosen"] else ""]
+                    for r in res.candidates
+                ],
+            )
+        )
+        text = f"{res.instruction}\t(held-out execution accuracy {res.accuracy:.3f} on {res.n_eval})"
+    click.echo(json.dumps(res.as_dict(), ensure_ascii=False) if as_json else text)
+    if res.stats is not None:
+        print_llm_summary(res.stats)
+
+
+@click.group()
+def induction() -> None:
+    """Instruction Induction benchmark (Honovich et al. 2023): evaluate and score."""
+
+
+def _task_list(tasks: str | None) -> list[str] | None:
+    return [t.strip() for t in tasks.split(",") if t.strip()] if tasks else None
+
+
+@induction.command("evaluate")
+@click.option(
+    "--data",
+    "data_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Benchmark dir (raw/, annotations/, induction_input/).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Output dir: results.json, table.md, config.yaml.",
+)
+@click.option("--tasks", default=None, help="Comma-separated task names (default: every task in DIR/raw/execute).")
+@require_own_section
+@settings_command("induction evaluate", cfg=EvalConfig, model=ModelConfig)
+def evaluate_cmd(data_dir: Path, out_dir: Path, tasks: str | None, cfg: EvalConfig, model: ModelConfig) -> None:
+    """Induce, execute and score every task of the benchmark.
+
+    Example: instructforge induction evaluate --data ../shared/data/instruction-induction
+    --model embedded --out results/induction --tasks sum,antonyms --num-prompts 5 --max-test 20
+    """
+    from ..api.induction import evaluate_induction
+    from ..induction.evaluate import table_rows
+
+    results = evaluate_induction(data_dir, out=out_dir, tasks=_task_list(tasks), model=model, config=cfg)
+    cols, rows = table_rows(results)
+    ui.show(
+        ui.table(f"Instruction Induction: {results['model']}", cols, [[c.replace("**", "") for c in r] for r in rows])
+    )
+    o = results["overall"]
+    head = f"execution accuracy {100 * o['execution_accuracy']:.1f}%"
+    if o["percent_of_human"] is not None:
+        head += f" = {o['percent_of_human']:.1f}% of human ({100 * o['human_execution_accuracy']:.1f}%)"
+    if o["bertscore"] is not None:
+        head += f"; BERTScore {o['bertscore']:.3f}"
+    click.echo(f"{head}; wrote {out_dir / 'results.json'}")
+    s = results["model_stats"]
+    print_llm_summary(Stats(**{f.name: s[f.name] for f in dataclasses.fields(Stats) if f.name in s}))
+
+
+@induction.command("score")
+@click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path))
+@click.option("--task", required=True, help="Task name (a file in DATA/raw/execute).")
+@click.option(
+    "--predictions",
+    "pred_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help='JSONL {"id", "prediction"}; ids are raw/execute example keys ("7"; cause_and_effect: "7:ab", "7:ba").',
+)
+@click.option("--task-table", default=None, type=click.Path(path_type=Path), help="Extra task_table.json rows.")
+@click.option("--json", "as_json", is_flag=True, help='Print exactly one JSON object {"task", "n", "accuracy"}.')
+def score_cmd(data_dir: Path, task: str, pred_path: Path, task_table: Path | None, as_json: bool) -> None:
+    """Score given predictions with the task's execution-accuracy metric (no model).
+
+    Example: instructforge induction score --data ../shared/data/instruction-induction --task sum --predictions preds.jsonl --json
+    """
+    from ..api.induction import score_induction
+
+    r = score_induction(data_dir, task=task, predictions=pred_path, task_table=task_table)
+    if as_json:
+        click.echo(json.dumps({"task": task, "n": r["n"], "accuracy": r["accuracy"]}))
+        return
+    ui.show(
+        ui.table(
+            f"{task} ({r['metric']})",
+            ["n", "correct", "accuracy", "missing ids"],
+            [[r["n"], round(r["correct"], 4), round(r["accuracy"], 4), r["missing"]]],
+        )
+    )
+    click.echo(f"{task}: accuracy {r['accuracy']:.4f} on {r['n']} predictions ({r['metric']})")

@@ -1,0 +1,52 @@
+"""``instructforge refine``: the REFINE-AF RL stage (a thin shell over ``api.train.refine``).
+
+``--model`` is the policy (embedded or hf:DIR, trained in-process); the other ModelConfig flags
+(``--base-url``, ``--concurrency``, ``--batch-size``, ``--no-cache`` ...) are the judge's client
+options.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import click
+
+from ..core import ui
+from ..feedback.factory import build_scorers
+from ..models.modelconfig import ModelConfig
+from ..train.refine_config import RefineConfig
+from .settings import settings_command
+
+__all__ = ["build_scorers", "refine"]  # build_scorers: benchmarks/rl_step.py builds its judge with it
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output dir (adapter, logs, checkpoints)."
+)
+@click.option("--resume", is_flag=True, help="Continue from the latest checkpoint in --out.")
+@settings_command("refine", cfg=RefineConfig, model=ModelConfig)
+def refine(run_dir: Path, out_dir: Path, resume: bool, cfg: RefineConfig, model: ModelConfig) -> None:
+    """Train the instance writer of RUN_DIR's instructions with RL from automated feedback.
+
+    --model is the policy (embedded | hf:DIR; a LoRA adapter is trained on it); the client
+    flags (--base-url, --concurrency, --batch-size, --no-cache ...) apply to the judge.
+
+    Example: instructforge refine runs/demo --model embedded --out runs/demo-refined --steps 20
+    """
+    from ..api.train import refine as run_refine
+
+    judge_options = {k: v for k, v in dataclasses.asdict(model).items() if k != "model"}
+    out = run_refine(run_dir, out=out_dir, model=model.model, config=cfg, resume=resume, **judge_options)
+    summary = json.loads((out / "refine_summary.json").read_text(encoding="utf-8"))
+    ui.show(
+        ui.table(
+            "refine",
+            ["steps", "seconds", "final reward", "Rew source"],
+            [[summary["steps"], summary["train_seconds"], summary["final_reward"], summary["reward_model_source"]]],
+        )
+    )
+    click.echo(str(out))
