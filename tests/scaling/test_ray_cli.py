@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from instructforge.executors import reaper
+from instructforge.models.executors import reaper
 
 pytest.importorskip("ray")
 _spec = importlib.util.spec_from_file_location(

@@ -114,7 +114,7 @@ time.sleep(600)
 )
 DRIVER_RENAMED = """
 import os, subprocess, sys, time
-from instructforge.executors.ray import _Reaper
+from instructforge.models.executors.ray import _Reaper
 r = _Reaper(); r.start()
 late = subprocess.Popen([sys.executable, "-c", sys.argv[1]], start_new_session=True)
 parent = subprocess.Popen([sys.executable, "-c", sys.argv[2], sys.argv[3]], stdout=subprocess.PIPE, text=True)
