@@ -121,12 +121,14 @@ def parse_instances(text: str, is_classification: bool) -> list[Instance]:
 @dataclass(frozen=True)
 class InstanceTask:
     """Write up to ``max_instances`` instances of ``instruction`` (output-first when it is a
-    classification task). ``demos``: demonstrations per style in the prompt (None: all)."""
+    classification task). ``demos``: demonstrations per style in the prompt (None: all).
+    ``seed``: with the instruction, the seed of the cap's random sample (GenerateConfig.seed)."""
 
     instruction: str
     is_classification: bool
     max_instances: int = 5
     demos: int | None = None
+    seed: int = 0
 
     def prompt(self) -> str:
         shown = None
@@ -156,19 +158,23 @@ class InstanceTask:
     def parse(self, text: str) -> list[Instance]:
         return parse_instances(text, self.is_classification)
 
-    def filter(self, raw: list[Instance]) -> tuple[list[Instance], list[tuple[Instance, Rejection]], Rejection | None]:
-        """The step-4 filters: (kept, dropped with their reasons, a rejection of the whole task)."""
-        return filter_instances(raw, self.max_instances)
+    def filter(
+        self, raw: list[Instance], cut: bool = False
+    ) -> tuple[list[Instance], list[tuple[Instance, Rejection]], Rejection | None]:
+        """The step-4 filters: (kept, dropped with their reasons, a rejection of the whole task).
+        ``cut``: the answer stopped at the length limit, so its last instance is dropped."""
+        # Seeded by the instruction too, so every task draws its own sample, the same on resume.
+        return filter_instances(raw, self.max_instances, f"{self.seed}\x00{self.instruction}", cut)
 
     def instances(self, text: str) -> list[Instance]:
         """What the instance stage would keep of this answer."""
         kept, _, task_rejection = self.filter(self.parse(self.cut(text)))
         return [] if task_rejection is not None else kept
 
-    def record(self, key: str, raw: list[Instance]) -> tuple[TaskRecord, list[InstanceRejection]]:
+    def record(self, key: str, raw: list[Instance], cut: bool = False) -> tuple[TaskRecord, list[InstanceRejection]]:
         """The task record after the step-4 filters (accepted, or rejected as a whole) and the
-        instances the filters dropped."""
-        kept, dropped, task_rej = self.filter(raw)
+        instances the filters dropped (``cut``: the answer hit the length limit)."""
+        kept, dropped, task_rej = self.filter(raw, cut)
         task = TaskRecord(
             key,
             self.instruction,
@@ -185,12 +191,13 @@ class InstanceTask:
         return task, rejections
 
     def answer_record(self, key: str, comp: Completion) -> tuple[TaskRecord, list[InstanceRejection]]:
-        """``record`` of a model's answer; a request the server refused rejects the task."""
+        """``record`` of a model's answer; a request the server refused rejects the task. An
+        answer that stopped at the length limit loses its last, likely incomplete, instance."""
         if not comp.ok:
             return TaskRecord(
                 key, self.instruction, False, [], self.is_classification, "request_error", (comp.error or "")[:300]
             ), []
-        return self.record(key, self.parse(comp.text))
+        return self.record(key, self.parse(comp.text), cut=comp.finish_reason == "length")
 
     @staticmethod
     def reward(feedback: Sequence[Mapping[str, float]], unparseable: float) -> tuple[float, dict[str, float]]:
