@@ -13,7 +13,7 @@ from instructforge.records import Instance, Task
 from instructforge.selfinstruct.alpaca import render_alpaca_prompt
 from instructforge.selfinstruct.bootstrap import render_bootstrap_prompt
 from instructforge.selfinstruct.classify import classify_prompt
-from instructforge.selfinstruct.export import encode
+from instructforge.selfinstruct.export import finetuning_pairs
 from instructforge.selfinstruct.instances import instance_prompt
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -82,5 +82,5 @@ def test_encoding_templates_golden():
         {"instruction": f"Instruction number {i}.", "input": "some input" if i % 2 else "", "output": "out"}
         for i in range(8)
     ]
-    text = "\n-----\n".join(e["prompt"] + e["completion"] for e in map(encode, recs))
+    text = "\n-----\n".join(e["prompt"] + e["completion"] for e in finetuning_pairs(recs, seed=0))
     check("encodings.txt", text)

@@ -4,6 +4,8 @@ on the behaviour before issue 22 and pins the reference behaviour."""
 
 from __future__ import annotations
 
+import json
+
 from instructforge.records import Completion, Instance
 from instructforge.selfinstruct.classify import classify_request, parse_answer
 from instructforge.selfinstruct.config import GenerateConfig
@@ -107,3 +109,60 @@ def test_truncated_policy_default_is_the_papers_code():
     assert GenerateConfig().truncated_policy == "response"
     assert "response: drop every item of a length-cut answer (the paper's code" in f.metadata["help"]
     assert "Alpaca" in f.metadata["help"]
+
+
+# -- item 4: step 5, the fine-tuning encoding --------------------------------------------------
+
+
+def _recs(
+    n: int, inp: str = "Sentence: the cat sat\n\non the mat", instruction: str = "Fix the sentence."
+) -> list[dict]:
+    return [{"instruction": f"{instruction} ({i})", "input": inp, "output": f"out {i}"} for i in range(n)]
+
+
+def test_step5_draws_a_template_per_instance_seeded():
+    from instructforge.selfinstruct.export import encoding_templates, finetuning_pairs
+
+    with_input, _ = encoding_templates()
+    pairs = finetuning_pairs(_recs(200), seed=3)
+    assert pairs == finetuning_pairs(_recs(200), seed=3) and pairs != finetuning_pairs(_recs(200), seed=4)
+    # every with-input template gets used: the choice is random per instance, not one format
+    shapes = {p["prompt"].replace(p["prompt"].split("\n")[0], "") for p in pairs}
+    assert len(shapes) >= len(with_input)
+
+
+def test_step5_strips_a_single_field_label_half_the_time_and_collapses_blank_lines():
+    from instructforge.selfinstruct.export import finetuning_pairs
+
+    pairs = finetuning_pairs(_recs(400), seed=0)
+    stripped = [p for p in pairs if "Sentence:" not in p["prompt"]]
+    assert 150 < len(stripped) < 250  # about half
+    assert all("the cat sat\non the mat" in p["prompt"] for p in stripped)
+    assert all("the cat sat\n\non the mat" in p["prompt"] for p in pairs if p not in stripped)
+    # several fields: nothing is stripped
+    multi = finetuning_pairs(_recs(60, "Document: A.\nClaim: B."), seed=0)
+    assert all("Document: A." in p["prompt"] and "Claim: B." in p["prompt"] for p in multi)
+
+
+def test_step5_removes_repeated_pairs_and_the_export_uses_it(tmp_path):
+    from instructforge.selfinstruct.export import encoding_templates, finetuning_pairs, write_records
+
+    _, without = encoding_templates()
+    same = [{"instruction": "Write a haiku.", "input": "", "output": "Moon on the water."}] * 50
+    pairs = finetuning_pairs(same, seed=0)
+    assert len(pairs) == len({(p["prompt"], p["completion"]) for p in pairs}) <= len(without)
+    out = tmp_path / "pc.jsonl"
+    assert write_records(same, "prompt-completion", out, seed=0) == len(pairs)
+    assert [json.loads(line) for line in out.read_text().splitlines()] == pairs
+
+
+def test_sft_trains_on_the_step5_encoding_by_default():
+    from instructforge.train.sft import SFTConfig, to_trl
+
+    assert SFTConfig().encoding == "varied"
+    rows = _recs(40)
+    varied = to_trl(rows, "raw", "varied", seed=0)
+    fixed = to_trl(rows, "raw", "fixed")
+    assert fixed[0]["prompt"] == rows[0]["instruction"] + "\n\n" + rows[0]["input"]
+    assert len({r["prompt"].split("\n")[-2] for r in varied}) > 1  # several templates
+    assert {r["completion"] for r in varied} == {r["output"] for r in rows}
