@@ -22,7 +22,8 @@ DEMOS = (
     {
         "style": "input_first",
         "instruction": "Put the words in alphabetical order.",
-        "examples": [{"input": "pear apple fig", "output": "apple fig pear"}, {"input": "b a", "output": "a b"}],
+        # a task-specific field name, and one input written without any (shown as "Input:")
+        "examples": [{"input": "Words: pear apple fig", "output": "apple fig pear"}, {"input": "b a", "output": "a b"}],
     },
     {
         "style": "input_first",
@@ -32,7 +33,10 @@ DEMOS = (
     {
         "style": "output_first",
         "instruction": "Does the sentence end with a question mark?",
-        "examples": [{"input": "Where is it?", "output": "Yes"}, {"input": "Here it is.", "output": "No"}],
+        "examples": [
+            {"input": "Sentence: Where is it?", "output": "Yes"},
+            {"input": "Sentence: Here it is.", "output": "No"},
+        ],
     },
     {"style": "output_first", "instruction": "Name the primary colours.", "examples": [{"input": "", "output": "red"}]},
 )

@@ -166,3 +166,26 @@ def test_sft_trains_on_the_step5_encoding_by_default():
     assert fixed[0]["prompt"] == rows[0]["instruction"] + "\n\n" + rows[0]["input"]
     assert len({r["prompt"].split("\n")[-2] for r in varied}) > 1  # several templates
     assert {r["completion"] for r in varied} == {r["output"] for r in rows}
+
+
+# -- item 7: instance demonstrations -----------------------------------------------------------
+
+
+def test_demonstration_counts_and_field_names_match_the_reference_prompts():
+    from instructforge.selfinstruct.instances import instance_prompt, load_demos
+
+    demos = load_demos()
+    styles = [d["style"] for d in demos]
+    # the paper's templates/instance_gen_template.py: 11 input-first tasks, 16 output-first
+    assert styles.count("input_first") == 11 and styles.count("output_first") == 16
+    fields = set()
+    for d in demos:
+        for ex in d["examples"]:
+            if ex["input"].strip():
+                label = ex["input"].split(":", 1)[0]
+                assert label[:1].isupper() and len(label.split()) <= 3 and label != "Input", ex["input"]
+                fields.add(label)
+    assert len(fields) >= 15 and {"Paragraph", "Sentence", "Code"} <= fields
+    gen, clf = instance_prompt("Summarize the text.", False), instance_prompt("Is it spam?", True)
+    assert "\nParagraph: " in gen and "\nInput: " not in gen and "\nReview: " in clf and "\nInput: " not in clf
+    assert any(not ex["input"] for d in demos if d["style"] == "output_first" for ex in d["examples"])

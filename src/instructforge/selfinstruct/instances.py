@@ -51,12 +51,27 @@ def load_demos(path: Path = DEMOS_FILE) -> tuple[Demo, ...]:
     return tuple(out)
 
 
+_FIELD = re.compile(r"^[A-Za-z][A-Za-z' ]{0,40}:")
+
+
+def _field(text: str) -> str:
+    """A demonstration input with its task-specific field name ("Paragraph: ...", "List: ...",
+    as the paper's demonstrations show them); a demonstration written without one gets "Input:"."""
+    return text if _FIELD.match(text) else f"Input: {text}"
+
+
 def _render_input_first(demo: Demo) -> str:
     blocks = [render(__package__, "instance_demo_task", instruction=demo["instruction"])]
     for k, ex in enumerate(demo["examples"], 1):
         if ex.get("input", "").strip():
             blocks.append(
-                render(__package__, "instance_example_input_first", number=k, input=ex["input"], output=ex["output"])
+                render(
+                    __package__,
+                    "instance_example_input_first",
+                    number=k,
+                    input=_field(ex["input"]),
+                    output=ex["output"],
+                )
             )
         else:
             blocks.append(render(__package__, "instance_example_no_input", number=k, output=ex["output"]))
@@ -67,7 +82,9 @@ def _render_output_first(demo: Demo) -> str:
     blocks = [render(__package__, "instance_demo_task", instruction=demo["instruction"])]
     for ex in demo["examples"]:
         if ex.get("input", "").strip():
-            blocks.append(render(__package__, "instance_example_output_first", label=ex["output"], input=ex["input"]))
+            blocks.append(
+                render(__package__, "instance_example_output_first", label=ex["output"], input=_field(ex["input"]))
+            )
         else:
             blocks.append(render(__package__, "instance_example_label_only", label=ex["output"]))
     return "\n".join(blocks)
