@@ -65,7 +65,8 @@ RULES = [
     {"regex": r"\nIs it classification\?$", "response": " No"},
     {
         "regex": r"Task: Write a haiku about the sea and the moon\.\n$",
-        "response": "Example 1\nOutput: A\nExample 2\nOutput: B",
+        # one non-empty input with two outputs: the task is rejected (an empty input would not be)
+        "response": "Example 1\nInput: the tide\nOutput: A\nExample 2\nInput: the tide\nOutput: B",
     },
     {"regex": r"Task: Give three tips for a job interview today\.\n$", "response": "Example 1\nInput: tips\nOutput: "},
     {

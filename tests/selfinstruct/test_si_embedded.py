@@ -14,9 +14,10 @@ from si_helpers import records, run_cli
 def test_generate_embedded_end_to_end(tmp_path, isolated_cache):
     cfg = tmp_path / "small.yaml"
     # Short answers to fit the time budget; with 64 tokens most lists are cut, so keep the
-    # items before the cut (the paper's code) instead of dropping whole answers.
+    # items before the cut (Alpaca's code) instead of dropping whole answers. A cut instance
+    # answer loses its last instance (the paper's code): 96 tokens leave room for one before it.
     cfg.write_text(
-        "bootstrap_max_tokens: 64\ninstance_max_tokens: 48\npool_lag: 2\n"
+        "bootstrap_max_tokens: 64\ninstance_max_tokens: 96\npool_lag: 2\n"
         "max_empty_prompts: 6\ntruncated_policy: last_item\n"
     )
     out = tmp_path / "run"

@@ -13,7 +13,7 @@ from instructforge.data.records import Instance, Task
 from instructforge.selfinstruct.alpaca import render_alpaca_prompt
 from instructforge.selfinstruct.bootstrap import render_bootstrap_prompt
 from instructforge.selfinstruct.classify import classify_prompt
-from instructforge.selfinstruct.export import encode
+from instructforge.selfinstruct.export import finetuning_pairs
 from instructforge.selfinstruct.instances import instance_prompt
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -22,7 +22,8 @@ DEMOS = (
     {
         "style": "input_first",
         "instruction": "Put the words in alphabetical order.",
-        "examples": [{"input": "pear apple fig", "output": "apple fig pear"}, {"input": "b a", "output": "a b"}],
+        # a task-specific field name, and one input written without any (shown as "Input:")
+        "examples": [{"input": "Words: pear apple fig", "output": "apple fig pear"}, {"input": "b a", "output": "a b"}],
     },
     {
         "style": "input_first",
@@ -32,7 +33,10 @@ DEMOS = (
     {
         "style": "output_first",
         "instruction": "Does the sentence end with a question mark?",
-        "examples": [{"input": "Where is it?", "output": "Yes"}, {"input": "Here it is.", "output": "No"}],
+        "examples": [
+            {"input": "Sentence: Where is it?", "output": "Yes"},
+            {"input": "Sentence: Here it is.", "output": "No"},
+        ],
     },
     {"style": "output_first", "instruction": "Name the primary colours.", "examples": [{"input": "", "output": "red"}]},
 )
@@ -82,5 +86,5 @@ def test_encoding_templates_golden():
         {"instruction": f"Instruction number {i}.", "input": "some input" if i % 2 else "", "output": "out"}
         for i in range(8)
     ]
-    text = "\n-----\n".join(e["prompt"] + e["completion"] for e in map(encode, recs))
+    text = "\n-----\n".join(e["prompt"] + e["completion"] for e in finetuning_pairs(recs, seed=0))
     check("encodings.txt", text)

@@ -183,13 +183,29 @@ def load_predictions(path: Path, tasks: Sequence[SuperNITask]) -> dict[str, str]
 # ---------------------------------------------------------------- prompting
 
 
+def _period(text: str) -> str:
+    """Tk-Instruct's encoding (ni_collator.py) ends a definition, an input or an example's output
+    with a period when it has no final punctuation."""
+    return text if text[-1:] in _PUNCT else text + "."
+
+
 def render_prompt(task: SuperNITask, inst: SuperNIInstance, num_pos_examples: int = 0) -> str:
     examples = "".join(
-        render(__package__, "superni_example", number=k + 1, input=e["input"].strip(), output=e["output"].strip())
+        render(
+            __package__,
+            "superni_example",
+            number=k + 1,
+            input=_period(e["input"].strip()),
+            output=_period(e["output"].strip()),
+        )
         for k, e in enumerate(task.positive_examples[:num_pos_examples])
     )
     return render(
-        __package__, "superni_prompt", definition=task.definition, examples=examples, input=inst.input.strip()
+        __package__,
+        "superni_prompt",
+        definition=_period(task.definition.strip()),
+        examples=examples,
+        input=_period(inst.input.strip()),
     )
 
 

@@ -5,7 +5,9 @@ output) triple, computed by ``feedback_components`` for both the RL reward and
 ``instructforge score``. The coefficients are *unconfirmed* (docs/methods.md: the
 InstructMining quality rule, negated); they are config values with these defaults. A completion that yields no
 parseable instance gets ``unparseable_penalty`` instead. The reward of a completion is the mean
-over the instances it wrote (at most ``max_triples``).
+over the instances it wrote (at most ``max_triples``). The rule was fitted to raw reward-model
+logits; ``reward_scale`` (default raw) can put the judge substitute of Rew on a logit scale or
+standardise every term over a batch (RESULTS.md: what each does on a real scoring run).
 
 The reward function is a plain function ``(completions, **columns) -> list[float]``, the form
 TRL's GRPO/RLOO trainers call; it also reports every component through TRL's ``log_metric``.
@@ -44,6 +46,16 @@ class RewardConfig:
         -1.0, "Reward of a completion with no parseable instance (below any value the rule gives)"
     )
     max_triples: int = option(5, "Instances scored per completion (Self-Instruct keeps at most 5 per task)", min=1)
+    reward_scale: str = option(
+        "raw",
+        "How the terms enter the rule. raw: as scored (the rule as published; with the judge "
+        "substitute Rew is a P(yes) in [0, 1] and moves the reward by at most w_reward_model); "
+        "logit: the judge substitute's P(yes) becomes log(p / (1 - p)), the logit scale of a "
+        "reward model such as oasst-rm-pythia-1.4b (a real reward model is left as it is); "
+        "standardize: every term is z-scored over the triples scored together (one RL reward "
+        "call, one score chunk) before the coefficients apply. DEVIATION unless raw",
+        choices=("raw", "logit", "standardize"),
+    )
 
     def __post_init__(self) -> None:
         validate(self)
@@ -61,6 +73,33 @@ def combine(rew: float, und: float, nat: float, coh: float, cfg: RewardConfig | 
     return (
         c.w_reward_model * rew + c.w_understandability * und + c.w_naturalness * nat + c.w_coherence * coh + c.intercept
     )
+
+
+_P_CLIP = 1e-4  # a P(yes) of exactly 0 or 1 has no logit: at most about +-9.2
+
+
+def scale_terms(values: dict[str, list[float]], rew_key: str, scale: str) -> dict[str, list[float]]:
+    """The rule's inputs under ``RewardConfig.reward_scale`` (``values``: term -> one score per
+    triple; ``rew_key``: ``reward_model`` or the judge substitute ``overall``).
+
+    >>> [round(x, 3) for x in scale_terms({"overall": [0.5, 0.9]}, "overall", "logit")["overall"]]
+    [0.0, 2.197]
+    >>> [round(x, 3) for x in scale_terms({"naturalness": [0.1, 0.3, 0.5]}, "overall", "standardize")["naturalness"]]
+    [-1.225, 0.0, 1.225]
+    """
+    if scale == "raw":
+        return values
+    out = dict(values)
+    if scale == "logit":
+        if rew_key == JUDGE_SUBSTITUTE and rew_key in values:
+            clipped = (min(max(p, _P_CLIP), 1 - _P_CLIP) for p in values[rew_key])
+            out[rew_key] = [math.log(p / (1 - p)) for p in clipped]
+        return out
+    for k, xs in values.items():
+        mean = sum(xs) / len(xs)
+        sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / len(xs))
+        out[k] = [0.0 if sd == 0 else (x - mean) / sd for x in xs]  # one triple, or all equal: 0
+    return out
 
 
 def feedback_components(
@@ -89,11 +128,12 @@ def feedback_components(
     missing = [d for d in (*DIMENSIONS, rew_key) if d not in scores]
     if missing:
         raise ValueError(f"the feedback scorers gave no {', '.join(missing)} score")
+    terms = scale_terms({d: list(scores[d]) for d in (rew_key, *DIMENSIONS)}, rew_key, c.reward_scale)
     out = []
     for j in range(len(triples)):
-        comp = {d: scores[d][j] for d in (rew_key, *DIMENSIONS)}
+        comp = {d: scores[d][j] for d in (rew_key, *DIMENSIONS)}  # as scored, whatever the scale
         comp["total"] = combine(
-            scores[rew_key][j], comp["understandability"], comp["naturalness"], comp["coherence"], c
+            terms[rew_key][j], terms["understandability"][j], terms["naturalness"][j], terms["coherence"][j], c
         )
         out.append(comp)
     return out

@@ -107,7 +107,7 @@ def curation_path(out: Path) -> Path:
 def export_curated(store: RunStore, fmt: str, out: Path, include_seeds: bool, cur: Curation) -> dict[str, Any]:
     """Write the curated export and its counts (``curation_path``); returns the counts.
     A run without scores is an InputError (exit 2) and nothing is written."""
-    from ..selfinstruct.export import export_records, write_records
+    from ..selfinstruct.export import export_records, run_seed, write_records
 
     scores = store.scores()
     if not scores:
@@ -117,7 +117,7 @@ def export_curated(store: RunStore, fmt: str, out: Path, include_seeds: bool, cu
         )
     rows = export_records(store, include_seeds)
     kept, removed = curate(rows, scores, cur)
-    n = write_records(kept, fmt, out)
+    n = write_records(kept, fmt, out, run_seed(store))
     meta = store.get_meta("score") or {}
     counts = {
         "run_dir": str(store.dir),

@@ -76,8 +76,9 @@ class GenerateConfig:
     )
     truncated_policy: str = option(
         "response",
-        "response: drop every item of a length-cut answer (docs/methods.md); "
-        "last_item: drop only its last item (the paper's code)",
+        "response: drop every item of a length-cut answer (the paper's code: post_process_gpt3_response "
+        "returns nothing for finish_reason length); last_item: drop only its last item (Alpaca's "
+        "generate_instruction.py)",
         choices=("response", "last_item"),
     )
     max_list_number: int = option(15, "Items numbered above this are ignored (the paper stops at 16)", min=1)
@@ -101,6 +102,16 @@ class GenerateConfig:
     alpaca_blacklist: bool = option(False, "Also reject Alpaca's additions (video, audio, music, flowchart, diagram)")
     # --- step 2: classification identification ---
     classify_max_tokens: int = option(3, "Classification answer max tokens (paper)", min=1)
+    classify_stop: list[str] = option(
+        default_factory=lambda: ["\n", "Task"],
+        help='Classification stop strings (the paper\'s code: a newline or "Task")',
+    )
+    classify_parse: str = option(
+        "strict",
+        'strict: yes only when the whole answer is "Yes", "yes" or "YES" (the paper\'s code); '
+        "first_word: yes when its first word is yes, whatever case or punctuation (lenient, for chat models)",
+        choices=("strict", "first_word"),
+    )
     # --- step 3: instances ---
     max_instances: int = option(5, "Instances kept per task (paper)", min=1)
     instance_temperature: float = option(0.0, "Instance generation temperature (paper: 0)", min=0, max=2)

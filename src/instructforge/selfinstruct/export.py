@@ -1,16 +1,22 @@
 """Export a run's accepted tasks (paper section 2.2, step 5: "Finetuning the LM").
 
 Formats: ``alpaca`` (a JSON list of instruction/input/output), ``messages`` (chat JSONL
-``{"messages": [...]}``), ``prompt-completion`` (JSONL ``{"prompt", "completion"}`` encoded with
-one of several templates, chosen per record by a hash so the choice is stable, as the paper
-varies its encoding templates), and ``hf`` (a ``datasets`` directory from ``save_to_disk``).
+``{"messages": [...]}``), ``prompt-completion`` (JSONL ``{"prompt", "completion"}``: step 5's
+encoding, ``finetuning_pairs``), and ``hf`` (a ``datasets`` directory from ``save_to_disk``).
 Every file is written atomically; the hf directory is built aside and renamed into place.
+
+Step 5 as the paper's code does it (prepare_for_finetuning.py), with instructforge's own
+templates (prompts/encoding_templates.txt): per instance, seeded, half the time the input loses
+a single leading field label ("Sentence: ...") and its blank lines; then a template is drawn at
+random (one with an input slot when the input is not empty); pairs whose prompt and completion
+both repeat an earlier pair are removed. SFT uses the same function (``SFTConfig.encoding``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+import random
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -57,13 +63,68 @@ def encoding_templates() -> tuple[list[Template], list[Template]]:
     return with_input, [t for t in all_t if "$input" not in t.template]
 
 
-def encode(rec: dict[str, Any], templates: tuple[list[Template], list[Template]] | None = None) -> dict[str, str]:
-    """Prompt/completion for one record; the template is picked by a hash of the record."""
+def encode(
+    rec: dict[str, Any],
+    templates: tuple[list[Template], list[Template]] | None = None,
+    rng: random.Random | None = None,
+) -> dict[str, str]:
+    """Prompt/completion for one record through a template drawn with ``rng`` (seed 0 if none)."""
     with_input, without = templates or encoding_templates()
-    choices = with_input if rec["input"].strip() else without
-    h = int(hashlib.sha256(f"{rec['instruction']}\x00{rec['input']}".encode()).hexdigest(), 16)
-    prompt = choices[h % len(choices)].substitute(instruction=rec["instruction"], input=rec["input"])
-    return {"prompt": prompt + "\n", "completion": rec["output"]}
+    inp = rec["input"].strip()
+    choices = with_input if inp else without
+    template = (rng or random.Random(0)).choice(choices)
+    prompt = template.substitute(instruction=rec["instruction"].strip(), input=inp)
+    return {"prompt": prompt + "\n", "completion": rec["output"].strip()}
+
+
+_LABEL = re.compile(r"^[ \t]*([A-Za-z][A-Za-z' ]{0,40}?)[ \t]*:", re.M)
+
+
+def strip_field_label(text: str) -> str:
+    """The input without its field label when it has exactly one, at its start.
+
+    The paper's code cuts before the first colon whenever one distinct ``word:`` occurs anywhere
+    ("The time is 10:30" loses "The time is 10:"); here only a label that starts the input and
+    is the only label at the start of any line is removed, so inputs of several fields keep
+    all of theirs.
+
+    >>> strip_field_label("Sentence: The cat sat.")
+    'The cat sat.'
+    >>> strip_field_label("Document: A.\nClaim: B.")
+    'Document: A.\nClaim: B.'
+    >>> strip_field_label("Meet at 10:30.")
+    'Meet at 10:30.'
+    """
+    labels = _LABEL.findall(text)
+    m = _LABEL.match(text)
+    if m is None or len(set(labels)) != 1:
+        return text
+    return text[m.end() :].strip()
+
+
+def finetuning_pairs(recs: list[dict[str, Any]], seed: int = 0) -> list[dict[str, str]]:
+    """Step 5's prompt/completion pairs of export records (or any instruction/input/output
+    rows), in record order: per record, with one ``random.Random(seed)`` drawn in order, half
+    the time the input loses a single leading field label (``strip_field_label``) and its blank
+    lines; then a template is drawn. A pair equal to an earlier one is removed."""
+    rng = random.Random(seed)
+    templates = encoding_templates()
+    out, seen = [], set()
+    for rec in recs:
+        inp = rec["input"].strip()
+        if rng.random() < 0.5:
+            inp = re.sub(r"\n\s*\n", "\n", strip_field_label(inp))
+        pair = encode({**rec, "input": inp}, templates, rng)
+        key = (pair["prompt"], pair["completion"])
+        if key not in seen:
+            seen.add(key)
+            out.append(pair)
+    return out
+
+
+def run_seed(store: RunStore) -> int:
+    """The seed of the run's generate config (0 if none): the seed of its step-5 encoding."""
+    return int((store.read_config().get("generate") or {}).get("seed") or 0)
 
 
 def to_messages(rec: dict[str, Any]) -> dict[str, Any]:
@@ -91,20 +152,23 @@ def hf_features() -> Any:
 
 
 def export_run(store: RunStore, fmt: str, out: Path, include_seeds: bool = False) -> int:
-    """Write ``out`` in ``fmt``; returns the number of records."""
-    return write_records(export_records(store, include_seeds), fmt, out)
+    """Write ``out`` in ``fmt``; returns the number of records written."""
+    return write_records(export_records(store, include_seeds), fmt, out, run_seed(store))
 
 
-def write_records(recs: list[dict[str, Any]], fmt: str, out: Path) -> int:
-    """Write export records (``export_records``, possibly curated) to ``out`` in ``fmt``."""
+def write_records(recs: list[dict[str, Any]], fmt: str, out: Path, seed: int = 0) -> int:
+    """Write export records (``export_records``, possibly curated) to ``out`` in ``fmt``;
+    returns the number written (prompt-completion: after removing repeated pairs). ``seed``:
+    of the prompt-completion encoding."""
     if fmt == "alpaca":
         data = [{k: r[k] for k in ("instruction", "input", "output")} for r in recs]
         atomic_write(out, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     elif fmt == "messages":
         atomic_write(out, _jsonl([to_messages(r) for r in recs]))
     elif fmt == "prompt-completion":
-        t = encoding_templates()
-        atomic_write(out, _jsonl([encode(r, t) for r in recs]))
+        pairs = finetuning_pairs(recs, seed)
+        atomic_write(out, _jsonl(pairs))
+        return len(pairs)
     elif fmt == "hf":
         from datasets import Dataset
 

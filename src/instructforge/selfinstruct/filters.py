@@ -5,11 +5,15 @@ pipeline records every Rejection (reason + detail) with the rejected candidate. 
 novelty filter needs the pool and lives in bootstrap.py (it uses ``novelty.NoveltyIndex``).
 
 Instance filters (step 4) work on one task's parsed instances and return the kept ones plus
-a Rejection per dropped instance, or a task-level Rejection (same input, different outputs).
+a Rejection per dropped instance, or a task-level Rejection (same non-empty input, different
+outputs). As in the paper's code (prepare_for_finetuning.py): the last instance of an answer cut
+at the length limit is dropped, a task with no input may have many outputs, and the cap keeps a
+random sample (seeded) rather than the first instances.
 """
 
 from __future__ import annotations
 
+import random
 import re
 import string
 from collections.abc import Callable
@@ -86,15 +90,22 @@ def check_instance(inst: Instance) -> Rejection | None:
 
 
 def filter_instances(
-    instances: list[Instance], max_instances: int
+    instances: list[Instance], max_instances: int, seed: int | str = 0, cut: bool = False
 ) -> tuple[list[Instance], list[tuple[Instance, Rejection]], Rejection | None]:
     """(kept, dropped with reasons, task-level rejection or None).
 
-    Order: per-instance rules, then exact duplicates, then the conflict check (the same input
-    with two different outputs rejects the whole task), then the cap of ``max_instances``.
+    Order: the last instance of an answer that stopped at the length limit (``cut``) is dropped
+    as ``length_cut``, being likely incomplete; then the per-instance rules, exact duplicates,
+    the conflict check (the same non-empty input with two different outputs rejects the whole
+    task; an empty input is skipped, so "write a poem" may have many poems), and the cap: a
+    random ``max_instances`` of the rest (``random.Random(seed)``; kept in answer order).
     """
     kept: list[Instance] = []
     dropped: list[tuple[Instance, Rejection]] = []
+    if cut and instances:
+        last = instances[-1]
+        dropped.append((last, Rejection("length_cut", "last instance of an answer cut at the length limit")))
+        instances = instances[:-1]
     seen: set[tuple[str, str]] = set()
     for inst in instances:
         inst = Instance(inst.input.strip(), inst.output.strip())
@@ -108,12 +119,17 @@ def filter_instances(
         kept.append(inst)
     outputs: dict[str, str] = {}
     for inst in kept:
+        if not inst.input:
+            continue
         if inst.input in outputs and outputs[inst.input] != inst.output:
             return [], dropped, Rejection("conflicting_outputs", f"input {inst.input[:60]!r} has two outputs")
         outputs[inst.input] = inst.output
-    for inst in kept[max_instances:]:
-        dropped.append((inst, Rejection("over_limit", f"more than {max_instances} instances")))
-    kept = kept[:max_instances]
+    if len(kept) > max_instances:
+        chosen = set(random.Random(seed).sample(range(len(kept)), max_instances))
+        for i, inst in enumerate(kept):
+            if i not in chosen:
+                dropped.append((inst, Rejection("over_limit", f"more than {max_instances} instances")))
+        kept = [inst for i, inst in enumerate(kept) if i in chosen]
     if not kept:
         return [], dropped, Rejection("no_instances", "no instance survived the filters")
     return kept, dropped, None

@@ -52,12 +52,27 @@ def load_demos(path: Path = DEMOS_FILE) -> tuple[Demo, ...]:
     return tuple(out)
 
 
+_FIELD = re.compile(r"^[A-Za-z][A-Za-z' ]{0,40}:")
+
+
+def _field(text: str) -> str:
+    """A demonstration input with its task-specific field name ("Paragraph: ...", "List: ...",
+    as the paper's demonstrations show them); a demonstration written without one gets "Input:"."""
+    return text if _FIELD.match(text) else f"Input: {text}"
+
+
 def _render_input_first(demo: Demo) -> str:
     blocks = [render(__package__, "instance_demo_task", instruction=demo["instruction"])]
     for k, ex in enumerate(demo["examples"], 1):
         if ex.get("input", "").strip():
             blocks.append(
-                render(__package__, "instance_example_input_first", number=k, input=ex["input"], output=ex["output"])
+                render(
+                    __package__,
+                    "instance_example_input_first",
+                    number=k,
+                    input=_field(ex["input"]),
+                    output=ex["output"],
+                )
             )
         else:
             blocks.append(render(__package__, "instance_example_no_input", number=k, output=ex["output"]))
@@ -68,7 +83,9 @@ def _render_output_first(demo: Demo) -> str:
     blocks = [render(__package__, "instance_demo_task", instruction=demo["instruction"])]
     for ex in demo["examples"]:
         if ex.get("input", "").strip():
-            blocks.append(render(__package__, "instance_example_output_first", label=ex["output"], input=ex["input"]))
+            blocks.append(
+                render(__package__, "instance_example_output_first", label=ex["output"], input=_field(ex["input"]))
+            )
         else:
             blocks.append(render(__package__, "instance_example_label_only", label=ex["output"]))
     return "\n".join(blocks)
@@ -122,12 +139,14 @@ def parse_instances(text: str, is_classification: bool) -> list[Instance]:
 @dataclass(frozen=True)
 class InstanceTask:
     """Write up to ``max_instances`` instances of ``instruction`` (output-first when it is a
-    classification task). ``demos``: demonstrations per style in the prompt (None: all)."""
+    classification task). ``demos``: demonstrations per style in the prompt (None: all).
+    ``seed``: with the instruction, the seed of the cap's random sample (GenerateConfig.seed)."""
 
     instruction: str
     is_classification: bool
     max_instances: int = 5
     demos: int | None = None
+    seed: int = 0
 
     def prompt(self) -> str:
         shown = None
@@ -157,19 +176,23 @@ class InstanceTask:
     def parse(self, text: str) -> list[Instance]:
         return parse_instances(text, self.is_classification)
 
-    def filter(self, raw: list[Instance]) -> tuple[list[Instance], list[tuple[Instance, Rejection]], Rejection | None]:
-        """The step-4 filters: (kept, dropped with their reasons, a rejection of the whole task)."""
-        return filter_instances(raw, self.max_instances)
+    def filter(
+        self, raw: list[Instance], cut: bool = False
+    ) -> tuple[list[Instance], list[tuple[Instance, Rejection]], Rejection | None]:
+        """The step-4 filters: (kept, dropped with their reasons, a rejection of the whole task).
+        ``cut``: the answer stopped at the length limit, so its last instance is dropped."""
+        # Seeded by the instruction too, so every task draws its own sample, the same on resume.
+        return filter_instances(raw, self.max_instances, f"{self.seed}\x00{self.instruction}", cut)
 
     def instances(self, text: str) -> list[Instance]:
         """What the instance stage would keep of this answer."""
         kept, _, task_rejection = self.filter(self.parse(self.cut(text)))
         return [] if task_rejection is not None else kept
 
-    def record(self, key: str, raw: list[Instance]) -> tuple[TaskRecord, list[InstanceRejection]]:
+    def record(self, key: str, raw: list[Instance], cut: bool = False) -> tuple[TaskRecord, list[InstanceRejection]]:
         """The task record after the step-4 filters (accepted, or rejected as a whole) and the
-        instances the filters dropped."""
-        kept, dropped, task_rej = self.filter(raw)
+        instances the filters dropped (``cut``: the answer hit the length limit)."""
+        kept, dropped, task_rej = self.filter(raw, cut)
         task = TaskRecord(
             key,
             self.instruction,
@@ -186,12 +209,13 @@ class InstanceTask:
         return task, rejections
 
     def answer_record(self, key: str, comp: Completion) -> tuple[TaskRecord, list[InstanceRejection]]:
-        """``record`` of a model's answer; a request the server refused rejects the task."""
+        """``record`` of a model's answer; a request the server refused rejects the task. An
+        answer that stopped at the length limit loses its last, likely incomplete, instance."""
         if not comp.ok:
             return TaskRecord(
                 key, self.instruction, False, [], self.is_classification, "request_error", (comp.error or "")[:300]
             ), []
-        return self.record(key, self.parse(comp.text))
+        return self.record(key, self.parse(comp.text), cut=comp.finish_reason == "length")
 
     @staticmethod
     def reward(feedback: Sequence[Mapping[str, float]], unparseable: float) -> tuple[float, dict[str, float]]:

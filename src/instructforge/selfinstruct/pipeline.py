@@ -140,7 +140,7 @@ class GenerateFlow:
             s.submit(self._task(c, c.is_classification).request(self.cfg), ("instances", c), PRIORITY["instances"])
 
     def _task(self, c: Candidate, is_classification: bool) -> InstanceTask:
-        return InstanceTask(c.instruction, is_classification, self.cfg.max_instances)
+        return InstanceTask(c.instruction, is_classification, self.cfg.max_instances, seed=self.cfg.seed)
 
     def _speculate(self, s: Stream) -> None:
         """At the end of a run nothing new is found and slots would idle while the last tasks
@@ -180,7 +180,8 @@ class GenerateFlow:
             if not comp.ok:  # refused by the server: the task is rejected, counted, not retried
                 self._add_task(*self._task(c, False).answer_record(c.key, comp))
                 return
-            c.is_classification, c.classify_answer = parse_answer(comp.text), comp.text.strip()
+            c.is_classification = parse_answer(comp.text, self.cfg.classify_parse)
+            c.classify_answer = comp.text.strip()
             self.replaces.append(c)
             if c.is_classification or spec == "none":
                 self._next_step(s, c)

@@ -9,9 +9,12 @@ the ones ``instructforge export`` writes:
 - ``prompt-completion``: JSONL ``{"prompt", "completion"}`` (strings);
 - ``hf``: a ``datasets`` dir saved by ``export --format hf`` (alpaca columns).
 
-With ``template: chat`` (default) every example goes through the model's chat template as a
-user/assistant turn, the way instructforge later queries the model; ``raw`` trains on the plain
-prompt and completion text. The out dir holds the LoRA adapter (or, with ``merge``, full
+With ``encoding: varied`` (default) instruction/input/output rows are first encoded as
+Self-Instruct's step 5 does (templates drawn per example; the export's prompt-completion
+format), ``fixed`` joins instruction and input with a blank line. With ``template: chat``
+(default) every example goes through the model's chat template as a user/assistant turn, the
+way instructforge later queries the model; ``raw`` trains on the plain prompt and completion
+text. The out dir holds the LoRA adapter (or, with ``merge``, full
 weights) + tokenizer, so ``--model hf:DIR`` works everywhere.
 """
 
@@ -50,6 +53,15 @@ class SFTConfig:
         "chat",
         "chat: train through the chat template; raw: plain prompt + completion text",
         choices=("chat", "raw"),
+        flag=True,
+    )
+    encoding: str = option(
+        "varied",
+        "Instruction/input/output rows (alpaca, hf): varied = Self-Instruct step 5 (a template drawn "
+        "per example, seeded by seed; half the inputs lose a single field label; repeats removed; "
+        "selfinstruct.export.finetuning_pairs); fixed = instruction, blank line, input. "
+        "messages and prompt-completion files are used as they are",
+        choices=("varied", "fixed"),
         flag=True,
     )
     lora_r: int = option(16, "LoRA rank", min=1, flag=True)
@@ -178,8 +190,14 @@ def _nonempty(rows: list[dict[str, Any]], path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def to_trl(rows: list[dict[str, Any]], template: str) -> list[dict[str, Any]]:
-    """TRL prompt-completion records (conversational for ``chat``), so the loss covers the answer only."""
+def to_trl(rows: list[dict[str, Any]], template: str, encoding: str = "fixed", seed: int = 0) -> list[dict[str, Any]]:
+    """TRL prompt-completion records (conversational for ``chat``), so the loss covers the answer only.
+    ``encoding`` ``varied``: instruction/input/output rows go through Self-Instruct's step-5
+    encoding first (``finetuning_pairs`` with ``seed``), as the export's prompt-completion format."""
+    if encoding == "varied" and rows and "instruction" in rows[0]:
+        from ..selfinstruct.export import finetuning_pairs
+
+        rows = finetuning_pairs(rows, seed)
     out = []
     for r in rows:
         if "messages" in r:
@@ -206,7 +224,7 @@ def finetune(data: Path, out_dir: Path, *, model: str, cfg: SFTConfig) -> dict[s
     """Train; returns a summary (losses per step, seconds). Data is validated before any write."""
     fmt, rows = load_examples(data)
     base_dir = local_model_dir(model, "finetune")
-    examples = to_trl(rows, cfg.template)
+    examples = to_trl(rows, cfg.template, cfg.encoding, cfg.seed)
 
     set_threads()
     from datasets import Dataset
@@ -222,7 +240,7 @@ def finetune(data: Path, out_dir: Path, *, model: str, cfg: SFTConfig) -> dict[s
                 "stage": "finetune",
                 "data": str(data),
                 "format": fmt,
-                "examples": len(rows),
+                "examples": len(examples),
                 "model": model,
                 "base_dir": str(base_dir),
                 **as_dict(cfg),
@@ -285,7 +303,7 @@ def finetune(data: Path, out_dir: Path, *, model: str, cfg: SFTConfig) -> dict[s
     tok.save_pretrained(str(out_dir))
     summary = {
         "format": fmt,
-        "examples": len(rows),
+        "examples": len(examples),
         "steps": trainer.state.global_step,
         "epochs": cfg.epochs,
         "train_seconds": round(seconds, 2),
