@@ -2,7 +2,7 @@
 ``RewardConfig.reward_scale`` does to the reward's agreement with the quality audit.
 
 Reads the ``scores.jsonl`` that ``instructforge score`` wrote and recombines the stored
-components (Rew, Und, Nat, Coh) through ``refine_af.reward.feedback_components`` under each
+components (Rew, Und, Nat, Coh) through ``feedback.reward.feedback_components`` under each
 ``reward_scale`` (raw, logit, standardize; all records as one batch), so the figures come from
 the same code as ``score`` and RL, without asking the judge again. Prints, per term, the range
 and standard deviation of ``coefficient * value``, and the Pearson / Spearman correlation of
@@ -22,8 +22,9 @@ import math
 import statistics as st
 from pathlib import Path
 
-from instructforge.refine_af.feedback import DIMENSIONS, Triple
-from instructforge.refine_af.reward import RewardConfig, feedback_components
+from instructforge.data.records import Triple
+from instructforge.feedback.reward import RewardConfig, feedback_components
+from instructforge.feedback.scorers import DIMENSIONS
 
 
 class Stored:

@@ -1,4 +1,4 @@
-"""Every prompt file of the package, rendered through the one loader (instructforge.prompts) with
+"""Every prompt file of the package, rendered through the one loader (instructforge.core.prompts) with
 fixed values, must match its golden copy in tests/golden/prompts/<package>/ byte for byte; and
 no prompt file may use the ``{name}`` placeholders of ``str.format``. The golden tests next to
 each stage render the same files through the stage's own code with realistic values.

@@ -8,9 +8,9 @@ import math
 
 import pytest
 
-from instructforge.errors import InputError
-from instructforge.refine_af.feedback import Triple
-from instructforge.refine_af.reward import RewardConfig, combine, feedback_components
+from instructforge.core.errors import InputError
+from instructforge.data.records import Triple
+from instructforge.feedback.reward import RewardConfig, combine, feedback_components
 
 # (overall = judge substitute of Rew, naturalness, coherence, understandability)
 ROWS = [

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 
-from instructforge.records import Completion, Instance
+from instructforge.data.records import Instance
+from instructforge.models.types import Completion
 from instructforge.selfinstruct.classify import classify_request, parse_answer
 from instructforge.selfinstruct.config import GenerateConfig
 from instructforge.selfinstruct.filters import filter_instances
