@@ -74,18 +74,20 @@ class Register:
         self.needle = f"{MARKER_VAR}={marker}\0".encode()
         self.exclude = exclude
         self.known: dict[int, str] = {}  # pid -> start time, of marked processes
-        self._looked: set[tuple[int, str]] = set()  # (pid, start) whose environ was read once
+        self._looked: set[tuple[int, str]] = set()  # (pid, start) of live processes already read
 
     def update(self) -> dict[int, tuple[str, int, str]]:
         """Read the process table; remember every new process that carries the marker. Returns
         the table (pid -> (state, parent, start))."""
         table = {pid: st for pid in _pids() if pid not in self.exclude and (st := _stat(pid)) is not None}
+        looked = set()
         for pid, (state, _, start) in table.items():
-            if (pid, start) in self._looked or state in ("Z", "X"):
+            if state in ("Z", "X"):
                 continue
-            self._looked.add((pid, start))
-            if _has_marker(pid, self.needle):
+            looked.add((pid, start))
+            if (pid, start) not in self._looked and _has_marker(pid, self.needle):
                 self.known[pid] = start
+        self._looked = looked  # only processes still alive: the set does not grow with the run
         return table
 
     def targets(self) -> list[int]:
