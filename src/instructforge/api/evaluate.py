@@ -18,7 +18,6 @@ and returns what the command prints::
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ import yaml
 
 from ..core import ui
 from ..core.errors import InputError
-from ..core.io import atomic_write, write_json
+from ..core.io import atomic_write, write_json, write_jsonl
 from ..core.settings import as_dict
 from ..evaluate.compare import CompareConfig
 from ..evaluate.superni import SuperNIConfig
@@ -42,10 +41,6 @@ __all__ = ["call_stats", "compare", "evaluate_superni", "evaluate_user_oriented"
 
 def _write_config(out: Path, cfg: dict[str, Any]) -> None:
     atomic_write(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
-
-
-def _jsonl(rows: list[dict[str, Any]]) -> str:
-    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
 
 
 def call_stats(d: dict[str, Any]) -> Any:
@@ -108,7 +103,7 @@ def evaluate_superni(
             "model": mcfg.public() if mcfg is not None else None,
         },
     )
-    atomic_write(out / "predictions.jsonl", _jsonl(rows))
+    write_jsonl(out / "predictions.jsonl", rows)
     write_json(out / "results.json", results)
     return results
 
@@ -173,7 +168,7 @@ def evaluate_user_oriented(
             "judge": jcfg.public(),
         },
     )
-    atomic_write(out / "ratings.jsonl", _jsonl(rows))
+    write_jsonl(out / "ratings.jsonl", rows)
     write_json(out / "results.json", results)
     return results
 
@@ -243,7 +238,7 @@ def _score_outputs(
         n = int(it.task_key[1:])  # `score --data` task keys are d<record number>
         return {"record": n, "line": lines[n - 1]}
 
-    atomic_write(out / "scores.jsonl", _jsonl([row(i, r, extra(i)) for i, r in pairs]))
+    write_jsonl(out / "scores.jsonl", [row(i, r, extra(i)) for i, r in pairs])
     summary = score_section(pairs, items, cfg.report_records)
     write_json(out / "summary.json", summary)
     return summary
@@ -268,10 +263,11 @@ def score(
     ``counts`` (``items``, ``stored``, ``scored``, ``failed``: instances the judge returned errors
     for, retried by the next call), the judge, the Rew source, the paths and the judge's ``calls``.
     """
+    from ..data.formats import read_triples
     from ..data.store import RunStore
     from ..feedback.scorers import reward_model_dir
     from ..models.backends import parse_spec
-    from ..quality.data import SOURCE_META, check_out_dir, import_data, read_data
+    from ..quality.data import SOURCE_META, check_out_dir, import_data
     from ..quality.scoring import build_scorer, current_scores, score_store, store_items
 
     cfg = config if config is not None else ScoreConfig()
@@ -293,7 +289,7 @@ def score(
     if data_path is not None:
         if out is None:
             raise InputError("score: data=FILE needs out=DIR")
-        fmt, recs = read_data(data_path)
+        fmt, recs = read_triples(data_path)
         store_dir = out_dir = Path(out)
         check_out_dir(out_dir, data_path)
     else:

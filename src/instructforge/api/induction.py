@@ -25,7 +25,7 @@ import yaml
 
 from ..core import ui
 from ..core.errors import InputError
-from ..core.io import atomic_write, write_json
+from ..core.io import atomic_write, write_json, write_jsonl
 from ..core.settings import as_dict
 from ..data.records import Task
 from ..induction import benchmark as bm
@@ -163,7 +163,7 @@ def write_seed_tasks(
         tasks = seeds_from_sets(llm, sets, cfg)
     finally:
         llm.close()
-    atomic_write(out, "".join(json.dumps(t.to_dict(), ensure_ascii=False) + "\n" for t in tasks))
+    write_jsonl(out, [t.to_dict() for t in tasks])
     atomic_write(seeds_config_path(out), config_yaml("induce", {**as_dict(cfg), **mcfg.public()}))
     return tasks, llm.stats
 
@@ -232,7 +232,7 @@ def evaluate_induction(
     write_json(out / "results.json", results)
     atomic_write(out / "table.md", markdown_table(results))
     if preds is not None:
-        atomic_write(out / "predictions.jsonl", "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in preds))
+        write_jsonl(out / "predictions.jsonl", preds)
     atomic_write(out / "config.yaml", config_yaml("induction evaluate", {**as_dict(cfg), **mcfg.public()}))
     return results
 

@@ -85,12 +85,9 @@ class Run:
 
     def to_dataset(self, include_seeds: bool = False) -> Any:
         """The records as a Hugging Face ``datasets.Dataset``."""
-        from datasets import Dataset
+        from ..data.formats import hf_dataset
 
-        from ..selfinstruct.export import hf_features
-
-        feats = hf_features()
-        return Dataset.from_list([{k: r[k] for k in feats} for r in self.records(include_seeds)], features=feats)
+        return hf_dataset(self.records(include_seeds))
 
     def export(self, format: str, path: str | Path, include_seeds: bool = False) -> int:
         """Write ``path`` as alpaca | messages | prompt-completion | hf; returns the record count."""

@@ -59,3 +59,7 @@ class Triple:
     instruction: str
     input: str
     output: str
+
+    def as_dict(self) -> dict[str, str]:
+        """The triple as an Alpaca record."""
+        return {"instruction": self.instruction, "input": self.input, "output": self.output}

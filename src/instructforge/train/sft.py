@@ -29,8 +29,9 @@ from typing import Any, cast
 import yaml
 
 from ..core.errors import InputError
-from ..core.io import atomic_write, iter_jsonl
+from ..core.io import atomic_write
 from ..core.settings import as_dict, option, validate
+from ..data.formats import read_examples as load_examples  # (format, rows); FILE:LINE errors
 from .common import fix_adapter_base, local_model_dir, quiet_trainer, set_threads, trainable
 
 
@@ -80,114 +81,6 @@ class SFTConfig:
 
 
 SFTSettings = SFTConfig  # the former name
-
-
-def _str(obj: dict[str, Any], key: str, path: Path, line: int, required: bool = True) -> str:
-    v = obj.get(key, "" if not required else None)
-    if v is None:
-        raise InputError.at(path, line, f'missing "{key}"')
-    if not isinstance(v, str):
-        raise InputError.at(path, line, f'"{key}" must be a string')
-    return v
-
-
-def _alpaca(obj: Any, path: Path, line: int) -> dict[str, str]:
-    if not isinstance(obj, dict):
-        raise InputError.at(path, line, "expected an object with instruction/input/output")
-    rec = {
-        "instruction": _str(obj, "instruction", path, line),
-        "input": _str(obj, "input", path, line, False),
-        "output": _str(obj, "output", path, line),
-    }
-    if not rec["instruction"].strip() or not rec["output"].strip():
-        raise InputError.at(path, line, "empty instruction or output")
-    return rec
-
-
-def _json_list(text: str, path: Path) -> list[tuple[int, Any]]:
-    """Elements of a top-level JSON array with the line each starts on."""
-    dec = json.JSONDecoder()
-    i = text.index("[") + 1
-    out: list[tuple[int, Any]] = []
-    while True:
-        while i < len(text) and text[i] in " \t\r\n,":
-            i += 1
-        if i >= len(text):
-            raise InputError.at(path, text.count("\n") + 1, "unterminated JSON list")
-        if text[i] == "]":
-            return out
-        line = text.count("\n", 0, i) + 1
-        try:
-            obj, i = dec.raw_decode(text, i)
-        except json.JSONDecodeError as e:
-            raise InputError.at(path, e.lineno, f"not valid JSON ({e.msg})") from None
-        out.append((line, obj))
-
-
-def load_examples(path: Path) -> tuple[str, list[dict[str, Any]]]:
-    """(format name, rows as alpaca / messages / prompt-completion dicts). FILE:LINE errors."""
-    if path.is_dir():
-        if not (path / "dataset_info.json").is_file():
-            raise InputError(f"{path}: a directory must be an HF dataset saved by `export --format hf`")
-        from datasets import load_from_disk
-
-        ds = load_from_disk(str(path))
-        return "hf", _nonempty([_alpaca(r, path, n) for n, r in enumerate(ds, 1)], path)
-    if not path.is_file():
-        raise InputError(f"{path}: data file not found")
-    text = path.read_text(encoding="utf-8")
-    if text.lstrip().startswith("["):
-        return "alpaca", _nonempty([_alpaca(o, path, n) for n, o in _json_list(text, path)], path)
-    rows: list[dict[str, Any]] = []
-    fmt = None
-    for n, obj in iter_jsonl(path, text):
-        if not isinstance(obj, dict):
-            raise InputError.at(path, n, "expected a JSON object")
-        kind = (
-            "messages"
-            if "messages" in obj
-            else "prompt-completion"
-            if "prompt" in obj
-            else "alpaca"
-            if "instruction" in obj
-            else None
-        )
-        if kind is None:
-            raise InputError.at(path, n, 'expected "messages", "prompt"/"completion" or "instruction"/"output"')
-        if fmt is not None and kind != fmt:
-            raise InputError.at(path, n, f"{kind} record in a {fmt} file")
-        fmt = kind
-        if kind == "messages":
-            msgs = obj["messages"]
-            if (
-                not isinstance(msgs, list)
-                or len(msgs) < 2
-                or not all(
-                    isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
-                    for m in msgs
-                )
-            ):
-                raise InputError.at(path, n, '"messages" must be a list of >= 2 {"role", "content"} strings')
-            if msgs[-1]["role"] != "assistant":
-                raise InputError.at(path, n, "the last message must be the assistant's answer")
-            rows.append({"messages": [{"role": m["role"], "content": m["content"]} for m in msgs]})
-        elif kind == "prompt-completion":
-            row: dict[str, Any] = {
-                "prompt": _str(obj, "prompt", path, n),
-                "completion": _str(obj, "completion", path, n),
-            }
-            if not row["completion"].strip():
-                raise InputError.at(path, n, "empty completion")
-            rows.append(row)
-        else:
-            rows.append(_alpaca(obj, path, n))
-    return fmt or "empty", _nonempty(rows, path)
-
-
-def _nonempty(rows: list[dict[str, Any]], path: Path) -> list[dict[str, Any]]:
-    if not rows:
-        raise InputError.at(path, 1, "no training examples")
-    return rows
 
 
 def to_trl(rows: list[dict[str, Any]], template: str, encoding: str = "fixed", seed: int = 0) -> list[dict[str, Any]]:
