@@ -22,12 +22,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..core import ui
 from ..core.errors import InputError
-from ..core.io import atomic_write, write_json, write_jsonl
+from ..core.io import write_json, write_jsonl
 from ..core.settings import as_dict
+from ..data import outdir
+from ..data.outdir import write_config
 from ..evaluate.compare import CompareConfig
 from ..evaluate.superni import SuperNIConfig
 from ..evaluate.user_oriented import UserOrientedConfig
@@ -37,10 +37,6 @@ from ..reports.rundata import ReportConfig
 from .run import model_config
 
 __all__ = ["call_stats", "compare", "evaluate_superni", "evaluate_user_oriented", "report", "score"]
-
-
-def _write_config(out: Path, cfg: dict[str, Any]) -> None:
-    atomic_write(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
 
 
 def call_stats(d: dict[str, Any]) -> Any:
@@ -93,8 +89,8 @@ def evaluate_superni(
         results["model_id"] = llm.model_id
         results["generation"] = {"seconds": round(seconds, 2), **llm.stats.as_dict()}
     out.mkdir(parents=True, exist_ok=True)
-    _write_config(
-        out,
+    write_config(
+        out / outdir.CONFIG,
         {
             "command": "evaluate superni",
             "tasks": str(tasks_dir),
@@ -103,8 +99,8 @@ def evaluate_superni(
             "model": mcfg.public() if mcfg is not None else None,
         },
     )
-    write_jsonl(out / "predictions.jsonl", rows)
-    write_json(out / "results.json", results)
+    write_jsonl(out / outdir.PREDICTIONS, rows)
+    write_json(out / outdir.RESULTS, results)
     return results
 
 
@@ -158,8 +154,8 @@ def evaluate_user_oriented(
     results, rows = summarise(items, answers, ratings, mcfg.model, cfg.judge)
     results["generation"] = {"answers": llm.stats.as_dict(), "judge": jllm.stats.as_dict()}
     out.mkdir(parents=True, exist_ok=True)
-    _write_config(
-        out,
+    write_config(
+        out / outdir.CONFIG,
         {
             "command": "evaluate user-oriented",
             "data": str(data),
@@ -168,8 +164,8 @@ def evaluate_user_oriented(
             "judge": jcfg.public(),
         },
     )
-    write_jsonl(out / "ratings.jsonl", rows)
-    write_json(out / "results.json", results)
+    write_jsonl(out / outdir.RATINGS, rows)
+    write_json(out / outdir.RESULTS, results)
     return results
 
 
@@ -200,7 +196,7 @@ def report(path: str | Path, *, out: str | Path | None = None, config: ReportCon
     from ..reports.html import build_report
 
     path = Path(path)
-    target = Path(out) if out is not None else (path if path.is_dir() else path.parent) / "report.html"
+    target = Path(out) if out is not None else (path if path.is_dir() else path.parent) / outdir.REPORT
     return build_report(path, target, config if config is not None else ReportConfig())
 
 
@@ -217,10 +213,10 @@ def _run_items(run_dir: Path) -> list[Any]:
         with RunStore(run_dir, create=False) as st:
             items = store_items(st)
     except sqlite3.DatabaseError as e:
-        raise InputError.at(run_dir / "run.sqlite", None, f"not a readable run store ({e})") from None
+        raise InputError.at(run_dir / outdir.RUN_DB, None, f"not a readable run store ({e})") from None
     if not items:
         raise InputError(
-            f"{run_dir / 'run.sqlite'}: the run has no accepted instances to score yet "
+            f"{run_dir / outdir.RUN_DB}: the run has no accepted instances to score yet "
             "(run `instructforge generate` first)"
         )
     return items
@@ -238,9 +234,9 @@ def _score_outputs(
         n = int(it.task_key[1:])  # `score --data` task keys are d<record number>
         return {"record": n, "line": lines[n - 1]}
 
-    write_jsonl(out / "scores.jsonl", [row(i, r, extra(i)) for i, r in pairs])
+    write_jsonl(out / outdir.SCORES, [row(i, r, extra(i)) for i, r in pairs])
     summary = score_section(pairs, items, cfg.report_records)
-    write_json(out / "summary.json", summary)
+    write_json(out / outdir.SUMMARY, summary)
     return summary
 
 
@@ -306,8 +302,8 @@ def score(
                 import_data(store, data_path, fmt, recs)
             lines = (store.get_meta(SOURCE_META) or {}).get("lines")
             items = store_items(store)
-            _write_config(
-                out_dir,
+            write_config(
+                out_dir / outdir.CONFIG,
                 {
                     "command": "score",
                     "run_dir": str(run_dir) if run_dir is not None else None,

@@ -21,12 +21,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..core import ui
 from ..core.errors import InputError
 from ..core.io import atomic_write, write_json, write_jsonl
 from ..core.settings import as_dict
+from ..data import outdir
+from ..data.outdir import write_config
 from ..data.records import Task
 from ..induction import benchmark as bm
 from ..induction.evaluate import EvalConfig
@@ -63,15 +63,6 @@ class Induction:
             "n_eval": self.n_eval,
             "candidates": self.candidates,
         }
-
-
-def config_yaml(command: str, settings: dict[str, Any]) -> str:
-    """The resolved settings of ``command`` as a config file in command sections."""
-    data: dict[str, Any] = settings
-    for part in reversed(command.split()):
-        data = {part: data}
-    head = f"# instructforge {command}: the resolved settings (reuse with --config this file)\n"
-    return head + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
 def _out_dir(out: str | Path) -> Path:
@@ -164,7 +155,7 @@ def write_seed_tasks(
     finally:
         llm.close()
     write_jsonl(out, [t.to_dict() for t in tasks])
-    atomic_write(seeds_config_path(out), config_yaml("induce", {**as_dict(cfg), **mcfg.public()}))
+    write_config(seeds_config_path(out), {**as_dict(cfg), **mcfg.public()}, "induce")
     return tasks, llm.stats
 
 
@@ -229,11 +220,11 @@ def evaluate_induction(
         llm.close()
     preds = results.pop("_predictions", None)
     results["config"]["model_options"] = mcfg.public()
-    write_json(out / "results.json", results)
-    atomic_write(out / "table.md", markdown_table(results))
+    write_json(out / outdir.RESULTS, results)
+    atomic_write(out / outdir.TABLE, markdown_table(results))
     if preds is not None:
-        write_jsonl(out / "predictions.jsonl", preds)
-    atomic_write(out / "config.yaml", config_yaml("induction evaluate", {**as_dict(cfg), **mcfg.public()}))
+        write_jsonl(out / outdir.PREDICTIONS, preds)
+    write_config(out / outdir.CONFIG, {**as_dict(cfg), **mcfg.public()}, "induction evaluate")
     return results
 
 
@@ -316,8 +307,8 @@ def dedup(input_path: str | Path, *, out: str | Path, config: DedupConfig | None
         "pairs_scored_exactly": index.exact_scored,
         "cpu_count": os.cpu_count(),
     }
-    atomic_write(out / "kept.jsonl", "".join(kept_lines))
-    atomic_write(out / "rejected.jsonl", "".join(rejected_lines))
-    atomic_write(out / "summary.json", json.dumps(summary, indent=2) + "\n")
-    atomic_write(out / "config.yaml", config_yaml("dedup", as_dict(cfg)))
+    atomic_write(out / outdir.KEPT, "".join(kept_lines))
+    atomic_write(out / outdir.REJECTED, "".join(rejected_lines))
+    atomic_write(out / outdir.SUMMARY, json.dumps(summary, indent=2) + "\n")
+    write_config(out / outdir.CONFIG, as_dict(cfg), "dedup")
     return summary

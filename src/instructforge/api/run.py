@@ -12,6 +12,7 @@ from typing import Any
 
 from ..core.errors import InputError
 from ..core.settings import as_dict
+from ..data import outdir
 from ..data.records import Task
 from ..data.runrecords import Candidate, TaskRecord
 from ..data.store import RunStore
@@ -39,7 +40,7 @@ class Run:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.stats: Any = None  # the model calls of the generate() call that returned this Run
-        if not (self.path / "run.sqlite").is_file():
+        if not (self.path / outdir.RUN_DB).is_file():
             raise InputError(f"{self.path}: not a run directory (no run.sqlite)")
 
     def __repr__(self) -> str:
@@ -53,7 +54,7 @@ class Run:
         """summary.json (written when the run finishes), or the same figures from the store."""
         import json
 
-        p = self.path / "summary.json"
+        p = self.path / outdir.SUMMARY
         if p.is_file():
             data: dict[str, Any] = json.loads(p.read_text(encoding="utf-8"))
             return data
@@ -128,7 +129,7 @@ def generate(
         if Path(from_run).resolve() == out.resolve():
             raise InputError(f"{out}: --from-run and --out must be different directories")
         seed_tasks, source = read_source_run(Path(from_run))
-        seeds_label = str(Path(from_run) / "run.sqlite")
+        seeds_label = str(Path(from_run) / outdir.RUN_DB)
     elif seeds is None or isinstance(seeds, str | Path):
         seed_path = Path(seeds) if seeds is not None else PACKAGED_SEEDS
         seed_tasks, seeds_label = load_seeds(seed_path), str(seed_path)

@@ -239,10 +239,14 @@ def write_alpaca(out: Path, triples: Sequence[Triple]) -> None:
     write_json(out, [t.as_dict() for t in triples])
 
 
+def user_text(t: Triple) -> str:
+    """The instruction, and after a blank line the input if there is one: the user's turn of a triple."""
+    return t.instruction + (f"\n\n{t.input}" if t.input.strip() else "")
+
+
 def to_messages(t: Triple) -> dict[str, Any]:
-    """A messages record: the instruction (a blank line, the input) as the user, the output as the answer."""
-    user = t.instruction + (f"\n\n{t.input}" if t.input.strip() else "")
-    return {"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": t.output}]}
+    """A messages record: ``user_text`` as the user, the output as the answer."""
+    return {"messages": [{"role": "user", "content": user_text(t)}, {"role": "assistant", "content": t.output}]}
 
 
 def hf_features() -> Any:

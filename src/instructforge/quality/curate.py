@@ -68,7 +68,7 @@ def curate(
 
     def current(row: dict[str, Any]) -> ScoreRecord | None:
         rec = by_key.get(score_key(row["task_key"], row["index"]))
-        sha = text_sha(Triple(row["instruction"], row["input"], row["output"]))
+        sha = text_sha(Triple.from_dict(row))
         return rec if rec is not None and rec.text_sha == sha else None
 
     def value(rec: ScoreRecord | None) -> float:

@@ -14,6 +14,7 @@ import hashlib
 from pathlib import Path
 
 from ..core.errors import InputError
+from ..data.outdir import RUN_DB
 from ..data.records import Instance, Triple
 from ..data.runrecords import TaskRecord
 from ..data.store import RunStore
@@ -34,7 +35,7 @@ def record_key(n: int) -> str:
 
 def check_out_dir(out: Path, path: Path) -> None:
     """An --out that already holds a store must hold this same file's records (to resume)."""
-    if not (out / "run.sqlite").is_file():
+    if not (out / RUN_DB).is_file():
         return
     with RunStore(out, create=False) as store:
         src = store.get_meta(SOURCE_META)

@@ -52,12 +52,7 @@ def text_sha(t: Triple) -> str:
 
 def task_items(tasks: Sequence[TaskRecord]) -> list[Item]:
     """Every instance of these tasks (accepted ones; a rejected task has no instances)."""
-    return [
-        Item(t.key, i, Triple(t.instruction, inst.input, inst.output))
-        for t in tasks
-        if t.accepted
-        for i, inst in enumerate(t.instances)
-    ]
+    return [Item(t.key, i, tr) for t in tasks if t.accepted for i, tr in enumerate(t.task().triples())]
 
 
 def store_items(store: RunStore) -> list[Item]:

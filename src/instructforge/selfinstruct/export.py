@@ -39,15 +39,9 @@ def export_records(store: RunStore, include_seeds: bool = False) -> list[dict[st
     sources = [(True, t) for t in store.seeds()] if include_seeds else []
     sources += [(False, t) for t in tasks]
     return [
-        {
-            **Triple(t.instruction, inst.input, inst.output).as_dict(),
-            "task_key": t.id,
-            "is_classification": t.is_classification,
-            "index": i,
-            "seed": seed,
-        }
+        {**tr.as_dict(), "task_key": t.id, "is_classification": t.is_classification, "index": i, "seed": seed}
         for seed, t in sources
-        for i, inst in enumerate(t.instances)
+        for i, tr in enumerate(t.triples())
     ]
 
 
@@ -134,9 +128,9 @@ def write_records(recs: list[dict[str, Any]], fmt: str, out: Path, seed: int = 0
     returns the number written (prompt-completion: after removing repeated pairs). ``seed``:
     of the prompt-completion encoding."""
     if fmt == "alpaca":
-        formats.write_alpaca(out, [_triple(r) for r in recs])
+        formats.write_alpaca(out, [Triple.from_dict(r) for r in recs])
     elif fmt == "messages":
-        write_jsonl(out, [formats.to_messages(_triple(r)) for r in recs])
+        write_jsonl(out, [formats.to_messages(Triple.from_dict(r)) for r in recs])
     elif fmt == "prompt-completion":
         pairs = finetuning_pairs(recs, seed)
         write_jsonl(out, pairs)
@@ -146,7 +140,3 @@ def write_records(recs: list[dict[str, Any]], fmt: str, out: Path, seed: int = 0
     else:
         raise ValueError(f"unknown format {fmt!r}")
     return len(recs)
-
-
-def _triple(rec: dict[str, Any]) -> Triple:
-    return Triple(rec["instruction"], rec["input"], rec["output"])

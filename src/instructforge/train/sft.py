@@ -26,12 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-import yaml
-
 from ..core.errors import InputError
 from ..core.io import atomic_write
 from ..core.settings import as_dict, option, validate
+from ..data import outdir
 from ..data.formats import read_examples as load_examples  # (format, rows); FILE:LINE errors
+from ..data.formats import user_text
+from ..data.outdir import write_config
+from ..data.records import Triple
 from .common import fix_adapter_base, local_model_dir, quiet_trainer, set_threads, trainable
 
 
@@ -99,8 +101,8 @@ def to_trl(rows: list[dict[str, Any]], template: str, encoding: str = "fixed", s
         if "prompt" in r:
             prompt, answer = r["prompt"], r["completion"]
         else:
-            prompt = r["instruction"] + (f"\n\n{r['input']}" if r["input"].strip() else "")
-            answer = r["output"]
+            t = Triple.from_dict(r)
+            prompt, answer = user_text(t), t.output
         if template == "chat":
             out.append(
                 {
@@ -126,20 +128,17 @@ def finetune(data: Path, out_dir: Path, *, model: str, cfg: SFTConfig) -> dict[s
     from trl import SFTTrainer
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write(
-        out_dir / "config.yaml",
-        yaml.safe_dump(
-            {
-                "stage": "finetune",
-                "data": str(data),
-                "format": fmt,
-                "examples": len(examples),
-                "model": model,
-                "base_dir": str(base_dir),
-                **as_dict(cfg),
-            },
-            sort_keys=False,
-        ),
+    write_config(
+        out_dir / outdir.CONFIG,
+        {
+            "stage": "finetune",
+            "data": str(data),
+            "format": fmt,
+            "examples": len(examples),
+            "model": model,
+            "base_dir": str(base_dir),
+            **as_dict(cfg),
+        },
     )
     policy, tok, peft_config, true_base = trainable(
         base_dir, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_target_modules
@@ -150,7 +149,7 @@ def finetune(data: Path, out_dir: Path, *, model: str, cfg: SFTConfig) -> dict[s
         def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
             if logs and "loss" in logs:
                 losses.append({"step": int(state.global_step), "epoch": logs.get("epoch"), "loss": logs["loss"]})
-                atomic_write(out_dir / "train_log.jsonl", "".join(json.dumps(r) + "\n" for r in losses))
+                atomic_write(out_dir / outdir.TRAIN_LOG, "".join(json.dumps(r) + "\n" for r in losses))
 
     args = TRLSFTConfig(
         output_dir=str(out_dir / "trainer"),
@@ -205,5 +204,5 @@ def finetune(data: Path, out_dir: Path, *, model: str, cfg: SFTConfig) -> dict[s
         "merged": cfg.merge,
         "base_dir": str(true_base),
     }
-    atomic_write(out_dir / "train_summary.json", json.dumps(summary, indent=2) + "\n")
+    atomic_write(out_dir / outdir.TRAIN_SUMMARY, json.dumps(summary, indent=2) + "\n")
     return summary
