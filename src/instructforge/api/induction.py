@@ -15,13 +15,10 @@ back to ``--config``).
 from __future__ import annotations
 
 import dataclasses
-import json
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..core import ui
 from ..core.errors import InputError
 from ..core.io import atomic_write, write_json, write_jsonl
 from ..core.settings import as_dict
@@ -264,51 +261,11 @@ def score_induction(
     }
 
 
-def _dedup_line(rec: dict[str, Any], score: float, most_similar: str | None) -> str:
-    out = dict(rec)
-    out["max_rouge_l"] = score
-    out["most_similar"] = most_similar
-    return json.dumps(out, ensure_ascii=False) + "\n"
-
-
 def dedup(input_path: str | Path, *, out: str | Path, config: DedupConfig | None = None) -> dict[str, Any]:
     """The ROUGE-L novelty filter over a JSONL file, greedily in file order: a record is kept iff
     its max ROUGE-L F with the records kept before it is <= ``config.threshold``. Writes
     ``out/kept.jsonl`` and ``out/rejected.jsonl`` (each record plus ``max_rouge_l`` and
     ``most_similar``), ``summary.json`` and ``config.yaml``; returns the summary (counts)."""
-    import os
+    from ..selfinstruct.dedup import dedup_file
 
-    from ..selfinstruct.novelty import NoveltyIndex, read_records
-
-    cfg = config or DedupConfig()
-    input_path, out = Path(input_path), _out_dir(out)
-    records, _ = read_records(input_path, cfg.field, strict=True)  # InputError before any write
-    index = NoveltyIndex(threshold=cfg.threshold, use_stemmer=cfg.stemmer)
-    kept_lines: list[str] = []
-    rejected_lines: list[str] = []
-    t0 = time.perf_counter()
-    with ui.progress("dedup", len(records)) as bar:
-        for _, rec in records:
-            kept, score, idx = index.check_and_add(rec[cfg.field])
-            # null when no kept record shares a token with it (score 0), including none kept yet
-            similar = None if idx is None or score == 0.0 else index.texts[idx]
-            (kept_lines if kept else rejected_lines).append(_dedup_line(rec, score, similar))
-            bar.advance()
-    summary = {
-        "input": str(input_path),
-        "field": cfg.field,
-        "threshold": cfg.threshold,
-        "stemmer": cfg.stemmer,
-        "records": len(records),
-        "kept": len(kept_lines),
-        "rejected": len(rejected_lines),
-        "seconds": round(time.perf_counter() - t0, 3),
-        "pairs_compared": index.pairs_seen,
-        "pairs_scored_exactly": index.exact_scored,
-        "cpu_count": os.cpu_count(),
-    }
-    atomic_write(out / outdir.KEPT, "".join(kept_lines))
-    atomic_write(out / outdir.REJECTED, "".join(rejected_lines))
-    atomic_write(out / outdir.SUMMARY, json.dumps(summary, indent=2) + "\n")
-    write_config(out / outdir.CONFIG, as_dict(cfg), "dedup")
-    return summary
+    return dedup_file(Path(input_path), _out_dir(out), config or DedupConfig())

@@ -19,6 +19,7 @@ RESULTS = "results.json"  # an evaluation (evaluate superni / user-oriented, ind
 PREDICTIONS = "predictions.jsonl"
 RATINGS = "ratings.jsonl"  # evaluate user-oriented
 TABLE = "table.md"  # induction evaluate
+SCORE_DIR = "score"  # score RUN_DIR: its default --out inside the run dir
 SCORES = "scores.jsonl"  # score
 KEPT = "kept.jsonl"  # dedup
 REJECTED = "rejected.jsonl"
