@@ -28,6 +28,7 @@ from ..core.settings import as_dict
 from ..data import outdir
 from ..data.outdir import write_config
 from ..evaluate.compare import CompareConfig
+from ..evaluate.compare import default_out as default_out  # re-exported for cli/
 from ..evaluate.superni import SuperNIConfig
 from ..evaluate.user_oriented import UserOrientedConfig
 from ..models.modelconfig import ModelConfig

@@ -27,6 +27,7 @@ from ..data.outdir import write_config
 from ..data.records import Task
 from ..induction import benchmark as bm
 from ..induction.evaluate import EvalConfig
+from ..induction.evaluate import table_rows as table_rows  # re-exported for cli/
 from ..induction.induce import InduceConfig
 from ..induction.search import SearchConfig
 from ..models.client import Stats

@@ -13,10 +13,15 @@ from typing import Any
 from ..core.errors import InputError
 from ..core.settings import as_dict
 from ..data import outdir
+from ..data.formats import EXPORT_FORMATS as EXPORT_FORMATS  # re-exported for cli/
 from ..data.records import Task
 from ..data.runrecords import Candidate, TaskRecord
 from ..data.store import RunStore
+from ..models.client import LLM as LLM  # re-exported for cli/ (which imports only api/)
+from ..models.client import Stats as Stats
 from ..models.modelconfig import ModelConfig
+from ..models.types import Request as Request
+from ..models.types import SamplingParams as SamplingParams
 from ..selfinstruct.config import GenerateConfig
 
 
@@ -166,6 +171,36 @@ def generate_stage(
 ) -> Path:
     """``generate`` as an experiment stage: the run dir."""
     return generate(seeds, out=out, model=model, config=config, from_run=from_run).path
+
+
+def export_run_dir(
+    run_dir: str | Path,
+    fmt: str,
+    out: str | Path,
+    *,
+    include_seeds: bool = False,
+    min_score: float | None = None,
+    score_field: str = "reward",
+    top_k: int | None = None,
+    audit: str | None = None,
+    drop_flagged: bool = False,
+) -> tuple[int, dict[str, Any] | None, Path | None]:
+    """``instructforge export``: write the run's accepted tasks to ``out`` in ``fmt``; with a
+    curation rule (``quality.curate.Curation``), only the records whose scores pass. Returns
+    (records written, the curation counts or None, where the counts went or None)."""
+    from ..quality.curate import Curation, curation_path, export_curated
+    from ..selfinstruct.export import export_run
+
+    cur = Curation(min_score=min_score, score_field=score_field, top_k=top_k, audit=audit, drop_flagged=drop_flagged)
+    out = Path(out)
+    store = RunStore(Path(run_dir), create=False)
+    try:
+        if not cur.active:
+            return export_run(store, fmt, out, include_seeds), None, None
+        counts = export_curated(store, fmt, out, include_seeds, cur)
+        return counts["records_after"], counts, curation_path(out)
+    finally:
+        store.close()
 
 
 def export_stage(out: Path, run: Path, format: str = "alpaca", include_seeds: bool = False) -> Path:
