@@ -38,13 +38,12 @@ from .api.registry import load as load_ref
 from .api.registry import stages as stage_commands
 from .core import ui
 from .core.errors import InputError
-from .core.io import atomic_write, write_json
+from .core.io import write_json
 from .core.settings import Settings, Source, key_lines, yaml_node
-from .data.outdir import stage_output
+from .data.outdir import EXPERIMENT, EXPERIMENT_PLAN, STAGE_MARKER, stage_output, write_config
 from .models.modelconfig import ModelConfig
 from .train.common import release_memory
 
-MARKER = ".stage.json"
 _REF = re.compile(r"\{([A-Za-z0-9_.-]+)\}")
 
 
@@ -184,7 +183,7 @@ def _plain(config: Any) -> Any:
 
 
 def stage_done(stage: Stage, out_dir: Path) -> bool:
-    marker = out_dir / stage.name / MARKER
+    marker = out_dir / stage.name / STAGE_MARKER
     if not marker.is_file():
         return False
     try:
@@ -196,13 +195,9 @@ def stage_done(stage: Stage, out_dir: Path) -> bool:
 def run(exp: Experiment, *, only: list[str] | None = None) -> list[dict[str, Any]]:
     """Run every stage that is not finished, in order; returns one row per stage."""
     exp.out.mkdir(parents=True, exist_ok=True)
-    atomic_write(
-        exp.out / "experiment.yaml",
-        yaml.safe_dump(
-            {"file": str(exp.path), "out": str(exp.out), "stages": [{"name": s.name, **s.spec} for s in exp.stages]},
-            sort_keys=False,
-            allow_unicode=True,
-        ),
+    write_config(
+        exp.out / EXPERIMENT_PLAN,
+        {"file": str(exp.path), "out": str(exp.out), "stages": [{"name": s.name, **s.spec} for s in exp.stages]},
     )
     rows: list[dict[str, Any]] = []
     for i, st in enumerate(exp.stages, 1):
@@ -236,7 +231,7 @@ def run(exp: Experiment, *, only: list[str] | None = None) -> list[dict[str, Any
         release_memory()  # the next stage loads its own models: return this one's memory first
         seconds = round(time.perf_counter() - t0, 1)
         write_json(
-            stage_dir / MARKER,
+            stage_dir / STAGE_MARKER,
             {
                 "spec": st.spec,
                 "output": str(output),
@@ -254,7 +249,7 @@ def run(exp: Experiment, *, only: list[str] | None = None) -> list[dict[str, Any
 
 def _progress(exp: Experiment, rows: list[dict[str, Any]]) -> None:
     """experiment.json: each stage so far and its output (a report stage reads it)."""
-    write_json(exp.out / "experiment.json", {"file": str(exp.path), "stages": rows})
+    write_json(exp.out / EXPERIMENT, {"file": str(exp.path), "stages": rows})
 
 
 def run_experiment(

@@ -18,18 +18,17 @@ and returns what the command prints::
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from ..core import ui
 from ..core.errors import InputError
-from ..core.io import atomic_write, write_json
+from ..core.io import write_json, write_jsonl
 from ..core.settings import as_dict
+from ..data import outdir
+from ..data.outdir import write_config
 from ..evaluate.compare import CompareConfig
+from ..evaluate.compare import default_out as default_out  # re-exported for cli/
 from ..evaluate.superni import SuperNIConfig
 from ..evaluate.user_oriented import UserOrientedConfig
 from ..models.modelconfig import ModelConfig
@@ -38,14 +37,6 @@ from ..reports.rundata import ReportConfig
 from .run import model_config
 
 __all__ = ["call_stats", "compare", "evaluate_superni", "evaluate_user_oriented", "report", "score"]
-
-
-def _write_config(out: Path, cfg: dict[str, Any]) -> None:
-    atomic_write(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
-
-
-def _jsonl(rows: list[dict[str, Any]]) -> str:
-    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
 
 
 def call_stats(d: dict[str, Any]) -> Any:
@@ -98,8 +89,8 @@ def evaluate_superni(
         results["model_id"] = llm.model_id
         results["generation"] = {"seconds": round(seconds, 2), **llm.stats.as_dict()}
     out.mkdir(parents=True, exist_ok=True)
-    _write_config(
-        out,
+    write_config(
+        out / outdir.CONFIG,
         {
             "command": "evaluate superni",
             "tasks": str(tasks_dir),
@@ -108,8 +99,8 @@ def evaluate_superni(
             "model": mcfg.public() if mcfg is not None else None,
         },
     )
-    atomic_write(out / "predictions.jsonl", _jsonl(rows))
-    write_json(out / "results.json", results)
+    write_jsonl(out / outdir.PREDICTIONS, rows)
+    write_json(out / outdir.RESULTS, results)
     return results
 
 
@@ -163,8 +154,8 @@ def evaluate_user_oriented(
     results, rows = summarise(items, answers, ratings, mcfg.model, cfg.judge)
     results["generation"] = {"answers": llm.stats.as_dict(), "judge": jllm.stats.as_dict()}
     out.mkdir(parents=True, exist_ok=True)
-    _write_config(
-        out,
+    write_config(
+        out / outdir.CONFIG,
         {
             "command": "evaluate user-oriented",
             "data": str(data),
@@ -173,8 +164,8 @@ def evaluate_user_oriented(
             "judge": jcfg.public(),
         },
     )
-    atomic_write(out / "ratings.jsonl", _jsonl(rows))
-    write_json(out / "results.json", results)
+    write_jsonl(out / outdir.RATINGS, rows)
+    write_json(out / outdir.RESULTS, results)
     return results
 
 
@@ -205,48 +196,11 @@ def report(path: str | Path, *, out: str | Path | None = None, config: ReportCon
     from ..reports.html import build_report
 
     path = Path(path)
-    target = Path(out) if out is not None else (path if path.is_dir() else path.parent) / "report.html"
+    target = Path(out) if out is not None else (path if path.is_dir() else path.parent) / outdir.REPORT
     return build_report(path, target, config if config is not None else ReportConfig())
 
 
 # -- scoring -------------------------------------------------------------------------------------
-
-
-def _run_items(run_dir: Path) -> list[Any]:
-    import sqlite3
-
-    from ..data.store import RunStore
-    from ..quality.scoring import store_items
-
-    try:
-        with RunStore(run_dir, create=False) as st:
-            items = store_items(st)
-    except sqlite3.DatabaseError as e:
-        raise InputError.at(run_dir / "run.sqlite", None, f"not a readable run store ({e})") from None
-    if not items:
-        raise InputError(
-            f"{run_dir / 'run.sqlite'}: the run has no accepted instances to score yet "
-            "(run `instructforge generate` first)"
-        )
-    return items
-
-
-def _score_outputs(
-    out: Path, pairs: list[tuple[Any, Any]], items: int, cfg: ScoreConfig, lines: list[int] | None
-) -> dict[str, Any]:
-    """scores.jsonl and summary.json in ``out``; returns the summary."""
-    from ..quality.summary import row, score_section
-
-    def extra(it: Any) -> dict[str, Any]:
-        if lines is None:
-            return {}
-        n = int(it.task_key[1:])  # `score --data` task keys are d<record number>
-        return {"record": n, "line": lines[n - 1]}
-
-    atomic_write(out / "scores.jsonl", _jsonl([row(i, r, extra(i)) for i, r in pairs]))
-    summary = score_section(pairs, items, cfg.report_records)
-    write_json(out / "summary.json", summary)
-    return summary
 
 
 def score(
@@ -268,11 +222,8 @@ def score(
     ``counts`` (``items``, ``stored``, ``scored``, ``failed``: instances the judge returned errors
     for, retried by the next call), the judge, the Rew source, the paths and the judge's ``calls``.
     """
-    from ..data.store import RunStore
-    from ..feedback.scorers import reward_model_dir
     from ..models.backends import parse_spec
-    from ..quality.data import SOURCE_META, check_out_dir, import_data, read_data
-    from ..quality.scoring import build_scorer, current_scores, score_store, store_items
+    from ..quality.runner import run_score
 
     cfg = config if config is not None else ScoreConfig()
     mcfg = model_config(model, model_options)
@@ -287,76 +238,13 @@ def score(
     parse_spec(mcfg.model)
     if (run_dir is None) == (data is None):
         raise InputError("score: give a run directory or data=FILE (one of them)")
-    # Everything is read and checked before anything is written.
-    rm_dir = reward_model_dir(cfg.reward_model) if cfg.reward_model else None
-    data_path = Path(data) if data is not None else None
-    if data_path is not None:
-        if out is None:
-            raise InputError("score: data=FILE needs out=DIR")
-        fmt, recs = read_data(data_path)
-        store_dir = out_dir = Path(out)
-        check_out_dir(out_dir, data_path)
-    else:
-        assert run_dir is not None
-        store_dir = Path(run_dir)
-        _run_items(store_dir)
-        out_dir = Path(out) if out is not None else store_dir / "score"
-    llm = mcfg.open()
-    try:
-        scorer, label = build_scorer(llm, rm_dir, cfg)
-        store = RunStore(store_dir)
-        try:
-            if data_path is not None:
-                import_data(store, data_path, fmt, recs)
-            lines = (store.get_meta(SOURCE_META) or {}).get("lines")
-            items = store_items(store)
-            _write_config(
-                out_dir,
-                {
-                    "command": "score",
-                    "run_dir": str(run_dir) if run_dir is not None else None,
-                    "data": str(data) if data is not None else None,
-                    "judge": mcfg.public(),
-                    "judge_id": llm.model_id,
-                    "reward_model": cfg.reward_model,
-                    "rew_source": label,
-                    "fingerprint": scorer.fingerprint,
-                    "score": as_dict(cfg),
-                },
-            )
-            ui.info(
-                f"score: {len(items)} instances; judge {mcfg.model}; Rew = {label}"
-                + ("" if rm_dir else " (the judge stands in for the reward model: no --reward-model)")
-            )
-            counts = score_store(store, scorer, items, on_chunk=lambda done, total: ui.info(f"scored {done}/{total}"))
-            store.set_meta(
-                "score",
-                {
-                    "judge": mcfg.model,
-                    "judge_id": llm.model_id,
-                    "reward_model": cfg.reward_model,
-                    "rew_source": label,
-                    "fingerprint": scorer.fingerprint,
-                    "threshold": cfg.threshold,
-                    **counts,
-                },
-            )
-            summary = _score_outputs(out_dir, current_scores(store, items), len(items), cfg, lines)
-        finally:
-            store.close()
-    finally:
-        llm.close()
-    return {
-        "summary": summary,
-        "counts": counts,
-        "judge": mcfg.model,
-        "judge_id": llm.model_id,
-        "reward_model": cfg.reward_model,
-        "rew_source": label,
-        "out": str(out_dir),
-        "store": str(store_dir),
-        "calls": llm.stats.as_dict(),
-    }
+    return run_score(
+        mcfg,
+        cfg,
+        run_dir=Path(run_dir) if run_dir is not None else None,
+        data=Path(data) if data is not None else None,
+        out=Path(out) if out is not None else None,
+    )
 
 
 def superni_stage(out: Path, model: ModelConfig, config: Any, tasks: Path, predictions: Path | None = None) -> Path:

@@ -15,21 +15,19 @@ back to ``--config``).
 from __future__ import annotations
 
 import dataclasses
-import json
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from ..core import ui
 from ..core.errors import InputError
-from ..core.io import atomic_write, write_json
+from ..core.io import atomic_write, write_json, write_jsonl
 from ..core.settings import as_dict
+from ..data import outdir
+from ..data.outdir import write_config
 from ..data.records import Task
 from ..induction import benchmark as bm
 from ..induction.evaluate import EvalConfig
+from ..induction.evaluate import table_rows as table_rows  # re-exported for cli/
 from ..induction.induce import InduceConfig
 from ..induction.search import SearchConfig
 from ..models.client import Stats
@@ -63,15 +61,6 @@ class Induction:
             "n_eval": self.n_eval,
             "candidates": self.candidates,
         }
-
-
-def config_yaml(command: str, settings: dict[str, Any]) -> str:
-    """The resolved settings of ``command`` as a config file in command sections."""
-    data: dict[str, Any] = settings
-    for part in reversed(command.split()):
-        data = {part: data}
-    head = f"# instructforge {command}: the resolved settings (reuse with --config this file)\n"
-    return head + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
 def _out_dir(out: str | Path) -> Path:
@@ -163,8 +152,8 @@ def write_seed_tasks(
         tasks = seeds_from_sets(llm, sets, cfg)
     finally:
         llm.close()
-    atomic_write(out, "".join(json.dumps(t.to_dict(), ensure_ascii=False) + "\n" for t in tasks))
-    atomic_write(seeds_config_path(out), config_yaml("induce", {**as_dict(cfg), **mcfg.public()}))
+    write_jsonl(out, [t.to_dict() for t in tasks])
+    write_config(seeds_config_path(out), {**as_dict(cfg), **mcfg.public()}, "induce")
     return tasks, llm.stats
 
 
@@ -229,11 +218,11 @@ def evaluate_induction(
         llm.close()
     preds = results.pop("_predictions", None)
     results["config"]["model_options"] = mcfg.public()
-    write_json(out / "results.json", results)
-    atomic_write(out / "table.md", markdown_table(results))
+    write_json(out / outdir.RESULTS, results)
+    atomic_write(out / outdir.TABLE, markdown_table(results))
     if preds is not None:
-        atomic_write(out / "predictions.jsonl", "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in preds))
-    atomic_write(out / "config.yaml", config_yaml("induction evaluate", {**as_dict(cfg), **mcfg.public()}))
+        write_jsonl(out / outdir.PREDICTIONS, preds)
+    write_config(out / outdir.CONFIG, {**as_dict(cfg), **mcfg.public()}, "induction evaluate")
     return results
 
 
@@ -273,51 +262,11 @@ def score_induction(
     }
 
 
-def _dedup_line(rec: dict[str, Any], score: float, most_similar: str | None) -> str:
-    out = dict(rec)
-    out["max_rouge_l"] = score
-    out["most_similar"] = most_similar
-    return json.dumps(out, ensure_ascii=False) + "\n"
-
-
 def dedup(input_path: str | Path, *, out: str | Path, config: DedupConfig | None = None) -> dict[str, Any]:
     """The ROUGE-L novelty filter over a JSONL file, greedily in file order: a record is kept iff
     its max ROUGE-L F with the records kept before it is <= ``config.threshold``. Writes
     ``out/kept.jsonl`` and ``out/rejected.jsonl`` (each record plus ``max_rouge_l`` and
     ``most_similar``), ``summary.json`` and ``config.yaml``; returns the summary (counts)."""
-    import os
+    from ..selfinstruct.dedup import dedup_file
 
-    from ..selfinstruct.novelty import NoveltyIndex, read_records
-
-    cfg = config or DedupConfig()
-    input_path, out = Path(input_path), _out_dir(out)
-    records, _ = read_records(input_path, cfg.field, strict=True)  # InputError before any write
-    index = NoveltyIndex(threshold=cfg.threshold, use_stemmer=cfg.stemmer)
-    kept_lines: list[str] = []
-    rejected_lines: list[str] = []
-    t0 = time.perf_counter()
-    with ui.progress("dedup", len(records)) as bar:
-        for _, rec in records:
-            kept, score, idx = index.check_and_add(rec[cfg.field])
-            # null when no kept record shares a token with it (score 0), including none kept yet
-            similar = None if idx is None or score == 0.0 else index.texts[idx]
-            (kept_lines if kept else rejected_lines).append(_dedup_line(rec, score, similar))
-            bar.advance()
-    summary = {
-        "input": str(input_path),
-        "field": cfg.field,
-        "threshold": cfg.threshold,
-        "stemmer": cfg.stemmer,
-        "records": len(records),
-        "kept": len(kept_lines),
-        "rejected": len(rejected_lines),
-        "seconds": round(time.perf_counter() - t0, 3),
-        "pairs_compared": index.pairs_seen,
-        "pairs_scored_exactly": index.exact_scored,
-        "cpu_count": os.cpu_count(),
-    }
-    atomic_write(out / "kept.jsonl", "".join(kept_lines))
-    atomic_write(out / "rejected.jsonl", "".join(rejected_lines))
-    atomic_write(out / "summary.json", json.dumps(summary, indent=2) + "\n")
-    atomic_write(out / "config.yaml", config_yaml("dedup", as_dict(cfg)))
-    return summary
+    return dedup_file(Path(input_path), _out_dir(out), config or DedupConfig())

@@ -12,10 +12,16 @@ from typing import Any
 
 from ..core.errors import InputError
 from ..core.settings import as_dict
+from ..data import outdir
+from ..data.formats import EXPORT_FORMATS as EXPORT_FORMATS  # re-exported for cli/
 from ..data.records import Task
 from ..data.runrecords import Candidate, TaskRecord
 from ..data.store import RunStore
+from ..models.client import LLM as LLM  # re-exported for cli/ (which imports only api/)
+from ..models.client import Stats as Stats
 from ..models.modelconfig import ModelConfig
+from ..models.types import Request as Request
+from ..models.types import SamplingParams as SamplingParams
 from ..selfinstruct.config import GenerateConfig
 
 
@@ -39,7 +45,7 @@ class Run:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.stats: Any = None  # the model calls of the generate() call that returned this Run
-        if not (self.path / "run.sqlite").is_file():
+        if not (self.path / outdir.RUN_DB).is_file():
             raise InputError(f"{self.path}: not a run directory (no run.sqlite)")
 
     def __repr__(self) -> str:
@@ -53,7 +59,7 @@ class Run:
         """summary.json (written when the run finishes), or the same figures from the store."""
         import json
 
-        p = self.path / "summary.json"
+        p = self.path / outdir.SUMMARY
         if p.is_file():
             data: dict[str, Any] = json.loads(p.read_text(encoding="utf-8"))
             return data
@@ -85,12 +91,9 @@ class Run:
 
     def to_dataset(self, include_seeds: bool = False) -> Any:
         """The records as a Hugging Face ``datasets.Dataset``."""
-        from datasets import Dataset
+        from ..data.formats import hf_dataset
 
-        from ..selfinstruct.export import hf_features
-
-        feats = hf_features()
-        return Dataset.from_list([{k: r[k] for k in feats} for r in self.records(include_seeds)], features=feats)
+        return hf_dataset(self.records(include_seeds))
 
     def export(self, format: str, path: str | Path, include_seeds: bool = False) -> int:
         """Write ``path`` as alpaca | messages | prompt-completion | hf; returns the record count."""
@@ -131,7 +134,7 @@ def generate(
         if Path(from_run).resolve() == out.resolve():
             raise InputError(f"{out}: --from-run and --out must be different directories")
         seed_tasks, source = read_source_run(Path(from_run))
-        seeds_label = str(Path(from_run) / "run.sqlite")
+        seeds_label = str(Path(from_run) / outdir.RUN_DB)
     elif seeds is None or isinstance(seeds, str | Path):
         seed_path = Path(seeds) if seeds is not None else PACKAGED_SEEDS
         seed_tasks, seeds_label = load_seeds(seed_path), str(seed_path)
@@ -168,6 +171,36 @@ def generate_stage(
 ) -> Path:
     """``generate`` as an experiment stage: the run dir."""
     return generate(seeds, out=out, model=model, config=config, from_run=from_run).path
+
+
+def export_run_dir(
+    run_dir: str | Path,
+    fmt: str,
+    out: str | Path,
+    *,
+    include_seeds: bool = False,
+    min_score: float | None = None,
+    score_field: str = "reward",
+    top_k: int | None = None,
+    audit: str | None = None,
+    drop_flagged: bool = False,
+) -> tuple[int, dict[str, Any] | None, Path | None]:
+    """``instructforge export``: write the run's accepted tasks to ``out`` in ``fmt``; with a
+    curation rule (``quality.curate.Curation``), only the records whose scores pass. Returns
+    (records written, the curation counts or None, where the counts went or None)."""
+    from ..quality.curate import Curation, curation_path, export_curated
+    from ..selfinstruct.export import export_run
+
+    cur = Curation(min_score=min_score, score_field=score_field, top_k=top_k, audit=audit, drop_flagged=drop_flagged)
+    out = Path(out)
+    store = RunStore(Path(run_dir), create=False)
+    try:
+        if not cur.active:
+            return export_run(store, fmt, out, include_seeds), None, None
+        counts = export_curated(store, fmt, out, include_seeds, cur)
+        return counts["records_after"], counts, curation_path(out)
+    finally:
+        store.close()
 
 
 def export_stage(out: Path, run: Path, format: str = "alpaca", include_seeds: bool = False) -> Path:

@@ -13,6 +13,8 @@ from typing import Any
 
 from ..core import ui
 from ..core.errors import InputError
+from ..data.outdir import REFINE_SUMMARY as REFINE_SUMMARY  # re-exported for cli/
+from ..data.outdir import TRAIN_SUMMARY as TRAIN_SUMMARY
 from ..models.modelconfig import ModelConfig
 from ..train.refine_config import RefineConfig
 from ..train.sft import SFTConfig

@@ -6,9 +6,8 @@ from dataclasses import dataclass
 
 import click
 
+from ..api.run import ModelConfig, Request, SamplingParams
 from ..core.settings import option, validate
-from ..models.modelconfig import ModelConfig
-from ..models.types import Request, SamplingParams
 from .common import print_llm_summary
 from .settings import settings_command
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from ..api.run import LLM, Stats
 from ..core import ui
-from ..models.client import LLM, Stats
 
 
 def print_llm_summary(llm: LLM | Stats, title: str = "model calls") -> None:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import click
 
+from ..api.induction import DedupConfig
 from ..core import ui
-from ..selfinstruct.novelty import DedupConfig
 from .settings import settings_command
 
 

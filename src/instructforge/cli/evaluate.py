@@ -8,11 +8,8 @@ from pathlib import Path
 
 import click
 
+from ..api.evaluate import CompareConfig, ModelConfig, SuperNIConfig, UserOrientedConfig, default_out
 from ..core import ui
-from ..evaluate.compare import CompareConfig, default_out
-from ..evaluate.superni import SuperNIConfig
-from ..evaluate.user_oriented import UserOrientedConfig
-from ..models.modelconfig import ModelConfig
 from .common import print_llm_summary
 from .settings import flag_given, settings_command
 

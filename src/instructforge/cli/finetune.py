@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
+from ..api.train import TRAIN_SUMMARY, SFTConfig
 from ..core import ui
-from ..train.sft import SFTConfig
 from .settings import settings_command
 
 
@@ -32,7 +32,7 @@ def finetune(data: Path, model: str, out_dir: Path, cfg: SFTConfig) -> None:
     from ..api.train import finetune as run_finetune
 
     out = run_finetune(data, out=out_dir, model=model, config=cfg)
-    s = json.loads((out / "train_summary.json").read_text(encoding="utf-8"))
+    s = json.loads((out / TRAIN_SUMMARY).read_text(encoding="utf-8"))
     ui.show(
         ui.table(
             "finetune",

@@ -1,5 +1,5 @@
-"""``instructforge generate`` and ``instructforge export``: thin shells over pipeline.py and
-export.py (Self-Instruct, Wang et al. 2023; Alpaca's variant with ``--mode alpaca``)."""
+"""``instructforge generate`` and ``instructforge export``: thin shells over ``api.run`` (pipeline.py,
+export.py: Self-Instruct, Wang et al. 2023; Alpaca's variant with ``--mode alpaca``)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,8 @@ from pathlib import Path
 
 import click
 
+from ..api.run import EXPORT_FORMATS, GenerateConfig, ModelConfig
 from ..core import ui
-from ..data.store import RunStore
-from ..models.modelconfig import ModelConfig
-from ..selfinstruct.config import GenerateConfig
-from ..selfinstruct.export import FORMATS, export_run
 from .common import print_llm_summary
 from .settings import settings_command
 
@@ -48,7 +45,7 @@ def generate(seeds: Path | None, out: Path, from_run: Path | None, cfg: Generate
 
 @click.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(FORMATS), required=True)
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), required=True)
 @click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Output file (hf: a directory).")
 @click.option(
     "--include-seeds", is_flag=True, help="Also export the seed tasks (the paper trains on generated data only)."
@@ -92,30 +89,28 @@ def export(
 
     Example: instructforge export runs/si --format alpaca --out si.json --min-score 0.1 --audit valid
     """
-    from ..quality.curate import Curation, curation_path, export_curated
+    from ..api.run import export_run_dir
 
-    cur = Curation(
-        min_score=min_score, score_field=score_field, top_k=top_k, audit=audit_rule, drop_flagged=drop_flagged
+    n, counts, counts_path = export_run_dir(
+        run_dir,
+        fmt,
+        out,
+        include_seeds=include_seeds,
+        min_score=min_score,
+        score_field=score_field,
+        top_k=top_k,
+        audit=audit_rule,
+        drop_flagged=drop_flagged,
     )
-    store = RunStore(run_dir, create=False)
-    try:
-        if not cur.active:
-            n = export_run(store, fmt, out, include_seeds)
-        else:
-            counts = export_curated(store, fmt, out, include_seeds, cur)
-            n = counts["records_after"]
-            ui.show(
-                ui.table(
-                    f"curation: {counts['records_before']} -> {n} records",
-                    ["rule", "removed"],
-                    [[k, v] for k, v in counts["removed"].items()],
-                )
+    if counts is not None:
+        ui.show(
+            ui.table(
+                f"curation: {counts['records_before']} -> {n} records",
+                ["rule", "removed"],
+                [[k, v] for k, v in counts["removed"].items()],
             )
-            click.echo(
-                "removed: "
-                + ", ".join(f"{k} {v}" for k, v in counts["removed"].items())
-                + f" (counts -> {curation_path(out)})"
-            )
-    finally:
-        store.close()
+        )
+        click.echo(
+            "removed: " + ", ".join(f"{k} {v}" for k, v in counts["removed"].items()) + f" (counts -> {counts_path})"
+        )
     click.echo(f"{n} records -> {out}")

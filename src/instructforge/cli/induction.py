@@ -17,14 +17,10 @@ from typing import Any
 import click
 import yaml
 
+from ..api.induction import EvalConfig, InduceConfig, ModelConfig, SearchConfig, Stats
 from ..core import ui
 from ..core.errors import InputError
 from ..core.settings import file_source, option
-from ..induction.evaluate import EvalConfig
-from ..induction.induce import InduceConfig
-from ..induction.search import SearchConfig
-from ..models.client import Stats
-from ..models.modelconfig import ModelConfig
 from .common import print_llm_summary
 from .settings import SETTINGS_ATTR, settings_command
 
@@ -199,8 +195,7 @@ def evaluate_cmd(data_dir: Path, out_dir: Path, tasks: str | None, cfg: EvalConf
     Example: instructforge induction evaluate --data ../shared/data/instruction-induction
     --model embedded --out results/induction --tasks sum,antonyms --num-prompts 5 --max-test 20
     """
-    from ..api.induction import evaluate_induction
-    from ..induction.evaluate import table_rows
+    from ..api.induction import evaluate_induction, table_rows
 
     results = evaluate_induction(data_dir, out=out_dir, tasks=_task_list(tasks), model=model, config=cfg)
     cols, rows = table_rows(results)

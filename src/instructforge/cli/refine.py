@@ -13,13 +13,11 @@ from pathlib import Path
 
 import click
 
+from ..api.train import REFINE_SUMMARY, ModelConfig, RefineConfig
 from ..core import ui
-from ..feedback.factory import build_scorers
-from ..models.modelconfig import ModelConfig
-from ..train.refine_config import RefineConfig
 from .settings import settings_command
 
-__all__ = ["build_scorers", "refine"]  # build_scorers: benchmarks/rl_step.py builds its judge with it
+__all__ = ["refine"]
 
 
 @click.command()
@@ -41,7 +39,7 @@ def refine(run_dir: Path, out_dir: Path, resume: bool, cfg: RefineConfig, model:
 
     judge_options = {k: v for k, v in dataclasses.asdict(model).items() if k != "model"}
     out = run_refine(run_dir, out=out_dir, model=model.model, config=cfg, resume=resume, **judge_options)
-    summary = json.loads((out / "refine_summary.json").read_text(encoding="utf-8"))
+    summary = json.loads((out / REFINE_SUMMARY).read_text(encoding="utf-8"))
     ui.show(
         ui.table(
             "refine",

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
+from ..api.evaluate import ReportConfig
 from ..core import ui
-from ..reports.rundata import ReportConfig
 from .settings import settings_command
 
 

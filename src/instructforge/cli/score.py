@@ -12,10 +12,9 @@ from typing import Any
 
 import click
 
+from ..api.evaluate import ModelConfig, ScoreConfig
 from ..core import ui
 from ..core.errors import InstructforgeError
-from ..models.modelconfig import ModelConfig
-from ..quality.config import ScoreConfig
 from .common import print_llm_summary
 from .settings import flag_given, settings_command
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,11 @@ def iter_jsonl(path: Path | str, text: str | None = None) -> Iterator[tuple[int,
 def write_json(path: Path | str, obj: Any) -> None:
     """Write ``obj`` as indented JSON, atomically (readers see the old file or the new one)."""
     atomic_write(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+
+def write_jsonl(path: Path | str, rows: Iterable[Any]) -> None:
+    """Write one JSON value per line (non-ASCII kept as is), atomically."""
+    atomic_write(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
 def read_text(path: Path | str) -> str:

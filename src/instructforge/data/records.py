@@ -1,5 +1,7 @@
 """The dataset records every stage shares: a task in the Self-Instruct schema, its instances, one
-(instruction, input, output) triple, and the reason a candidate was rejected.
+(instruction, input, output) triple (the one shape of an instance with its instruction: what
+feedback scores, what score data files, SFT rows and exports are made of), and the reason a
+candidate was rejected.
 
 All records are ``@dataclass(slots=True)`` and round-trip through plain dicts (JSONL).
 """
@@ -25,6 +27,10 @@ class Task:
     is_classification: bool = False
     id: str = ""
     name: str = ""
+
+    def triples(self) -> list[Triple]:
+        """Each instance with the instruction, in order."""
+        return [Triple(self.instruction, i.input, i.output) for i in self.instances]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -59,3 +65,12 @@ class Triple:
     instruction: str
     input: str
     output: str
+
+    def as_dict(self) -> dict[str, str]:
+        """The triple as an Alpaca record."""
+        return {"instruction": self.instruction, "input": self.input, "output": self.output}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Triple:
+        """The triple of an Alpaca record (or an export record, which has more columns)."""
+        return cls(d["instruction"], d["input"], d["output"])

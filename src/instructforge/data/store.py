@@ -15,10 +15,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..core.errors import InputError
-from ..core.io import atomic_write, sweep_temp_files
+from ..core.io import sweep_temp_files
+from .outdir import CONFIG, RUN_DB, read_config, write_config
 from .records import Task
 from .runrecords import Candidate, InstanceRejection, RunRecord, ScoreRecord, TaskRecord
 
@@ -39,7 +38,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 class RunStore:
     def __init__(self, run_dir: Path | str, *, create: bool = True):
         self.dir = Path(run_dir)
-        db_path = self.dir / "run.sqlite"
+        db_path = self.dir / RUN_DB
         if not create and not db_path.is_file():
             raise InputError(f"{self.dir}: not a run directory (no run.sqlite)")
         if create:
@@ -178,11 +177,10 @@ class RunStore:
     # -- config --------------------------------------------------------------------------------
     def write_config(self, config: dict[str, Any]) -> None:
         """Write the resolved config.yaml (atomically). Secrets must not be in ``config``."""
-        atomic_write(self.dir / "config.yaml", yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+        write_config(self.dir / CONFIG, config)
 
     def read_config(self) -> dict[str, Any]:
-        p = self.dir / "config.yaml"
-        return yaml.safe_load(p.read_text()) if p.is_file() else {}
+        return read_config(self.dir / CONFIG)
 
     def close(self) -> None:
         self.db.close()

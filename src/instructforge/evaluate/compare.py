@@ -18,6 +18,7 @@ import numpy as np
 
 from ..core.errors import InputError
 from ..core.settings import option, validate
+from ..data.outdir import RESULTS
 
 DEFAULT_METRIC = {"superni": "rougeL", "induction": "execution_accuracy"}
 
@@ -46,7 +47,7 @@ def default_out(dir_a: Path, dir_b: Path) -> Path:
 
 
 def load_results(eval_dir: Path) -> dict[str, Any]:
-    path = Path(eval_dir) / "results.json"
+    path = Path(eval_dir) / RESULTS
     if not path.is_file():
         raise InputError.at(path, None, "not found (is this an evaluation dir?)")
     try:
@@ -108,13 +109,13 @@ def compare(dir_a: Path, dir_b: Path, cfg: CompareConfig) -> dict[str, Any]:
     ra, rb = load_results(dir_a), load_results(dir_b)
     ka, kb = ra.get("kind", "superni"), rb.get("kind", "superni")
     if ka != kb:
-        raise InputError.at(Path(dir_b) / "results.json", None, f'kind "{kb}" cannot be compared with "{ka}" ({dir_a})')
+        raise InputError.at(Path(dir_b) / RESULTS, None, f'kind "{kb}" cannot be compared with "{ka}" ({dir_a})')
     metric = cfg.metric or DEFAULT_METRIC.get(ka, "rougeL")
-    sa = task_scores(ra, metric, Path(dir_a) / "results.json")
-    sb = task_scores(rb, metric, Path(dir_b) / "results.json")
+    sa = task_scores(ra, metric, Path(dir_a) / RESULTS)
+    sb = task_scores(rb, metric, Path(dir_b) / RESULTS)
     common = sorted(set(sa) & set(sb))
     if not common:
-        raise InputError.at(Path(dir_b) / "results.json", None, f"no task in common with {dir_a}")
+        raise InputError.at(Path(dir_b) / RESULTS, None, f"no task in common with {dir_a}")
     tasks = {}
     for t in common:
         d = sb[t] - sa[t]

@@ -24,6 +24,7 @@ from typing import Any
 
 from ..core.errors import InputError
 from ..core.io import write_json
+from ..data.outdir import RUN_DB
 from ..data.records import Triple
 from ..data.runrecords import ScoreRecord, score_key
 from ..data.store import RunStore
@@ -68,7 +69,7 @@ def curate(
 
     def current(row: dict[str, Any]) -> ScoreRecord | None:
         rec = by_key.get(score_key(row["task_key"], row["index"]))
-        sha = text_sha(Triple(row["instruction"], row["input"], row["output"]))
+        sha = text_sha(Triple.from_dict(row))
         return rec if rec is not None and rec.text_sha == sha else None
 
     def value(rec: ScoreRecord | None) -> float:
@@ -112,7 +113,7 @@ def export_curated(store: RunStore, fmt: str, out: Path, include_seeds: bool, cu
     scores = store.scores()
     if not scores:
         raise InputError(
-            f"{store.dir / 'run.sqlite'}: the run has no scores; run `instructforge score "
+            f"{store.dir / RUN_DB}: the run has no scores; run `instructforge score "
             f"{store.dir}` before exporting with --min-score, --top-k, --audit or --drop-flagged"
         )
     rows = export_records(store, include_seeds)

@@ -52,12 +52,7 @@ def text_sha(t: Triple) -> str:
 
 def task_items(tasks: Sequence[TaskRecord]) -> list[Item]:
     """Every instance of these tasks (accepted ones; a rejected task has no instances)."""
-    return [
-        Item(t.key, i, Triple(t.instruction, inst.input, inst.output))
-        for t in tasks
-        if t.accepted
-        for i, inst in enumerate(t.instances)
-    ]
+    return [Item(t.key, i, tr) for t in tasks if t.accepted for i, tr in enumerate(t.task().triples())]
 
 
 def store_items(store: RunStore) -> list[Item]:
@@ -117,14 +112,15 @@ SUBSTITUTE = "SUBSTITUTE: judge P(yes), overall quality"
 
 def build_scorer(llm: Any, rm_dir: Path | None, cfg: ScoreConfig) -> tuple[Scorer, str]:
     """(the scorer, label of the Rew source) over the judge ``llm`` and, if given, the reward
-    model in ``rm_dir`` (loaded here; check it first with feedback.reward_model_dir)."""
-    from ..feedback.scorers import DIMENSIONS, PROMPTS, RewardModelScorer
+    model in ``rm_dir`` (loaded here; check it first with feedback.reward_model_dir): the feedback
+    scorers of ``feedback.factory.build_scorers``, judge first, plus the audit and the fingerprint."""
+    from ..feedback.factory import build_scorers
+    from ..feedback.scorers import PROMPTS
 
-    dims = list(DIMENSIONS) + ([] if rm_dir else ["overall"])
-    feedback: list[Any] = [JudgeScorer(llm, dims, top_logprobs=cfg.top_logprobs)]
+    feedback, _, _ = build_scorers(llm, rm_dir, top_logprobs=cfg.top_logprobs, judge_first=True)
+    dims = next(s.dimensions for s in feedback if isinstance(s, JudgeScorer))
     rm_id = None
     if rm_dir is not None:
-        feedback.append(RewardModelScorer(rm_dir))
         rm_id = f"{rm_dir.resolve()}@{hashlib.sha256((rm_dir / 'config.json').read_bytes()).hexdigest()[:12]}"
     prompts = [PROMPTS / f"judge_{d}.txt" for d in dims] + audit.prompt_files()
     fp = fingerprint(llm.model_id, rm_id, cfg, prompts, checks.CHECKS_VERSION)

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..core.errors import InputError
 from ..core.io import read_text
+from ..data import outdir
 
 EVAL_KINDS = ("induction", "superni", "user-oriented", "compare")
 
@@ -41,11 +42,11 @@ def resolve(path: Path) -> tuple[str, Path]:
     if not path.exists():
         raise InputError.at(path, None, "no such file or directory")
     if path.is_dir():
-        if (path / "run.sqlite").is_file():
+        if (path / outdir.RUN_DB).is_file():
             return "run", path
-        if (path / "experiment.json").is_file():
-            return "experiment", path / "experiment.json"
-        results = path / "results.json"
+        if (path / outdir.EXPERIMENT).is_file():
+            return "experiment", path / outdir.EXPERIMENT
+        results = path / outdir.RESULTS
         if results.is_file():
             return _kind_of(results), results
         compares = sorted(p for p in path.glob("compare*.json") if p.is_file())

@@ -21,6 +21,7 @@ from typing import Any
 from ..core.errors import InputError
 from ..core.settings import option, validate
 from ..core.stats import histogram
+from ..data.outdir import RUN_DB
 from ..data.runrecords import Candidate, ScoreRecord, TaskRecord
 from ..data.store import RunStore
 from . import verbs
@@ -92,11 +93,11 @@ def collect_run(run_dir: Path, cfg: ReportConfig | None = None) -> dict[str, Any
     try:
         store = RunStore(run_dir, create=False)
     except sqlite3.DatabaseError as e:
-        raise InputError.at(Path(run_dir) / "run.sqlite", None, f"not a readable run store ({e})") from None
+        raise InputError.at(Path(run_dir) / RUN_DB, None, f"not a readable run store ({e})") from None
     try:
         return _collect(store, cfg)
     except sqlite3.DatabaseError as e:
-        raise InputError.at(Path(run_dir) / "run.sqlite", None, f"not a readable run store ({e})") from None
+        raise InputError.at(Path(run_dir) / RUN_DB, None, f"not a readable run store ({e})") from None
     finally:
         store.close()
 

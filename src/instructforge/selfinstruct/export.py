@@ -14,20 +14,19 @@ both repeat an earlier pair are removed. SFT uses the same function (``SFTConfig
 
 from __future__ import annotations
 
-import json
 import random
 import re
-import shutil
-import tempfile
 from pathlib import Path
 from string import Template
 from typing import Any
 
-from ..core.io import atomic_write
+from ..core.io import write_jsonl
 from ..core.prompts import prompt
+from ..data import formats
+from ..data.records import Triple
 from ..data.store import RunStore
 
-FORMATS = ("alpaca", "messages", "prompt-completion", "hf")
+FORMATS = formats.EXPORT_FORMATS
 
 
 def export_records(store: RunStore, include_seeds: bool = False) -> list[dict[str, Any]]:
@@ -40,17 +39,9 @@ def export_records(store: RunStore, include_seeds: bool = False) -> list[dict[st
     sources = [(True, t) for t in store.seeds()] if include_seeds else []
     sources += [(False, t) for t in tasks]
     return [
-        {
-            "instruction": t.instruction,
-            "input": inst.input,
-            "output": inst.output,
-            "task_key": t.id,
-            "is_classification": t.is_classification,
-            "index": i,
-            "seed": seed,
-        }
+        {**tr.as_dict(), "task_key": t.id, "is_classification": t.is_classification, "index": i, "seed": seed}
         for seed, t in sources
-        for i, inst in enumerate(t.instances)
+        for i, tr in enumerate(t.triples())
     ]
 
 
@@ -127,30 +118,6 @@ def run_seed(store: RunStore) -> int:
     return int((store.read_config().get("generate") or {}).get("seed") or 0)
 
 
-def to_messages(rec: dict[str, Any]) -> dict[str, Any]:
-    user = rec["instruction"] + (f"\n\n{rec['input']}" if rec["input"].strip() else "")
-    return {"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": rec["output"]}]}
-
-
-def _jsonl(rows: list[dict[str, Any]]) -> str:
-    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-
-
-def hf_features() -> Any:
-    """The columns of the ``hf`` export (and of ``Run.to_dataset()``)."""
-    from datasets import Features, Value
-
-    return Features(
-        {
-            "instruction": Value("string"),
-            "input": Value("string"),
-            "output": Value("string"),
-            "task_key": Value("string"),
-            "is_classification": Value("bool"),
-        }
-    )
-
-
 def export_run(store: RunStore, fmt: str, out: Path, include_seeds: bool = False) -> int:
     """Write ``out`` in ``fmt``; returns the number of records written."""
     return write_records(export_records(store, include_seeds), fmt, out, run_seed(store))
@@ -161,27 +128,15 @@ def write_records(recs: list[dict[str, Any]], fmt: str, out: Path, seed: int = 0
     returns the number written (prompt-completion: after removing repeated pairs). ``seed``:
     of the prompt-completion encoding."""
     if fmt == "alpaca":
-        data = [{k: r[k] for k in ("instruction", "input", "output")} for r in recs]
-        atomic_write(out, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        formats.write_alpaca(out, [Triple.from_dict(r) for r in recs])
     elif fmt == "messages":
-        atomic_write(out, _jsonl([to_messages(r) for r in recs]))
+        write_jsonl(out, [formats.to_messages(Triple.from_dict(r)) for r in recs])
     elif fmt == "prompt-completion":
         pairs = finetuning_pairs(recs, seed)
-        atomic_write(out, _jsonl(pairs))
+        write_jsonl(out, pairs)
         return len(pairs)
     elif fmt == "hf":
-        from datasets import Dataset
-
-        feats = hf_features()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
-        try:
-            Dataset.from_list([{k: r[k] for k in feats} for r in recs], features=feats).save_to_disk(str(tmp / "ds"))
-            if out.exists():
-                shutil.rmtree(out)
-            (tmp / "ds").rename(out)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        formats.write_hf(out, recs)
     else:
         raise ValueError(f"unknown format {fmt!r}")
     return len(recs)

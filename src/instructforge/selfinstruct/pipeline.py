@@ -25,6 +25,7 @@ from typing import Any
 from ..core import ui
 from ..core.errors import InputError
 from ..core.io import write_json
+from ..data.outdir import RUN_DB, SUMMARY
 from ..data.records import Task
 from ..data.runrecords import Candidate, InstanceRejection, TaskRecord
 from ..data.store import RunStore
@@ -43,7 +44,7 @@ PRIORITY = {"instances": 2, "classify": 1, "bootstrap": 0}
 
 def read_source_run(run_dir: Path) -> tuple[list[Task], list[Candidate]]:
     """Seeds and accepted, classified candidates of an existing run (validated, read-only)."""
-    if not (Path(run_dir) / "run.sqlite").is_file():
+    if not (Path(run_dir) / RUN_DB).is_file():
         raise InputError(f"{run_dir}: not a run directory (no run.sqlite)")
     src = RunStore(run_dir, create=False)
     try:
@@ -236,7 +237,7 @@ def run_generate(
         store.set_meta("stage", "instances")
         ctx.commit_stats()
     summary = summarize(store)
-    write_json(store.dir / "summary.json", summary)
+    write_json(store.dir / SUMMARY, summary)
     show_summary(summary)
     return summary
 

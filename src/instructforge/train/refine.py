@@ -22,11 +22,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..core import ui
 from ..core.errors import InputError
 from ..core.io import atomic_write
+from ..data import outdir
+from ..data.outdir import write_config
 from ..data.store import RunStore
 from ..feedback.reward import make_reward_func
 from ..selfinstruct.instances import InstanceTask
@@ -100,20 +100,17 @@ def refine(
     from datasets import Dataset
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write(
-        out_dir / "config.yaml",
-        yaml.safe_dump(
-            {
-                "stage": "refine",
-                "run_dir": str(run_dir),
-                "model": model,
-                "base_dir": str(base_dir),
-                "reward_model_source": rew_label,
-                **(extra_config or {}),
-                **cfg.to_dict(),
-            },
-            sort_keys=False,
-        ),
+    write_config(
+        out_dir / outdir.CONFIG,
+        {
+            "stage": "refine",
+            "run_dir": str(run_dir),
+            "model": model,
+            "base_dir": str(base_dir),
+            "reward_model_source": rew_label,
+            **(extra_config or {}),
+            **cfg.to_dict(),
+        },
     )
     policy, tok, peft_config, true_base = trainable(
         base_dir, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_target_modules
@@ -180,5 +177,5 @@ def refine(
         "train_loss": getattr(result, "training_loss", None),
         "reward_model_source": rew_label,
     }
-    atomic_write(out_dir / "refine_summary.json", json.dumps(summary, indent=2) + "\n")
+    atomic_write(out_dir / outdir.REFINE_SUMMARY, json.dumps(summary, indent=2) + "\n")
     return summary

@@ -11,9 +11,7 @@ from typing import Any
 
 from ..core import ui
 from ..core.io import atomic_write
-
-LOG_FILE = "reward_log.jsonl"
-CURVE_FILE = "reward_curve.json"
+from ..data.outdir import REWARD_CURVE, REWARD_LOG
 
 
 class RewardLog:
@@ -22,7 +20,7 @@ class RewardLog:
     COMPONENTS = ("total", "reward_model", "overall", "naturalness", "coherence", "understandability", "parsed")
 
     def __init__(self, out_dir: Path, rew_label: str, keep_until: int | None):
-        self.path, self.curve = out_dir / LOG_FILE, out_dir / CURVE_FILE
+        self.path, self.curve = out_dir / REWARD_LOG, out_dir / REWARD_CURVE
         self.rew_label = rew_label
         self.rows: list[dict[str, Any]] = []
         if keep_until is not None and self.path.is_file():

@@ -26,11 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-import yaml
-
 from ..core.errors import InputError
-from ..core.io import atomic_write, iter_jsonl
+from ..core.io import atomic_write
 from ..core.settings import as_dict, option, validate
+from ..data import outdir
+from ..data.formats import read_examples as load_examples  # (format, rows); FILE:LINE errors
+from ..data.formats import user_text
+from ..data.outdir import write_config
+from ..data.records import Triple
 from .common import fix_adapter_base, local_model_dir, quiet_trainer, set_threads, trainable
 
 
@@ -82,114 +85,6 @@ class SFTConfig:
 SFTSettings = SFTConfig  # the former name
 
 
-def _str(obj: dict[str, Any], key: str, path: Path, line: int, required: bool = True) -> str:
-    v = obj.get(key, "" if not required else None)
-    if v is None:
-        raise InputError.at(path, line, f'missing "{key}"')
-    if not isinstance(v, str):
-        raise InputError.at(path, line, f'"{key}" must be a string')
-    return v
-
-
-def _alpaca(obj: Any, path: Path, line: int) -> dict[str, str]:
-    if not isinstance(obj, dict):
-        raise InputError.at(path, line, "expected an object with instruction/input/output")
-    rec = {
-        "instruction": _str(obj, "instruction", path, line),
-        "input": _str(obj, "input", path, line, False),
-        "output": _str(obj, "output", path, line),
-    }
-    if not rec["instruction"].strip() or not rec["output"].strip():
-        raise InputError.at(path, line, "empty instruction or output")
-    return rec
-
-
-def _json_list(text: str, path: Path) -> list[tuple[int, Any]]:
-    """Elements of a top-level JSON array with the line each starts on."""
-    dec = json.JSONDecoder()
-    i = text.index("[") + 1
-    out: list[tuple[int, Any]] = []
-    while True:
-        while i < len(text) and text[i] in " \t\r\n,":
-            i += 1
-        if i >= len(text):
-            raise InputError.at(path, text.count("\n") + 1, "unterminated JSON list")
-        if text[i] == "]":
-            return out
-        line = text.count("\n", 0, i) + 1
-        try:
-            obj, i = dec.raw_decode(text, i)
-        except json.JSONDecodeError as e:
-            raise InputError.at(path, e.lineno, f"not valid JSON ({e.msg})") from None
-        out.append((line, obj))
-
-
-def load_examples(path: Path) -> tuple[str, list[dict[str, Any]]]:
-    """(format name, rows as alpaca / messages / prompt-completion dicts). FILE:LINE errors."""
-    if path.is_dir():
-        if not (path / "dataset_info.json").is_file():
-            raise InputError(f"{path}: a directory must be an HF dataset saved by `export --format hf`")
-        from datasets import load_from_disk
-
-        ds = load_from_disk(str(path))
-        return "hf", _nonempty([_alpaca(r, path, n) for n, r in enumerate(ds, 1)], path)
-    if not path.is_file():
-        raise InputError(f"{path}: data file not found")
-    text = path.read_text(encoding="utf-8")
-    if text.lstrip().startswith("["):
-        return "alpaca", _nonempty([_alpaca(o, path, n) for n, o in _json_list(text, path)], path)
-    rows: list[dict[str, Any]] = []
-    fmt = None
-    for n, obj in iter_jsonl(path, text):
-        if not isinstance(obj, dict):
-            raise InputError.at(path, n, "expected a JSON object")
-        kind = (
-            "messages"
-            if "messages" in obj
-            else "prompt-completion"
-            if "prompt" in obj
-            else "alpaca"
-            if "instruction" in obj
-            else None
-        )
-        if kind is None:
-            raise InputError.at(path, n, 'expected "messages", "prompt"/"completion" or "instruction"/"output"')
-        if fmt is not None and kind != fmt:
-            raise InputError.at(path, n, f"{kind} record in a {fmt} file")
-        fmt = kind
-        if kind == "messages":
-            msgs = obj["messages"]
-            if (
-                not isinstance(msgs, list)
-                or len(msgs) < 2
-                or not all(
-                    isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
-                    for m in msgs
-                )
-            ):
-                raise InputError.at(path, n, '"messages" must be a list of >= 2 {"role", "content"} strings')
-            if msgs[-1]["role"] != "assistant":
-                raise InputError.at(path, n, "the last message must be the assistant's answer")
-            rows.append({"messages": [{"role": m["role"], "content": m["content"]} for m in msgs]})
-        elif kind == "prompt-completion":
-            row: dict[str, Any] = {
-                "prompt": _str(obj, "prompt", path, n),
-                "completion": _str(obj, "completion", path, n),
-            }
-            if not row["completion"].strip():
-                raise InputError.at(path, n, "empty completion")
-            rows.append(row)
-        else:
-            rows.append(_alpaca(obj, path, n))
-    return fmt or "empty", _nonempty(rows, path)
-
-
-def _nonempty(rows: list[dict[str, Any]], path: Path) -> list[dict[str, Any]]:
-    if not rows:
-        raise InputError.at(path, 1, "no training examples")
-    return rows
-
-
 def to_trl(rows: list[dict[str, Any]], template: str, encoding: str = "fixed", seed: int = 0) -> list[dict[str, Any]]:
     """TRL prompt-completion records (conversational for ``chat``), so the loss covers the answer only.
     ``encoding`` ``varied``: instruction/input/output rows go through Self-Instruct's step-5
@@ -206,8 +101,8 @@ def to_trl(rows: list[dict[str, Any]], template: str, encoding: str = "fixed", s
         if "prompt" in r:
             prompt, answer = r["prompt"], r["completion"]
         else:
-            prompt = r["instruction"] + (f"\n\n{r['input']}" if r["input"].strip() else "")
-            answer = r["output"]
+            t = Triple.from_dict(r)
+            prompt, answer = user_text(t), t.output
         if template == "chat":
             out.append(
                 {
@@ -233,20 +128,17 @@ def finetune(data: Path, out_dir: Path, *, model: str, cfg: SFTConfig) -> dict[s
     from trl import SFTTrainer
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write(
-        out_dir / "config.yaml",
-        yaml.safe_dump(
-            {
-                "stage": "finetune",
-                "data": str(data),
-                "format": fmt,
-                "examples": len(examples),
-                "model": model,
-                "base_dir": str(base_dir),
-                **as_dict(cfg),
-            },
-            sort_keys=False,
-        ),
+    write_config(
+        out_dir / outdir.CONFIG,
+        {
+            "stage": "finetune",
+            "data": str(data),
+            "format": fmt,
+            "examples": len(examples),
+            "model": model,
+            "base_dir": str(base_dir),
+            **as_dict(cfg),
+        },
     )
     policy, tok, peft_config, true_base = trainable(
         base_dir, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_target_modules
@@ -257,7 +149,7 @@ def finetune(data: Path, out_dir: Path, *, model: str, cfg: SFTConfig) -> dict[s
         def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
             if logs and "loss" in logs:
                 losses.append({"step": int(state.global_step), "epoch": logs.get("epoch"), "loss": logs["loss"]})
-                atomic_write(out_dir / "train_log.jsonl", "".join(json.dumps(r) + "\n" for r in losses))
+                atomic_write(out_dir / outdir.TRAIN_LOG, "".join(json.dumps(r) + "\n" for r in losses))
 
     args = TRLSFTConfig(
         output_dir=str(out_dir / "trainer"),
@@ -312,5 +204,5 @@ def finetune(data: Path, out_dir: Path, *, model: str, cfg: SFTConfig) -> dict[s
         "merged": cfg.merge,
         "base_dir": str(true_base),
     }
-    atomic_write(out_dir / "train_summary.json", json.dumps(summary, indent=2) + "\n")
+    atomic_write(out_dir / outdir.TRAIN_SUMMARY, json.dumps(summary, indent=2) + "\n")
     return summary
