@@ -45,3 +45,4 @@ if TYPE_CHECKING:
     from .run import model_config as model_config
     from .train import finetune as finetune
     from .train import refine as refine
+    from .usage import read_usage as read_usage

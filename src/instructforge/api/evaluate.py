@@ -36,6 +36,7 @@ from ..models.modelconfig import ModelConfig
 from ..quality.config import ScoreConfig
 from ..reports.rundata import ReportConfig
 from .run import model_config
+from .usage import file_sink, store_sink, track
 
 __all__ = ["call_stats", "compare", "evaluate_superni", "evaluate_user_oriented", "report", "score"]
 
@@ -89,6 +90,7 @@ def evaluate_superni(
         mcfg = model_config(model, model_options)
         llm = mcfg.open()
         try:
+            track("evaluate superni", file_sink(out), llm)
             t0 = time.perf_counter()
             preds = predict(llm, tasks, cfg)
             seconds = time.perf_counter() - t0
@@ -143,6 +145,7 @@ def evaluate_user_oriented(
         # a server on either side: both at once, each answer judged as it arrives
         llm, jllm = mcfg.open(), jcfg.open()
         try:
+            track("evaluate user-oriented", file_sink(out), llm, jllm)
             answers, ratings = answer_and_judge(llm, jllm, items, cfg)
         finally:
             llm.close()
@@ -152,10 +155,12 @@ def evaluate_user_oriented(
         # and hold both models in memory)
         llm = mcfg.open()
         try:
+            track("evaluate user-oriented", file_sink(out), llm)
             answers = answer(llm, items, cfg)
         finally:
             llm.close()
         jllm = jcfg.open()
+        jllm.ledger = llm.ledger  # one ledger (and one cap) for both models
         try:
             ratings = judge_answers(jllm, items, [a.text for a in answers], cfg)
         finally:
@@ -306,6 +311,7 @@ def score(
         scorer, label = build_scorer(llm, rm_dir, cfg)
         store = RunStore(store_dir)
         try:
+            track("score", store_sink(store), llm)
             if data_path is not None:
                 import_data(store, data_path, fmt, recs)
             lines = (store.get_meta(SOURCE_META) or {}).get("lines")

@@ -149,6 +149,12 @@ COMMANDS: tuple[Command, ...] = (
         cli=f"{_CLI}.experiment:experiment",
         function="instructforge.experiment:run_experiment",
     ),
+    Command(
+        "usage",
+        "Tokens, cache hits and cost of a run, an out dir or an experiment (the usage ledger).",
+        cli=f"{_CLI}.usage:usage",
+        function=f"{_API}.usage:read_usage",
+    ),
     Command("config", "Every setting of a command, with its default and help.", cli=f"{_CLI}.show:config"),
 )
 

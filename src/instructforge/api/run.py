@@ -17,6 +17,7 @@ from ..data.runrecords import Candidate, TaskRecord
 from ..data.store import RunStore
 from ..models.modelconfig import ModelConfig
 from ..selfinstruct.config import GenerateConfig
+from .usage import store_sink, track
 
 
 def model_config(model: str | ModelConfig | None, options: dict[str, Any]) -> ModelConfig:
@@ -144,6 +145,7 @@ def generate(
         cfg.resolve_pool_lag(llm.executor.window())
         store = RunStore(out)
         try:
+            track("generate", store_sink(store), llm)
             store.write_config(
                 {
                     "command": "generate",
