@@ -42,7 +42,7 @@ COMMANDS: tuple[Command, ...] = (
         inputs={"seeds": False, "from_run": False},
         uses_model=True,
         stage=f"{_API}.run:generate_stage",
-        extra={"Run": f"{_API}.run"},
+        extra={"Run": f"{_API}.run", "estimate_generate": f"{_API}.estimate"},
     ),
     Command(
         "export",
