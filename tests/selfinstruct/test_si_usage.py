@@ -95,6 +95,13 @@ def test_budget_stops_mid_run_and_a_higher_cap_completes(tmp_path, clean_run):  
     done = ledger(out)
     assert_same_spend(done, ledger(clean_dir))
     assert len(done["stops"]) == 2 and done["stops"][0]["max_total_tokens"] == cap
+    # the report's usage section: the same ledger, per stage and model, over time, with the stops
+    run_cli("--quiet", "report", str(out), "--out", str(tmp_path / "r.html"), check=True)
+    rep = json.loads((tmp_path / "r.json").read_text())["usage"]
+    assert rep["total"] == done["total"] and set(rep["stages"]) == set(done["stages"])
+    assert len(rep["stops"]) == 2 and len(rep["series"]) >= 3
+    page = (tmp_path / "r.html").read_text()
+    assert 'id="usage"' in page and "Stopped at a cap in generate" in page
 
 
 def test_cost_budget_needs_a_price_and_stops_by_cost(tmp_path, clean_run):  # noqa: F811
