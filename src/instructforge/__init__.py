@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from .api.train import finetune as finetune
     from .api.train import refine as refine
     from .api.usage import read_usage as read_usage
+    from .core.errors import BudgetExceeded as BudgetExceeded
     from .core.errors import InputError as InputError
     from .data.records import Instance as Instance
     from .data.records import Task as Task

@@ -169,6 +169,7 @@ SHARED_NAMES: dict[str, str] = {
     "Task": "instructforge.data.records",
     "Instance": "instructforge.data.records",
     "InputError": "instructforge.core.errors",
+    "BudgetExceeded": "instructforge.core.errors",
 }
 
 # Names of ``instructforge.api`` only (helpers of the API, not at the package top level).

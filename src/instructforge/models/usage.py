@@ -400,13 +400,13 @@ class Ledger:
 
     # -- showing -----------------------------------------------------------------------------
     def brief(self) -> str:
-        """Tokens (and cost) so far, for a progress line: ``12,345 tok · $0.0123``."""
+        """Tokens (and cost) so far, for a progress line: ``12,345 of 50,000 tok · $0.0123``."""
         t = self.own()
-        text = f"{t.total_tokens:,} tok"
+        text = f"{t.total_tokens:,}" + (f" of {self.max_total_tokens:,}" if self.max_total_tokens else "") + " tok"
         if t.cost is not None:
             text += f" · {format_cost(t.cost, self.currency)}"
-        if self.max_total_tokens is not None:
-            text += f" of {self.max_total_tokens:,}"
+            if self.budget is not None:
+                text += f" of {format_cost(self.budget, self.currency)}"
         return text
 
     def summary(self) -> dict[str, Any]:
