@@ -139,7 +139,13 @@ def test_bad_prices_and_budgets_on_the_command_line(tmp_path, flags, needle):
 
 
 def test_generate_against_a_server_with_and_without_usage(tmp_path):
+    from instructforge.models.backends.model_files import cache_root
+
     for no_usage in (False, True):
+        cache = tmp_path / f"cache{int(no_usage)}"
+        cache.mkdir()
+        if (cache_root() / "models").exists():  # the converted embedded model (its tokenizer): shared, it is big
+            (cache / "models").symlink_to(cache_root() / "models", target_is_directory=True)
         args = ("--plausible", "--no-usage") if no_usage else ("--plausible",)
         out = tmp_path / f"run{int(no_usage)}"
         with server_process(*args, quiet=True) as (_, url):
@@ -156,7 +162,7 @@ def test_generate_against_a_server_with_and_without_usage(tmp_path):
                 url,
                 "--price",
                 "0.5,1.5",
-                env={"INSTRUCTFORGE_CACHE_DIR": str(tmp_path / f"cache{int(no_usage)}")},
+                env={"INSTRUCTFORGE_CACHE_DIR": str(cache)},
                 check=True,
             )
         led = json.loads(run_cli("usage", str(out), "--json", check=True).stdout)
@@ -165,3 +171,30 @@ def test_generate_against_a_server_with_and_without_usage(tmp_path):
         assert t["prompt_tokens"] > 0 and t["completion_tokens"] > 0 and t["cost"] > 0
         assert set(led["models"]) == {"openai:sim"}
         assert {"generate:bootstrap", "generate:classify", "generate:instances"} <= set(led["stages"])
+
+
+def test_an_experiment_sums_its_stages(tmp_path):
+    from instructforge.api.usage import read_usage
+    from instructforge.models.usage import Price
+
+    for stage, n in (("si", 3), ("eval", 2)):
+        led = Ledger(sink=FileSink(tmp_path / "exp" / stage / "usage.json"), stage="evaluate superni")
+        for _ in range(n):
+            led.answer(
+                "evaluate superni",
+                "embedded",
+                ok=True,
+                prompt_tokens=10,
+                completion_tokens=5,
+                from_server=False,
+                price=Price(1, 1),
+            )
+        led.hit("evaluate superni", "embedded", 10, 5, Price(1, 1))
+        led.flush(force=True)
+    u = read_usage(tmp_path / "exp")
+    assert set(u["stages"]) == {"si/evaluate superni", "eval/evaluate superni"}
+    assert u["total"]["requests"] == 5 and u["total"]["cache_hits"] == 2
+    assert u["total"]["prompt_tokens"] == 50 and u["total"]["cost"] == pytest.approx(75 / 1e6)
+    assert u["models"]["embedded"]["requests"] == 5
+    with pytest.raises(InputError, match="no usage ledger"):
+        read_usage(tmp_path)
