@@ -34,6 +34,7 @@ def __getattr__(name: str) -> Any:
 
 # For type checkers and IDEs: the registry's names (tests/test_api_names.py checks they agree).
 if TYPE_CHECKING:
+    from .api.estimate import estimate_generate as estimate_generate
     from .api.evaluate import compare as compare
     from .api.evaluate import evaluate_superni as evaluate_superni
     from .api.evaluate import evaluate_user_oriented as evaluate_user_oriented
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
     from .api.run import generate as generate
     from .api.train import finetune as finetune
     from .api.train import refine as refine
+    from .api.usage import read_usage as read_usage
+    from .core.errors import BudgetExceeded as BudgetExceeded
     from .core.errors import InputError as InputError
     from .data.records import Instance as Instance
     from .data.records import Task as Task

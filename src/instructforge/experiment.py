@@ -41,7 +41,7 @@ from .core.errors import InputError
 from .core.io import write_json
 from .core.settings import Settings, Source, key_lines, yaml_node
 from .data.outdir import EXPERIMENT, EXPERIMENT_PLAN, STAGE_MARKER, stage_output, write_config
-from .models.modelconfig import ModelConfig
+from .models.modelconfig import ACCOUNTING, ModelConfig
 from .train.common import release_memory
 
 _REF = re.compile(r"\{([A-Za-z0-9_.-]+)\}")
@@ -168,7 +168,7 @@ def load(path: Path | str, out: Path | str | None = None) -> Experiment:
         spec = {
             "command": command,
             "inputs": {k: str(v) for k, v in inputs.items()},
-            "model": model.public() if model else None,
+            "model": {k: v for k, v in model.public().items() if k not in ACCOUNTING} if model else None,
             "settings": _plain(config),
         }
         stages.append(Stage(name, command, kind, inputs, model, config, spec))

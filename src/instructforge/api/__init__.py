@@ -30,6 +30,7 @@ def __getattr__(name: str) -> Any:
 # For type checkers and IDEs: the registry's names (tests/test_api_names.py checks they agree).
 if TYPE_CHECKING:
     from ..experiment import run_experiment as run_experiment
+    from .estimate import estimate_generate as estimate_generate
     from .evaluate import compare as compare
     from .evaluate import evaluate_superni as evaluate_superni
     from .evaluate import evaluate_user_oriented as evaluate_user_oriented
@@ -45,3 +46,4 @@ if TYPE_CHECKING:
     from .run import model_config as model_config
     from .train import finetune as finetune
     from .train import refine as refine
+    from .usage import read_usage as read_usage

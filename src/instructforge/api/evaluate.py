@@ -35,6 +35,7 @@ from ..models.modelconfig import ModelConfig
 from ..quality.config import ScoreConfig
 from ..reports.rundata import ReportConfig
 from .run import model_config
+from .usage import file_sink, track
 
 __all__ = ["call_stats", "compare", "evaluate_superni", "evaluate_user_oriented", "report", "score"]
 
@@ -80,6 +81,7 @@ def evaluate_superni(
         mcfg = model_config(model, model_options)
         llm = mcfg.open()
         try:
+            track("evaluate superni", file_sink(out), llm)
             t0 = time.perf_counter()
             preds = predict(llm, tasks, cfg)
             seconds = time.perf_counter() - t0
@@ -134,6 +136,7 @@ def evaluate_user_oriented(
         # a server on either side: both at once, each answer judged as it arrives
         llm, jllm = mcfg.open(), jcfg.open()
         try:
+            track("evaluate user-oriented", file_sink(out), llm, jllm)
             answers, ratings = answer_and_judge(llm, jllm, items, cfg)
         finally:
             llm.close()
@@ -143,10 +146,12 @@ def evaluate_user_oriented(
         # and hold both models in memory)
         llm = mcfg.open()
         try:
+            track("evaluate user-oriented", file_sink(out), llm)
             answers = answer(llm, items, cfg)
         finally:
             llm.close()
         jllm = jcfg.open()
+        jllm.ledger = llm.ledger  # one ledger (and one cap) for both models
         try:
             ratings = judge_answers(jllm, items, [a.text for a in answers], cfg)
         finally:

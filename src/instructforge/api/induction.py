@@ -32,8 +32,10 @@ from ..induction.induce import InduceConfig
 from ..induction.search import SearchConfig
 from ..models.client import Stats
 from ..models.modelconfig import ModelConfig
+from ..models.usage import FileSink
 from ..selfinstruct.novelty import DedupConfig
 from .run import model_config
+from .usage import file_sink, track
 
 Demos = str | Path | Sequence[tuple[str, str]]
 
@@ -149,6 +151,7 @@ def write_seed_tasks(
     sets = read_demo_dir(Path(examples_dir), cfg.k)  # every file checked before the model loads
     llm = mcfg.open()
     try:
+        track("induce", FileSink(Path(out).with_suffix(".usage.json")), llm)
         tasks = seeds_from_sets(llm, sets, cfg)
     finally:
         llm.close()
@@ -213,6 +216,7 @@ def evaluate_induction(
     plan = plan_benchmark(data, cfg, _task_names(tasks))  # every file read and checked first
     llm = mcfg.open()
     try:
+        track("induction evaluate", file_sink(out), llm)
         results = evaluate_benchmark(llm, data, cfg, plan=plan)
     finally:
         llm.close()

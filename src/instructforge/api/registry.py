@@ -42,7 +42,7 @@ COMMANDS: tuple[Command, ...] = (
         inputs={"seeds": False, "from_run": False},
         uses_model=True,
         stage=f"{_API}.run:generate_stage",
-        extra={"Run": f"{_API}.run"},
+        extra={"Run": f"{_API}.run", "estimate_generate": f"{_API}.estimate"},
     ),
     Command(
         "export",
@@ -149,6 +149,12 @@ COMMANDS: tuple[Command, ...] = (
         cli=f"{_CLI}.experiment:experiment",
         function="instructforge.experiment:run_experiment",
     ),
+    Command(
+        "usage",
+        "Tokens, cache hits and cost of a run, an out dir or an experiment (the usage ledger).",
+        cli=f"{_CLI}.usage:usage",
+        function=f"{_API}.usage:read_usage",
+    ),
     Command("config", "Every setting of a command, with its default and help.", cli=f"{_CLI}.show:config"),
 )
 
@@ -163,6 +169,7 @@ SHARED_NAMES: dict[str, str] = {
     "Task": "instructforge.data.records",
     "Instance": "instructforge.data.records",
     "InputError": "instructforge.core.errors",
+    "BudgetExceeded": "instructforge.core.errors",
 }
 
 # Names of ``instructforge.api`` only (helpers of the API, not at the package top level).

@@ -23,6 +23,7 @@ from ..models.modelconfig import ModelConfig
 from ..models.types import Request as Request
 from ..models.types import SamplingParams as SamplingParams
 from ..selfinstruct.config import GenerateConfig
+from .usage import store_sink, track
 
 
 def model_config(model: str | ModelConfig | None, options: dict[str, Any]) -> ModelConfig:
@@ -147,6 +148,7 @@ def generate(
         cfg.resolve_pool_lag(llm.executor.window())
         store = RunStore(out)
         try:
+            track("generate", store_sink(store), llm)
             store.write_config(
                 {
                     "command": "generate",

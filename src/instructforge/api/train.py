@@ -66,6 +66,10 @@ def refine(
     if rl.latest_checkpoint(out) is not None and not resume:
         raise InputError(f"{out}: has checkpoints from an earlier run; pass --resume to continue or use a new --out")
     scorers, label, llm = build_scorers(judge, cfg.reward_model, cfg.unieval, top_logprobs=cfg.judge_top_logprobs)
+    if llm is not None:
+        from .usage import file_sink, track
+
+        track("refine", file_sink(out), llm)
     ui.info(f"refine: {len(tasks)} instructions, {cfg.algo}, {cfg.steps} steps; Rew = {label}")
     try:
         rl.refine(

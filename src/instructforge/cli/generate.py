@@ -4,6 +4,7 @@ export.py: Self-Instruct, Wang et al. 2023; Alpaca's variant with ``--mode alpac
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -30,17 +31,86 @@ from .settings import settings_command
     default=None,
     help="Instances only: reuse the accepted, classified instructions of this run (REFINE-AF stage 3).",
 )
+@click.option(
+    "--estimate",
+    is_flag=True,
+    help="Print the expected requests, tokens and cost of the run (with a range) instead of running it: "
+    "from the run so far in --out, else from a pilot of --pilot instructions (docs/usage.md).",
+)
+@click.option(
+    "--pilot",
+    type=click.IntRange(1, 10000),
+    default=10,
+    show_default=True,
+    help="--estimate: accepted instructions of the pilot run (its answers stay in the call cache).",
+)
 @settings_command("generate", cfg=GenerateConfig, model=ModelConfig)
-def generate(seeds: Path | None, out: Path, from_run: Path | None, cfg: GenerateConfig, model: ModelConfig) -> None:
+def generate(
+    seeds: Path | None,
+    out: Path,
+    from_run: Path | None,
+    estimate: bool,
+    pilot: int,
+    cfg: GenerateConfig,
+    model: ModelConfig,
+) -> None:
     """Generate instruction data with Self-Instruct into a resumable run directory.
 
     Example: instructforge generate --out runs/si --num-instructions 50 --model embedded
     """
     from ..api.run import generate as run_generate
 
+    if estimate:
+        if from_run is not None:
+            from ..core.errors import InputError
+
+            raise InputError("--estimate: not available with --from-run (run it on the source run's settings)")
+        from ..api.estimate import estimate_generate
+
+        show_estimate(estimate_generate(seeds, out=out, model=model, config=cfg, pilot=pilot))
+        return
+
     run = run_generate(seeds, out=out, model=model, config=cfg, from_run=from_run)
     print_llm_summary(run.stats)
     ui.info(f"run dir: {out} (summary.json, run.sqlite, config.yaml)")
+
+
+def show_estimate(res: dict[str, Any]) -> None:
+    from ..api.usage import format_cost
+
+    cur = res["currency"]
+
+    def cost(d: dict[str, Any]) -> str:
+        return format_cost(d["cost"], cur) if d.get("cost") is not None else "-"
+
+    ui.show(
+        ui.table(
+            f"estimate for {res['num_instructions']} instructions (from the {res['sample']}: "
+            f"{res['sample_accepted']} accepted, acceptance {res['acceptance_rate']:.1%})",
+            ["", "requests", "prompt tok", "completion tok", "total tok", "cost"],
+            [
+                [
+                    k,
+                    d["requests"],
+                    f"{d['prompt_tokens']:,}",
+                    f"{d['completion_tokens']:,}",
+                    f"{d['total_tokens']:,}",
+                    cost(d),
+                ]
+                for k, d in (("low", res["low"]), ("expected", res["expected"]), ("high", res["high"]))
+            ],
+        )
+    )
+    e, lo, hi = res["expected"], res["low"], res["high"]
+    line = (
+        f"estimate: {e['requests']} requests, {e['total_tokens']:,} tokens "
+        f"(range {lo['total_tokens']:,}-{hi['total_tokens']:,})"
+    )
+    if e["cost"] is not None:
+        line += f", {cost(e)} (range {cost(lo)}-{cost(hi)})"
+    if "still_to_spend" in res:
+        line += f"; still to spend ~{res['still_to_spend']['total_tokens']:,} tokens"
+    click.echo(line)
 
 
 @click.command()

@@ -2,7 +2,7 @@
 
 Subcommands are loaded lazily from their own modules (``name -> module:attr``), so ``--help``
 is instant and each area owns its commands. Errors become one line and an exit code:
-2 for bad input or usage, 1 for anything else.
+2 for bad input or usage, 3 for a run stopped at its token or cost cap, 1 for anything else.
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> Any:
         e.show()
         sys.exit(2 if isinstance(e, click.UsageError | click.BadParameter) else e.exit_code)
     except InstructforgeError as e:
-        click.echo(f"error: {e}", err=True)
+        click.echo(f"{e.prefix}: {e}", err=True)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         click.echo("interrupted; rerun the same command to resume", err=True)

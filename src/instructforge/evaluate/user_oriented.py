@@ -245,7 +245,7 @@ def answer_and_judge(
             for i, a in enumerate(answers):
                 ask_judge(i, a.text, use_logprobs, 0)
         steps = n if answers is not None else 2 * n
-        with ui.progress("answers + judge" if answers is None else "judge", steps) as bar:
+        with ui.progress("answers + judge" if answers is None else "judge", steps, status=True) as bar:
             while any(s.outstanding for s in streams):
                 busy = [s for s in streams if s.outstanding]
                 # one busy stream: block on it; two: look at each in turn without stalling the other
@@ -261,6 +261,7 @@ def answer_and_judge(
                             ask_judge(i, answered.text, False, 2)
                             continue
                         bar.advance(1, tokens=comp.completion_tokens)
+                        bar.status(judge.ledger.brief())  # tokens (and cost) so far, both models
     finally:
         for s in streams:
             s.close()

@@ -15,6 +15,11 @@ Two ways in:
 what came back: finish reason, token counts, seconds in flight), for replaying a run's exact
 workload elsewhere (benchmarks/vllm_client.py) or debugging.
 
+Every answer and cache hit also goes into ``llm.ledger`` (models/usage.py: per stage and per
+model, persisted by the command into its run store or ``usage.json``), written right after the
+cache; with a token or cost cap the stream sends a request only while its worst case fits and
+raises ``BudgetExceeded`` (exit 3) when nothing is in flight and the next one does not.
+
 A request the server refuses comes back as an error completion (``finish_reason "error"``),
 counted in the stats and never cached; ``max_consecutive_errors`` of them in a row stop the run
 with one line (a server that refuses everything, e.g. a parameter it does not accept).
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -32,11 +38,12 @@ from pathlib import Path
 from typing import Any
 
 from ..core import ui
-from ..core.errors import BackendError
+from ..core.errors import BackendError, BudgetExceeded
 from .backends import Backend, BackendOptions, load_backend, model_identity
 from .cache import CallCache, cache_key
 from .executors import Executor, LocalExecutor
 from .types import Completion, Request
+from .usage import Ledger, Price
 
 
 @dataclass
@@ -80,14 +87,20 @@ class LLM:
         self.executor: Executor = executor or LocalExecutor(lambda: load_backend(spec, self.options), window_hint=hint)
         self.stats = Stats()
         self.max_consecutive_errors = max_consecutive_errors
+        #: usage per stage and model (in memory until a command attaches a sink), with the caps
+        self.ledger = Ledger()
+        #: per million tokens (ModelConfig: --price or the price table); None: cost unknown
+        self.price: Price | None = None
 
     @property
     def backend(self) -> Backend | None:
         """The in-process backend (local executor only): for stages that need the model object."""
         return self.executor.backend
 
-    def stream(self) -> Stream:
-        return Stream(self)
+    def stream(self, step: Callable[[Any], str] | None = None) -> Stream:
+        """``step(tag)``: the name of the step a request belongs to, so the ledger counts
+        ``STAGE:STEP`` rows (generate: bootstrap, classify, instances)."""
+        return Stream(self, step)
 
     def generate(
         self, requests: Sequence[Request], desc: str = "generating", *, by_length: bool = True
@@ -103,12 +116,13 @@ class LLM:
         results: list[Completion | None] = [None] * len(requests)
         with self.stream() as s:
             s.submit_many([(requests[i], i) for i in order])
-            with ui.progress(desc, s.misses) as bar:
+            with ui.progress(desc, s.misses, status=True) as bar:
                 while s.outstanding:
                     for i, c, hit in s.drain():
                         results[i] = c
                         if not hit:
                             bar.advance(1, tokens=c.completion_tokens)
+                    bar.status(f"{s.rate()[1]:,.0f} tok/s · {self.ledger.brief()}")
         return [r for r in results if r is not None]
 
     def complete(self, request: Request) -> Completion:
@@ -126,10 +140,16 @@ class Stream:
     caller that submits several requests after processing some answers has them dispatched
     together (one engine batch), in priority order."""
 
-    def __init__(self, llm: LLM):
+    def __init__(self, llm: LLM, step: Callable[[Any], str] | None = None):
         self.llm = llm
+        self._step = step
         self._heap: list[tuple[int, int]] = []  # (-priority, rid): FIFO within a priority
         self._pending: dict[int, tuple[Any, str, Request]] = {}  # rid -> (tag, cache key, request)
+        self._stage: dict[int, str] = {}  # rid -> its ledger stage
+        self._reserved: dict[int, tuple[float, float, float]] = {}  # in flight: worst-case (prompt, completion, cost)
+        self._stage_busy: dict[str, list[float]] = {}  # stage -> [requests in flight, since]
+        self._retries_seen = 0
+        self.budget_blocked = 0  # requests held back by a cap (while others were in flight)
         self._ready: list[tuple[Any, Completion, bool]] = []  # (tag, completion, from cache)
         self._next_rid = 0
         self.in_flight = 0
@@ -157,6 +177,7 @@ class Stream:
             hit = hits.get(key)
             if hit is not None:
                 llm.stats.cache_hits += 1
+                llm.ledger.hit(self.stage_of(tag), llm.spec, hit.prompt_tokens, hit.completion_tokens, llm.price)
                 self._ready.append((tag, hit, True))
                 continue
             llm.stats.cache_misses += 1
@@ -165,6 +186,15 @@ class Stream:
             self._next_rid += 1
             self._pending[rid] = (tag, key, req)
             heapq.heappush(self._heap, (-priority, rid))
+        if hits:
+            llm.ledger.flush()
+
+    def stage_of(self, tag: Any) -> str:
+        stage = self.llm.ledger.stage
+        if self._step is None:
+            return stage
+        step = self._step(tag)
+        return f"{stage}:{step}" if stage else step
 
     # -- state -----------------------------------------------------------------------------------
     @property
@@ -201,16 +231,55 @@ class Stream:
         if room <= 0:
             return
         items: list[tuple[int, Request]] = []
+        ledger = self.llm.ledger
         while self._heap and len(items) < room:
-            _, rid = heapq.heappop(self._heap)
-            items.append((rid, self._pending[rid][2]))
+            rid = self._heap[0][1]
+            req = self._pending[rid][2]
+            if ledger.capped and not self._admit(rid, req):
+                break
+            heapq.heappop(self._heap)
+            items.append((rid, req))
+        if not items:
+            return
+        now = time.perf_counter()
         if self._busy_since is None:
-            self._busy_since = time.perf_counter()
+            self._busy_since = now
+        for rid, _ in items:
+            tag = self._pending[rid][0]
+            stage = self._stage[rid] = self.stage_of(tag)
+            busy = self._stage_busy.setdefault(stage, [0, now])
+            if busy[0] == 0:
+                busy[1] = now
+            busy[0] += 1
         self.in_flight += len(items)
         if self._log is not None:
             now = time.perf_counter()
             self._sent.update((rid, now) for rid, _ in items)
         ex.submit(items)
+
+    def _admit(self, rid: int, req: Request) -> bool:
+        """Whether ``req`` may go out under the caps: what was spent, plus the worst case of every
+        request in flight, plus its own (prompt estimate + max_tokens) must fit."""
+        ledger, price = self.llm.ledger, self.llm.price
+        p_est = float(math.ceil(req.prompt_chars() * ledger.tokens_per_char())) + 8  # + chat template
+        c_est = float(req.params.max_tokens)
+        cost = price.cost(p_est, c_est) if price is not None else 0.0
+        rp = sum(r[0] for r in self._reserved.values())
+        rc = sum(r[1] for r in self._reserved.values())
+        rm = sum(r[2] for r in self._reserved.values())
+        if not ledger.fits((rp + p_est, rc + c_est), rm + cost):
+            self.budget_blocked = len(self._heap)
+            return False
+        self._reserved[rid] = (p_est, c_est, cost)
+        return True
+
+    def _check_budget(self) -> None:
+        """Nothing in flight, nothing to hand back, and the next request does not fit: stop."""
+        if self._heap and not self.in_flight and not self._ready and self.llm.ledger.capped:
+            pending = len(self._heap)
+            msg = self.llm.ledger.stop_message(pending)
+            self.cancel()
+            raise BudgetExceeded(msg)
 
     def wait(self, timeout: float | None = None) -> list[tuple[Any, Completion]]:
         """Dispatch what fits, then return what has finished (at least one answer when anything
@@ -226,6 +295,7 @@ class Stream:
     def drain(self, timeout: float | None = None) -> list[tuple[Any, Completion, bool]]:
         """``wait``, with a third field per answer: True if it came from the cache."""
         self._dispatch()
+        self._check_budget()
         if self.in_flight:
             self._take(self.llm.executor.poll(0 if self._ready else timeout))
         out, self._ready = self._ready, []
@@ -234,6 +304,7 @@ class Stream:
     def _take(self, got: list[tuple[int, Completion]]) -> None:
         llm, stats = self.llm, self.llm.stats
         puts = []
+        stages: list[str] = []
         for rid, comp in got:
             entry = self._pending.pop(rid, None)
             if entry is None:
@@ -241,6 +312,19 @@ class Stream:
             tag, key, req = entry
             self.in_flight -= 1
             self.done += 1
+            self._reserved.pop(rid, None)
+            stage = self._stage.pop(rid, llm.ledger.stage)
+            stages.append(stage)
+            llm.ledger.answer(
+                stage,
+                llm.spec,
+                ok=comp.ok,
+                prompt_tokens=comp.prompt_tokens,
+                completion_tokens=comp.completion_tokens,
+                from_server=comp.tokens_from == "server",
+                price=llm.price,
+                prompt_chars=req.prompt_chars(),
+            )
             if self._log is not None:
                 self._log.write(
                     json.dumps(
@@ -271,9 +355,28 @@ class Stream:
             self._ready.append((tag, comp, False))
         if puts and llm.cache is not None:
             llm.cache.put_many(puts)
+        if stages:
+            self._account_busy(stages)
+            llm.ledger.flush()  # right after the cache: a killed run's ledger holds what it paid for
         if self.in_flight == 0 and self._busy_since is not None:
             stats.model_seconds += time.perf_counter() - self._busy_since
             self._busy_since = None
+
+    def _account_busy(self, answered: Sequence[str]) -> None:
+        """Wall time per stage (time with one of its requests in flight) up to now, and the
+        backend's retries since the last answers (put on the first answered stage)."""
+        now = time.perf_counter()
+        ledger, model = self.llm.ledger, self.llm.spec
+        for stage in answered:
+            if stage in self._stage_busy:
+                self._stage_busy[stage][0] -= 1
+        retries = int(getattr(self.llm.executor.backend, "retries_done", 0) or 0)
+        new_retries, self._retries_seen = retries - self._retries_seen, retries
+        for stage, busy in list(self._stage_busy.items()):
+            ledger.busy(stage, model, now - busy[1], new_retries if answered and stage == answered[0] else 0)
+            busy[1] = now
+            if busy[0] <= 0:
+                del self._stage_busy[stage]
 
     def drop_queued(self, pred: Callable[[Any], bool]) -> int:
         """Forget queued requests (not yet sent) whose tag matches; returns how many."""
@@ -281,6 +384,7 @@ class Stream:
         for _, rid in self._heap:
             if pred(self._pending[rid][0]):
                 del self._pending[rid]
+                self._stage.pop(rid, None)
         dropped = len(self._heap) - len(keep)
         heapq.heapify(keep)
         self._heap = keep
@@ -290,8 +394,14 @@ class Stream:
         """Drop everything not yet returned (queued here or in flight)."""
         if self.in_flight:
             self.llm.executor.cancel()
+        if self._stage_busy:
+            self._account_busy([])
+            self._stage_busy.clear()
+            self.llm.ledger.flush(force=True)
         self._heap.clear()
         self._pending.clear()
+        self._stage.clear()
+        self._reserved.clear()
         self.in_flight = 0
         if self._busy_since is not None:
             self.llm.stats.model_seconds += time.perf_counter() - self._busy_since
@@ -302,6 +412,7 @@ class Stream:
 
     def close(self) -> None:
         self.cancel()
+        self.llm.ledger.flush(force=True)
         if self._log is not None:
             self._log.close()
             self._log = None

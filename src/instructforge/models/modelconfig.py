@@ -3,6 +3,10 @@
 One dataclass for every command that calls a model (and for the Python API); its fields are
 the command-line flags (``instructforge ask --help``), each with its help, default and range.
 API keys are never settings: they come from ``INSTRUCTFORGE_API_KEY`` / ``OPENAI_API_KEY``.
+
+Accounting and caps (models/usage.py) are settings here too, so every model-using command has
+them: ``--price IN,OUT`` (per million tokens; or ``prices``, a table keyed by model spec, in a
+config file), ``--currency``, ``--max-total-tokens``, ``--budget`` and ``--usage-tokenizer``.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ from .backends.engines import ENGINES
 from .backends.registry import SPEC_FORMS
 
 AUTO_MAX_CONCURRENCY = 1024
+#: settings that change what is counted or where a run stops, never what a model answers (an
+#: experiment's finished stage stays finished when they change)
+ACCOUNTING = ("price", "prices", "currency", "max_total_tokens", "budget", "usage_tokenizer")
 
 
 @dataclass
@@ -48,6 +55,39 @@ class ModelConfig:
     ray_address: str | None = option(None, "Ray cluster address (default: start a local one)", flag=True)
     ray_actors: int | None = option(None, "Ray actor-pool size (default: one per CPU/GPU)", min=1, flag=True)
     num_gpus: float = option(0.0, "Ray: GPUs per actor", min=0, flag=True)
+    price: str | None = option(
+        None,
+        "Price per million tokens as IN,OUT (prompt, completion), e.g. 0.15,0.60: the ledger's cost "
+        "of every model this command calls (default: the prices table, else no cost)",
+        flag=True,
+    )
+    prices: dict[str, Any] = option(
+        default_factory=dict,
+        help="Price table keyed by model spec: {SPEC: IN,OUT} (per million tokens), e.g. in a config file "
+        "model: {prices: {openai:gpt-4o-mini: 0.15,0.60}}",
+    )
+    currency: str = option("USD", "Currency of --price, --budget and the ledger's costs", flag=True)
+    max_total_tokens: int | None = option(
+        None,
+        "Stop before the command's prompt + completion tokens (all its runs so far) would pass this; "
+        "exit 3, rerun with a higher cap to continue",
+        min=1,
+        flag=True,
+    )
+    budget: float | None = option(
+        None,
+        "Stop before the command's cost (in --currency, all its runs so far) would pass this; needs a price; "
+        "exit 3, rerun with a higher budget to continue",
+        min=0,
+        min_open=True,
+        flag=True,
+    )
+    usage_tokenizer: str | None = option(
+        None,
+        "openai: count tokens with this tokenizer (embedded, or a local model dir) when the server reports "
+        "no usage (default: the embedded model's)",
+        flag=True,
+    )
     vllm_eager: bool = option(
         False,
         "vllm:DIR: no torch.compile and no CUDA graphs (starts in a minute instead of compiling "
@@ -56,6 +96,27 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         validate(self)
+        from .usage import parse_price
+
+        if self.price is not None:
+            parse_price(self.price)
+        for spec, value in self.prices.items():
+            parse_price(value, f"prices[{spec}]")
+        if not self.currency.strip() or len(self.currency) > 12:
+            from ..core.errors import InputError
+
+            raise InputError(f"--currency {self.currency!r}: expected a currency name such as USD or EUR")
+
+    def price_of(self, spec: str | None = None) -> Any:
+        """The Price of model ``spec`` (default: this config's): ``--price``, else the table, else None."""
+        from .usage import parse_price
+
+        spec = spec or self.model
+        if self.price is not None:
+            return parse_price(self.price)
+        if spec in self.prices:
+            return parse_price(self.prices[spec], f"prices[{spec}]")
+        return None
 
     def backend_options(self) -> Any:
         from .backends import BackendOptions
@@ -71,6 +132,7 @@ class ModelConfig:
             engine=self.engine,
             batch_size=self.batch_size,
             extra={"enforce_eager": True} if self.vllm_eager else {},
+            tokenizer=self.usage_tokenizer,
         )
 
     def open(self, **overrides: Any) -> Any:
@@ -80,7 +142,15 @@ class ModelConfig:
 
         cfg = dataclasses.replace(self, **overrides) if overrides else self
         parse_spec(cfg.model)
-        return open_llm(
+        price = cfg.price_of()
+        if cfg.budget is not None and price is None:
+            from ..core.errors import InputError
+
+            raise InputError(
+                f"--budget {cfg.budget:g}: no price for {cfg.model}: give --price IN,OUT (per million tokens) "
+                "or a prices table entry for it"
+            )
+        llm = open_llm(
             cfg.model,
             cfg.backend_options(),
             use_cache=cfg.cache,
@@ -89,6 +159,10 @@ class ModelConfig:
             ray_actors=cfg.ray_actors,
             ray_num_gpus=cfg.num_gpus,
         )
+        llm.price = price
+        led = llm.ledger
+        led.currency, led.max_total_tokens, led.budget = cfg.currency, cfg.max_total_tokens, cfg.budget
+        return llm
 
     def public(self) -> dict[str, Any]:
         """As written to config.yaml (there are no secrets in it: keys live in the environment)."""

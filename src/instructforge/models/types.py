@@ -130,6 +130,9 @@ class Completion:
     completion_tokens: int = 0
     top_logprobs: list[dict[str, float]] | None = None
     error: str | None = None
+    #: who counted the tokens: "server" (its ``usage``) or "tokenizer"; None: the backend's own
+    #: tokenizer (local engines, scripted)
+    tokens_from: str | None = None
 
     @classmethod
     def failed(cls, error: str) -> Completion:
@@ -141,8 +144,9 @@ class Completion:
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
-        if d["error"] is None:
-            del d["error"]  # cache entries stay as they were before the field existed
+        for k in ("error", "tokens_from"):
+            if d[k] is None:
+                del d[k]  # cache entries stay as they were before the field existed
         return d
 
     @classmethod

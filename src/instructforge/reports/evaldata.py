@@ -170,4 +170,7 @@ def load_eval(kind: str, path: Path) -> dict[str, Any]:
             }
             for n, t in sorted(obj["tasks"].items(), key=lambda kv: -(_num(kv[1].get("delta")) or 0))
         }
+    from .usage import from_dir
+
+    data["usage"] = from_dir(path.parent)  # usage.json next to results.json
     return data

@@ -23,6 +23,7 @@ from .._version import __version__
 from ..core.errors import InputError
 from ..core.io import atomic_write
 from . import plots
+from . import usage as usage_section
 from .evaldata import load_eval, load_experiment, resolve
 from .rundata import ReportConfig, collect_run
 
@@ -188,6 +189,7 @@ def _run_page(d: dict[str, Any], page: Page) -> None:
         )
     else:
         page.section("Cost", note("The run store has no stats yet."), sid="cost")
+    usage_section.render(page, d.get("usage") or {}, html_table)
     if d["scores"]["available"]:
         _score_page(d["scores"], page)
     t = d["table"]
@@ -278,6 +280,11 @@ def _score_page(s: dict[str, Any], page: Page) -> None:
 
 
 def _eval_page(d: dict[str, Any], page: Page) -> None:
+    _eval_sections(d, page)
+    usage_section.render(page, d.get("usage") or {}, html_table)
+
+
+def _eval_sections(d: dict[str, Any], page: Page) -> None:
     k = d["kind"]
     if k == "induction":
         o = d["overall"]

@@ -24,7 +24,7 @@ from ..core.stats import histogram
 from ..data.outdir import RUN_DB
 from ..data.runrecords import Candidate, ScoreRecord, TaskRecord
 from ..data.store import RunStore
-from . import verbs
+from . import usage, verbs
 
 #: meta "stage" is the last stage a run completed; generate sets "instances" when it is done
 FINISHED_STAGES = {"instances", "done"}
@@ -172,6 +172,7 @@ def _collect(store: RunStore, cfg: ReportConfig) -> dict[str, Any]:
         },
         "classification": _classification(good_tasks, accepted),
         "cost": _cost(stats),
+        "usage": usage.from_store(store),
         "scores": _score_section(store, good_tasks, cfg),
     }
     data["table"] = _table(candidates, tasks, cfg, rng)

@@ -107,7 +107,8 @@ class GenerateFlow:
         todo = [c for c in store.candidates(accepted=True) if c.key not in done_keys]
         self.tasks_done = len(done_keys)
         total = cfg.num_instructions if self.boot is not None else len(todo) + self.tasks_done
-        with self.ctx.llm.stream() as s, ui.progress("generate", total, status=True) as bar:
+        llm = self.ctx.llm
+        with llm.stream(step=lambda tag: tag[0]) as s, ui.progress("generate", total, status=True) as bar:
             bar.advance(min(self.tasks_done, total))
             for c in todo:  # resume: downstream work the last process did not finish
                 self._next_step(s, c)
@@ -129,7 +130,10 @@ class GenerateFlow:
                 bar.advance(self.tasks_done - before)
                 rps, tps = s.rate()
                 accepted = self.boot.accepted if self.boot is not None else total
-                bar.status(f"{accepted} accepted · {s.in_flight} in flight · {rps:.1f} req/s · {tps:,.0f} tok/s")
+                bar.status(
+                    f"{accepted} accepted · {s.in_flight} in flight · {rps:.1f} req/s · {tps:,.0f} tok/s"
+                    f" · {llm.ledger.brief()}"
+                )
         if self.boot is not None and self.boot.stop_reason:
             ui.info(f"[yellow]stopping: {self.boot.stop_reason}[/]")
 

@@ -16,7 +16,8 @@ will happen:
 ``latency`` adds a fixed delay to every request (``latency_range=(lo, hi)``: a delay drawn
 uniformly per request from a seeded RNG) and ``max_concurrency`` makes the server process at
 most that many at once (others queue, as on a real inference server), which is what the
-efficiency benchmarks need. ``GET /stats`` returns ``served``, ``max_in_flight`` and
+efficiency benchmarks need. ``report_usage=False`` (``--no-usage``) leaves ``usage`` out of every answer, as some servers
+and proxies do (the client then counts tokens with a tokenizer). ``GET /stats`` returns ``served``, ``max_in_flight`` and
 ``failures``. ``python -m instructforge.testing.fake_openai --plausible`` answers
 instructforge's own prompts plausibly (testing/plausible.py).
 """
@@ -62,7 +63,9 @@ class FakeOpenAIServer:
         retry_after: float = 0.05,
         responder: Callable[[str, dict[str, Any]], str] | None = None,
         top_logprobs: dict[str, float] | None = None,
+        report_usage: bool = True,
     ):
+        self.report_usage = report_usage
         self.latency = latency
         self.latency_range = latency_range
         self._latency_rng = random.Random(seed)
@@ -215,11 +218,15 @@ class FakeOpenAIServer:
                         "content": [{"token": top[0]["token"], "logprob": top[0]["logprob"], "top_logprobs": top}]
                     }
                 obj = {"object": "chat.completion", "model": body.get("model"), "choices": [choice], "usage": usage}
+                if not self.report_usage:
+                    del obj["usage"]
             else:
                 choice = {"index": 0, "text": answer, "finish_reason": finish}
                 if body.get("logprobs"):
                     choice["logprobs"] = {"top_logprobs": [dict(self.top_logprobs)]}
                 obj = {"object": "text_completion", "model": body.get("model"), "choices": [choice], "usage": usage}
+                if not self.report_usage:
+                    del obj["usage"]
             self._send(h, 200, obj)
             with self._lock:
                 self.served += 1
@@ -265,6 +272,7 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--max-concurrency", type=int, default=None)
     ap.add_argument("--plausible", action="store_true", help="answer instructforge's prompts (testing/plausible.py)")
+    ap.add_argument("--no-usage", action="store_true", help="leave usage out of every answer")
     ap.add_argument("--fault-rate", type=float, default=0.0, help="--plausible: share of new tasks the server refuses")
     a = ap.parse_args()
     responder = None
@@ -279,6 +287,7 @@ def main() -> None:
         max_concurrency=a.max_concurrency,
         responder=responder,
         port=a.port,
+        report_usage=not a.no_usage,
     ) as s:
         print(s.url, flush=True)
         try:

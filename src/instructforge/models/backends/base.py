@@ -44,6 +44,9 @@ class BackendOptions:
     #: (model_files.resolve_threads). The Ray executor gives each actor its slice here.
     threads: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: openai: the tokenizer (embedded or a model dir) that counts tokens when the server reports
+    #: no usage; None: the embedded model's
+    tokenizer: str | None = None
 
 
 class Backend(ABC):

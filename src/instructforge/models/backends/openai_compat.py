@@ -16,6 +16,11 @@ Endpoints: ``chat`` (``/chat/completions``, instruction-tuned models) or ``compl
 comes from ``INSTRUCTFORGE_API_KEY`` or ``OPENAI_API_KEY`` and is only ever put in a request
 header: never in the cache, the run dir or the logs.
 
+Token counts: the server's ``usage`` when it reports one (``tokens_from: "server"``); a server
+that reports none (some llama.cpp / proxy set-ups) has both counted by a tokenizer
+(``--usage-tokenizer``: embedded, the default, or a local model dir; ``tokens_from:
+"tokenizer"``), so the ledger (models/usage.py) never shows zero tokens for real work.
+
 Parameter mapping (checked against a real vLLM server in tests/scaling/test_vllm_server.py):
 greedy (``temperature`` 0, or ``top_p`` 0 as in the Self-Instruct paper's instance step) is
 sent as ``temperature: 0, top_p: 1`` (vLLM rejects ``top_p: 0``); ``seed`` is the request's
@@ -129,6 +134,8 @@ class OpenAIBackend(Backend):
         self._client = self._loop.run(self._make_client())
         self._tasks: set[asyncio.Task[Any]] = set()
         self.retries_done = 0
+        self._tokenizer: Any = None
+        self._tokenizer_lock = threading.Lock()
 
     async def _make_client(self) -> Any:
         import aiohttp
@@ -162,6 +169,30 @@ class OpenAIBackend(Backend):
             body["logprobs"] = True
             body["top_logprobs"] = p.logprobs
         return "/chat/completions", body
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` by the usage tokenizer (loaded on first use)."""
+        with self._tokenizer_lock:
+            if self._tokenizer is None:
+                from .model_files import load_tokenizer, resolve_model_dir
+
+                spec = self.options.tokenizer
+                self._tokenizer = load_tokenizer(resolve_model_dir(None if spec in (None, "embedded") else spec)[0])
+            return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _counted(self, req: Request, comp: Completion, usage: Any) -> Completion:
+        """``comp`` with its tokens from the server's usage, or counted when there is none."""
+        if isinstance(usage, dict) and ("prompt_tokens" in usage or "completion_tokens" in usage):
+            comp.tokens_from = "server"
+            return comp
+        if self.api == "completions" or req.messages is None:
+            prompt = flatten_messages(req)
+        else:
+            prompt = "\n".join(c for _, c in req.messages)
+        comp.prompt_tokens = self.count_tokens(prompt)
+        comp.completion_tokens = self.count_tokens(comp.text) if comp.text else 0
+        comp.tokens_from = "tokenizer"
+        return comp
 
     def _parse(self, data: dict[str, Any]) -> Completion:
         try:
@@ -211,7 +242,9 @@ class OpenAIBackend(Backend):
                 if status == 200:
                     self.limit.on_answer(time.monotonic() - t0)
                     try:
-                        return self._parse(json.loads(text))
+                        data = json.loads(text)
+                        comp = self._parse(data)
+                        return comp if not comp.ok else self._counted(req, comp, data.get("usage"))
                     except (ValueError, TypeError, AttributeError) as e:
                         return Completion.failed(f"unreadable answer ({type(e).__name__}): {text[:200]}")
                 if status not in RETRY_STATUS:
