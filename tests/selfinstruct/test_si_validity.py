@@ -194,3 +194,23 @@ def test_generate_paper_filters_accept_planted_junk(tmp_path: Path) -> None:
     assert s["accepted"] == 4 and not s["instance_rejections_by_reason"]
     outputs = [i["output"] for _, st, p in records(out, "task") if st == "accepted" for i in p["instances"]]
     assert "1. 1. 2. 3. 4." in outputs and COPIED in outputs and outputs.count(RAIN) == 2
+
+
+def test_progress_lines_when_stderr_is_not_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import time
+
+    from rich.console import Console
+
+    from instructforge.core import ui
+
+    buf = io.StringIO()
+    monkeypatch.setattr(ui, "console", Console(file=buf, force_terminal=False, width=200))
+    monkeypatch.setattr(ui, "LINE_INTERVAL", 0.05)
+    with ui.progress("generate", 3, status=True) as bar:
+        bar.advance()
+        bar.status("1 accepted · 2 in flight")
+        time.sleep(0.3)
+    lines = buf.getvalue().splitlines()
+    assert len(lines) >= 3 and lines[0].startswith("generate: 1/3 · 1 accepted · 2 in flight")
+    assert lines[-1].endswith("done")
