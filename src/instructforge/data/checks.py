@@ -43,10 +43,14 @@ from .records import Rejection, Triple
 class CheckSettings(Protocol):
     """The thresholds the record checks read (``ScoreConfig`` and ``GenerateConfig`` have them)."""
 
-    repeat_lines: int
-    truncation_min_words: int
-    echo_min_words: int
-    language_min_words: int
+    @property
+    def repeat_lines(self) -> int: ...
+    @property
+    def truncation_min_words(self) -> int: ...
+    @property
+    def echo_min_words(self) -> int: ...
+    @property
+    def language_min_words(self) -> int: ...
 
 
 @dataclass(frozen=True)
