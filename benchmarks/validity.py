@@ -56,9 +56,9 @@ def main() -> int:
     for line in a.labelled.read_text(encoding="utf-8").splitlines():
         if line.strip():
             d = json.loads(line)
-            groups[f"embedded seed {d['seed']}"].append(
-                (Triple(d["instruction"], d["input"], d["output"]), d["label"] == "junk", d["why"])
-            )
+            kind = d.get("kind", "record")  # "instruction": a bootstrap candidate alone
+            t = Triple(d["instruction"], d["input"], d["output"])
+            groups[f"embedded seed {d['seed']} {kind}"].append((t, d["label"] == "junk", d["why"]))
     generated = sum(len(v) for v in groups.values())
     for name in ("seed_tasks.jsonl", "user_oriented_instructions.jsonl"):
         groups[f"human {name}"] = [(t, False, "human") for t in shared_records(name)]
@@ -71,7 +71,9 @@ def main() -> int:
     for g, recs in groups.items():
         checker = RecordChecker()
         for t, junk, why in recs:
-            rows.append((g, junk, [r.reason for r in checker.record(t, texts)], t, why))
+            # an instruction alone (a bootstrap candidate the paper's filters accepted): its checks only
+            failed = checker.instruction(t.instruction) if g.endswith(" instruction") else checker.record(t, texts)
+            rows.append((g, junk, [r.reason for r in failed], t, why))
 
     human = [r for r in rows if r[0].startswith("human")]
     gen = [r for r in rows if not r[0].startswith("human")]
@@ -116,6 +118,17 @@ def main() -> int:
         f"{pct(overall['human_kept'])} of {len(human)}, generated ok kept {pct(overall['generated_ok_kept'])} of "
         f"{len(gen_ok)}, precision {pct(overall['precision'])}"
     )
+    by_group = {}
+    for g in groups:
+        gr = [r for r in rows if r[0] == g]
+        gj = [r for r in gr if r[1]]
+        by_group[g] = {
+            "records": len(gr),
+            "junk": len(gj),
+            "junk_caught": sum(1 for r in gj if r[2]),
+            "ok_flagged": sum(1 for r in gr if not r[1] and r[2]),
+        }
+        print(f"  {g:45} {by_group[g]}")
     if a.show_misses:
         for g, j, reasons, t, why in rows:
             if (j and not reasons) or (g.startswith("human") and reasons):
@@ -124,7 +137,10 @@ def main() -> int:
                 )
     if a.json:
         a.json.parent.mkdir(parents=True, exist_ok=True)
-        a.json.write_text(json.dumps({"overall": overall, "per_check": per_check}, indent=2) + "\n", encoding="utf-8")
+        a.json.write_text(
+            json.dumps({"overall": overall, "per_check": per_check, "by_group": by_group}, indent=2) + "\n",
+            encoding="utf-8",
+        )
     return 0
 
 

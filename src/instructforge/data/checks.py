@@ -313,7 +313,7 @@ def labelled_statement(instruction: str) -> Rejection | None:
 
 
 _CHATTER = re.compile(
-    r"^\s*(?:this is|this question|that is|that's|here is|here are|here's|sure|of course|certainly|okay|ok\b|"
+    r"^\s*(?:this is|this task|this question|that is|that's|here is|here are|here's|sure|of course|certainly|okay|ok\b|"
     r"well\b|great|i\b|i'm|i'll|i've|i'd|let me|let's|the answer|answer is|it is a|it's a|as an ai|yes\b|no\b|"
     r"thank|the (?:main|primary|key|short|simple|basic) (?:difference|reason|answer|idea))",
     re.I,
@@ -346,7 +346,7 @@ def trailing_answer(instruction: str) -> Rejection | None:
         if sep.group(0)[0] == ":" and _EXPLAIN.match(head) and len(tail.split()) >= 8:
             topic = {w for w in _words(head) if len(w) >= 4}
             first = _words(tail)[:6]
-            if topic & set(first[:3]) and ({"is", "are", "means", "refers"} & set(first)):
+            if topic & set(first[:3]) and ({"is", "are", "was", "were", "means", "refers"} & set(first)):
                 return Rejection("trailing_answer", f"defines its own topic: {tail[:40]!r}")
     return None
 
