@@ -34,6 +34,7 @@ def __getattr__(name: str) -> Any:
 
 # For type checkers and IDEs: the registry's names (tests/test_api_names.py checks they agree).
 if TYPE_CHECKING:
+    from .api.check import check as check
     from .api.estimate import estimate_generate as estimate_generate
     from .api.evaluate import compare as compare
     from .api.evaluate import evaluate_superni as evaluate_superni

@@ -30,6 +30,7 @@ def __getattr__(name: str) -> Any:
 # For type checkers and IDEs: the registry's names (tests/test_api_names.py checks they agree).
 if TYPE_CHECKING:
     from ..experiment import run_experiment as run_experiment
+    from .check import check as check
     from .estimate import estimate_generate as estimate_generate
     from .evaluate import compare as compare
     from .evaluate import evaluate_superni as evaluate_superni

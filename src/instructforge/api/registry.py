@@ -144,6 +144,12 @@ COMMANDS: tuple[Command, ...] = (
         config="instructforge.quality.config:ScoreConfig",
     ),
     Command(
+        "check",
+        "The validity checks alone (no model) over a data file or a run: junk flagged by reason.",
+        cli=f"{_CLI}.check:check",
+        function=f"{_API}.check:check",
+    ),
+    Command(
         "experiment",
         "Run a declared chain of stages from a YAML file (resumable, finished stages skipped).",
         cli=f"{_CLI}.experiment:experiment",

@@ -22,6 +22,7 @@ import re
 from typing import Any, Protocol
 
 from ..core.prompts import render
+from ..data.checks import RecordChecker
 from ..data.records import Instance, Rejection, Task
 from ..data.runrecords import Candidate, InstanceRejection, TaskRecord
 from ..models.types import Completion, Request, SamplingParams
@@ -96,6 +97,7 @@ class Pool:
     def __init__(self, cfg: GenerateConfig, seeds: list[str], accepted: list[str]):
         self.cfg = cfg
         self.index = NoveltyIndex(threshold=cfg.rouge_threshold, use_stemmer=False)
+        self.checker = RecordChecker(cfg, cfg.enabled_checks())
         self.exact: set[str] = set()
         for t in [*seeds, *accepted]:
             self.index.add(t)
@@ -108,6 +110,9 @@ class Pool:
             rej = Rejection("empty", "")
         if rej is None:
             rej = check_instruction(text, self.cfg)
+        if rej is None:  # beyond the paper: the validity checks of an instruction (none with filters: paper)
+            failed = self.checker.instruction(text)
+            rej = failed[0] if failed else None
         score, idx = self.index.max_similarity(text) if text else (0.0, None)
         if rej is None and text.lower() in self.exact:
             rej = Rejection("duplicate", "same text as a pool instruction")
@@ -284,9 +289,9 @@ class Bootstrap:
                 self.machine.append(text)
                 self.machine_prompt.append(k)
                 if c.output is not None:  # Alpaca: the triple is the task's one instance
-                    task, rejections = InstanceTask(c.instruction, False, cfg.max_instances).record(
-                        c.key, [Instance(c.input or "", c.output)]
-                    )
+                    task, rejections = InstanceTask(
+                        c.instruction, False, cfg.max_instances, checker=self.pool.checker
+                    ).record(c.key, [Instance(c.input or "", c.output)])
                     out += [task, *rejections]
         self.empty = 0 if self.accepted > before else self.empty + 1
         return out

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..core.errors import InputError
 from ..core.settings import option, validate
+from ..data.checks import OPTIONAL_CHECKS, VALIDITY_REASONS
 
 PAPER_BLACKLIST = (
     "image",
@@ -100,6 +101,45 @@ class GenerateConfig:
         help="Words (whole words) a text-only model cannot act on (paper's list)",
     )
     alpaca_blacklist: bool = option(False, "Also reject Alpaca's additions (video, audio, music, flowchart, diagram)")
+    # --- validity checks (beyond the paper: docs/methods.md "Validity checks") ---
+    filters: str = option(
+        "checks",
+        "checks: the paper's filters and the validity checks (each check_* below); paper: exactly "
+        "the paper's filters (ROUGE-L, length, blacklist, program, start, instance rules), for "
+        "reproductions",
+        choices=("checks", "paper"),
+    )
+    check_labelled_statement: bool = option(
+        True, 'Reject an instruction that is a labelled answer, not a task ("True: ...", "Answer: ...")'
+    )
+    check_trailing_answer: bool = option(
+        True, 'Reject an instruction carrying answer text or chatter after a colon ("...: This is a common ...")'
+    )
+    check_degenerate_enumeration: bool = option(
+        True, 'Reject an output that is a list of empty numbers ("1. 1. 2. 3.") or a bare count'
+    )
+    check_copies_demonstration: bool = option(
+        True, "Reject an output copying a demonstration of its prompt (8 shared words, or half its word triples)"
+    )
+    check_restates_instruction: bool = option(
+        True, "Reject an output that says its instruction again (70% of its word pairs)"
+    )
+    check_duplicate_output: bool = option(
+        True, "Reject an output (5+ words) already given to a different instruction of the run"
+    )
+    check_copies_input: bool = option(True, "Reject an output equal to its input (whitespace collapsed)")
+    check_echoes_instruction: bool = option(True, "Reject an output that is or contains its instruction")
+    check_repeated_line: bool = option(True, "Reject an output with a line or sentence repeated repeat_lines times")
+    check_truncated_output: bool = option(
+        True, "Reject an output cut mid-sentence, with an unclosed bracket or fence, or a dangling , : -"
+    )
+    check_language_mismatch: bool = option(True, "Reject an output in another language or script than its task")
+    repeat_lines: int = option(3, "repeated_line: a line (or sentence) of >= 2 words seen this many times", min=2)
+    truncation_min_words: int = option(8, "truncated_output: a last line this long must end a sentence", min=1)
+    echo_min_words: int = option(
+        4, "echoes_instruction: instructions this long are looked for inside the output", min=1
+    )
+    language_min_words: int = option(5, "language_mismatch: texts shorter than this are not compared", min=1)
     # --- step 2: classification identification ---
     classify_max_tokens: int = option(3, "Classification answer max tokens (paper)", min=1)
     classify_stop: list[str] = option(
@@ -144,6 +184,12 @@ class GenerateConfig:
         that is more; at most 256. The number goes into config.yaml."""
         if self.pool_lag is None:
             self.pool_lag = max(4, min(256, max(window, self.num_instructions // 10)))
+
+    def enabled_checks(self) -> list[str]:
+        """The validity checks this run applies (none with ``filters: paper``)."""
+        if self.filters == "paper":
+            return []
+        return [r for r in VALIDITY_REASONS if r not in OPTIONAL_CHECKS or getattr(self, f"check_{r}")]
 
     def blacklist_words(self) -> list[str]:
         return list(self.blacklist) + (list(ALPACA_BLACKLIST) if self.alpaca_blacklist else [])

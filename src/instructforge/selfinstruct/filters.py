@@ -16,9 +16,10 @@ from __future__ import annotations
 import random
 import re
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from ..data.records import Instance, Rejection
+from ..data.checks import RecordChecker
+from ..data.records import Instance, Rejection, Triple
 from .config import GenerateConfig
 
 InstructionFilter = Callable[[str, GenerateConfig], Rejection | None]
@@ -90,7 +91,13 @@ def check_instance(inst: Instance) -> Rejection | None:
 
 
 def filter_instances(
-    instances: list[Instance], max_instances: int, seed: int | str = 0, cut: bool = False
+    instances: list[Instance],
+    max_instances: int,
+    seed: int | str = 0,
+    cut: bool = False,
+    checker: RecordChecker | None = None,
+    instruction: str = "",
+    prompt_texts: Sequence[str] = (),
 ) -> tuple[list[Instance], list[tuple[Instance, Rejection]], Rejection | None]:
     """(kept, dropped with reasons, task-level rejection or None).
 
@@ -99,6 +106,9 @@ def filter_instances(
     the conflict check (the same non-empty input with two different outputs rejects the whole
     task; an empty input is skipped, so "write a poem" may have many poems), and the cap: a
     random ``max_instances`` of the rest (``random.Random(seed)``; kept in answer order).
+    ``checker`` (beyond the paper): an instance passing the paper's rules must also pass the
+    validity checks of ``instruction`` (data/checks.py; ``prompt_texts``: the demonstrations
+    its prompt showed); the first that fails is its reason, the others follow in the detail.
     """
     kept: list[Instance] = []
     dropped: list[tuple[Instance, Rejection]] = []
@@ -110,6 +120,10 @@ def filter_instances(
     for inst in instances:
         inst = Instance(inst.input.strip(), inst.output.strip())
         r = check_instance(inst)
+        if r is None and checker is not None:
+            failed = checker.instance(Triple(instruction, inst.input, inst.output), prompt_texts)
+            if failed:
+                r = Rejection(failed[0].reason, "; ".join(f"{f.reason}: {f.detail}" for f in failed)[:300])
         if r is None and (inst.input, inst.output) in seen:
             r = Rejection("duplicate", inst.output[:60])
         if r is not None:

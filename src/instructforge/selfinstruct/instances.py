@@ -17,13 +17,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from ..core.errors import InputError
 from ..core.prompts import render
+from ..data.checks import RecordChecker
 from ..data.records import Instance, Rejection
 from ..data.runrecords import InstanceRejection, TaskRecord
 from ..models.backends.decoding import find_stop
@@ -140,20 +141,28 @@ def parse_instances(text: str, is_classification: bool) -> list[Instance]:
 class InstanceTask:
     """Write up to ``max_instances`` instances of ``instruction`` (output-first when it is a
     classification task). ``demos``: demonstrations per style in the prompt (None: all).
-    ``seed``: with the instruction, the seed of the cap's random sample (GenerateConfig.seed)."""
+    ``seed``: with the instruction, the seed of the cap's random sample (GenerateConfig.seed).
+    ``checker``: the validity checks its instances must also pass (None: the paper's filters
+    only; pipeline.py passes the run's, data/checks.py)."""
 
     instruction: str
     is_classification: bool
     max_instances: int = 5
     demos: int | None = None
     seed: int = 0
+    checker: RecordChecker | None = field(default=None, compare=False)
+
+    def shown_demos(self) -> tuple[Demo, ...]:
+        style = "output_first" if self.is_classification else "input_first"
+        shown = tuple(d for d in load_demos() if d["style"] == style)
+        return shown if self.demos is None else shown[: self.demos]
+
+    def prompt_texts(self) -> list[str]:
+        """Every demonstration input and output the prompt shows (what an output must not copy)."""
+        return [t for d in self.shown_demos() for ex in d["examples"] for t in (ex.get("input", ""), ex["output"]) if t]
 
     def prompt(self) -> str:
-        shown = None
-        if self.demos is not None:
-            style = "output_first" if self.is_classification else "input_first"
-            shown = tuple(d for d in load_demos() if d["style"] == style)[: self.demos]
-        return instance_prompt(self.instruction, self.is_classification, shown)
+        return instance_prompt(self.instruction, self.is_classification, self.shown_demos())
 
     def stop(self) -> tuple[str, ...]:
         return instance_stop(self.is_classification, self.max_instances)
@@ -182,7 +191,15 @@ class InstanceTask:
         """The step-4 filters: (kept, dropped with their reasons, a rejection of the whole task).
         ``cut``: the answer stopped at the length limit, so its last instance is dropped."""
         # Seeded by the instruction too, so every task draws its own sample, the same on resume.
-        return filter_instances(raw, self.max_instances, f"{self.seed}\x00{self.instruction}", cut)
+        return filter_instances(
+            raw,
+            self.max_instances,
+            f"{self.seed}\x00{self.instruction}",
+            cut,
+            self.checker,
+            self.instruction,
+            self.prompt_texts() if self.checker is not None else (),
+        )
 
     def instances(self, text: str) -> list[Instance]:
         """What the instance stage would keep of this answer."""

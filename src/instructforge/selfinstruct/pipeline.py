@@ -25,8 +25,9 @@ from typing import Any
 from ..core import ui
 from ..core.errors import InputError
 from ..core.io import write_json
+from ..data.checks import VALIDITY_REASONS, RecordChecker
 from ..data.outdir import RUN_DB, SUMMARY
-from ..data.records import Task
+from ..data.records import Task, Triple
 from ..data.runrecords import Candidate, InstanceRejection, TaskRecord
 from ..data.store import RunStore
 from ..models.client import LLM, Stream
@@ -99,6 +100,11 @@ class GenerateFlow:
         self.classifying: dict[str, Candidate] = {}  # sent for classification, no answer yet
         self.speculated: dict[str, Completion | None] = {}  # key -> speculative answer (None: in flight)
         self.awaiting: set[str] = set()  # classified as not classification, its speculative answer in flight
+        # beyond the paper: the validity checks (data/checks.py); it remembers the run's outputs
+        self.checker = RecordChecker(self.cfg, self.cfg.enabled_checks())
+        for t in self.store.tasks():
+            for inst in t.instances if t.accepted else []:
+                self.checker.duplicate(Triple(t.instruction, inst.input, inst.output))
 
     # -- the loop ----------------------------------------------------------------------------------
     def run(self) -> None:
@@ -145,7 +151,9 @@ class GenerateFlow:
             s.submit(self._task(c, c.is_classification).request(self.cfg), ("instances", c), PRIORITY["instances"])
 
     def _task(self, c: Candidate, is_classification: bool) -> InstanceTask:
-        return InstanceTask(c.instruction, is_classification, self.cfg.max_instances, seed=self.cfg.seed)
+        return InstanceTask(
+            c.instruction, is_classification, self.cfg.max_instances, seed=self.cfg.seed, checker=self.checker
+        )
 
     def _speculate(self, s: Stream) -> None:
         """At the end of a run nothing new is found and slots would idle while the last tasks
@@ -207,6 +215,20 @@ class GenerateFlow:
             self._add_task(*self._task(c, bool(c.is_classification)).answer_record(c.key, comp))
 
     def _add_task(self, task: TaskRecord, rejections: list[InstanceRejection]) -> None:
+        if task.accepted:  # the same output for different instructions of the run: the first keeps it
+            kept = []
+            for inst in task.instances:
+                r = self.checker.duplicate(Triple(task.instruction, inst.input, inst.output))
+                if r is None:
+                    kept.append(inst)
+                else:
+                    n = len(rejections)
+                    rejections.append(
+                        InstanceRejection(f"{task.key}.d{n}", task.key, inst.input, inst.output, r.reason, r.detail)
+                    )
+            if not kept:
+                task.accepted, task.reason, task.detail = False, "no_instances", "no instance survived the filters"
+            task.instances = kept
         self.writes += [task, *rejections]
         self.tasks_done += 1
 
@@ -241,6 +263,7 @@ def run_generate(
         store.set_meta("stage", "instances")
         ctx.commit_stats()
     summary = summarize(store)
+    summary["config"] = {"num_instructions": cfg.num_instructions, "filters": cfg.filters}
     write_json(store.dir / SUMMARY, summary)
     show_summary(summary)
     return summary
@@ -269,6 +292,12 @@ def summarize(store: RunStore) -> dict[str, Any]:
         "tasks_rejected": dict(Counter(t.reason for t in tasks if not t.accepted)),
         "instances": sum(len(t.instances) for t in tasks if t.accepted),
         "instance_rejections_by_reason": dict(sorted(inst_reasons.items(), key=lambda kv: -kv[1])),
+        # beyond the paper (data/checks.py): what the validity checks rejected, by reason
+        "validity": {
+            "checks": (store.read_config().get("generate") or {}).get("filters", "paper") != "paper",
+            "instructions": {r: reasons[r] for r in VALIDITY_REASONS if reasons.get(r)},
+            "instances": {r: inst_reasons[r] for r in VALIDITY_REASONS if inst_reasons.get(r)},
+        },
         "stats": store.get_meta("stats", {}),
     }
 
@@ -300,3 +329,14 @@ def show_summary(s: dict[str, Any]) -> None:
     rows += [[f"instance: {r}", n] for r, n in s["instance_rejections_by_reason"].items()]
     if rows:
         ui.show(ui.table("rejections by reason", ["reason", "count"], rows))
+    v = s.get("validity") or {}
+    caught = {**v.get("instructions", {}), **{f"instance: {r}": n for r, n in v.get("instances", {}).items()}}
+    if caught:
+        ui.info("rejected by the validity checks: " + ", ".join(f"{r} {n}" for r, n in caught.items()))
+    target = (s.get("config") or {}).get("num_instructions")
+    if target and s["tasks_accepted"] < target:
+        ui.info(
+            f"[yellow]only {s['tasks_accepted']} of the {target} requested instructions have instances that "
+            "passed the filters: the export holds only those (a bigger model or --num-instructions "
+            "higher gets more)[/]"
+        )

@@ -1,0 +1,449 @@
+"""Cheap deterministic checks of one (instruction, input, output) record, with reasons.
+
+No model and no download: each check is one function ``(triple, cfg) -> Rejection | None`` (the
+house style of selfinstruct/filters.py). Unlike Self-Instruct's step-4 filters (paper section
+2.2), which drop instances while generating, these only flag: ``instructforge score`` stores every
+failed check with its reason and ``export --drop-flagged`` removes flagged records. All checks
+run on every record, so a record can fail several; counts are kept per reason.
+
+Definitions (docs/score.md repeats them):
+
+- ``empty_instruction`` / ``empty_output``: nothing but whitespace.
+- ``copies_input``: the output equals a non-empty input (whitespace collapsed, case kept).
+- ``echoes_instruction``: the normalised output (lowercase, non-alphanumerics to spaces,
+  whitespace collapsed) equals the normalised instruction, or contains it when the instruction
+  has at least ``echo_min_words`` words.
+- ``repeated_line``: some line, or some sentence within a line, of at least 2 words occurs at
+  least ``repeat_lines`` times (compared normalised).
+- ``truncated_output``: the output (right-stripped) opens more ``(``, ``[`` or ``{`` than it
+  closes, has an odd number of ``` fences, ends with one of ``, : - – — (``, or is prose that
+  stops mid-sentence: its last line has at least ``truncation_min_words`` words, is not a list
+  item (``-``, ``*``, ``•``, ``1.``, ``1)``, ``a)``), ends with a letter, and an earlier part of
+  the output ends a sentence with ``. ! ?`` (so titles, lists, verse and code, which often end
+  without a full stop, are not flagged).
+- ``language_mismatch``: instruction and output (each with at least ``language_min_words``
+  words) are written in different scripts (the most frequent Unicode script of their letters,
+  when it holds >= 60% of at least 10 letters), or both in Latin script but in different
+  languages by a stopword count (en, es, fr, de, it, pt, nl; at least 2 distinct stopwords and
+  1.5x the runner-up; URLs, e-mails and code tokens ignored). Skipped when the instruction mentions translating or names a language.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from .records import Rejection, Triple
+
+
+class CheckSettings(Protocol):
+    """The thresholds the record checks read (``ScoreConfig`` and ``GenerateConfig`` have them)."""
+
+    @property
+    def repeat_lines(self) -> int: ...
+    @property
+    def truncation_min_words(self) -> int: ...
+    @property
+    def echo_min_words(self) -> int: ...
+    @property
+    def language_min_words(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class CheckParams:
+    """Default thresholds, for callers with no settings object (``instructforge check``)."""
+
+    repeat_lines: int = 3
+    truncation_min_words: int = 8
+    echo_min_words: int = 4
+    language_min_words: int = 5
+
+
+Check = Callable[[Triple, CheckSettings], Rejection | None]
+
+
+def normalise(text: str) -> str:
+    """Lowercase, non-alphanumerics to spaces, whitespace collapsed.
+
+    >>> normalise("  Hello,   World! ")
+    'hello world'
+    """
+    return " ".join(re.sub(r"[\W_]+", " ", text.lower()).split())
+
+
+def empty_instruction(t: Triple, cfg: CheckSettings) -> Rejection | None:
+    return Rejection("empty_instruction", "") if not t.instruction.strip() else None
+
+
+def empty_output(t: Triple, cfg: CheckSettings) -> Rejection | None:
+    return Rejection("empty_output", "") if not t.output.strip() else None
+
+
+def copies_input(t: Triple, cfg: CheckSettings) -> Rejection | None:
+    # case kept: turning "hi" into "HI" is a task, not a copy
+    inp = " ".join(t.input.split())
+    return Rejection("copies_input", inp[:60]) if inp and inp == " ".join(t.output.split()) else None
+
+
+def echoes_instruction(t: Triple, cfg: CheckSettings) -> Rejection | None:
+    ins, out = normalise(t.instruction), normalise(t.output)
+    if not ins or not out:
+        return None
+    if out == ins:
+        return Rejection("echoes_instruction", "the output is the instruction")
+    if len(ins.split()) >= cfg.echo_min_words and f" {ins} " in f" {out} ":
+        return Rejection("echoes_instruction", "the output contains the instruction")
+    return None
+
+
+def _segments(text: str) -> list[str]:
+    """Lines, and the sentences of each line, normalised; those of fewer than 2 words dropped."""
+    out: list[str] = []
+    for line in text.splitlines():
+        parts = [line] + (re.split(r"(?<=[.!?])\s+", line.strip()) if re.search(r"[.!?]\s+\S", line) else [])
+        out.extend(n for n in map(normalise, parts) if len(n.split()) >= 2)
+    return out
+
+
+def repeated_line(t: Triple, cfg: CheckSettings) -> Rejection | None:
+    counts = Counter(_segments(t.output))
+    if not counts:
+        return None
+    seg, n = counts.most_common(1)[0]
+    return Rejection("repeated_line", f"{seg[:50]!r} x{n}") if n >= cfg.repeat_lines else None
+
+
+DANGLING = ",:-–—("  # not ";": code ends with it
+LIST_ITEM = re.compile(r"^\s*([-*•]|\d+[.)]|[a-zA-Z][.)])\s")
+
+
+def truncated_output(t: Triple, cfg: CheckSettings) -> Rejection | None:
+    out = t.output.rstrip()
+    if not out:
+        return None
+    for opening, closing in ("()", "[]", "{}"):
+        if out.count(opening) > out.count(closing):
+            return Rejection("truncated_output", f"unclosed {opening!r}")
+    if out.count("```") % 2:
+        return Rejection("truncated_output", "unclosed ``` fence")
+    if out[-1] in DANGLING:
+        return Rejection("truncated_output", f"ends with {out[-1]!r}")
+    last = out.splitlines()[-1].strip()
+    if (
+        len(last.split()) >= cfg.truncation_min_words
+        and not LIST_ITEM.match(last)
+        and last[-1].isalpha()
+        and re.search(r"[.!?](\s|$)", out[: len(out) - len(last)] + last[:-1])
+    ):
+        return Rejection("truncated_output", f"prose ends mid-sentence: ...{last[-30:]!r}")
+    return None
+
+
+# -- language ------------------------------------------------------------------------------------
+
+#: frequent function words, no single letters (they clash with symbols, initials and formulas)
+STOPWORDS = {
+    "en": "the and is are of to in that it with for this you your was be on not have what which how why "
+    "from about each given following".split(),
+    "es": "el los las es en que un una por con para no se del está como pero son".split(),
+    "fr": "le les et est que une des pour dans pas ne sur du avec il elle sont ce qui".split(),
+    "de": "der die das und ist nicht ein eine zu mit den von sie es auf für ich auch sind".split(),
+    "it": "il gli di che per non con sono del della una un nel alla questo".split(),
+    "pt": "os as de que um uma para não com em do da se são como mas".split(),
+    "nl": "de het een en is van niet dat op zijn met voor ik je te ook maar".split(),
+}
+LANGUAGE_WORDS = re.compile(
+    r"translat|\b(english|spanish|french|german|italian|portuguese|dutch|chinese|japanese|korean|russian|"
+    r"arabic|hindi|greek|hebrew|latin|language)\b",
+    re.I,
+)
+
+
+def script(text: str, min_letters: int = 10) -> str | None:
+    """The most frequent Unicode script among the letters, if it holds >= 60% of >= 10 letters.
+
+    >>> script("Bonjour tout le monde"), script("Привет, как дела у тебя"), script("ok")
+    ('LATIN', 'CYRILLIC', None)
+    """
+    counts: Counter[str] = Counter()
+    for ch in text:
+        if ch.isalpha():
+            name = unicodedata.name(ch, "")
+            word = name.split(" ")[0] if name else "UNKNOWN"
+            counts["CJK" if word in ("CJK", "HIRAGANA", "KATAKANA") else word] += 1
+    total = sum(counts.values())
+    if total < min_letters:
+        return None
+    best, n = counts.most_common(1)[0]
+    return best if n / total >= 0.6 else None
+
+
+def latin_language(text: str) -> str | None:
+    """The language with the most distinct stopwords (>= 2, and 1.5x the runner-up), else None.
+    Tokens holding ``/ @ _`` or a dot between letters (URLs, e-mails, code) are skipped.
+
+    >>> latin_language("the cat is on the mat and it is happy"), latin_language("el gato está en la casa y es feliz con los niños")
+    ('en', 'es')
+    >>> latin_language("see https://example.com/x and mail ann@example.com")
+    """
+    prose = " ".join(tok for tok in text.lower().split() if not re.search(r"[/@_]|\w\.\w", tok))
+    words = set(re.findall(r"[^\W\d_]+", prose))
+    hits = sorted(((len(words.intersection(sw)), lang) for lang, sw in STOPWORDS.items()), reverse=True)
+    (best, lang), (second, _) = hits[0], hits[1]
+    return lang if best >= 2 and best >= 1.5 * second else None
+
+
+def language_mismatch(t: Triple, cfg: CheckSettings) -> Rejection | None:
+    if LANGUAGE_WORDS.search(t.instruction):
+        return None
+    ins, out = t.instruction + " " + t.input, t.output
+    if min(len(ins.split()), len(out.split())) < cfg.language_min_words:
+        return None
+    a, b = script(ins), script(out)
+    if a and b and a != b:
+        return Rejection("language_mismatch", f"{a.lower()} instruction, {b.lower()} output")
+    if a == b == "LATIN":
+        la, lb = latin_language(ins), latin_language(out)
+        if la and lb and la != lb:
+            return Rejection("language_mismatch", f"{la} instruction, {lb} output")
+    return None
+
+
+# -- beyond the paper: the failure modes of small open models (docs/methods.md) ------------------
+
+_MARKER = re.compile(r"(?<!\S)\d{1,3}\s*[.)](?=\s|$)")
+
+
+def degenerate_enumeration(t: Triple, cfg: CheckSettings) -> Rejection | None:
+    """A list of numbers with nothing in it (``1. 1. 2. 3. 4.``) or a bare count (``1, 2, 3,
+    ... 9``): at least 3 list markers and fewer words than markers once they are removed, or a
+    run of at least 6 consecutive integers making up most of the output's tokens."""
+    out = t.output
+    markers = _MARKER.findall(out)
+    if len(markers) >= 3:
+        words = re.findall(r"[^\W\d_]+", _MARKER.sub(" ", out))
+        if len(words) < len(markers):
+            return Rejection("degenerate_enumeration", f"{len(markers)} list markers, {len(words)} words")
+    tokens = re.findall(r"\S+", out)
+    nums = [int(m) for m in re.findall(r"(?<![\w.])\d{1,4}(?![\w])", out)]
+    if len(nums) >= 6 and len(nums) >= 0.6 * len(tokens):
+        run = best = 1
+        for a, b in zip(nums, nums[1:], strict=False):
+            run = run + 1 if b == a + 1 else 1
+            best = max(best, run)
+        if best >= 6 and not re.search(r"\bcount|\bnumbers?\b|\bsequence|\bdigits?\b", t.instruction, re.I):
+            return Rejection("degenerate_enumeration", f"a count of {best} consecutive numbers")
+    return None
+
+
+def _words(text: str) -> list[str]:
+    return normalise(text).split()
+
+
+def _ngrams(words: list[str], n: int) -> set[tuple[str, ...]]:
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+def restates_instruction(t: Triple, cfg: CheckSettings) -> Rejection | None:
+    """The output says the instruction again, nearly word for word (the exact case is
+    ``echoes_instruction``): an output of at least 5 words whose word bigrams are at least 70%
+    found in the instruction."""
+    out = _words(t.output)
+    if len(out) < 5:
+        return None
+    grams = _ngrams(out, 2)
+    shared = len(grams & _ngrams(_words(t.instruction), 2)) / len(grams)
+    if shared >= 0.7:
+        return Rejection("restates_instruction", f"{shared:.0%} of its word pairs are the instruction's")
+    return None
+
+
+#: a word sequence this long shared with a text of the prompt is a copy
+COPY_NGRAM = 8
+#: ... and so is an output this much of whose word triples are in one of those texts
+COPY_SHARE = 0.5
+
+
+def copies_prompt_text(output: str, texts: Iterable[str], n: int = COPY_NGRAM) -> Rejection | None:
+    """The output copies one of ``texts`` (the demonstrations and seed texts its prompt
+    showed): it shares a run of ``n`` words with it (normalised), or at least ``COPY_SHARE`` of
+    its word triples are found in it (a copy with a word changed here and there). Outputs of
+    fewer than 6 words (class labels, numbers) are never copies."""
+    out = _words(output)
+    if len(out) < 6:
+        return None
+    grams, tri = _ngrams(out, n), _ngrams(out, 3)
+    for text in texts:
+        words = _words(text)
+        share = len(tri & _ngrams(words, 3)) / len(tri)
+        if share >= COPY_SHARE or grams & _ngrams(words, n):
+            return Rejection("copies_demonstration", f"{share:.0%} of its word triples from {' '.join(words[:8])!r}")
+    return None
+
+
+_LABEL_WORDS = (
+    "true|false|yes|no|correct|incorrect|right|wrong|answer|output|response|solution|result|label|"
+    "positive|negative|neutral|fact|opinion|statement|agree|disagree|example|input|granted"
+)
+_LABELLED = re.compile(rf"^\s*\**\s*(?:{_LABEL_WORDS})\s*\**\s*[:\-–—]\s*\S", re.I)
+#: how a reply opens (the model answered the list prompt instead of continuing it)
+_REPLY = re.compile(
+    r"^\s*(?:(?:yes|no|sure|okay|ok|certainly|of course|absolutely|great)\b\s*[,!.]|thank you\b|thanks\b|"
+    r"i can\b|i'll\b|i will\b|i have\b|you've\b|you have already\b|here (?:is|are)\b|here's\b)",
+    re.I,
+)
+_LIST_START = re.compile(r"^\s*(?:\d+|[a-z])[.)]\s+\S")
+
+
+def labelled_statement(instruction: str) -> Rejection | None:
+    """An instruction that is an answer, a reply or a list, not a task: it opens with a label and
+    a colon (``True: Factories should ...``, ``Answer: ...``), like a reply (``Yes, I can ...``,
+    ``Sure! Here are ...``, ``Thank you ...``), or with a list number (``1. Identify ...``)."""
+    if _LABELLED.match(instruction):
+        return Rejection("labelled_statement", f"a label: {instruction[:40]!r}")
+    if _REPLY.match(instruction):
+        return Rejection("labelled_statement", f"a reply: {instruction[:40]!r}")
+    if _LIST_START.match(instruction):
+        return Rejection("labelled_statement", f"a list: {instruction[:40]!r}")
+    return None
+
+
+_CHATTER = re.compile(
+    r"^\s*(?:this is|this task|this question|that is|that's|here is|here are|here's|sure|of course|certainly|okay|ok\b|"
+    r"well\b|great|i\b|i'm|i'll|i've|i'd|let me|let's|the answer|answer is|it is a|it's a|as an ai|yes\b|no\b|"
+    r"thank|the (?:main|primary|key|short|simple|basic) (?:difference|reason|answer|idea))",
+    re.I,
+)
+#: the model talking about itself or the prompt, anywhere in an instruction
+_SELF_TALK = re.compile(
+    r"\b(?:this is (?:a|an) (?:common|classic|great|good|example|interesting)|as an ai|ai assistant|smollm|"
+    r"i'll provide|i can (?:help|assist)|(?:i'll|i'd|i am|i'm) (?:be )?happy to|here are (?:some|a few) more)\b",
+    re.I,
+)
+_EXPLAIN = re.compile(r"^\s*(?:explain|describe|define|tell me|what|who|why|how)\b", re.I)
+
+
+def trailing_answer(instruction: str) -> Rejection | None:
+    """An instruction that carries its own answer or chatter (``Explain why rainbows appear: This
+    is a common question, but I'll ...``): after a colon or question mark that ends a task of at
+    least 4 words, text that opens like an answer (this is, here is, sure, I, the answer, the
+    main difference ...); an explanation request whose quoted or following text defines its own
+    topic (``Explain the en passant rule: "The en passant rule is ..."``); or the model talking
+    about itself (``as an AI``, ``This is an example of how ...``)."""
+    m = _SELF_TALK.search(instruction)
+    if m:
+        return Rejection("trailing_answer", f"chatter: {m.group(0)!r}")
+    for sep in re.finditer(r"[:?]\s", instruction):
+        head, tail = instruction[: sep.start()], instruction[sep.end() :].strip()
+        if len(head.split()) < 4 or not tail:
+            continue
+        if _CHATTER.match(tail):
+            return Rejection("trailing_answer", tail[:40])
+        if sep.group(0)[0] == ":" and _EXPLAIN.match(head) and len(tail.split()) >= 8:
+            topic = {w for w in _words(head) if len(w) >= 4}
+            first = _words(tail)[:6]
+            if topic & set(first[:3]) and ({"is", "are", "was", "were", "means", "refers"} & set(first)):
+                return Rejection("trailing_answer", f"defines its own topic: {tail[:40]!r}")
+    return None
+
+
+#: checks of an instruction alone, beyond the paper
+INSTRUCTION_CHECKS: list[Callable[[str], Rejection | None]] = [labelled_statement, trailing_answer]
+
+
+#: bump when a check's definition changes: stored scores are then redone (quality/config.py)
+CHECKS_VERSION = 2
+
+#: every check, run in this order on every record
+CHECKS: list[Check] = [
+    empty_instruction,
+    empty_output,
+    copies_input,
+    echoes_instruction,
+    repeated_line,
+    truncated_output,
+    language_mismatch,
+]
+REASONS = [c.__name__ for c in CHECKS]
+
+#: every record check run while generating and by ``instructforge check``: the ones above (those
+#: of ``score``) and the two beyond the paper that need only the record
+GENERATION_CHECKS: list[Check] = [*CHECKS, degenerate_enumeration, restates_instruction]
+
+
+def run_checks(t: Triple, cfg: CheckSettings) -> list[Rejection]:
+    """Every failed check of one record, in CHECKS order."""
+    return [r for r in (c(t, cfg) for c in CHECKS) if r is not None]
+
+
+# -- all of them, as generate and `instructforge check` run them ------------------------------------
+
+#: every reason the validity checks give, in the order they run (instruction first)
+VALIDITY_REASONS = [
+    "labelled_statement",
+    "trailing_answer",
+    *(c.__name__ for c in GENERATION_CHECKS),
+    "copies_demonstration",
+    "duplicate_output",
+]
+#: what a person may switch off one by one (GenerateConfig ``check_<reason>``); the two empty
+#: checks only repeat the paper's rules and always run with the others
+OPTIONAL_CHECKS = [r for r in VALIDITY_REASONS if r not in ("empty_instruction", "empty_output")]
+
+#: outputs shorter than this (class labels, numbers) may be the same for different instructions
+DUPLICATE_MIN_WORDS = 5
+
+
+class RecordChecker:
+    """The validity checks over the records of one run or file, in order.
+
+    ``enabled``: the reasons to check (default: all of ``VALIDITY_REASONS``). It remembers the
+    outputs it accepted, so ``duplicate_output`` flags an output of at least
+    ``DUPLICATE_MIN_WORDS`` words already given to a different instruction (the first one is
+    kept)."""
+
+    def __init__(self, cfg: CheckSettings | None = None, enabled: Iterable[str] | None = None):
+        self.cfg: CheckSettings = cfg if cfg is not None else CheckParams()
+        self.enabled = set(VALIDITY_REASONS if enabled is None else enabled)
+        unknown = self.enabled - set(VALIDITY_REASONS)
+        if unknown:
+            raise ValueError(f"unknown checks: {sorted(unknown)}")
+        self.seen: dict[str, str] = {}  # normalised output -> normalised instruction
+
+    def instruction(self, text: str) -> list[Rejection]:
+        """The failed checks of an instruction alone."""
+        return [r for c in INSTRUCTION_CHECKS if c.__name__ in self.enabled and (r := c(text)) is not None]
+
+    def instance(self, t: Triple, prompt_texts: Iterable[str] = ()) -> list[Rejection]:
+        """The failed checks of one instance (the duplicate check is ``duplicate``)."""
+        out = [r for c in GENERATION_CHECKS if c.__name__ in self.enabled and (r := c(t, self.cfg)) is not None]
+        if "copies_demonstration" in self.enabled:
+            r = copies_prompt_text(t.output, prompt_texts)
+            if r is not None:
+                out.append(r)
+        return out
+
+    def duplicate(self, t: Triple, remember: bool = True) -> Rejection | None:
+        """``duplicate_output`` of an instance; a passing one is remembered when ``remember``."""
+        if "duplicate_output" not in self.enabled:
+            return None
+        out, ins = normalise(t.output), normalise(t.instruction)
+        if len(out.split()) < DUPLICATE_MIN_WORDS:
+            return None
+        first = self.seen.get(out)
+        if first is not None and first != ins:
+            return Rejection("duplicate_output", f"also the output of {first[:50]!r}")
+        if remember:
+            self.seen.setdefault(out, ins)
+        return None
+
+    def record(self, t: Triple, prompt_texts: Iterable[str] = ()) -> list[Rejection]:
+        """Every failed check of a record (instruction, instance, then duplicate), remembering
+        its output only when it passed the others."""
+        out = self.instruction(t.instruction) + self.instance(t, prompt_texts)
+        dup = self.duplicate(t, remember=not out)
+        return out + ([dup] if dup is not None else [])

@@ -1,0 +1,216 @@
+"""The validity checks (data/checks.py), each with records the embedded model really wrote
+(issue 20's demo export and the runs behind benchmarks/data/validity_labelled.jsonl) and
+human-written records it must let through."""
+
+from __future__ import annotations
+
+import pytest
+
+from instructforge.data.checks import (
+    CheckParams,
+    RecordChecker,
+    copies_prompt_text,
+    degenerate_enumeration,
+    labelled_statement,
+    restates_instruction,
+    trailing_answer,
+)
+from instructforge.data.records import Triple
+from instructforge.quality.validity import demo_texts
+from instructforge.selfinstruct.config import GenerateConfig
+
+P = CheckParams()
+
+
+@pytest.mark.parametrize(
+    "instruction",
+    [
+        "True: Factories should decide what matters most.",
+        "False: Factories are not allowed to have a four-day workweek, because they must run every day.",
+        "Yes: This task requires great care and attention, as you need to carefully follow all instructions.",
+        "Yes, I can assist with that task.",
+        "Sure! Here are some more ideas: 1) How should I start running without getting hurt?",
+        "Thank you to the people who helped me with this task!",
+        "You've already listed several additional tasks, but I'll provide you with more specific answers.",
+        "1. A list of tasks: - Condense the following meeting notes into three bullet points.",
+    ],
+)
+def test_labelled_statement_flags_embedded_answers(instruction: str) -> None:
+    assert labelled_statement(instruction) is not None
+
+
+@pytest.mark.parametrize(
+    "instruction",
+    [
+        "Tell the story of a barista who cannot decide on what to order.",
+        "Share practical tips for someone who struggles with sleep apnea.",
+        "Tell me whether the statement is true or false.",
+        "Answer the following question about the paragraph.",
+        "Is the following number even or odd?",
+    ],
+)
+def test_labelled_statement_keeps_tasks(instruction: str) -> None:
+    assert labelled_statement(instruction) is None
+
+
+@pytest.mark.parametrize(
+    "instruction",
+    [
+        "Explain to a seven-year-old why rainbows appear after it rains: This is a common question, but I'll try.",
+        "How can you tell an alligator from a crocodile? This is a classic puzzle, and the answer lies in the jaws.",
+        "What is the difference between a computer's RAM and its storage drive? The primary differences between "
+        "these two are that RAM refers to temporary memory.",
+        'Explain the en passant rule in chess: "The en passant rule is a game of capture where one player captures '
+        'the king."',
+        "Convert recipe quantities from US cups to metric units: 1 cup = 36 fluid ounces. This is an example of how "
+        "AI can adapt its capabilities.",
+    ],
+)
+def test_trailing_answer_flags_embedded_instructions(instruction: str) -> None:
+    assert trailing_answer(instruction) is not None
+
+
+@pytest.mark.parametrize(
+    "instruction",
+    [
+        'Change the direct quotation into reported speech: "The story of a star is not just about stars."',
+        "Rewrite this paragraph with a ten-year-old's perspective: \"I'm going to make you some popcorn.\"",
+        "Explain what the following proverb means: The early bird catches the worm.",
+        "What is the capital of France? Answer in one word.",
+        "I am planning a trip to Japan: what should I pack for two weeks in spring?",
+    ],
+)
+def test_trailing_answer_keeps_tasks(instruction: str) -> None:
+    assert trailing_answer(instruction) is None
+
+
+@pytest.mark.parametrize(
+    "output",
+    ["1. 1. 1. 2. 3. 4. 5. 6. 7. 8. 9. 10. 11.", "1. 1. 2. 3. 4.", "1, 2, 3, 4, 5, 6, 7, 8, 9"],
+)
+def test_degenerate_enumeration_flags(output: str) -> None:
+    assert degenerate_enumeration(Triple("Sharing practical tips for someone who cannot sleep.", "", output), P)
+
+
+@pytest.mark.parametrize(
+    "instruction,output",
+    [
+        ("List the first six prime numbers.", "2, 3, 5, 7, 11, 13"),
+        ("Count from one to ten.", "1, 2, 3, 4, 5, 6, 7, 8, 9, 10"),
+        ("Give three tips for sleeping well.", "1. Keep a regular bedtime.\n2. Avoid screens late.\n3. Keep it dark."),
+        ("What is 12 times 12?", "144"),
+    ],
+)
+def test_degenerate_enumeration_keeps(instruction: str, output: str) -> None:
+    assert degenerate_enumeration(Triple(instruction, "", output), P) is None
+
+
+def test_copies_demonstration() -> None:
+    texts = demo_texts()
+    copied = "1. Keep a dedicated workspace that only uses for work. 2. Plan your day in block"
+    assert copies_prompt_text(copied, texts) is not None
+    own = "1. Go to bed at the same time every night.\n2. Keep the bedroom cool and dark."
+    assert copies_prompt_text(own, texts) is None
+    assert copies_prompt_text("Positive", texts) is None  # a class label is never a copy
+
+
+def test_restates_instruction() -> None:
+    ins = "False: Factories are not allowed to have a four-day workweek, because they must run every day."
+    out = "Factories are not allowed to have a four-day workweek, because they must run every day."
+    assert restates_instruction(Triple(ins, "", out), P) is not None
+    assert restates_instruction(Triple("Correct the grammar: He go to school.", "", "He goes to school."), P) is None
+
+
+def test_duplicate_output_across_instructions() -> None:
+    c = RecordChecker()
+    out = "1. Keep a bedtime routine and go to sleep at the same hour every night."
+    assert c.record(Triple("Give tips for falling asleep.", "", out)) == []
+    assert c.record(Triple("Give tips for falling asleep.", "", out)) == []  # same instruction: not this check
+    r = c.record(Triple("What is the area of a circular garden bed with radius 2 m?", "", out))
+    assert [x.reason for x in r] == ["duplicate_output"]
+    assert c.record(Triple("Is 7 odd?", "", "Yes")) == c.record(Triple("Is 9 odd?", "", "Yes")) == []
+
+
+def test_paper_filters_turn_every_check_off() -> None:
+    assert GenerateConfig(filters="paper").enabled_checks() == []
+    on = GenerateConfig().enabled_checks()
+    assert "degenerate_enumeration" in on and "labelled_statement" in on
+    assert "trailing_answer" not in GenerateConfig(check_trailing_answer=False).enabled_checks()
+
+
+# -- a generate run (scripted backend) with planted junk -------------------------------------------
+
+import json  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from si_helpers import records, run_cli, write_rules, write_seeds  # noqa: E402
+
+PLANTED_BOOTSTRAP = (
+    "Give tips for falling asleep quickly.\n10. True: Factories should decide what matters most.\n"
+    "11. Explain why the sky looks blue at noon: This is a common question, but I'll try.\n"
+    "12. Describe a rainy afternoon in a big city."
+)
+COPIED = "1. Keep a dedicated workspace that you only use for work.\n2. Plan your day in blocks and take a short break every hour."
+RAIN = "Rain taps on the windows while people hurry under umbrellas and the cafes fill up with steam."
+PLANTED_RULES = [
+    {"regex": r"\nIs it classification\?$", "response": " No"},
+    {
+        "regex": r"Task: Give tips for falling asleep quickly\.\n$",
+        "response": f"Example 1\nOutput: 1. 1. 2. 3. 4.\nExample 2\nOutput: {COPIED}\nExample 3\nOutput: {RAIN}",
+    },
+    {"regex": r"Task: Describe a rainy afternoon in a big city\.\n$", "response": f"Example 1\nOutput: {RAIN}"},
+    {"regex": r"Task: ", "response": "Example 1\nOutput: A plain and sensible answer written for this task alone."},
+    {"contains": "Continue the list", "response": PLANTED_BOOTSTRAP},
+]
+
+
+def _planted_run(tmp: Path, name: str, n: int, filters: str) -> tuple[Path, dict]:
+    seeds = write_seeds(tmp / "seeds.jsonl")
+    rules = write_rules(tmp / "rules.jsonl", PLANTED_RULES)
+    cfg = tmp / f"{name}.json"
+    cfg.write_text(json.dumps({"pool_lag": 1, "filters": filters}))
+    out = tmp / name
+    args = ["--quiet", "generate", "--seeds", str(seeds), "--out", str(out), "--num-instructions", str(n)]
+    run_cli(*args, "--model", f"scripted:{rules}", "--config", str(cfg), check=True)
+    return out, json.loads((out / "summary.json").read_text())
+
+
+def test_generate_rejects_planted_junk_with_reasons(tmp_path: Path) -> None:
+    out, s = _planted_run(tmp_path, "checks", 2, "checks")
+    assert s["rejections_by_reason"].get("labelled_statement") == 1
+    assert s["rejections_by_reason"].get("trailing_answer") == 1
+    inst = s["instance_rejections_by_reason"]
+    assert inst.get("degenerate_enumeration") == 1 and inst.get("copies_demonstration") == 1
+    assert inst.get("duplicate_output") == 1  # RAIN went to "Give tips" first, then to "Describe"
+    kept = [i["output"] for _, st, p in records(out, "task") if st == "accepted" for i in p["instances"]]
+    assert kept == [RAIN]
+    rejected = {p["reason"]: p["output"] for _, _, p in records(out, "instance_rejection")}
+    assert rejected["degenerate_enumeration"] == "1. 1. 2. 3. 4." and rejected["copies_demonstration"] == COPIED
+    assert "validity" in s and s["validity"]["instances"]["degenerate_enumeration"] == 1
+
+
+def test_generate_paper_filters_accept_planted_junk(tmp_path: Path) -> None:
+    out, s = _planted_run(tmp_path, "paper", 4, "paper")
+    assert s["accepted"] == 4 and not s["instance_rejections_by_reason"]
+    outputs = [i["output"] for _, st, p in records(out, "task") if st == "accepted" for i in p["instances"]]
+    assert "1. 1. 2. 3. 4." in outputs and COPIED in outputs and outputs.count(RAIN) == 2
+
+
+def test_progress_lines_when_stderr_is_not_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import time
+
+    from rich.console import Console
+
+    from instructforge.core import ui
+
+    buf = io.StringIO()
+    monkeypatch.setattr(ui, "console", Console(file=buf, force_terminal=False, width=200))
+    monkeypatch.setattr(ui, "LINE_INTERVAL", 0.05)
+    with ui.progress("generate", 3, status=True) as bar:
+        bar.advance()
+        bar.status("1 accepted · 2 in flight")
+        time.sleep(0.3)
+    lines = buf.getvalue().splitlines()
+    assert len(lines) >= 3 and lines[0].startswith("generate: 1/3 · 1 accepted · 2 in flight")
+    assert lines[-1].endswith("done")
