@@ -55,7 +55,9 @@ def refine(
     from ..feedback.factory import build_scorers
     from ..train import refine as rl
     from ..train.common import local_model_dir
+    from ..train.distributed import quiet_others
 
+    quiet_others()  # several training processes (torchrun / accelerate launch): rank 0 speaks
     cfg = config or RefineConfig()
     judge = judge_config(cfg, judge_options)
     run_dir, out = Path(run_dir), Path(out)
