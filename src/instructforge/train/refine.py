@@ -76,6 +76,40 @@ def latest_checkpoint(out_dir: Path) -> Path | None:
     return max(found)[1] if found else None
 
 
+def trainer_settings(cfg: RefineConfig, out_dir: Path, per_device: int) -> dict[str, Any]:
+    """The GRPOConfig / RLOOConfig fields of a run (``per_device``: completions per rank and step)."""
+    settings: dict[str, Any] = dict(
+        output_dir=str(out_dir / CHECKPOINTS),
+        max_steps=cfg.steps,
+        learning_rate=cfg.learning_rate,
+        per_device_train_batch_size=per_device,
+        gradient_accumulation_steps=1,
+        steps_per_generation=1,
+        num_generations=cfg.num_generations,
+        max_completion_length=cfg.max_completion_length,
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
+        beta=cfg.beta,
+        logging_steps=1,
+        save_strategy="steps",
+        save_steps=cfg.save_steps,
+        save_total_limit=cfg.save_total_limit,
+        seed=cfg.seed,
+        report_to="none",
+        disable_tqdm=ui.is_quiet(),
+        bf16=False,
+        fp16=False,
+        dataloader_num_workers=0,
+        # CPU: recomputing activations costs a forward pass per step and saves memory we do not need
+        activation_checkpointing=False,
+        dataloader_pin_memory=False,
+        **dist.trainer_args(),
+    )
+    if cfg.vllm_server:  # TRL's vLLM server mode (shared_prefix steps aside: TRL's own code then)
+        settings.update(use_vllm=True, vllm_mode="server", vllm_server_base_url=cfg.vllm_server)
+    return settings
+
+
 def refine(
     run_dir: Path,
     out_dir: Path,
@@ -127,33 +161,7 @@ def refine(
     )
     tok.padding_side = "left"
 
-    common = dict(
-        output_dir=str(out_dir / CHECKPOINTS),
-        max_steps=cfg.steps,
-        learning_rate=cfg.learning_rate,
-        per_device_train_batch_size=per_device,
-        gradient_accumulation_steps=1,
-        steps_per_generation=1,
-        num_generations=cfg.num_generations,
-        max_completion_length=cfg.max_completion_length,
-        temperature=cfg.temperature,
-        top_p=cfg.top_p,
-        beta=cfg.beta,
-        logging_steps=1,
-        save_strategy="steps",
-        save_steps=cfg.save_steps,
-        save_total_limit=cfg.save_total_limit,
-        seed=cfg.seed,
-        report_to="none",
-        disable_tqdm=ui.is_quiet(),
-        bf16=False,
-        fp16=False,
-        dataloader_num_workers=0,
-        # CPU: recomputing activations costs a forward pass per step and saves memory we do not need
-        activation_checkpointing=False,
-        dataloader_pin_memory=False,
-        **dist.trainer_args(),
-    )
+    common = trainer_settings(cfg, out_dir, per_device)
     from .shared_prefix import trainer_classes
 
     Config, Trainer = trainer_classes(cfg.algo, cfg.shared_prefix)
