@@ -16,6 +16,7 @@ from ..core.errors import InputError
 from ..data.outdir import REFINE_SUMMARY as REFINE_SUMMARY  # re-exported for cli/
 from ..data.outdir import TRAIN_SUMMARY as TRAIN_SUMMARY
 from ..models.modelconfig import ModelConfig
+from ..train.distributed import is_main as is_main  # rank 0 reports for all (cli/)
 from ..train.refine_config import RefineConfig
 from ..train.sft import SFTConfig
 from .run import model_config
@@ -57,7 +58,9 @@ def refine(
     from ..feedback.factory import build_scorers
     from ..train import refine as rl
     from ..train.common import local_model_dir
+    from ..train.distributed import quiet_others
 
+    quiet_others()  # several training processes (torchrun / accelerate launch): rank 0 speaks
     cfg = config or RefineConfig()
     judge = judge_config(cfg, judge_options)
     run_dir, out = Path(run_dir), Path(out)

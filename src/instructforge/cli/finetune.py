@@ -28,16 +28,32 @@ def finetune(data: Path, model: str, out_dir: Path, cfg: SFTConfig) -> None:
     """Supervised fine-tuning on exported instruction data; the loss covers the answer only.
 
     Example: instructforge finetune --data runs/demo/exports/alpaca.json --out models/demo-sft
+
+    Several processes: torchrun --nproc_per_node 8 -m instructforge finetune ... (or accelerate
+    launch -m instructforge finetune ...); --batch-size stays the global batch (docs/scaling.md).
     """
     from ..api.train import finetune as run_finetune
+    from ..api.train import is_main
 
     out = run_finetune(data, out=out_dir, model=model, config=cfg)
+    if not is_main():  # under torchrun / accelerate launch: rank 0 reports for all
+        return
     s = json.loads((out / TRAIN_SUMMARY).read_text(encoding="utf-8"))
     ui.show(
         ui.table(
             "finetune",
-            ["format", "examples", "steps", "first loss", "last loss", "seconds"],
-            [[s["format"], s["examples"], s["steps"], s["first_loss"], s["last_loss"], s["train_seconds"]]],
+            ["format", "examples", "steps", "first loss", "last loss", "processes", "seconds"],
+            [
+                [
+                    s["format"],
+                    s["examples"],
+                    s["steps"],
+                    s["first_loss"],
+                    s["last_loss"],
+                    s["world_size"],
+                    s["train_seconds"],
+                ]
+            ],
         )
     )
     click.echo(str(out))

@@ -34,17 +34,32 @@ def refine(run_dir: Path, out_dir: Path, resume: bool, cfg: RefineConfig, model:
     flags (--base-url, --concurrency, --batch-size, --no-cache ...) apply to the judge.
 
     Example: instructforge refine runs/demo --model embedded --out runs/demo-refined --steps 20
+
+    Several processes: torchrun --nproc_per_node 8 -m instructforge refine ... (or accelerate
+    launch -m instructforge refine ...); a step's completions stay prompts_per_step x
+    num_generations in all, and --resume works with the same launch command (docs/scaling.md).
     """
+    from ..api.train import is_main
     from ..api.train import refine as run_refine
 
     judge_options = {k: v for k, v in dataclasses.asdict(model).items() if k != "model"}
     out = run_refine(run_dir, out=out_dir, model=model.model, config=cfg, resume=resume, **judge_options)
+    if not is_main():  # under torchrun / accelerate launch: rank 0 reports for all
+        return
     summary = json.loads((out / REFINE_SUMMARY).read_text(encoding="utf-8"))
     ui.show(
         ui.table(
             "refine",
-            ["steps", "seconds", "final reward", "Rew source"],
-            [[summary["steps"], summary["train_seconds"], summary["final_reward"], summary["reward_model_source"]]],
+            ["steps", "processes", "seconds", "final reward", "Rew source"],
+            [
+                [
+                    summary["steps"],
+                    summary["world_size"],
+                    summary["train_seconds"],
+                    summary["final_reward"],
+                    summary["reward_model_source"],
+                ]
+            ],
         )
     )
     click.echo(str(out))

@@ -29,12 +29,13 @@ def local_model_dir(spec: str, command: str) -> Path:
 
 
 def set_threads() -> None:
-    """Training set-up on CPU: torch threads (``INSTRUCTFORGE_THREADS`` or every core) and the allocator."""
+    """Training set-up on CPU: torch threads (``INSTRUCTFORGE_THREADS``, else every core, shared
+    out among the training processes of this node: distributed.threads_per_rank) and the allocator."""
     import torch
 
-    from ..models.backends.model_files import resolve_threads
+    from .distributed import threads_per_rank
 
-    torch.set_num_threads(resolve_threads())
+    torch.set_num_threads(threads_per_rank())
     tune_allocator()
 
 

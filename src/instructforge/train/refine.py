@@ -30,6 +30,7 @@ from ..data.outdir import write_config
 from ..data.store import RunStore
 from ..feedback.reward import make_reward_func
 from ..selfinstruct.instances import InstanceTask
+from . import distributed as dist
 from .common import fix_adapter_base, local_model_dir, quiet_trainer, set_threads, trainable
 from .refine_config import RefineConfig
 from .refine_logs import RewardLog, log_callback
@@ -75,53 +76,13 @@ def latest_checkpoint(out_dir: Path) -> Path | None:
     return max(found)[1] if found else None
 
 
-def refine(
-    run_dir: Path,
-    out_dir: Path,
-    *,
-    model: str,
-    scorers: list[Any],
-    cfg: RefineConfig,
-    resume: bool = False,
-    rew_label: str = "judge substitute",
-    extra_config: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Train the instance writer; returns a summary dict. Inputs are validated before any write."""
-    tasks = load_tasks(run_dir, cfg)
-    base_dir = local_model_dir(model, "refine")
-    ckpt = latest_checkpoint(out_dir)
-    if ckpt is not None and not resume:
-        raise InputError(
-            f"{out_dir}: has checkpoints from an earlier run; pass --resume to continue or use a new --out"
-        )
-    rows = policy_rows(tasks, cfg)
-
-    set_threads()
-    from datasets import Dataset
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_config(
-        out_dir / outdir.CONFIG,
-        {
-            "stage": "refine",
-            "run_dir": str(run_dir),
-            "model": model,
-            "base_dir": str(base_dir),
-            "reward_model_source": rew_label,
-            **(extra_config or {}),
-            **cfg.to_dict(),
-        },
-    )
-    policy, tok, peft_config, true_base = trainable(
-        base_dir, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_target_modules
-    )
-    tok.padding_side = "left"
-
-    common = dict(
+def trainer_settings(cfg: RefineConfig, out_dir: Path, per_device: int) -> dict[str, Any]:
+    """The GRPOConfig / RLOOConfig fields of a run (``per_device``: completions per rank and step)."""
+    settings: dict[str, Any] = dict(
         output_dir=str(out_dir / CHECKPOINTS),
         max_steps=cfg.steps,
         learning_rate=cfg.learning_rate,
-        per_device_train_batch_size=cfg.prompts_per_step * cfg.num_generations,
+        per_device_train_batch_size=per_device,
         gradient_accumulation_steps=1,
         steps_per_generation=1,
         num_generations=cfg.num_generations,
@@ -142,12 +103,72 @@ def refine(
         # CPU: recomputing activations costs a forward pass per step and saves memory we do not need
         activation_checkpointing=False,
         dataloader_pin_memory=False,
+        **dist.trainer_args(),
     )
+    if cfg.vllm_server:  # TRL's vLLM server mode (shared_prefix steps aside: TRL's own code then)
+        settings.update(use_vllm=True, vllm_mode="server", vllm_server_base_url=cfg.vllm_server)
+    return settings
+
+
+def refine(
+    run_dir: Path,
+    out_dir: Path,
+    *,
+    model: str,
+    scorers: list[Any],
+    cfg: RefineConfig,
+    resume: bool = False,
+    rew_label: str = "judge substitute",
+    extra_config: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Train the instance writer; returns a summary dict. Inputs are validated before any write."""
+    tasks = load_tasks(run_dir, cfg)
+    base_dir = local_model_dir(model, "refine")
+    ckpt = latest_checkpoint(out_dir)
+    if ckpt is not None and not resume:
+        raise InputError(
+            f"{out_dir}: has checkpoints from an earlier run; pass --resume to continue or use a new --out"
+        )
+    rows = policy_rows(tasks, cfg)
+    # the GRPO/RLOO batch is global: each of N ranks samples its 1/N of the step's completions
+    per_device = dist.per_device(cfg.prompts_per_step * cfg.num_generations, 1, "prompts_per_step x num_generations")
+    main = dist.is_main()
+    dist.quiet_others()
+
+    set_threads()
+    from datasets import Dataset
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if main:
+        write_config(
+            out_dir / outdir.CONFIG,
+            {
+                "stage": "refine",
+                "run_dir": str(run_dir),
+                "model": model,
+                "base_dir": str(base_dir),
+                "reward_model_source": rew_label,
+                "world_size": dist.world_size(),
+                **(extra_config or {}),
+                **cfg.to_dict(),
+            },
+        )
+    policy, tok, peft_config, true_base = trainable(
+        base_dir, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_target_modules
+    )
+    tok.padding_side = "left"
+
+    common = trainer_settings(cfg, out_dir, per_device)
     from .shared_prefix import trainer_classes
 
     Config, Trainer = trainer_classes(cfg.algo, cfg.shared_prefix)
     args = Config(**common)
-    log = RewardLog(out_dir, rew_label, keep_until=int(ckpt.name.split("-")[1]) if (ckpt and resume) else None)
+    log = RewardLog(
+        out_dir,
+        rew_label,
+        keep_until=int(ckpt.name.split("-")[1]) if (ckpt and resume) else None,
+        write=main,  # TRL gathers the metrics of every rank before it logs; rank 0 writes them
+    )
     reward_fn = make_reward_func(
         scorers, lambda instruction, clf: InstanceTask(instruction, clf, cfg.reward.max_triples), cfg.reward
     )
@@ -164,10 +185,7 @@ def refine(
     t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(ckpt) if (ckpt and resume) else None)
     seconds = time.perf_counter() - t0
-    trainer.save_model(str(out_dir))
-    tok.save_pretrained(str(out_dir))
-    fix_adapter_base(out_dir, true_base)
-    log.flush()
+    trainer.save_model(str(out_dir))  # every rank calls it (DeepSpeed/FSDP gather); rank 0 writes
     summary = {
         "steps": trainer.state.global_step,
         "train_seconds": round(seconds, 2),
@@ -176,6 +194,13 @@ def refine(
         "final_reward": log.rows[-1].get("total") if log.rows else None,
         "train_loss": getattr(result, "training_loss", None),
         "reward_model_source": rew_label,
+        "world_size": dist.world_size(),
+        "per_device_completions": per_device,
     }
-    atomic_write(out_dir / outdir.REFINE_SUMMARY, json.dumps(summary, indent=2) + "\n")
+    if main:
+        tok.save_pretrained(str(out_dir))
+        fix_adapter_base(out_dir, true_base)
+        log.flush()
+        atomic_write(out_dir / outdir.REFINE_SUMMARY, json.dumps(summary, indent=2) + "\n")
+    dist.barrier()  # the other ranks return once the out dir is complete
     return summary

@@ -93,6 +93,12 @@ class RefineConfig:
         "Local UniEval checkpoint dir (T5) for naturalness, coherence and understandability; null: the judge is asked",
         flag=True,
     )
+    vllm_server: str | None = option(
+        None,
+        "Base URL of a `trl vllm-serve` server that samples the policy's answers (TRL's vLLM server "
+        "mode: GPUs and vLLM; every rank asks it, TRL pushes the merged LoRA weights to it each step); "
+        "null: each rank samples with transformers",
+    )
     shared_prefix: bool = option(
         True, "Run a group's shared prompt once (shared_prefix.py); false: TRL's own code paths"
     )

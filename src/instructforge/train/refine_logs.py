@@ -19,8 +19,9 @@ class RewardLog:
 
     COMPONENTS = ("total", "reward_model", "overall", "naturalness", "coherence", "understandability", "parsed")
 
-    def __init__(self, out_dir: Path, rew_label: str, keep_until: int | None):
+    def __init__(self, out_dir: Path, rew_label: str, keep_until: int | None, write: bool = True):
         self.path, self.curve = out_dir / REWARD_LOG, out_dir / REWARD_CURVE
+        self.write = write  # False on ranks other than 0 (several training processes)
         self.rew_label = rew_label
         self.rows: list[dict[str, Any]] = []
         if keep_until is not None and self.path.is_file():
@@ -44,6 +45,8 @@ class RewardLog:
         self.flush()
 
     def flush(self) -> None:
+        if not self.write:
+            return
         atomic_write(self.path, "".join(json.dumps(r) + "\n" for r in self.rows))
         curve: dict[str, Any] = {"step": [r["step"] for r in self.rows], "reward_model_source": self.rew_label}
         for k in (*self.COMPONENTS, "kl"):

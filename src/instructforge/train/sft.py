@@ -34,6 +34,7 @@ from ..data.formats import read_examples as load_examples  # (format, rows); FIL
 from ..data.formats import user_text
 from ..data.outdir import write_config
 from ..data.records import Triple
+from . import distributed as dist
 from .common import fix_adapter_base, local_model_dir, quiet_trainer, set_threads, trainable
 
 
@@ -49,7 +50,16 @@ class SFTConfig:
         min_open=True,
         flag="--lr",
     )
-    batch_size: int = option(8, "Examples per optimizer step", min=1, flag=True)
+    batch_size: int = option(
+        8,
+        "Examples per optimizer step, over all processes (each of N processes takes "
+        "batch_size / (N x gradient_accumulation_steps) per forward pass)",
+        min=1,
+        flag=True,
+    )
+    gradient_accumulation_steps: int = option(
+        1, "Forward passes per optimizer step (less memory per pass; the step's examples stay batch_size)", min=1
+    )
     max_length: int = option(512, "Tokens per example (longer ones are truncated)", min=16, flag=True)
     max_steps: int = option(-1, "Stop after N steps (-1: run all epochs)", min=-1, flag=True)
     template: str = option(
@@ -120,6 +130,9 @@ def finetune(data: Path, out_dir: Path, *, model: str, cfg: SFTConfig) -> dict[s
     fmt, rows = load_examples(data)
     base_dir = local_model_dir(model, "finetune")
     examples = to_trl(rows, cfg.template, cfg.encoding, cfg.seed)
+    per_device = dist.per_device(cfg.batch_size, cfg.gradient_accumulation_steps, "batch_size")
+    main = dist.is_main()
+    dist.quiet_others()
 
     set_threads()
     from datasets import Dataset
@@ -128,18 +141,20 @@ def finetune(data: Path, out_dir: Path, *, model: str, cfg: SFTConfig) -> dict[s
     from trl import SFTTrainer
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_config(
-        out_dir / outdir.CONFIG,
-        {
-            "stage": "finetune",
-            "data": str(data),
-            "format": fmt,
-            "examples": len(examples),
-            "model": model,
-            "base_dir": str(base_dir),
-            **as_dict(cfg),
-        },
-    )
+    if main:
+        write_config(
+            out_dir / outdir.CONFIG,
+            {
+                "stage": "finetune",
+                "data": str(data),
+                "format": fmt,
+                "examples": len(examples),
+                "model": model,
+                "base_dir": str(base_dir),
+                "world_size": dist.world_size(),
+                **as_dict(cfg),
+            },
+        )
     policy, tok, peft_config, true_base = trainable(
         base_dir, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_target_modules
     )
@@ -147,7 +162,7 @@ def finetune(data: Path, out_dir: Path, *, model: str, cfg: SFTConfig) -> dict[s
 
     class _Log(TrainerCallback):
         def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
-            if logs and "loss" in logs:
+            if main and logs and "loss" in logs:
                 losses.append({"step": int(state.global_step), "epoch": logs.get("epoch"), "loss": logs["loss"]})
                 atomic_write(out_dir / outdir.TRAIN_LOG, "".join(json.dumps(r) + "\n" for r in losses))
 
@@ -156,8 +171,8 @@ def finetune(data: Path, out_dir: Path, *, model: str, cfg: SFTConfig) -> dict[s
         num_train_epochs=cfg.epochs,
         max_steps=cfg.max_steps,
         learning_rate=cfg.learning_rate,
-        per_device_train_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=1,
+        per_device_train_batch_size=per_device,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
         max_length=cfg.max_length,
         completion_only_loss=True,
         logging_steps=1,
@@ -172,6 +187,7 @@ def finetune(data: Path, out_dir: Path, *, model: str, cfg: SFTConfig) -> dict[s
         warmup_steps=0,
         activation_checkpointing=False,
         dataloader_pin_memory=False,
+        **dist.trainer_args(),
     )
     trainer = SFTTrainer(
         model=policy,
@@ -186,13 +202,14 @@ def finetune(data: Path, out_dir: Path, *, model: str, cfg: SFTConfig) -> dict[s
     trainer.train()
     seconds = time.perf_counter() - t0
     if cfg.merge:
-        merged = cast(Any, trainer.model).merge_and_unload()
-        merged.save_pretrained(str(out_dir), safe_serialization=True)
-        (out_dir / "adapter_config.json").unlink(missing_ok=True)
+        if main:
+            merged = cast(Any, trainer.accelerator.unwrap_model(trainer.model)).merge_and_unload()
+            merged.save_pretrained(str(out_dir), safe_serialization=True)
+            (out_dir / "adapter_config.json").unlink(missing_ok=True)
     else:
-        trainer.save_model(str(out_dir))
-        fix_adapter_base(out_dir, true_base)
-    tok.save_pretrained(str(out_dir))
+        trainer.save_model(str(out_dir))  # every rank calls it (DeepSpeed/FSDP gather); rank 0 writes
+        if main:
+            fix_adapter_base(out_dir, true_base)
     summary = {
         "format": fmt,
         "examples": len(examples),
@@ -201,8 +218,14 @@ def finetune(data: Path, out_dir: Path, *, model: str, cfg: SFTConfig) -> dict[s
         "train_seconds": round(seconds, 2),
         "first_loss": losses[0]["loss"] if losses else None,
         "last_loss": losses[-1]["loss"] if losses else None,
+        "world_size": dist.world_size(),
+        "per_device_batch_size": per_device,
+        "gradient_accumulation_steps": cfg.gradient_accumulation_steps,
         "merged": cfg.merge,
         "base_dir": str(true_base),
     }
-    atomic_write(out_dir / outdir.TRAIN_SUMMARY, json.dumps(summary, indent=2) + "\n")
+    if main:
+        tok.save_pretrained(str(out_dir))
+        atomic_write(out_dir / outdir.TRAIN_SUMMARY, json.dumps(summary, indent=2) + "\n")
+    dist.barrier()  # the other ranks return once the out dir is complete
     return summary

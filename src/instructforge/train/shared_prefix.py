@@ -260,6 +260,17 @@ class SharedPrefixMixin:
     _tokenizer: Any
 
     def _shared_prefix_ok(self, model: Any) -> bool:
+        """Whether this module's code paths apply. Not to a model in a DDP / DeepSpeed / FSDP
+        wrapper (several training processes: its forward pass is what synchronises the gradients
+        and gathers sharded weights, so the log-probs go through TRL's code), and not under
+        DeepSpeed or FSDP at all (sharded weights: no in-place LoRA merge for sampling); plain DDP
+        samples with the unwrapped model, so sampling keeps the shared prefix there."""
+        acc = getattr(self, "accelerator", None)
+        if acc is not None and (
+            getattr(acc.distributed_type, "value", acc.distributed_type) not in ("NO", "MULTI_CPU", "MULTI_GPU")
+            or acc.unwrap_model(model) is not model
+        ):
+            return False
         return (
             not getattr(self, "use_vllm", False)
             and not getattr(self, "use_transformers_continuous_batching", False)
