@@ -29,9 +29,12 @@ def test_sc_report_shows_scores(tmp_path, isolated_cache):
     assert {k: s[k] for k in summary} == summary  # the same numbers as `score` wrote
     assert s["meta"]["judge"].startswith("scripted:") and s["meta"]["threshold"] == 0.5
     html = (tmp_path / "r.html").read_text()
-    assert data["charts"] == before["charts"] + 1 == html.count('class="chart"')
-    fig = json.loads(re.findall(r'id="fig-(\d+)-data">(.*?)</script>', html)[-1][1].replace("\\u003c", "<"))
-    assert fig["layout"]["title"]["text"] == "Score distributions" and len(fig["data"]) == 8
+    # score keeps its usage ledger in the run store: the report gains the usage section (one chart)
+    assert not before["usage"].get("available") and "score" in data["usage"]["stages"]
+    assert data["charts"] == before["charts"] + 2 == html.count('class="chart"')
+    figs = [json.loads(f.replace("\\u003c", "<")) for _, f in re.findall(r'id="fig-(\d+)-data">(.*?)</script>', html)]
+    (fig,) = [f for f in figs if f["layout"]["title"]["text"] == "Score distributions"]
+    assert len(fig["data"]) == 8
     for needed in (
         "Audit and checks",
         "92.0%",
