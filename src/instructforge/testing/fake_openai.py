@@ -62,7 +62,7 @@ class FakeOpenAIServer:
         retry_after: float = 0.05,
         responder: Callable[[str, dict[str, Any]], str] | None = None,
         top_logprobs: dict[str, float] | None = None,
-        prompt_logprob: Callable[[str], float] | None = None,
+        prompt_logprob: Callable[[str, str], float] | None = None,
     ):
         self.prompt_logprob = prompt_logprob  # echo: a prompt token's log-probability (see _echo)
         self.latency = latency
@@ -235,14 +235,17 @@ class FakeOpenAIServer:
         """``echo: true`` on /completions (``max_tokens: 0``): the prompt back with a log-probability
         per whitespace-separated token (a leading space belongs to the token, as in BPE), the
         first one null, as vLLM answers. A token's log-probability is ``-len(token) / 10``, or
-        ``prompt_logprob(token)`` when the server was given that function."""
+        ``prompt_logprob(token, text_before_it)`` when the server was given that function."""
         tokens = re.findall(r"\s*\S+|\s+$", text)
         offsets, pos = [], 0
         for t in tokens:
             offsets.append(pos)
             pos += len(t)
-        fn = self.prompt_logprob or (lambda t: -len(t.strip()) / 10)
-        values: list[float | None] = [None, *(float(fn(t)) for t in tokens[1:])]
+        fn = self.prompt_logprob or (lambda t, _before: -len(t.strip()) / 10)
+        values: list[float | None] = [
+            None,
+            *(float(fn(t, text[:o])) for t, o in zip(tokens[1:], offsets[1:], strict=True)),
+        ]
         choice = {
             "index": 0,
             "text": text,

@@ -28,7 +28,7 @@ Scoring requests (``Request.continuation``, APE's likelihood) always go to ``/co
 (whatever ``--api``), as the prompt (chat messages flattened) followed by the continuation with
 ``echo: true, logprobs: 0, max_tokens: 0``: the server returns the log-probability of every
 prompt token (vLLM: its prompt log-probabilities; the first token has none), and the tokens whose
-text ends past the prompt's last character are the continuation's. The server tokenizes prompt
+text ends within the echo's last len(continuation) characters are the continuation's. The server tokenizes prompt
 and continuation together; the local engines tokenize them apart (the same tokens whenever the
 continuation starts with a space, as the Instruction Induction answers do).
 """
@@ -183,7 +183,11 @@ class OpenAIBackend(Backend):
             tokens, offsets, values = lp["tokens"], lp["text_offset"], lp["token_logprobs"]
         except (KeyError, IndexError, TypeError):
             return Completion.failed(f"no prompt log-probabilities in the answer (echo + logprobs): {str(data)[:200]}")
-        start = len(flatten_messages(req))
+        if not tokens:
+            return Completion.failed("the echoed prompt has no tokens")
+        # counted from the end: a token the server puts before the prompt (BOS) shifts nothing
+        end = offsets[-1] + len(tokens[-1])
+        start = end - len(req.continuation or "")
         picked = [
             float(v) for t, o, v in zip(tokens, offsets, values, strict=False) if o + len(t) > start and v is not None
         ]
