@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+from ...core.errors import BackendError
 from ..types import Completion, Request
 
 
@@ -126,8 +127,6 @@ class Engine:
         """Per pair, the log-probability of each token of the continuation given the prompt
         (prompt and continuation tokenized apart, then joined: the tokens scored are exactly the
         continuation's own tokens on every engine)."""
-        from ...core.errors import BackendError
-
         raise BackendError(
             f"the {self.name} engine cannot score text (likelihood); use --engine transformers or ctranslate2"
         )
