@@ -224,7 +224,8 @@ def evaluate_cmd(data_dir: Path, out_dir: Path, tasks: str | None, cfg: EvalConf
     from ..api.induction import evaluate_induction
     from ..induction.evaluate import table_rows
 
-    if flag_given("search__method"):  # --search METHOD: run the search, with that method
+    if any(flag_given(f"search__{f}") for f in ("method", "score", "rounds")):
+        # --search METHOD (or --score / --rounds): run the search, with those settings
         cfg = dataclasses.replace(cfg, use_search=True)
     results = evaluate_induction(data_dir, out=out_dir, tasks=_task_list(tasks), model=model, config=cfg)
     cols, rows = table_rows(results)
