@@ -326,7 +326,23 @@ def test_induce_api_equals_cli(tmp_path, rules):
         json.loads(r.stdout)
         == from_file.as_dict()
         == from_pairs.as_dict()
-        == {"instruction": "Write the word in capitals"}
+        == {
+            "instruction": "Write the word in capitals",
+            "score": None,
+            "score_kind": None,
+            "method": None,
+            "evaluated": 0,
+            "candidates": [
+                {
+                    "text": "Write the word in capitals",
+                    "score": None,
+                    "evaluated": 0,
+                    "source": "greedy",
+                    "chosen": True,
+                }
+            ],
+            "calls": 1,
+        }
     )
     assert from_pairs.stats is not None and from_pairs.stats.requests == 1
     # a search asked for with too few demonstrations: greedy, and the result says why

@@ -110,6 +110,7 @@ def test_evaluate_search_scripted(tmp_path, shout_dir):
         "--out",
         str(out),
         "--search",
+        "halving",
         "--num-candidates",
         "2",
         "--no-bertscore",
@@ -119,10 +120,10 @@ def test_evaluate_search_scripted(tmp_path, shout_dir):
     assert r.returncode == 0, r.stderr
     t = json.loads((out / "results.json").read_text())["tasks"]["shout"]
     assert t["instructions"] == [{"text": "Write the word in capitals", "count": 1, "accuracy": 0.0}]
-    rows = {row["instruction"]: row for row in t["search"]}
-    assert rows["Write the word in capitals"]["chosen"] and rows["Write the word in capitals"]["accuracy"] == 1.0
-    assert rows["Say no idea"]["accuracy"] == 0.0
-    assert rows["Write the word in capitals"]["n_eval"] == 7  # 12 pool examples, k=5 kept for proposals
+    rows = {row["text"]: row for row in t["search"]["candidates"]}
+    assert rows["Write the word in capitals"]["chosen"] and rows["Write the word in capitals"]["score"] == 1.0
+    assert rows["Say no idea"]["score"] == 0.0
+    assert rows["Write the word in capitals"]["evaluated"] == 7  # 12 pool examples, k=5 kept for proposals
     assert t["human_execution_accuracy"] is None
 
 

@@ -43,7 +43,7 @@ def test_search_picks_the_best_executor(tmp_path):
     assert by_text["Say yes every time."].source == "variation"
     assert by_text["Say yes every time."].accuracy == 0.0
     rows = res.table()
-    assert [r["chosen"] for r in rows].count(True) == 1 and rows[0]["instruction"] == "Always answer yes."
+    assert [r["chosen"] for r in rows].count(True) == 1 and rows[0]["text"] == "Always answer yes."
     # held-out demonstrations never appear in a proposal prompt
     prompts = [r.prompt for r in llm.backend.history if "The instruction I gave" in (r.prompt or "")]
     held = {x for x, _ in DEMOS} - {x for p in prompts for x in p.split("Input: ")[1:] for x in [x.split("\n")[0]]}
@@ -60,8 +60,8 @@ def test_induce_cli_search(tmp_path):
     )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    assert out["instruction"] == "Always answer yes." and out["accuracy"] == 1.0
-    assert {c["instruction"] for c in out["candidates"]} == {
+    assert out["instruction"] == "Always answer yes." and out["score"] == 1.0
+    assert {c["text"] for c in out["candidates"]} == {
         "Always answer yes.",
         "Answer yes for even numbers",
         "Answer no",

@@ -176,6 +176,44 @@ def test_parameter_mapping_the_server_accepts(vllm_url):
         assert not long.ok and "HTTP 400" in (long.error or "") and "context length" in long.error
 
 
+def test_likelihood_scoring_through_the_real_server(vllm_url):
+    """APE's likelihood score through vLLM's /v1/completions (``echo: true, logprobs: 0,
+    max_tokens: 0``: the prompt's log-probabilities), whatever --api says: the same values as the
+    fp32 transformers engine on the same model up to the server's precision, the same order."""
+    from instructforge.models.backends import BackendOptions
+    from instructforge.models.client import LLM, open_llm
+    from instructforge.models.types import Request
+
+    prompt = "Instruction: Write the opposite of the word.\nInput: hot\nOutput:"
+    reqs = [
+        Request.raw(prompt, continuation=" cold"),
+        Request.raw(prompt, continuation=" banana bread"),
+        Request.raw("Instruction: Add the two numbers.\nInput: 2 3\nOutput:", continuation=" 5"),
+        Request.chat("Is the sky blue? Answer yes or no.", continuation=" yes"),  # chat: flattened, as api=completions
+    ]
+    local = open_llm("embedded", BackendOptions(engine="transformers"), use_cache=False)
+    try:
+        fp32 = local.score(reqs[:3])
+        tok = local.backend.tokenizer
+        n_tokens = [len(tok.encode(r.continuation, add_special_tokens=False)) for r in reqs[:3]]
+    finally:
+        local.close()
+    got = {}
+    for api in ("chat", "completions"):
+        llm = LLM("openai:smollm2", BackendOptions(base_url=vllm_url, api=api, concurrency=4, max_retries=1))
+        comps = llm.generate(reqs)
+        llm.close()
+        assert all(c.ok for c in comps), [c.error for c in comps]
+        # exactly the continuation's tokens were picked out of the echoed prompt
+        assert [len(c.token_logprobs or []) for c in comps[:3]] == n_tokens
+        got[api] = [c.mean_logprob for c in comps]
+    assert got["chat"] == pytest.approx(got["completions"], abs=0.05)  # same body; only batching differs
+    server = got["completions"]
+    assert all(v is not None and -30 < v <= 0 for v in server)
+    assert server[0] > server[1]  # "cold" after the antonym instruction beats "banana bread"
+    assert server[:3] == pytest.approx(fp32, abs=0.75)  # the server runs bf16 (vllm_server.sh), fp32 here
+
+
 def test_offline_vllm_backend_in_vllms_venv(tmp_path):
     """`--model vllm:DIR` (vLLM's engine in-process, fed continuously) on the CPU build."""
     _installed()

@@ -42,26 +42,41 @@ Demos = str | Path | Sequence[tuple[str, str]]
 
 @dataclasses.dataclass
 class Induction:
-    """What ``induce`` found: the instruction and, when the search ran, its held-out accuracy,
-    how many held-out demonstrations that is on, and every candidate (``search.py`` table)."""
+    """What ``induce`` found: the instruction and, when the search ran, its score (held-out
+    execution accuracy, or mean log-probability per gold token with ``score="likelihood"``), how
+    many held-out demonstrations that is on, every candidate (``search.py`` table) and the
+    model calls the search sent."""
 
     instruction: str
-    accuracy: float | None = None
+    score: float | None = None
     n_eval: int | None = None
     candidates: list[dict[str, Any]] | None = None
     note: str | None = None  # why a search that was asked for did not run
     stats: Stats | None = dataclasses.field(default=None, repr=False)  # the model calls it made
+    calls: int = 1
+    score_kind: str | None = None  # "execution" | "likelihood" after a search
+    method: str | None = None  # "halving" | "ucb" after a search
+
+    @property
+    def accuracy(self) -> float | None:
+        """The held-out execution accuracy (None unless the search scored by execution)."""
+        return self.score if self.score_kind == "execution" else None
 
     def as_dict(self) -> dict[str, Any]:
-        """``instructforge induce --json``: ``{instruction}``, plus accuracy, n_eval and
-        candidates after a search."""
-        if self.candidates is None:
-            return {"instruction": self.instruction}
+        """``instructforge induce --json``: ``{instruction, score, score_kind, method, evaluated,
+        candidates: [{text, score, evaluated, source, rounds, chosen}], calls}``; without a
+        search the one greedy instruction is the only candidate (score null, evaluated 0)."""
+        cands = self.candidates
+        if cands is None:
+            cands = [{"text": self.instruction, "score": None, "evaluated": 0, "source": "greedy", "chosen": True}]
         return {
             "instruction": self.instruction,
-            "accuracy": self.accuracy,
-            "n_eval": self.n_eval,
-            "candidates": self.candidates,
+            "score": self.score,
+            "score_kind": self.score_kind,
+            "method": self.method,
+            "evaluated": self.n_eval or 0,
+            "candidates": cands,
+            "calls": self.calls,
         }
 
 
@@ -89,18 +104,33 @@ def _check_demos(demos: Demos, k: int) -> list[tuple[str, str]]:
     return pairs
 
 
+def read_candidates(path: str | Path) -> list[str]:
+    """Instructions to score, one a line (blank lines skipped); InputError when there is none."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError.at(path, None, "file not found")
+    lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
+    out = [ln for ln in lines if ln]
+    if not out:
+        raise InputError.at(path, 1, "no instructions (one instruction a line)")
+    return out
+
+
 def induce(
     demos: Demos,
     *,
     model: str | ModelConfig | None = "embedded",
     config: InduceConfig | None = None,
     search: SearchConfig | None = None,
+    candidates: str | Path | Sequence[str] | None = None,
     **model_options: Any,
 ) -> Induction:
     """The instruction behind ``demos`` (a JSONL file of ``{input, output}``, a benchmark task
     file, or ``(input, output)`` pairs), induced greedily from the first k. With
     ``search.num_candidates > 1`` and at least k + ``search.min_eval`` demonstrations, the
-    APE-style search picks it instead (held-out execution accuracy).
+    APE-style search picks it instead (``search.score``: held-out execution accuracy or
+    likelihood; ``search.method``: halving or ucb). ``candidates`` (instructions, or a file of
+    one a line): score those on the demonstrations instead of proposing (APE's evaluate-only use).
 
     >>> # induce("demos.jsonl", model="scripted:rules.jsonl", search=SearchConfig(num_candidates=8))
     """
@@ -110,6 +140,28 @@ def induce(
 
     cfg = config or InduceConfig()
     mcfg = model_config(model, model_options)
+    given: list[str] | None = None
+    if candidates is not None:
+        given = read_candidates(candidates) if isinstance(candidates, str | Path) else [str(c) for c in candidates]
+        if not any(g.strip() for g in given):
+            raise InputError("candidates: no instructions given")
+        pairs = _check_demos(demos, 1)
+        llm = mcfg.open()
+        try:
+            res = run_search(llm, pairs, search or SearchConfig(), cfg, given=given)
+        finally:
+            llm.close()
+        return Induction(
+            res.best.text,
+            res.best.score,
+            res.best.evaluated,
+            res.table(),
+            None,
+            llm.stats,
+            res.calls,
+            res.score_kind,
+            res.method,
+        )
     pairs = _check_demos(demos, cfg.k)
     searching, note = False, None
     if search is not None and search.num_candidates > 1:
@@ -122,8 +174,17 @@ def induce(
     llm = mcfg.open()
     try:
         if searching:
+            assert search is not None
             res = run_search(llm, pairs, search, cfg)
-            result = Induction(res.best.text, res.best.accuracy, len(res.best.scores), res.table())
+            result = Induction(
+                res.best.text,
+                res.best.score,
+                res.best.evaluated,
+                res.table(),
+                calls=res.calls,
+                score_kind=res.score_kind,
+                method=res.method,
+            )
         else:
             result = Induction(induce_greedy(llm, [pairs[: cfg.k]], cfg)[0], note=note)
     finally:
@@ -214,12 +275,17 @@ def evaluate_induction(
     data = Path(data_dir)
     out = _out_dir(out)
     plan = plan_benchmark(data, cfg, _task_names(tasks))  # every file read and checked first
+    ecfg = cfg.executor_model.resolve(mcfg)
     llm = mcfg.open()
+    executor = None
     try:
-        track("induction evaluate", file_sink(out), llm)
-        results = evaluate_benchmark(llm, data, cfg, plan=plan)
+        executor = ecfg.open() if ecfg is not None else None
+        track("induction evaluate", file_sink(out), llm, executor)  # one ledger (and cap) for both
+        results = evaluate_benchmark(llm, data, cfg, plan=plan, executor=executor)
     finally:
         llm.close()
+        if executor is not None:
+            executor.close()
     preds = results.pop("_predictions", None)
     results["config"]["model_options"] = mcfg.public()
     write_json(out / outdir.RESULTS, results)

@@ -22,7 +22,7 @@ from ..core import ui
 from ..core.errors import InputError
 from ..core.settings import file_source, option
 from .common import print_llm_summary
-from .settings import SETTINGS_ATTR, settings_command
+from .settings import SETTINGS_ATTR, flag_given, settings_command
 
 
 @dataclasses.dataclass
@@ -106,12 +106,25 @@ def require_own_section(func: Callable[..., Any]) -> Callable[..., Any]:
     default=None,
     help="Seed file to write (with --as-seeds; its settings go to NAME.config.yaml).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@click.option(
+    "--candidates",
+    "candidates_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Score these instructions (one a line) on the demonstrations instead of proposing any.",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help='Print one JSON object: {"instruction", "score", "candidates": [{"text", "score", "evaluated"}], "calls", ...}.',
+)
 @settings_command("induce", cfg=InduceCommandConfig, model=ModelConfig)
 def induce(
     demos_path: Path | None,
     seeds_dir: Path | None,
     out: Path | None,
+    candidates_path: Path | None,
     as_json: bool,
     cfg: InduceCommandConfig,
     model: ModelConfig,
@@ -141,22 +154,31 @@ def induce(
         print_llm_summary(stats)
         return
     assert demos_path is not None
-    res = api_induce(demos_path, model=model, config=config, search=search)
+    if (
+        candidates_path is None
+        and search.num_candidates <= 1
+        and (flag_given("search__method") or flag_given("search__score"))
+    ):
+        raise InputError(
+            "--search/--score choose how candidates are scored: add --num-candidates N (N > 1) or --candidates FILE"
+        )
+    res = api_induce(demos_path, model=model, config=config, search=search, candidates=candidates_path)
     if res.note:
         ui.info(res.note)
     text = res.instruction
-    if res.candidates is not None:
+    if res.score_kind is not None and res.candidates is not None:
+        what = "execution accuracy" if res.score_kind == "execution" else "mean log-prob per gold token"
         ui.show(
             ui.table(
-                "candidates (held-out execution accuracy)",
-                ["instruction", "source", "n_eval", "accuracy", "chosen"],
+                f"candidates ({res.method}, held-out {what}; {res.calls} model calls)",
+                ["instruction", "source", "evaluated", "score", "chosen"],
                 [
-                    [r["instruction"], r["source"], r["n_eval"], r["accuracy"], "*" if r["chosen"] else ""]
+                    [r["text"], r["source"], r["evaluated"], r["score"], "*" if r["chosen"] else ""]
                     for r in res.candidates
                 ],
             )
         )
-        text = f"{res.instruction}\t(held-out execution accuracy {res.accuracy:.3f} on {res.n_eval})"
+        text = f"{res.instruction}\t(held-out {what} {res.score:.3f} on {res.n_eval})"
     click.echo(json.dumps(res.as_dict(), ensure_ascii=False) if as_json else text)
     if res.stats is not None:
         print_llm_summary(res.stats)
@@ -197,10 +219,18 @@ def evaluate_cmd(data_dir: Path, out_dir: Path, tasks: str | None, cfg: EvalConf
     """
     from ..api.induction import evaluate_induction, table_rows
 
+    if any(flag_given(f"search__{f}") for f in ("method", "score", "rounds")):
+        # --search METHOD (or --score / --rounds): run the search, with those settings
+        cfg = dataclasses.replace(cfg, use_search=True)
     results = evaluate_induction(data_dir, out=out_dir, tasks=_task_list(tasks), model=model, config=cfg)
     cols, rows = table_rows(results)
+    who = "itself" if results["executor_model"] == results["model"] else results["executor_model"]
     ui.show(
-        ui.table(f"Instruction Induction: {results['model']}", cols, [[c.replace("**", "") for c in r] for r in rows])
+        ui.table(
+            f"Instruction Induction: {results['model']} (executed by {who})",
+            cols,
+            [[c.replace("**", "") for c in r] for r in rows],
+        )
     )
     o = results["overall"]
     head = f"execution accuracy {100 * o['execution_accuracy']:.1f}%"

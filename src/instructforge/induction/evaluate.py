@@ -8,6 +8,11 @@ them with the task's metric, and compare induced with gold instructions by BERTS
 headline = mean execution accuracy over tasks as a share of the human one.
 With ``search``, each task's instruction comes from the APE-style search (search.py) instead,
 scored on held-out raw/induce demonstrations, never on the test inputs.
+
+The execution model: by default the model under test executes its own instructions (and the
+gold ones); given a fixed ``executor`` LLM (``--executor-model``, as the paper's protocol),
+that one answers every execution prompt (and scores the search's candidates), so accuracy
+measures the instruction rather than the model that induced it.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Any
 from ..core.errors import InputError
 from ..core.settings import option, validate
 from ..models.client import LLM
+from ..models.modelconfig import ExecutorModelConfig
 from ..models.steps import run_steps
 from . import benchmark as bm
 from .bertscore import BertScoreConfig, bertscore_f1
@@ -48,7 +54,7 @@ class EvalConfig:
     )
     bertscore: bool = option(True, "BERTScore of the induced against the gold instructions", flag=True)
     use_search: bool = option(
-        False, "APE-style search per task instead of greedy induction (beyond the paper)", flag="--search"
+        False, "APE-style search per task instead of greedy induction (beyond the paper; --search METHOD sets it)"
     )
     task_table: str | None = option(None, "Extra task_table.json rows (metric, answers, inputs)", flag=True)
     save_predictions: bool = option(False, "Also write predictions.jsonl (every execution answer)", flag=True)
@@ -56,6 +62,9 @@ class EvalConfig:
     execute: ExecuteConfig = option(default_factory=ExecuteConfig, help="The execution call")
     search: SearchConfig = option(default_factory=SearchConfig, help="The search (with use_search)")
     bert: BertScoreConfig = option(default_factory=BertScoreConfig, help="BERTScore")
+    executor_model: ExecutorModelConfig = option(
+        default_factory=ExecutorModelConfig, help="The fixed model that executes instructions (null: the model itself)"
+    )
 
     def __post_init__(self) -> None:
         validate(self)
@@ -64,6 +73,7 @@ class EvalConfig:
             ("execute", ExecuteConfig),
             ("search", SearchConfig),
             ("bert", BertScoreConfig),
+            ("executor_model", ExecutorModelConfig),
         ):
             if not isinstance(getattr(self, name), cls):
                 raise InputError(f"EvalConfig: {name} must be a {cls.__name__}")
@@ -132,11 +142,18 @@ def plan_benchmark(data_dir: Path, cfg: EvalConfig, tasks: list[str] | None = No
 
 
 def evaluate_benchmark(
-    llm: LLM, data_dir: Path, cfg: EvalConfig, tasks: list[str] | None = None, plan: Plan | None = None
+    llm: LLM,
+    data_dir: Path,
+    cfg: EvalConfig,
+    tasks: list[str] | None = None,
+    plan: Plan | None = None,
+    executor: LLM | None = None,
 ) -> dict[str, Any]:
-    """Run the benchmark; returns the results dict (``kind: induction``). With
-    ``cfg.save_predictions`` every execution answer is under ``_predictions`` (not for results.json)."""
+    """Run the benchmark; returns the results dict (``kind: induction``). ``executor``: the
+    fixed model that executes (default ``llm``). With ``cfg.save_predictions`` every execution
+    answer is under ``_predictions`` (not for results.json)."""
     t0 = time.perf_counter()
+    exec_llm = executor or llm
     plan = plan or plan_benchmark(data_dir, cfg, tasks)
     names, specs, items, gold = plan.names, plan.specs, plan.items, plan.gold
     induced: dict[str, Counter[str]] = {}
@@ -148,9 +165,9 @@ def evaluate_benchmark(
             scfg = cfg.search if cfg.search.metric else replace(cfg.search, metric=specs[t].metric)
             procs.append(search_steps(pool, scfg, cfg.induce, cfg.execute_config(), held_out=held))
         # every task's search advances together: one stream per step, not 24 searches in turn
-        for t, res in zip(names, run_steps(llm, procs, "searching"), strict=True):
+        for t, res in zip(names, run_steps(llm, procs, "searching", {"execute": exec_llm}), strict=True):
             induced[t] = Counter({res.best.text: 1})
-            searches[t] = res.table()
+            searches[t] = res.summary()
     else:
         flat = [(t, d) for t in names for d in plan.demo_sets[t]]
         texts = induce(llm, [d for _, d in flat], cfg.induce, desc="inducing")
@@ -168,7 +185,7 @@ def evaluate_benchmark(
                 todo.setdefault(g, 0)
         jobs.append(Job(todo, items[t], specs[t].metric))
     # One batched call for every task: full batches, one re-decode round (see execute.py).
-    all_scored = score_jobs(llm, jobs, cfg.execute_config(), desc="executing")
+    all_scored = score_jobs(exec_llm, jobs, cfg.execute_config(), desc="executing")
     for t, scored_list in zip(names, all_scored, strict=True):
         scored = {s.text: s for s in scored_list}
         if cfg.save_predictions:
@@ -205,12 +222,18 @@ def evaluate_benchmark(
     res = {
         "kind": "induction",
         "model": llm.model_id,
+        # who answered the execution prompts: the paper fixes one execution model
+        "executor_model": exec_llm.model_id,
+        "executor": "the model under test (no --executor-model)" if exec_llm is llm else "a fixed execution model",
+        "search_calls": sum(s["calls"] for s in searches.values()) if searches else None,
         "overall": overall(out_tasks),
         "tasks": out_tasks,
         "config": config_dict(cfg, plan.data_dir, names),
         "seconds": round(time.perf_counter() - t0, 1),
         "model_stats": llm.stats.as_dict(),
     }
+    if exec_llm is not llm:
+        res["executor_stats"] = exec_llm.stats.as_dict()
     if cfg.save_predictions:
         res["_predictions"] = predictions
     return res
@@ -224,7 +247,8 @@ def overall(tasks: dict[str, Any]) -> dict[str, Any]:
     return {
         "execution_accuracy": ex,
         "human_execution_accuracy": human,
-        # Ratio of the two task means (the paper's "X% of human performance").
+        # Ratio of the two task means; that this is the paper's "X% of human performance"
+        # aggregation (rather than a mean of per-task ratios) is not confirmed.
         "percent_of_human": 100 * ex / human if human else None,
         "bertscore": mean(bs) if bs else None,
         "n_tasks": len(tasks),

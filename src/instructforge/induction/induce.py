@@ -92,11 +92,15 @@ def postprocess(text: str) -> str:
 
 
 def induce_steps(
-    demo_sets: list[list[tuple[str, str]]], cfg: InduceConfig | None = None, sample_indices: list[int] | None = None
+    demo_sets: list[list[tuple[str, str]]],
+    cfg: InduceConfig | None = None,
+    sample_indices: list[int] | None = None,
+    top_p: float = 1.0,
 ) -> Steps[list[str]]:
-    """One post-processed instruction per demonstration set (one step: see execute.run_steps)."""
+    """One post-processed instruction per demonstration set (one step: see execute.run_steps);
+    ``top_p``: the search's nucleus sampling (the paper's greedy induction has none)."""
     cfg = cfg or InduceConfig()
-    params = SamplingParams(temperature=cfg.temperature, max_tokens=cfg.max_tokens)
+    params = SamplingParams(temperature=cfg.temperature, top_p=top_p, max_tokens=cfg.max_tokens)
     idx = sample_indices or [0] * len(demo_sets)
     comps = yield [
         make_request(render_induce_prompt(d), params, cfg.prompt_format, cfg.seed, i)

@@ -125,6 +125,21 @@ class LLM:
                     bar.status(f"{s.rate()[1]:,.0f} tok/s · {self.ledger.brief()}")
         return [r for r in results if r is not None]
 
+    def score(self, requests: Sequence[Request], desc: str = "scoring") -> list[float]:
+        """Mean log-probability per token of each request's ``continuation`` given its prompt
+        (APE's likelihood score), through the cache and the executor like any call; a request
+        the backend could not score is ``-inf``."""
+        for r in requests:
+            if r.continuation is None:
+                raise ValueError("LLM.score: every request needs a continuation")
+        out = []
+        for c in self.generate(requests, desc=desc):
+            m = c.mean_logprob if c.ok else None
+            if c.ok and c.token_logprobs is None:
+                raise BackendError(f"{self.spec}: the backend answered a scoring request without log-probabilities")
+            out.append(float("-inf") if m is None else m)
+        return out
+
     def complete(self, request: Request) -> Completion:
         return self.generate([request])[0]
 

@@ -167,3 +167,38 @@ class ModelConfig:
     def public(self) -> dict[str, Any]:
         """As written to config.yaml (there are no secrets in it: keys live in the environment)."""
         return dataclasses.asdict(self)
+
+
+@dataclass
+class ExecutorModelConfig:
+    """A second model for the calls that *execute* instructions (``induction evaluate``): the
+    paper executes every induced and gold instruction with one fixed model. ``model`` null: the
+    command's own model executes too. Options left null are the command model's."""
+
+    model: str | None = option(None, "The fixed execution model (null: the --model itself)", flag="--executor-model")
+    base_url: str | None = option(None, "Its OpenAI-compatible server (null: --base-url)", flag="--executor-base-url")
+    api: Literal["chat", "completions"] | None = option(
+        None, "Its openai endpoint (null: --api)", flag="--executor-api"
+    )
+    engine: str | None = option(None, "Its CPU engine (null: --engine)", flag="--executor-engine")
+    batch_size: int | None = option(None, "Its engine batch (null: --batch-size)", min=1, max=1024)
+    concurrency: int | None = option(None, "Its openai requests in flight (null: --concurrency)", min=1, max=4096)
+
+    def __post_init__(self) -> None:
+        validate(self)
+        names = ("auto", *(e.name for e in ENGINES))
+        if self.engine is not None and self.engine not in names:
+            from ..core.errors import InputError
+
+            raise InputError(f"executor_model.engine: {self.engine!r} is not one of {', '.join(names)}")
+
+    def resolve(self, main: ModelConfig) -> ModelConfig | None:
+        """The execution model's full settings (the rest from ``main``); None: ``main`` executes."""
+        if self.model is None:
+            return None
+        changes: dict[str, Any] = {"model": self.model}
+        for name in ("base_url", "api", "engine", "batch_size", "concurrency"):
+            v = getattr(self, name)
+            if v is not None:
+                changes[name] = v
+        return dataclasses.replace(main, **changes)

@@ -62,6 +62,9 @@ class Request:
     params: SamplingParams = field(default_factory=SamplingParams)
     seed: int | None = None
     sample_index: int = 0
+    #: set: a scoring request (``LLM.score``): nothing is generated; the backend returns the
+    #: log-probability of each token of this text given the prompt (``Completion.token_logprobs``)
+    continuation: str | None = None
 
     def __post_init__(self) -> None:
         if (self.messages is None) == (self.prompt is None):
@@ -69,9 +72,10 @@ class Request:
 
     def prompt_chars(self) -> int:
         """The prompt's length in characters (a cheap stand-in for its token count)."""
+        extra = len(self.continuation or "")
         if self.prompt is not None:
-            return len(self.prompt)
-        return sum(len(content) for _role, content in self.messages or ())
+            return len(self.prompt) + extra
+        return sum(len(content) for _role, content in self.messages or ()) + extra
 
     @classmethod
     def chat(cls, content: str, *, system: str | None = None, **kw: Any) -> Request:
@@ -89,13 +93,16 @@ class Request:
         return [{"role": r, "content": c} for r, c in (self.messages or ())]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "messages": self.message_dicts() if self.messages is not None else None,
             "prompt": self.prompt,
             "params": self.params.to_dict(),
             "seed": self.seed,
             "sample_index": self.sample_index,
         }
+        if self.continuation is not None:  # absent otherwise: generation cache keys stay as they were
+            d["continuation"] = self.continuation
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Request:
@@ -106,6 +113,7 @@ class Request:
             params=SamplingParams.from_dict(d.get("params") or {}),
             seed=d.get("seed"),
             sample_index=d.get("sample_index", 0),
+            continuation=d.get("continuation"),
         )
 
     def key(self) -> str:
@@ -122,6 +130,8 @@ class Completion:
     (the server refused this one request, e.g. HTTP 400, or answered something unreadable:
     ``error`` says what; such completions are counted, never cached).
     ``top_logprobs``: when requested, one ``{token_text: logprob}`` dict per generated token.
+    ``token_logprobs``: for a scoring request (``Request.continuation``), the log-probability of
+    each continuation token given the prompt and the tokens before it.
     """
 
     text: str
@@ -133,6 +143,13 @@ class Completion:
     #: who counted the tokens: "server" (its ``usage``) or "tokenizer"; None: the backend's own
     #: tokenizer (local engines, scripted)
     tokens_from: str | None = None
+    token_logprobs: list[float] | None = None
+
+    @property
+    def mean_logprob(self) -> float | None:
+        """Mean log-probability per continuation token (APE's likelihood of one example)."""
+        lps = self.token_logprobs
+        return sum(lps) / len(lps) if lps else None
 
     @classmethod
     def failed(cls, error: str) -> Completion:
@@ -144,7 +161,7 @@ class Completion:
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
-        for k in ("error", "tokens_from"):
+        for k in ("error", "tokens_from", "token_logprobs"):
             if d[k] is None:
                 del d[k]  # cache entries stay as they were before the field existed
         return d

@@ -64,8 +64,10 @@ class FakeOpenAIServer:
         responder: Callable[[str, dict[str, Any]], str] | None = None,
         top_logprobs: dict[str, float] | None = None,
         report_usage: bool = True,
+        prompt_logprob: Callable[[str, str], float] | None = None,
     ):
         self.report_usage = report_usage
+        self.prompt_logprob = prompt_logprob  # echo: a prompt token's log-probability (see _echo)
         self.latency = latency
         self.latency_range = latency_range
         self._latency_rng = random.Random(seed)
@@ -195,6 +197,8 @@ class FakeOpenAIServer:
                 time.sleep(delay)
             elif self.latency:
                 time.sleep(self.latency)
+            if body.get("echo") and "prompt" in body:
+                return self._echo(h, body, text)
             answer = self.responder(text, body) if self.responder else f"echo: {text}"
             words = answer.split(" ")
             max_tokens = int(body.get("max_tokens") or 10**9)
@@ -233,6 +237,34 @@ class FakeOpenAIServer:
         finally:
             with self._lock:
                 self.in_flight -= 1
+
+    def _echo(self, h: BaseHTTPRequestHandler, body: dict[str, Any], text: str) -> None:
+        """``echo: true`` on /completions (``max_tokens: 0``): the prompt back with a log-probability
+        per whitespace-separated token (a leading space belongs to the token, as in BPE), the
+        first one null, as vLLM answers. A token's log-probability is ``-len(token) / 10``, or
+        ``prompt_logprob(token, text_before_it)`` when the server was given that function."""
+        tokens = re.findall(r"\s*\S+|\s+$", text)
+        offsets, pos = [], 0
+        for t in tokens:
+            offsets.append(pos)
+            pos += len(t)
+        fn = self.prompt_logprob or (lambda t, _before: -len(t.strip()) / 10)
+        values: list[float | None] = [
+            None,
+            *(float(fn(t, text[:o])) for t, o in zip(tokens[1:], offsets[1:], strict=True)),
+        ]
+        choice = {
+            "index": 0,
+            "text": text,
+            "finish_reason": "length",
+            "logprobs": {"tokens": tokens, "text_offset": offsets, "token_logprobs": values, "top_logprobs": None},
+        }
+        usage = {"prompt_tokens": len(tokens), "completion_tokens": 0}
+        self._send(
+            h, 200, {"object": "text_completion", "model": body.get("model"), "choices": [choice], "usage": usage}
+        )
+        with self._lock:
+            self.served += 1
 
 
 @contextlib.contextmanager

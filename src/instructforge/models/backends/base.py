@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+from ...core.errors import BackendError
 from ..types import Completion, Request
 
 
@@ -124,3 +125,11 @@ class Engine:
 
     def generate(self, texts: list[str], requests: list[Request]) -> list[Completion]:
         raise NotImplementedError
+
+    def score(self, prompts: list[str], continuations: list[str]) -> list[list[float]]:
+        """Per pair, the log-probability of each token of the continuation given the prompt
+        (prompt and continuation tokenized apart, then joined: the tokens scored are exactly the
+        continuation's own tokens on every engine)."""
+        raise BackendError(
+            f"the {self.name} engine cannot score text (likelihood); use --engine transformers or ctranslate2"
+        )

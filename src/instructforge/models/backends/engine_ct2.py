@@ -117,6 +117,21 @@ class CT2Engine(Engine):
                     out[i] = c
         return [c for c in out if c is not None]
 
+    def score(self, prompts: list[str], continuations: list[str]) -> list[list[float]]:
+        """Log-probability of each continuation token given its prompt (``score_batch`` of the
+        int8 model: it returns the log-probability of every token after the first)."""
+        tok = self.tokenizer
+        rows, n_cont = [], []
+        for p, c in zip(prompts, continuations, strict=True):
+            pi, ci = tok.encode(p, add_special_tokens=False), tok.encode(c, add_special_tokens=False)
+            rows.append(tok.convert_ids_to_tokens(pi + ci))
+            n_cont.append(len(ci))
+        results = self.generator.score_batch(rows, max_batch_size=8)
+        return [
+            list(map(float, r.log_probs[len(r.log_probs) - n :])) if n else []
+            for r, n in zip(results, n_cont, strict=True)
+        ]
+
     def _run(self, key: tuple[Any, ...], prompt_ids: list[list[int]], requests: list[Request]) -> list[Completion]:
         temperature, top_p, rep, want_logits = key
         tok = self.tokenizer

@@ -45,6 +45,35 @@ class TransformersEngine(Engine):
         with torch.inference_mode():
             return self._decode(texts, requests)
 
+    def score(self, prompts: list[str], continuations: list[str]) -> list[list[float]]:
+        """Log-probability of each continuation token given its prompt: one fp32 forward pass
+        over prompt + continuation per batch (right-padded), log-softmax at every position."""
+        import torch
+
+        tok, model = self.tokenizer, self.model
+        pairs = [
+            (tok.encode(p, add_special_tokens=False), tok.encode(c, add_special_tokens=False))
+            for p, c in zip(prompts, continuations, strict=True)
+        ]
+        out: list[list[float]] = []
+        pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+        step = 8
+        with torch.inference_mode():
+            for lo in range(0, len(pairs), step):
+                part = pairs[lo : lo + step]
+                width = max(len(p) + len(c) for p, c in part)
+                ids = torch.full((len(part), width), pad, dtype=torch.long)
+                mask = torch.zeros((len(part), width), dtype=torch.long)
+                for r, (p, c) in enumerate(part):
+                    ids[r, : len(p) + len(c)] = torch.tensor(p + c)
+                    mask[r, : len(p) + len(c)] = 1
+                logp = torch.log_softmax(model(input_ids=ids, attention_mask=mask).logits.float(), dim=-1)
+                for r, (p, c) in enumerate(part):
+                    # the token at position j is predicted by the logits at j - 1
+                    pos = torch.arange(len(p) - 1, len(p) + len(c) - 1)
+                    out.append(logp[r, pos, torch.tensor(c)].tolist() if c else [])
+        return out
+
     def _decode(self, texts: list[str], requests: list[Request]) -> list[Completion]:
         import torch
         from transformers import DynamicCache

@@ -1,6 +1,8 @@
 """Local backends: the embedded model and ``hf:DIR``, one code path.
 
 The backend owns the tokenizer and chat template; an *engine* turns token ids into tokens.
+A scoring request (``Request.continuation``, for APE's likelihood) goes to ``Engine.score``:
+the log-probability of each continuation token after the rendered prompt.
 Engines: ``transformers`` (always there; also what training uses) and the faster CPU engines
 (engines.py). ``--engine auto`` takes the fastest one installed.
 
@@ -66,4 +68,17 @@ class LocalBackend(Backend):
         if not requests:
             return []
         texts = [render_prompt(self.tokenizer, r) for r in requests]
-        return self.engine.generate(texts, list(requests))
+        out: list[Completion | None] = [None] * len(requests)
+        gen = [i for i, r in enumerate(requests) if r.continuation is None]
+        scoring = [i for i, r in enumerate(requests) if r.continuation is not None]
+        if gen:
+            for i, c in zip(
+                gen, self.engine.generate([texts[i] for i in gen], [requests[i] for i in gen]), strict=True
+            ):
+                out[i] = c
+        if scoring:
+            conts = [requests[i].continuation or "" for i in scoring]
+            lps = self.engine.score([texts[i] for i in scoring], conts)
+            for i, cont, lp in zip(scoring, conts, lps, strict=True):
+                out[i] = Completion(cont, "stop", 0, len(lp), token_logprobs=lp)
+        return [c for c in out if c is not None]

@@ -28,6 +28,14 @@ seed mixed with its sample index, below 2**31; presence/frequency penalties and 
 OpenAI's own; ``repetition_penalty`` is sent only when set (a vLLM / llama.cpp extension);
 ``logprobs: N`` becomes ``logprobs: true, top_logprobs: N`` on chat and ``logprobs: N`` on
 completions.
+
+Scoring requests (``Request.continuation``, APE's likelihood) always go to ``/completions``
+(whatever ``--api``), as the prompt (chat messages flattened) followed by the continuation with
+``echo: true, logprobs: 0, max_tokens: 0``: the server returns the log-probability of every
+prompt token (vLLM: its prompt log-probabilities; the first token has none), and the tokens whose
+text ends within the echo's last len(continuation) characters are the continuation's. The server tokenizes prompt
+and continuation together; the local engines tokenize them apart (the same tokens whenever the
+continuation starts with a space, as the Instruction Induction answers do).
 """
 
 from __future__ import annotations
@@ -157,6 +165,11 @@ class OpenAIBackend(Backend):
     def _body(self, req: Request) -> tuple[str, dict[str, Any]]:
         p = req.params
         body: dict[str, Any] = {"model": self.model, **wire_sampling(req)}
+        if req.continuation is not None:
+            body.update(prompt=flatten_messages(req) + req.continuation, echo=True, logprobs=0, max_tokens=0)
+            body["temperature"], body["top_p"] = 0.0, 1.0
+            body.pop("stop", None)
+            return "/completions", body
         if self.api == "completions":
             body["prompt"] = flatten_messages(req)
             if p.logprobs:
@@ -193,6 +206,28 @@ class OpenAIBackend(Backend):
         comp.completion_tokens = self.count_tokens(comp.text) if comp.text else 0
         comp.tokens_from = "tokenizer"
         return comp
+
+    def _parse_score(self, data: dict[str, Any], req: Request) -> Completion:
+        """The continuation's token log-probabilities out of an echoed prompt (see the module doc)."""
+        try:
+            lp = data["choices"][0]["logprobs"]
+            tokens, offsets, values = lp["tokens"], lp["text_offset"], lp["token_logprobs"]
+        except (KeyError, IndexError, TypeError):
+            return Completion.failed(f"no prompt log-probabilities in the answer (echo + logprobs): {str(data)[:200]}")
+        if not tokens:
+            return Completion.failed("the echoed prompt has no tokens")
+        # counted from the end: a token the server puts before the prompt (BOS) shifts nothing
+        end = offsets[-1] + len(tokens[-1])
+        start = end - len(req.continuation or "")
+        picked = [
+            float(v) for t, o, v in zip(tokens, offsets, values, strict=False) if o + len(t) > start and v is not None
+        ]
+        if not picked:
+            return Completion.failed("the echoed prompt has no log-probabilities for the continuation")
+        usage = data.get("usage") or {}
+        return Completion(
+            req.continuation or "", "stop", int(usage.get("prompt_tokens") or 0), len(picked), token_logprobs=picked
+        )
 
     def _parse(self, data: dict[str, Any]) -> Completion:
         try:
@@ -243,7 +278,10 @@ class OpenAIBackend(Backend):
                     self.limit.on_answer(time.monotonic() - t0)
                     try:
                         data = json.loads(text)
-                        comp = self._parse(data)
+                        if req.continuation is not None:
+                            comp = self._parse_score(data, req)
+                        else:
+                            comp = self._parse(data)
                         return comp if not comp.ok else self._counted(req, comp, data.get("usage"))
                     except (ValueError, TypeError, AttributeError) as e:
                         return Completion.failed(f"unreadable answer ({type(e).__name__}): {text[:200]}")

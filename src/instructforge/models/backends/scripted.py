@@ -10,7 +10,9 @@ Each line of the file is one rule, tried in order; the first that matches the re
 
 ``response`` may be a list: the answer is ``response[sample_index % len]``, so repeated
 samples differ but every run is identical. Optional per rule: ``finish_reason`` and
-``top_logprobs`` (a list of ``{token: logprob}`` dicts). Stop strings and ``max_tokens``
+``top_logprobs`` (a list of ``{token: logprob}`` dicts). A scoring request (``Request.continuation``)
+is matched on its prompt text followed by the continuation and answered with the rule's
+``logprob`` (per continuation word; a rule without one gives an error completion). Stop strings and ``max_tokens``
 (counted in whitespace words) are honoured like a real engine would.
 
 Every request seen is kept in ``history`` and, if ``INSTRUCTFORGE_SCRIPTED_LOG`` names a file,
@@ -95,6 +97,13 @@ class ScriptedBackend(Backend):
                 return rule
         return None
 
+    def _score(self, text: str, continuation: str) -> Completion:
+        rule = self._match(text)
+        if rule is None or not isinstance(rule.get("logprob"), int | float):
+            return Completion.failed("scripted: no rule with a logprob matches this scoring request")
+        n = max(1, len(continuation.split()))
+        return Completion(continuation, "stop", len(text.split()), n, token_logprobs=[float(rule["logprob"])] * n)
+
     def generate(self, requests: Sequence[Request]) -> list[Completion]:
         out = []
         for req in requests:
@@ -103,6 +112,9 @@ class ScriptedBackend(Backend):
                 with open(self._log, "a", encoding="utf-8") as f:
                     f.write(json.dumps(req.to_dict(), ensure_ascii=False) + "\n")
             text = request_text(req)
+            if req.continuation is not None:
+                out.append(self._score(text + req.continuation, req.continuation))
+                continue
             rule = self._match(text)
             if rule is None:
                 out.append(Completion("", "stop", len(text.split()), 0))

@@ -11,7 +11,8 @@ reporting each request the moment it finishes, so vLLM's continuous batching alw
 
 Every SamplingParams field maps natively: temperature (0 = greedy), top_p, max_tokens, stop,
 per-request ``seed``, OpenAI presence/frequency penalties (additive, exact), HF
-repetition_penalty, and ``logprobs`` (top-N per generated token). Chat requests go through
+repetition_penalty, and ``logprobs`` (top-N per generated token). A scoring request
+(``Request.continuation``) is prompt + continuation token ids with ``prompt_logprobs=0``. Chat requests go through
 the model's chat template (the same ``render_prompt`` as the local backends) and are
 tokenized here without extra special tokens, so a prompt reaches vLLM exactly as it reaches
 the CPU engines. A LoRA adapter dir (``adapter_config.json``) runs on its base model through
@@ -68,7 +69,10 @@ def _on_cpu(vllm: Any) -> bool:
 
 
 def vllm_params(vllm: Any, req: Request) -> Any:
-    """One request's vllm.SamplingParams (seeded per request: batch mates do not matter)."""
+    """One request's vllm.SamplingParams (seeded per request: batch mates do not matter). A
+    scoring request asks for one greedy token and the prompt's log-probabilities."""
+    if req.continuation is not None:
+        return vllm.SamplingParams(temperature=0.0, max_tokens=1, prompt_logprobs=0)
     p = req.params
     kw: dict[str, Any] = {
         "temperature": 0.0 if p.greedy else p.temperature,
@@ -142,7 +146,20 @@ class VLLMBackend(Backend):
         return self._model_id
 
     def _prompt(self, req: Request) -> dict[str, Any]:
-        return {"prompt_token_ids": self.tokenizer.encode(render_prompt(self.tokenizer, req), add_special_tokens=False)}
+        ids = self.tokenizer.encode(render_prompt(self.tokenizer, req), add_special_tokens=False)
+        if req.continuation is not None:  # tokenized apart, as the CPU engines do (base.Engine.score)
+            ids = ids + self.tokenizer.encode(req.continuation, add_special_tokens=False)
+        return {"prompt_token_ids": ids}
+
+    def _scored(self, out: Any, req: Request) -> Completion:
+        """A scoring request: the continuation's tokens are the last ones of the prompt."""
+        n = len(self.tokenizer.encode(req.continuation or "", add_special_tokens=False))
+        ids = list(out.prompt_token_ids or ())
+        steps = list(out.prompt_logprobs or ())
+        if n == 0 or len(steps) != len(ids):
+            return Completion.failed("vLLM returned no prompt log-probabilities")
+        lps = [float(step[t].logprob) for t, step in zip(ids[-n:], steps[-n:], strict=True)]
+        return Completion(req.continuation or "", "stop", len(ids), n, token_logprobs=lps)
 
     def generate(self, requests: Sequence[Request]) -> list[Completion]:
         if not requests:
@@ -153,6 +170,8 @@ class VLLMBackend(Backend):
         return [self._completion(o, r) for o, r in zip(outs, requests, strict=True)]
 
     def _completion(self, out: Any, req: Request) -> Completion:
+        if req.continuation is not None:
+            return self._scored(out, req)
         c = out.outputs[0]
         top = None
         if req.params.logprobs and c.logprobs is not None:
