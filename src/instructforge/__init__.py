@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from .api.train import finetune as finetune
     from .api.train import refine as refine
     from .core.errors import InputError as InputError
+    from .data.datasets import dataset_path as dataset_path
     from .data.records import Instance as Instance
     from .data.records import Task as Task
     from .evaluate.compare import CompareConfig as CompareConfig

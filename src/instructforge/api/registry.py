@@ -149,6 +149,12 @@ COMMANDS: tuple[Command, ...] = (
         cli=f"{_CLI}.experiment:experiment",
         function="instructforge.experiment:run_experiment",
     ),
+    Command(
+        "data",
+        "The papers' seeds and benchmarks by name: list, get (fetch + verify), path, verify.",
+        cli=f"{_CLI}.data:data",
+        extra={"dataset_path": "instructforge.data.datasets"},
+    ),
     Command("config", "Every setting of a command, with its default and help.", cli=f"{_CLI}.show:config"),
 )
 

@@ -112,14 +112,16 @@ def generate(
     **model_options: Any,
 ) -> Run:
     """Self-Instruct (or Alpaca-style) generation into the run directory ``out``; resumable:
-    call it again with the same arguments to continue. ``seeds``: a seed file, Task objects, or
-    None for the 175 packaged seeds. ``from_run``: only write instances for the accepted,
+    call it again with the same arguments to continue. ``seeds``: a seed file, the dataset name
+    ``self-instruct-seeds`` (the paper's 175 seed tasks, fetched on first use), Task objects, or
+    None for the project's own 175 packaged seeds. ``from_run``: only write instances for the accepted,
     classified instructions of that run (REFINE-AF stage 3). Everything is checked before
     anything is written.
 
     >>> # run = instructforge.generate(out="runs/x", model="openai:llama", base_url="http://...",
     >>> #                              config=GenerateConfig(num_instructions=200))
     """
+    from ..data.datasets import resolve
     from ..selfinstruct.pipeline import read_source_run, run_generate
     from ..selfinstruct.seeds import PACKAGED_SEEDS, load_seeds
 
@@ -133,7 +135,8 @@ def generate(
         seed_tasks, source = read_source_run(Path(from_run))
         seeds_label = str(Path(from_run) / "run.sqlite")
     elif seeds is None or isinstance(seeds, str | Path):
-        seed_path = Path(seeds) if seeds is not None else PACKAGED_SEEDS
+        # a dataset name (self-instruct-seeds: the paper's 175) is fetched here
+        seed_path = resolve(seeds) if seeds is not None else PACKAGED_SEEDS
         seed_tasks, seeds_label = load_seeds(seed_path), str(seed_path)
     else:
         seed_tasks, seeds_label = list(seeds), "<python>"
@@ -164,7 +167,7 @@ def generate(
 
 
 def generate_stage(
-    out: Path, model: ModelConfig, config: Any, seeds: Path | None = None, from_run: Path | None = None
+    out: Path, model: ModelConfig, config: Any, seeds: Path | str | None = None, from_run: Path | None = None
 ) -> Path:
     """``generate`` as an experiment stage: the run dir."""
     return generate(seeds, out=out, model=model, config=config, from_run=from_run).path

@@ -21,8 +21,9 @@ from .settings import settings_command
     "--seeds",
     type=click.Path(path_type=Path),
     default=None,
-    help="Seed tasks: Self-Instruct JSONL, plain {instruction,input,output} JSONL or an Alpaca JSON list. "
-    "Default: the packaged seeds.",
+    help="Seed tasks: Self-Instruct JSONL, plain {instruction,input,output} JSONL or an Alpaca JSON list, or the "
+    "dataset name self-instruct-seeds (the paper's 175 seed tasks, fetched and cached). Default: the project's "
+    "own packaged seeds (offline).",
 )
 @click.option(
     "--out", "out", type=click.Path(path_type=Path), required=True, help="Run directory (created; resumable)."
