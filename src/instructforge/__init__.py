@@ -34,6 +34,7 @@ def __getattr__(name: str) -> Any:
 
 # For type checkers and IDEs: the registry's names (tests/test_api_names.py checks they agree).
 if TYPE_CHECKING:
+    from .api.data import decontaminate as decontaminate
     from .api.evaluate import compare as compare
     from .api.evaluate import evaluate_superni as evaluate_superni
     from .api.evaluate import evaluate_user_oriented as evaluate_user_oriented
@@ -67,6 +68,7 @@ if TYPE_CHECKING:
     from .models.types import Request as Request
     from .models.types import SamplingParams as SamplingParams
     from .quality.config import ScoreConfig as ScoreConfig
+    from .quality.decontaminate import DecontaminateConfig as DecontaminateConfig
     from .reports.rundata import ReportConfig as ReportConfig
     from .selfinstruct.config import GenerateConfig as GenerateConfig
     from .train.refine_config import RefineConfig as RefineConfig

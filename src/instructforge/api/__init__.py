@@ -30,6 +30,7 @@ def __getattr__(name: str) -> Any:
 # For type checkers and IDEs: the registry's names (tests/test_api_names.py checks they agree).
 if TYPE_CHECKING:
     from ..experiment import run_experiment as run_experiment
+    from .data import decontaminate as decontaminate
     from .evaluate import compare as compare
     from .evaluate import evaluate_superni as evaluate_superni
     from .evaluate import evaluate_user_oriented as evaluate_user_oriented

@@ -155,6 +155,13 @@ COMMANDS: tuple[Command, ...] = (
         cli=f"{_CLI}.data:data",
         extra={"dataset_path": "instructforge.data.datasets"},
     ),
+    Command(
+        "decontaminate",
+        "Flag records that overlap a benchmark (word 13-grams, ROUGE-L >= 0.7 instructions).",
+        cli=f"{_CLI}.decontaminate:decontaminate",
+        function=f"{_API}.data:decontaminate",
+        config="instructforge.quality.decontaminate:DecontaminateConfig",
+    ),
     Command("config", "Every setting of a command, with its default and help.", cli=f"{_CLI}.show:config"),
 )
 

@@ -76,6 +76,11 @@ def generate(seeds: Path | None, out: Path, from_run: Path | None, cfg: Generate
     help="Curate: valid = the three audit answers are yes; instruction|input|output = that answer is yes.",
 )
 @click.option("--drop-flagged", is_flag=True, help="Curate: drop records that failed a deterministic check.")
+@click.option(
+    "--drop-contaminated",
+    is_flag=True,
+    help="Leave out the records `instructforge decontaminate RUN_DIR` flagged (overlap with a benchmark).",
+)
 def export(
     run_dir: Path,
     fmt: str,
@@ -86,6 +91,7 @@ def export(
     top_k: int | None,
     audit_rule: str | None,
     drop_flagged: bool,
+    drop_contaminated: bool,
 ) -> None:
     """Export a run's accepted tasks, one record per instance; with a curation flag, only the
     records whose scores (from `instructforge score`) pass, and the counts of what each rule
@@ -100,10 +106,23 @@ def export(
     )
     store = RunStore(run_dir, create=False)
     try:
-        if not cur.active:
+        drop = None
+        if drop_contaminated:
+            from ..quality.decontaminate import contaminated_keys
+
+            drop = contaminated_keys(store)
+        if not cur.active and drop is None:
             n = export_run(store, fmt, out, include_seeds)
+        elif not cur.active:
+            assert drop is not None
+            from ..selfinstruct.export import export_records, run_seed, write_records
+
+            recs = export_records(store, include_seeds)
+            kept = [r for r in recs if r["seed"] or f"{r['task_key']}:{r['index']}" not in drop]
+            ui.info(f"--drop-contaminated: {len(recs) - len(kept)} records left out")
+            n = write_records(kept, fmt, out, run_seed(store))
         else:
-            counts = export_curated(store, fmt, out, include_seeds, cur)
+            counts = export_curated(store, fmt, out, include_seeds, cur, drop=drop)
             n = counts["records_after"]
             ui.show(
                 ui.table(
