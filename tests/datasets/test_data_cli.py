@@ -202,3 +202,47 @@ def test_evaluations_by_name_fetch_through_the_mirror_env(cache, server, shared_
     assert res["n_tasks"] == 3 and res["overall"]["exact_match"] == 100.0
     assert len(_files(cache / "superni-test" / "tasks")) == 3
     assert (cache / "superni-test" / "splits" / "default" / "test_tasks.txt").is_file()
+
+
+def test_an_experiment_reads_a_dataset_by_name_fetched_before_its_first_stage(tmp_path, shared_data, mirror_env):
+    tasks = SUPERNI_3.split(",")
+    rows = []
+    for t in tasks:
+        d = json.loads((shared_data / "superni" / f"{t}.json").read_text())
+        rows += [{"id": i["id"], "prediction": i["output"][0]} for i in d["Instances"][:2]]
+    (tmp_path / "p.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    exp = tmp_path / "exp.yaml"
+    exp.write_text(
+        "stages:\n"
+        f"  - {{name: ev, command: evaluate superni, tasks: superni-test, predictions: p.jsonl,\n"
+        f"     settings: {{max_instances: 2, only: [{', '.join(tasks)}]}}}}\n"
+    )
+    # offline (a mirror that does not exist): one line, exit 2, no output directory
+    p = run_cli(
+        "experiment",
+        str(exp),
+        "--out",
+        str(tmp_path / "off"),
+        env={"INSTRUCTFORGE_DATA_MIRROR": str(tmp_path / "none")},
+    )
+    assert p.returncode == 2 and "instructforge data get superni-test" in p.stderr, p.stderr
+    assert not (tmp_path / "off").exists()
+    p = run_cli("experiment", str(exp), "--out", str(tmp_path / "out"))
+    assert p.returncode == 0, p.stderr
+    res = json.loads((tmp_path / "out" / "ev" / "results.json").read_text())
+    assert res["n_tasks"] == 3 and res["overall"]["exact_match"] == 100.0
+    assert (
+        json.loads((tmp_path / "out" / "ev" / ".stage.json").read_text())["spec"]["inputs"]["tasks"] == "superni-test"
+    )
+
+
+def test_dedup_reads_a_json_list_as_alpaca_data_json_is(tmp_path):
+    f = tmp_path / "a.json"
+    f.write_text(
+        json.dumps(
+            [{"instruction": "Name a color."}, {"instruction": "Name a color!"}, {"instruction": "Add two numbers."}]
+        )
+    )
+    run_cli("dedup", str(f), "--out", str(tmp_path / "d"), check=True)
+    kept = (tmp_path / "d" / "kept.jsonl").read_text().splitlines()
+    assert [json.loads(x)["instruction"] for x in kept] == ["Name a color.", "Add two numbers."]

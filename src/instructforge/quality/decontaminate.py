@@ -52,7 +52,9 @@ SUPERNI_TEST_INSTANCES = 100  # the official test instances of a task are its fi
 class DecontaminateConfig:
     """Settings of ``instructforge decontaminate`` (``instructforge config show decontaminate``)."""
 
-    ngram: int = option(NGRAM, "Words in a shared n-gram that flags a record (GPT-3 and Llama reports: 13)", min=4)
+    ngram: int = option(
+        NGRAM, "Words in a shared n-gram that flags a record (GPT-3 and Llama reports: 13)", min=4, flag=True
+    )
     rouge_threshold: float = option(
         ROUGE_THRESHOLD,
         "Flag an instruction whose ROUGE-L F with a benchmark instruction is at least this (Self-Instruct: 0.7)",
@@ -148,53 +150,55 @@ def _rows(path: Path) -> list[dict[str, Any]]:
 
 # -- the 13-gram test ------------------------------------------------------------------------------
 
-_MULT = np.uint64(0x9E3779B97F4A7C15)  # odd: powers of it are distinct mod 2^64
+_MULT = np.uint64(0x9E3779B97F4A7C15)  # odd: its powers are distinct mod 2^64
 
 
 class _Grams:
-    """Token ids shared by benchmark and records, and the 64-bit hash of every 13-gram."""
+    """Token ids shared by benchmarks and records, and the 64-bit hash of every n-gram."""
 
     def __init__(self, n: int = NGRAM):
         self.n = n
         self.vocab: dict[str, int] = {}
-        self.powers = _MULT ** np.arange(n, dtype=np.uint64)
 
-    def hashes(self, text: str) -> np.ndarray:
-        toks = tokenize(text)
-        if len(toks) < self.n:
-            return np.empty(0, dtype=np.uint64)
-        v = self.vocab
-        ids = np.fromiter((v.setdefault(t, len(v) + 1) for t in toks), dtype=np.uint64, count=len(toks))
-        windows = np.lib.stride_tricks.sliding_window_view(ids, self.n)
+    def hashes(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(hash, text number) of every n-gram of every text, all texts in one pass: the token ids
+        laid end to end, the hash a sum of n shifted slices, windows across two texts dropped."""
+        v, n = self.vocab, self.n
+        ids = [[v.setdefault(t, len(v) + 1) for t in tokenize(x)] for x in texts]
+        lens = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+        total = int(lens.sum())
+        if total < n:
+            return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
+        flat = np.fromiter((t for row in ids for t in row), dtype=np.uint64, count=total)
+        w = total - n + 1
+        h = np.zeros(w, dtype=np.uint64)
+        p = np.uint64(1)
         with np.errstate(over="ignore"):
-            return (windows * self.powers).sum(axis=1, dtype=np.uint64)
+            for k in range(n):
+                h += flat[k : k + w] * p
+                p = p * _MULT
+        owner = np.repeat(np.arange(len(ids), dtype=np.int64), lens)[:w]
+        start = np.repeat(np.cumsum(lens) - lens, lens)[:w]
+        keep = np.arange(w) - start <= lens[owner] - n
+        return h[keep], owner[keep]
 
 
-def _ngram_hits(b: Benchmark, grams: _Grams, records: list[tuple[str, str, str]]) -> dict[int, Hit]:
-    parts = [(grams.hashes(t), k) for k, t in b.texts]
-    if not any(len(h) for h, _ in parts):
+def _ngram_hits(
+    b: Benchmark, grams: _Grams, rec_h: np.ndarray, rec_i: np.ndarray, per_record: np.ndarray
+) -> dict[int, Hit]:
+    """The records sharing an n-gram with ``b``: each with the item it shares the most with."""
+    bh, owner = grams.hashes([t for _, t in b.texts])
+    if not len(bh) or not len(rec_h):
         return {}
-    bh = np.concatenate([h for h, _ in parts])
-    bi = np.concatenate([np.full(len(h), k, dtype=np.int64) for h, k in parts])
+    bi = np.fromiter((k for k, _ in b.texts), dtype=np.int64, count=len(b.texts))[owner]
     order = np.argsort(bh, kind="stable")
     bh, bi = bh[order], bi[order]
-    rec_h, rec_i = [], []
-    for i, fields in enumerate(records):
-        for f in fields:
-            h = grams.hashes(f)
-            if len(h):
-                rec_h.append(h)
-                rec_i.append(np.full(len(h), i, dtype=np.int64))
-    if not rec_h:
-        return {}
-    rh, ri = np.concatenate(rec_h), np.concatenate(rec_i)
-    pos = np.minimum(np.searchsorted(bh, rh), len(bh) - 1)
-    found = bh[pos] == rh
-    per_record = np.bincount(ri, minlength=len(records))
+    pos = np.minimum(np.searchsorted(bh, rec_h), len(bh) - 1)
+    found = bh[pos] == rec_h
     hits: dict[int, Hit] = {}
     if not found.any():
         return hits
-    pairs = np.stack([ri[found], bi[pos[found]]], axis=1)
+    pairs = np.stack([rec_i[found], bi[pos[found]]], axis=1)
     uniq, counts = np.unique(pairs, axis=0, return_counts=True)
     for (rec, item), c in zip(uniq.tolist(), counts.tolist(), strict=True):
         score = c / per_record[rec]
@@ -213,23 +217,38 @@ def decontaminate(
     record order, then benchmark order."""
     cfg = config or DecontaminateConfig()
     threshold = cfg.rouge_threshold
-    out: list[Hit] = []
     grams = _Grams(cfg.ngram)
-    for b in benchmarks:
-        hits = _ngram_hits(b, grams, records)
-        index = NoveltyIndex(threshold=threshold)
-        owner = []
+    # the records' n-grams once for all benchmarks; a field is a text of its own (no n-gram spans two)
+    rec_h, owner = grams.hashes([f for r in records for f in r])
+    rec_i = owner // 3
+    per_record = np.bincount(rec_i, minlength=len(records))
+    found = [_ngram_hits(b, grams, rec_h, rec_i, per_record) for b in benchmarks]
+    # ROUGE-L: one index of every benchmark's instructions; only a record whose best match over
+    # all of them reaches the threshold is scored against each benchmark's own
+    index = NoveltyIndex(threshold=threshold)
+    spans: list[tuple[int, int, int]] = []  # (benchmark, first, end) in the index
+    where: list[tuple[int, int]] = []  # index position -> (benchmark, item)
+    for bn, b in enumerate(benchmarks):
+        first = len(where)
         for k, text in b.instructions:
             index.add(text)
-            owner.append(k)
+            where.append((bn, k))
+        spans.append((bn, first, len(where)))
+    if len(index):
         for i, (instruction, _, _) in enumerate(records):
-            if i in hits:
+            best, _ = index.max_similarity(instruction)
+            if best < threshold:
                 continue
-            score, j = index.max_similarity(instruction)
-            if j is not None and score >= threshold:
-                hits[i] = Hit(i, b.label, b.items[owner[j]], "rouge", score)
-        out += hits.values()
-    out.sort(key=lambda h: (h.index, [b.label for b in benchmarks].index(h.benchmark)))
+            scores = index.scores(instruction)
+            for bn, lo, hi in spans:
+                if hi > lo and i not in found[bn]:
+                    j = lo + int(np.argmax(scores[lo:hi]))
+                    if scores[j] >= threshold:
+                        b = benchmarks[bn]
+                        found[bn][i] = Hit(i, b.label, b.items[where[j][1]], "rouge", float(scores[j]))
+    out = [h for hits in found for h in hits.values()]
+    order = {b.label: n for n, b in enumerate(benchmarks)}
+    out.sort(key=lambda h: (h.index, order[h.benchmark]))
     return out
 
 
