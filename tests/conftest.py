@@ -61,3 +61,21 @@ def run_cli(*args: str, env: dict | None = None, check: bool = False, timeout: f
     if check and p.returncode != 0:
         raise AssertionError(f"exit {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}")
     return p
+
+
+@pytest.fixture(scope="session")
+def data_mirror(shared_data, tmp_path_factory) -> Path:
+    """A mirror of the dataset registry in GitHub's raw layout, built once from ../shared/data."""
+    from instructforge.testing.mirror import build_mirror
+
+    return build_mirror(shared_data, tmp_path_factory.mktemp("mirror"))
+
+
+@pytest.fixture
+def mirror_env(data_mirror, tmp_path, monkeypatch) -> Path:
+    """Dataset names resolve offline: a private data cache reading the local mirror folder (the
+    environment of this process, hence of every CLI subprocess). Returns the data cache dir."""
+    d = tmp_path / "datacache"
+    monkeypatch.setenv("INSTRUCTFORGE_DATA_DIR", str(d))
+    monkeypatch.setenv("INSTRUCTFORGE_DATA_MIRROR", str(data_mirror))
+    return d

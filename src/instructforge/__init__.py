@@ -35,6 +35,7 @@ def __getattr__(name: str) -> Any:
 # For type checkers and IDEs: the registry's names (tests/test_api_names.py checks they agree).
 if TYPE_CHECKING:
     from .api.check import check as check
+    from .api.data import decontaminate as decontaminate
     from .api.estimate import estimate_generate as estimate_generate
     from .api.evaluate import compare as compare
     from .api.evaluate import evaluate_superni as evaluate_superni
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     from .api.usage import read_usage as read_usage
     from .core.errors import BudgetExceeded as BudgetExceeded
     from .core.errors import InputError as InputError
+    from .data.datasets import dataset_path as dataset_path
     from .data.records import Instance as Instance
     from .data.records import Task as Task
     from .evaluate.compare import CompareConfig as CompareConfig
@@ -70,6 +72,7 @@ if TYPE_CHECKING:
     from .models.types import Request as Request
     from .models.types import SamplingParams as SamplingParams
     from .quality.config import ScoreConfig as ScoreConfig
+    from .quality.decontaminate import DecontaminateConfig as DecontaminateConfig
     from .reports.rundata import ReportConfig as ReportConfig
     from .selfinstruct.config import GenerateConfig as GenerateConfig
     from .train.refine_config import RefineConfig as RefineConfig

@@ -12,8 +12,9 @@ An experiment file (YAML) names an output directory, a default model and a list 
 
 Every stage runs the same Python function as its command (instructforge.api; the stage kinds
 are the registry's commands with inputs, api/registry.py), with its own
-output under ``OUT/NAME/``; ``"{name}"`` in any value is an earlier stage's output, and relative
-input paths are relative to the experiment file. ``settings`` are the fields of the command's
+output under ``OUT/NAME/``; ``"{name}"`` in any value is an earlier stage's output, relative
+input paths are relative to the experiment file, and a dataset name (``tasks: superni-test``,
+``instructforge data list``) is fetched into the cache before the first stage runs. ``settings`` are the fields of the command's
 config (``instructforge config show COMMAND``), checked like a ``--config`` file (file, line,
 closest valid name) before any stage runs. A finished stage leaves ``OUT/NAME/.stage.json``
 (its resolved definition); running the file again skips every stage whose marker matches and
@@ -40,6 +41,8 @@ from .core import ui
 from .core.errors import InputError
 from .core.io import write_json
 from .core.settings import Settings, Source, key_lines, yaml_node
+from .data.datasets import dataset_path
+from .data.datasets import is_name as is_dataset
 from .data.outdir import EXPERIMENT, EXPERIMENT_PLAN, STAGE_MARKER, stage_output, write_config
 from .models.modelconfig import ACCOUNTING, ModelConfig
 from .train.common import release_memory
@@ -143,7 +146,9 @@ def load(path: Path | str, out: Path | str | None = None) -> Experiment:
                     raise InputError(f"{at}: {command} needs {key!r}")
                 continue
             v = subst(raw[key], key)
-            if key not in NOT_PATHS:
+            if key not in NOT_PATHS and isinstance(v, str) and is_dataset(v) and not (base / v).exists():
+                pass  # a dataset name (superni-test ...): fetched before the first stage runs
+            elif key not in NOT_PATHS:
                 p = Path(v)
                 v = p if p.is_absolute() or _REF.search(str(raw[key])) else (base / p)
             inputs[key] = v
@@ -194,6 +199,14 @@ def stage_done(stage: Stage, out_dir: Path) -> bool:
 
 def run(exp: Experiment, *, only: list[str] | None = None) -> list[dict[str, Any]]:
     """Run every stage that is not finished, in order; returns one row per stage."""
+    # The datasets named as inputs are fetched first (only the tasks a stage's ``only`` selects),
+    # so that an offline machine learns it before hours of work, and nothing is written then.
+    for st in exp.stages:
+        if (only and st.name not in only) or stage_done(st, exp.out):
+            continue
+        for k, v in st.inputs.items():
+            if k not in NOT_PATHS and isinstance(v, str) and is_dataset(v):
+                dataset_path(v, only=getattr(st.config, "only", None) or None)
     exp.out.mkdir(parents=True, exist_ok=True)
     write_config(
         exp.out / EXPERIMENT_PLAN,

@@ -31,6 +31,7 @@ def __getattr__(name: str) -> Any:
 if TYPE_CHECKING:
     from ..experiment import run_experiment as run_experiment
     from .check import check as check
+    from .data import decontaminate as decontaminate
     from .estimate import estimate_generate as estimate_generate
     from .evaluate import compare as compare
     from .evaluate import evaluate_superni as evaluate_superni

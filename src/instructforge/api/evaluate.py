@@ -10,7 +10,7 @@ and returns what the command prints::
     from instructforge.api.evaluate import evaluate_superni
     from instructforge.evaluate.superni import SuperNIConfig
 
-    res = evaluate_superni("../shared/data/superni", out="eval/base", model="openai:llama",
+    res = evaluate_superni("superni-test", out="eval/base", model="openai:llama",
                            base_url="http://localhost:8000/v1", config=SuperNIConfig(max_instances=10))
     res["overall"]["rougeL"]
 """
@@ -61,15 +61,18 @@ def evaluate_superni(
     **model_options: Any,
 ) -> dict[str, Any]:
     """SuperNI (Self-Instruct section 5.2): ROUGE-L and exact match per task, per category and
-    overall, scored as the official script does. ``predictions``: a JSONL file of ``{id,
+    overall, scored as the official script does. ``tasks_dir``: a folder of task files or the dataset
+    name ``superni-test`` (fetched on first use; only the tasks in ``config.only`` where given). ``predictions``: a JSONL file of ``{id,
     prediction}`` to score instead of calling a model (``model`` is then left at its default).
     Writes ``results.json`` (returned), ``predictions.jsonl`` and ``config.yaml`` into ``out``."""
+    from ..data.datasets import resolve
     from ..evaluate.superni import load_predictions, load_tasks, predict
     from ..evaluate.superni import score as score_predictions
 
     cfg = config if config is not None else SuperNIConfig()
     out = Path(out)
-    tasks = load_tasks(Path(tasks_dir), cfg.max_instances, cfg.only)
+    # a dataset name (superni-test) is fetched here, only the tasks in cfg.only where given
+    tasks = load_tasks(resolve(tasks_dir, only=cfg.only), cfg.max_instances, cfg.only)
     if predictions is not None:
         spec = model.model if isinstance(model, ModelConfig) else model
         if model_options or spec not in (None, "embedded"):
@@ -131,7 +134,9 @@ def evaluate_user_oriented(
     jcfg = dataclasses.replace(mcfg, model=cfg.judge, base_url=cfg.judge_base_url or mcfg.base_url)
     parse_spec(mcfg.model)
     parse_spec(jcfg.model)
-    items = load_items(Path(data), cfg.max_instructions)
+    from ..data.datasets import resolve
+
+    items = load_items(resolve(data), cfg.max_instructions)
     if _remote(mcfg) or _remote(jcfg):
         # a server on either side: both at once, each answer judged as it arrives
         llm, jllm = mcfg.open(), jcfg.open()
@@ -243,22 +248,26 @@ def score(
     parse_spec(mcfg.model)
     if (run_dir is None) == (data is None):
         raise InputError("score: give a run directory or data=FILE (one of them)")
+    from ..data.datasets import resolve
+
     return run_score(
         mcfg,
         cfg,
         run_dir=Path(run_dir) if run_dir is not None else None,
-        data=Path(data) if data is not None else None,
+        data=resolve(data) if data is not None else None,  # a dataset name (alpaca) is fetched here
         out=Path(out) if out is not None else None,
     )
 
 
-def superni_stage(out: Path, model: ModelConfig, config: Any, tasks: Path, predictions: Path | None = None) -> Path:
-    """``evaluate superni`` as an experiment stage."""
+def superni_stage(
+    out: Path, model: ModelConfig, config: Any, tasks: Path | str, predictions: Path | None = None
+) -> Path:
+    """``evaluate superni`` as an experiment stage (``tasks``: a folder or a dataset name)."""
     evaluate_superni(tasks, out=out, model=model, config=config, predictions=predictions)
     return out
 
 
-def user_oriented_stage(out: Path, model: ModelConfig, config: Any, data: Path) -> Path:
+def user_oriented_stage(out: Path, model: ModelConfig, config: Any, data: Path | str) -> Path:
     """``evaluate user-oriented`` as an experiment stage."""
     evaluate_user_oriented(data, out=out, model=model, config=config)
     return out

@@ -262,17 +262,18 @@ def evaluate_induction(
     **model_options: Any,
 ) -> dict[str, Any]:
     """The Instruction Induction benchmark on ``data_dir`` (raw/, annotations/,
-    induction_input/) for ``tasks`` (default: all). Writes ``out/results.json``, ``table.md``,
+    induction_input/; or the dataset name ``instruction-induction``) for ``tasks`` (default: all). Writes ``out/results.json``, ``table.md``,
     ``config.yaml`` (and ``predictions.jsonl`` with ``config.save_predictions``); returns the
     results.json content.
 
     >>> # evaluate_induction("data/ii", out="eval/ii", tasks=["sum"], config=EvalConfig(num_prompts=5))
     """
+    from ..data.datasets import resolve
     from ..induction.evaluate import evaluate_benchmark, markdown_table, plan_benchmark
 
     cfg = config or EvalConfig()
     mcfg = model_config(model, model_options)
-    data = Path(data_dir)
+    data = resolve(data_dir)  # the dataset name instruction-induction is fetched here
     out = _out_dir(out)
     plan = plan_benchmark(data, cfg, _task_names(tasks))  # every file read and checked first
     ecfg = cfg.executor_model.resolve(mcfg)
@@ -306,9 +307,10 @@ def score_induction(
     """Execution accuracy of given ``predictions`` (a JSONL file of ``{id, prediction}`` or a
     mapping id -> prediction; ids are raw/execute example keys) with ``task``'s metric; no model.
     Returns ``{task, metric, n, correct, accuracy, missing}``."""
+    from ..data.datasets import resolve
     from ..induction.metrics import mean, score
 
-    data = Path(data_dir)
+    data = resolve(data_dir)
     bm.check_tasks(data, [task])
     spec = bm.task_spec(task, bm.load_table(Path(task_table) if task_table else None))
     items = {it.id: it for it in bm.test_items(data, task, spec)}
@@ -337,6 +339,7 @@ def dedup(input_path: str | Path, *, out: str | Path, config: DedupConfig | None
     its max ROUGE-L F with the records kept before it is <= ``config.threshold``. Writes
     ``out/kept.jsonl`` and ``out/rejected.jsonl`` (each record plus ``max_rouge_l`` and
     ``most_similar``), ``summary.json`` and ``config.yaml``; returns the summary (counts)."""
+    from ..data.datasets import resolve
     from ..selfinstruct.dedup import dedup_file
 
-    return dedup_file(Path(input_path), _out_dir(out), config or DedupConfig())
+    return dedup_file(resolve(input_path), _out_dir(out), config or DedupConfig())

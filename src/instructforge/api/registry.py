@@ -161,6 +161,19 @@ COMMANDS: tuple[Command, ...] = (
         cli=f"{_CLI}.usage:usage",
         function=f"{_API}.usage:read_usage",
     ),
+    Command(
+        "data",
+        "The papers' seeds and benchmarks by name: list, get (fetch + verify), path, verify.",
+        cli=f"{_CLI}.data:data",
+        extra={"dataset_path": "instructforge.data.datasets"},
+    ),
+    Command(
+        "decontaminate",
+        "Flag records that overlap a benchmark (word 13-grams, ROUGE-L >= 0.7 instructions).",
+        cli=f"{_CLI}.decontaminate:decontaminate",
+        function=f"{_API}.data:decontaminate",
+        config="instructforge.quality.decontaminate:DecontaminateConfig",
+    ),
     Command("config", "Every setting of a command, with its default and help.", cli=f"{_CLI}.show:config"),
 )
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..core import ui
 from ..core.errors import InputError
 from ..core.settings import as_dict
 from ..data import outdir
@@ -116,14 +117,16 @@ def generate(
     **model_options: Any,
 ) -> Run:
     """Self-Instruct (or Alpaca-style) generation into the run directory ``out``; resumable:
-    call it again with the same arguments to continue. ``seeds``: a seed file, Task objects, or
-    None for the 175 packaged seeds. ``from_run``: only write instances for the accepted,
+    call it again with the same arguments to continue. ``seeds``: a seed file, the dataset name
+    ``self-instruct-seeds`` (the paper's 175 seed tasks, fetched on first use), Task objects, or
+    None for the project's own 175 packaged seeds. ``from_run``: only write instances for the accepted,
     classified instructions of that run (REFINE-AF stage 3). Everything is checked before
     anything is written.
 
     >>> # run = instructforge.generate(out="runs/x", model="openai:llama", base_url="http://...",
     >>> #                              config=GenerateConfig(num_instructions=200))
     """
+    from ..data.datasets import resolve
     from ..selfinstruct.pipeline import read_source_run, run_generate
     from ..selfinstruct.seeds import PACKAGED_SEEDS, load_seeds
 
@@ -137,7 +140,8 @@ def generate(
         seed_tasks, source = read_source_run(Path(from_run))
         seeds_label = str(Path(from_run) / outdir.RUN_DB)
     elif seeds is None or isinstance(seeds, str | Path):
-        seed_path = Path(seeds) if seeds is not None else PACKAGED_SEEDS
+        # a dataset name (self-instruct-seeds: the paper's 175) is fetched here
+        seed_path = resolve(seeds) if seeds is not None else PACKAGED_SEEDS
         seed_tasks, seeds_label = load_seeds(seed_path), str(seed_path)
     else:
         seed_tasks, seeds_label = list(seeds), "<python>"
@@ -169,7 +173,7 @@ def generate(
 
 
 def generate_stage(
-    out: Path, model: ModelConfig, config: Any, seeds: Path | None = None, from_run: Path | None = None
+    out: Path, model: ModelConfig, config: Any, seeds: Path | str | None = None, from_run: Path | None = None
 ) -> Path:
     """``generate`` as an experiment stage: the run dir."""
     return generate(seeds, out=out, model=model, config=config, from_run=from_run).path
@@ -186,21 +190,33 @@ def export_run_dir(
     top_k: int | None = None,
     audit: str | None = None,
     drop_flagged: bool = False,
+    drop_contaminated: bool = False,
 ) -> tuple[int, dict[str, Any] | None, Path | None]:
     """``instructforge export``: write the run's accepted tasks to ``out`` in ``fmt``; with a
-    curation rule (``quality.curate.Curation``), only the records whose scores pass. Returns
+    curation rule (``quality.curate.Curation``), only the records whose scores pass;
+    ``drop_contaminated``: without the records ``decontaminate RUN_DIR`` flagged. Returns
     (records written, the curation counts or None, where the counts went or None)."""
     from ..quality.curate import Curation, curation_path, export_curated
-    from ..selfinstruct.export import export_run
+    from ..selfinstruct.export import export_records, export_run, run_seed, write_records
 
     cur = Curation(min_score=min_score, score_field=score_field, top_k=top_k, audit=audit, drop_flagged=drop_flagged)
     out = Path(out)
     store = RunStore(Path(run_dir), create=False)
     try:
-        if not cur.active:
+        drop = None
+        if drop_contaminated:
+            from ..quality.decontaminate import contaminated_keys
+
+            drop = contaminated_keys(store)
+        if cur.active:
+            counts = export_curated(store, fmt, out, include_seeds, cur, drop=drop)
+            return counts["records_after"], counts, curation_path(out)
+        if drop is None:
             return export_run(store, fmt, out, include_seeds), None, None
-        counts = export_curated(store, fmt, out, include_seeds, cur)
-        return counts["records_after"], counts, curation_path(out)
+        recs = export_records(store, include_seeds)
+        kept = [r for r in recs if r["seed"] or f"{r['task_key']}:{r['index']}" not in drop]
+        ui.info(f"--drop-contaminated: {len(recs) - len(kept)} records left out")
+        return write_records(kept, fmt, out, run_seed(store)), None, None
     finally:
         store.close()
 

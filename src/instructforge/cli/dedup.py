@@ -21,7 +21,7 @@ from .settings import settings_command
 
 
 @click.command("dedup")
-@click.argument("input_path", metavar="INPUT.jsonl", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("input_path", metavar="INPUT.jsonl|NAME", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--out",
     "out_dir",
@@ -31,7 +31,10 @@ from .settings import settings_command
 )
 @settings_command("dedup", cfg=DedupConfig)
 def dedup(input_path: Path, out_dir: Path, cfg: DedupConfig) -> None:
-    """Drop records too similar (ROUGE-L) to an earlier kept record, greedily in file order."""
+    """Drop records too similar (ROUGE-L) to an earlier kept record, greedily in file order.
+
+    INPUT: a JSONL file, an Alpaca JSON list, or a dataset name (alpaca: the 52K Alpaca instructions).
+    """
     from ..api.induction import dedup as run_dedup
 
     s = run_dedup(input_path, out=out_dir, config=cfg)

@@ -24,8 +24,8 @@ def evaluate() -> None:
     "--tasks",
     "tasks_dir",
     required=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Directory of SuperNI task files (task*.json, official format).",
+    help="Directory of SuperNI task files (task*.json, official format), or the dataset name "
+    "superni-test (fetched and cached: instructforge data).",
 )
 @click.option(
     "--predictions",
@@ -35,10 +35,10 @@ def evaluate() -> None:
 )
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output directory.")
 @settings_command("evaluate superni", cfg=SuperNIConfig, model=ModelConfig)
-def superni(tasks_dir: Path, predictions: Path | None, out: Path, cfg: SuperNIConfig, model: ModelConfig) -> None:
+def superni(tasks_dir: str, predictions: Path | None, out: Path, cfg: SuperNIConfig, model: ModelConfig) -> None:
     """SuperNI: ROUGE-L and exact match per task, per category and overall (official scoring).
 
-    Example: instructforge evaluate superni --tasks ../shared/data/superni --model embedded --out eval/base
+    Example: instructforge evaluate superni --tasks superni-test --model embedded --out eval/base
     """
     from ..api.evaluate import call_stats, evaluate_superni
 
@@ -79,16 +79,16 @@ def superni(tasks_dir: Path, predictions: Path | None, out: Path, cfg: SuperNICo
 @click.option(
     "--data",
     required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="user_oriented_instructions.jsonl (id, instruction, instances[{input, output}]).",
+    help="user_oriented_instructions.jsonl (id, instruction, instances[{input, output}]), or the "
+    "dataset name user-oriented (fetched and cached: instructforge data).",
 )
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output directory.")
 @settings_command("evaluate user-oriented", cfg=UserOrientedConfig, model=ModelConfig)
-def user_oriented(data: Path, out: Path, cfg: UserOrientedConfig, model: ModelConfig) -> None:
+def user_oriented(data: str, out: Path, cfg: UserOrientedConfig, model: ModelConfig) -> None:
     """Answer the user-oriented instructions and have a judge model rate them A/B/C/D.
 
     The judge stands in for the paper's human raters.
-    Example: instructforge evaluate user-oriented --data ../shared/data/self-instruct/user_oriented_instructions.jsonl
+    Example: instructforge evaluate user-oriented --data user-oriented
     --model embedded --judge embedded --out eval/uo --max-instructions 10
     """
     from ..api.evaluate import call_stats, evaluate_user_oriented

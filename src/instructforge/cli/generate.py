@@ -19,8 +19,9 @@ from .settings import settings_command
     "--seeds",
     type=click.Path(path_type=Path),
     default=None,
-    help="Seed tasks: Self-Instruct JSONL, plain {instruction,input,output} JSONL or an Alpaca JSON list. "
-    "Default: the packaged seeds.",
+    help="Seed tasks: Self-Instruct JSONL, plain {instruction,input,output} JSONL or an Alpaca JSON list, or the "
+    "dataset name self-instruct-seeds (the paper's 175 seed tasks, fetched and cached). Default: the project's "
+    "own packaged seeds (offline).",
 )
 @click.option(
     "--out", "out", type=click.Path(path_type=Path), required=True, help="Run directory (created; resumable)."
@@ -142,6 +143,11 @@ def show_estimate(res: dict[str, Any]) -> None:
     help="Curate: valid = the three audit answers are yes; instruction|input|output = that answer is yes.",
 )
 @click.option("--drop-flagged", is_flag=True, help="Curate: drop records that failed a deterministic check.")
+@click.option(
+    "--drop-contaminated",
+    is_flag=True,
+    help="Leave out the records `instructforge decontaminate RUN_DIR` flagged (overlap with a benchmark).",
+)
 def export(
     run_dir: Path,
     fmt: str,
@@ -152,6 +158,7 @@ def export(
     top_k: int | None,
     audit_rule: str | None,
     drop_flagged: bool,
+    drop_contaminated: bool,
 ) -> None:
     """Export a run's accepted tasks, one record per instance; with a curation flag, only the
     records whose scores (from `instructforge score`) pass, and the counts of what each rule
@@ -171,6 +178,7 @@ def export(
         top_k=top_k,
         audit=audit_rule,
         drop_flagged=drop_flagged,
+        drop_contaminated=drop_contaminated,
     )
     if counts is not None:
         ui.show(

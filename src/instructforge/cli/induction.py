@@ -199,7 +199,8 @@ def _task_list(tasks: str | None) -> list[str] | None:
     "data_dir",
     required=True,
     type=click.Path(path_type=Path),
-    help="Benchmark dir (raw/, annotations/, induction_input/).",
+    help="Benchmark dir (raw/, annotations/, induction_input/), or the dataset name instruction-induction "
+    "(fetched and cached).",
 )
 @click.option(
     "--out",
@@ -214,7 +215,7 @@ def _task_list(tasks: str | None) -> list[str] | None:
 def evaluate_cmd(data_dir: Path, out_dir: Path, tasks: str | None, cfg: EvalConfig, model: ModelConfig) -> None:
     """Induce, execute and score every task of the benchmark.
 
-    Example: instructforge induction evaluate --data ../shared/data/instruction-induction
+    Example: instructforge induction evaluate --data instruction-induction
     --model embedded --out results/induction --tasks sum,antonyms --num-prompts 5 --max-test 20
     """
     from ..api.induction import evaluate_induction, table_rows
@@ -244,7 +245,13 @@ def evaluate_cmd(data_dir: Path, out_dir: Path, tasks: str | None, cfg: EvalConf
 
 
 @induction.command("score")
-@click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--data",
+    "data_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Benchmark dir, or the dataset name instruction-induction.",
+)
 @click.option("--task", required=True, help="Task name (a file in DATA/raw/execute).")
 @click.option(
     "--predictions",
@@ -258,7 +265,7 @@ def evaluate_cmd(data_dir: Path, out_dir: Path, tasks: str | None, cfg: EvalConf
 def score_cmd(data_dir: Path, task: str, pred_path: Path, task_table: Path | None, as_json: bool) -> None:
     """Score given predictions with the task's execution-accuracy metric (no model).
 
-    Example: instructforge induction score --data ../shared/data/instruction-induction --task sum --predictions preds.jsonl --json
+    Example: instructforge induction score --data instruction-induction --task sum --predictions preds.jsonl --json
     """
     from ..api.induction import score_induction
 

@@ -54,7 +54,8 @@ def _show(summary: dict[str, Any], label: str) -> None:
     "--data",
     type=click.Path(path_type=Path),
     default=None,
-    help="Score this file instead of a run: an Alpaca JSON list, Alpaca JSONL or messages JSONL.",
+    help="Score this file instead of a run: an Alpaca JSON list, Alpaca JSONL or messages JSONL, or a "
+    "dataset name (alpaca: the 52K Alpaca instructions, fetched and cached).",
 )
 @click.option(
     "--out",

@@ -105,9 +105,12 @@ def curation_path(out: Path) -> Path:
     return out.with_suffix(".curation.json")
 
 
-def export_curated(store: RunStore, fmt: str, out: Path, include_seeds: bool, cur: Curation) -> dict[str, Any]:
+def export_curated(
+    store: RunStore, fmt: str, out: Path, include_seeds: bool, cur: Curation, drop: set[str] | None = None
+) -> dict[str, Any]:
     """Write the curated export and its counts (``curation_path``); returns the counts.
-    A run without scores is an InputError (exit 2) and nothing is written."""
+    A run without scores is an InputError (exit 2) and nothing is written. ``drop``: the
+    records (``task_key:index``) ``decontaminate`` flagged, left out first."""
     from ..selfinstruct.export import export_records, run_seed, write_records
 
     scores = store.scores()
@@ -117,7 +120,10 @@ def export_curated(store: RunStore, fmt: str, out: Path, include_seeds: bool, cu
             f"{store.dir}` before exporting with --min-score, --top-k, --audit or --drop-flagged"
         )
     rows = export_records(store, include_seeds)
-    kept, removed = curate(rows, scores, cur)
+    clean = [r for r in rows if r["seed"] or f"{r['task_key']}:{r['index']}" not in (drop or ())]
+    kept, removed = curate(clean, scores, cur)
+    if drop is not None:
+        removed = {"contaminated": len(rows) - len(clean), **removed}
     n = write_records(kept, fmt, out, run_seed(store))
     meta = store.get_meta("score") or {}
     counts = {

@@ -192,6 +192,20 @@ def _run_page(d: dict[str, Any], page: Page) -> None:
     usage_section.render(page, d.get("usage") or {}, html_table)
     if d["scores"]["available"]:
         _score_page(d["scores"], page)
+    if d.get("contamination"):
+        c = d["contamination"]
+        page.section(
+            "Contamination",
+            kpis([("records", c["records"]), ("flagged", c["flagged"])] + list((c["by_benchmark"] or {}).items())),
+            html_table(
+                ["record", "benchmark", "item", "test", "score"],
+                [[r["index"], r["benchmark"], r["item"], r["kind"], r["score"]] for r in c["rows"]],
+            ),
+            sid="contamination",
+            explain="instructforge decontaminate: records sharing a word 13-gram with a benchmark, or "
+            f"whose instruction has ROUGE-L >= 0.7 with a benchmark instruction (first {len(c['rows'])} "
+            f"shown; all in {c['path']}). export --drop-contaminated leaves them out.",
+        )
     t = d["table"]
     page.section(
         "Records",

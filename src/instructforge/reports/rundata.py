@@ -174,9 +174,30 @@ def _collect(store: RunStore, cfg: ReportConfig) -> dict[str, Any]:
         "cost": _cost(stats),
         "usage": usage.from_store(store),
         "scores": _score_section(store, good_tasks, cfg),
+        "contamination": _contamination(store),
     }
     data["table"] = _table(candidates, tasks, cfg, rng)
     return data
+
+
+def _contamination(store: RunStore, shown: int = 50) -> dict[str, Any] | None:
+    """``instructforge decontaminate``'s summary and its first flagged records, when it has run."""
+    import json
+
+    meta = store.get_meta("contamination")
+    if not meta:
+        return None
+    rows: list[dict[str, Any]] = []
+    try:
+        with open(meta["path"], encoding="utf-8") as f:
+            for line in f:
+                if len(rows) >= shown:
+                    break
+                rows.append(json.loads(line))
+    except (OSError, ValueError):
+        pass
+    keep = ("records", "flagged", "by_benchmark", "by_kind", "path")
+    return {**{k: meta.get(k) for k in keep}, "rows": rows}
 
 
 def _score_section(store: RunStore, good_tasks: list[TaskRecord], cfg: ReportConfig) -> dict[str, Any]:

@@ -273,7 +273,8 @@ class NoveltyIndex:
 def read_records(
     path: Path, field: str = "instruction", *, strict: bool = True
 ) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:
-    """Read a JSONL file of objects that each have a string ``field``.
+    """Read a JSONL file (or a JSON list, as Alpaca's alpaca_data.json) of objects that each have
+    a string ``field``.
 
     Returns ``([(line_number, record), ...], problems)``; blank lines are skipped. With
     ``strict`` the first problem raises ``InputError`` (``FILE:LINE: reason``); otherwise each
@@ -282,15 +283,22 @@ def read_records(
     records: list[tuple[int, dict[str, Any]]] = []
     problems: list[str] = []
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise InputError.at(path, None, f"cannot read: {e}") from e
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
+    rows: list[Any] = text.splitlines()
+    listed = text.lstrip().startswith("[")
+    if listed:  # a JSON list: "line" n is the n-th record
+        try:
+            rows = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise InputError.at(path, e.lineno, f"invalid JSON ({e.msg} at column {e.colno})") from None
+    for lineno, line in enumerate(rows, 1):
+        if not listed and not line.strip():
             continue
         reason = None
         try:
-            rec = json.loads(line)
+            rec = line if listed else json.loads(line)
         except json.JSONDecodeError as e:
             reason = f"invalid JSON ({e.msg} at column {e.colno})"
         else:
