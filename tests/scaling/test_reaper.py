@@ -60,6 +60,11 @@ def test_reaper_stops_marked_processes(how):
     try:
         marker, reaper_pid, forked, *kids = driver.stdout.readline().split()
         kids, forked = [int(k) for k in kids], int(forked)
+        # a child that has just exec'd shows an empty environment until the kernel has laid out
+        # its stack (the parent's Popen returns before that): look again for a moment
+        deadline = time.monotonic() + 10
+        while sorted(reaper.marked_pids(marker, exclude={driver.pid})) != sorted(kids) and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert sorted(reaper.marked_pids(marker, exclude={driver.pid})) == sorted(kids)
         assert all(alive(k) for k in kids)
         if how in ("kill", "fork"):

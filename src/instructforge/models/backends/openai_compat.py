@@ -56,6 +56,7 @@ from ..types import Completion, Request
 from .base import Backend, BackendOptions
 from .concurrency import make_limit
 from .decoding import request_seed
+from .model_files import load_tokenizer, resolve_model_dir
 
 log = logging.getLogger(__name__)
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
@@ -187,8 +188,6 @@ class OpenAIBackend(Backend):
         """Tokens of ``text`` by the usage tokenizer (loaded on first use)."""
         with self._tokenizer_lock:
             if self._tokenizer is None:
-                from .model_files import load_tokenizer, resolve_model_dir
-
                 spec = self.options.tokenizer
                 self._tokenizer = load_tokenizer(resolve_model_dir(None if spec in (None, "embedded") else spec)[0])
             return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
