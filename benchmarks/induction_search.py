@@ -68,6 +68,27 @@ def bootstrap(values: list[float], n: int = 10000, seed: int = 0) -> tuple[float
     return means[int(0.025 * n)], means[int(0.975 * n) - 1]
 
 
+def markdown(summary: dict[str, Any], per_task: dict[str, dict[str, float]]) -> str:
+    """The results table (one row per arm) and the per-task table, as docs/results_induction.md shows them."""
+    arms = list(summary["arms"])
+    lines = [
+        "| arm | mean execution accuracy | 95% CI (tasks) | paired diff vs greedy (95% CI) | search calls | calls | wall time |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for arm in arms:
+        a = summary["arms"][arm]
+        d = summary.get("diff_vs_greedy", {}).get(arm)
+        diff = f"{d['mean']:+.1%} ({d['ci95'][0]:+.1%} to {d['ci95'][1]:+.1%})" if d else "-"
+        lines.append(
+            f"| {arm} ({a['label']}) | **{a['mean']:.1%}** | {a['ci95'][0]:.1%}-{a['ci95'][1]:.1%} | {diff} | "
+            f"{a['search_calls']} | {a['calls']} | {a['wall_seconds'] / 60:.1f} min |"
+        )
+    lines += ["", "| task | " + " | ".join(arms) + " |", "|---|" + "---|" * len(arms)]
+    for t in sorted(per_task):
+        lines.append(f"| {t} | " + " | ".join(f"{per_task[t].get(arm, float('nan')):.2f}" for arm in arms) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", required=True)
@@ -129,6 +150,7 @@ def main() -> None:
         diffs[arm] = {"mean": sum(d) / len(d), "ci95": [lo, hi]}
     summary["diff_vs_greedy"] = diffs
     (out / "summary.json").write_text(json.dumps({**summary, "tasks": per_task}, indent=2) + "\n")
+    (out / "summary.md").write_text(markdown(summary, per_task))
     print(json.dumps(diffs))
 
 
