@@ -15,7 +15,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..quality.decontaminate import DecontaminateConfig
+from ..data.datasets import data_dir as data_dir  # re-exported for cli/ (instructforge data ...)
+from ..data.datasets import dataset_path as dataset_path
+from ..data.datasets import get as get
+from ..data.datasets import listing as listing
+from ..data.datasets import verify as verify
+from ..quality.decontaminate import DecontaminateConfig as DecontaminateConfig
 
 __all__ = ["decontaminate"]
 

@@ -33,7 +33,7 @@ def data() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the registry as JSON.")
 def list_cmd(as_json: bool) -> None:
     """Every dataset: its upstream repository and commit, how its files are checked, whether cached."""
-    from ..data.datasets import data_dir, listing
+    from ..api.data import data_dir, listing
 
     rows = listing()
     if as_json:
@@ -71,7 +71,7 @@ def _integrity(pinned: int, total: int) -> str:
 @_FROM
 def get_cmd(names: tuple[str, ...], source: str | None) -> None:
     """Fetch NAME... into the cache (skipping files already there) and check every file's sha256."""
-    from ..data.datasets import dataset_path, get
+    from ..api.data import dataset_path, get
 
     for n in names:
         get(n)  # every name known before anything is fetched
@@ -85,7 +85,7 @@ def get_cmd(names: tuple[str, ...], source: str | None) -> None:
 @_FROM
 def path_cmd(name: str, source: str | None) -> None:
     """Print the local path of NAME (what commands read), fetching it first if it is not cached."""
-    from ..data.datasets import dataset_path
+    from ..api.data import dataset_path
 
     click.echo(str(dataset_path(name, source=source, progress=False)))
 
@@ -95,7 +95,7 @@ def path_cmd(name: str, source: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one row per file as JSON.")
 def verify_cmd(names: tuple[str, ...], as_json: bool) -> None:
     """Recheck the sha256 of every cached file (of NAME..., else of every dataset); exit 2 on a mismatch."""
-    from ..data.datasets import get, verify
+    from ..api.data import get, verify
 
     for n in names:
         get(n)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
+from ..api.data import DecontaminateConfig
 from ..core import ui
-from ..quality.decontaminate import DecontaminateConfig
 from .settings import settings_command
 
 
