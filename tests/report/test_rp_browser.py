@@ -147,7 +147,9 @@ def test_report_in_chromium(tmp_path, shared_data):
             tab = Tab(browser)
             page = tab.open(tmp_path / "run.html")
             _check_charts(page, real["charts"])
-            assert real["charts"] == 8 and page.locator("g.sunburstlayer path").count() > 12
+            # 8 charts of the run + the usage section's spend over time (generate keeps its ledger)
+            assert real["usage"]["available"] and real["charts"] == 9
+            assert page.locator("g.sunburstlayer path").count() > 12
             assert page.locator("#records-body tr").count() == real["table"]["shown"]
             page.fill("#records-search", "water cycle")  # one accepted, one rejected as a duplicate
             assert page.locator("#records-body tr").count() == 2

@@ -269,7 +269,8 @@ def hf_dataset(rows: Sequence[dict[str, Any]]) -> Any:
     from datasets import Dataset
 
     feats = hf_features()
-    return Dataset.from_list([{k: r[k] for k in feats} for r in rows], features=feats)
+    # by columns: an empty export (every record rejected) is a dataset with no rows, not an error
+    return Dataset.from_dict({k: [r[k] for r in rows] for k in feats}, features=feats)
 
 
 def write_hf(out: Path, rows: Sequence[dict[str, Any]]) -> None:
@@ -277,7 +278,9 @@ def write_hf(out: Path, rows: Sequence[dict[str, Any]]) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     try:
-        hf_dataset(rows).save_to_disk(str(tmp / "ds"))
+        ds = hf_dataset(rows)
+        # an empty export still gets one (empty) shard, so load_from_disk reads it back
+        ds.save_to_disk(str(tmp / "ds"), **({"num_shards": 1} if len(ds) == 0 else {}))
         if out.exists():
             shutil.rmtree(out)
         (tmp / "ds").rename(out)
