@@ -168,7 +168,8 @@ def _planted_run(tmp: Path, name: str, n: int, filters: str) -> tuple[Path, dict
     seeds = write_seeds(tmp / "seeds.jsonl")
     rules = write_rules(tmp / "rules.jsonl", PLANTED_RULES)
     cfg = tmp / f"{name}.json"
-    cfg.write_text(json.dumps({"pool_lag": 1, "filters": filters}))
+    # duplicate_output is off by default in generate (timing-dependent); on here, one request at a time
+    cfg.write_text(json.dumps({"pool_lag": 1, "filters": filters, "check_duplicate_output": filters == "checks"}))
     out = tmp / name
     args = ["--quiet", "generate", "--seeds", str(seeds), "--out", str(out), "--num-instructions", str(n)]
     run_cli(*args, "--model", f"scripted:{rules}", "--config", str(cfg), check=True)

@@ -14,6 +14,7 @@ import hashlib
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -30,10 +31,20 @@ class CallCache:
         self.path = path
         self._lock = threading.Lock()
         self.db = sqlite3.connect(str(path), check_same_thread=False, timeout=60)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, model TEXT, completion TEXT)")
-        self.db.commit()
+        # Several processes (training ranks, parallel runs) may create the same new cache at once:
+        # switching a new file to WAL takes a lock SQLite does not wait for (busy at once, not
+        # after the timeout), so the set-up is retried for a while before giving up.
+        for attempt in range(200):
+            try:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                self.db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, model TEXT, completion TEXT)")
+                self.db.commit()
+                break
+            except sqlite3.OperationalError as e:
+                if ("locked" not in str(e) and "busy" not in str(e)) or attempt == 199:
+                    raise
+                time.sleep(0.05 + 0.001 * attempt)
 
     def get_many(self, keys: list[str]) -> dict[str, Completion]:
         found: dict[str, Completion] = {}

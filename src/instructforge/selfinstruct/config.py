@@ -125,7 +125,11 @@ class GenerateConfig:
         True, "Reject an output that says its instruction again (70% of its word pairs)"
     )
     check_duplicate_output: bool = option(
-        True, "Reject an output (5+ words) already given to a different instruction of the run"
+        False,
+        "Reject an output (5+ words) already given to a different instruction of the run. Off by "
+        "default: while generating, which instruction keeps the output depends on which answer "
+        "arrives first, and a run must give the same records whatever the timing; "
+        "`instructforge check` applies it in file order",
     )
     check_copies_input: bool = option(True, "Reject an output equal to its input (whitespace collapsed)")
     check_echoes_instruction: bool = option(True, "Reject an output that is or contains its instruction")
