@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SFT_ROWS = [
@@ -84,6 +85,18 @@ def run(nproc: int, threads: int, args: list[str]) -> float:
     return time.perf_counter() - t0
 
 
+def _row(nproc: int, threads: int, summary: dict[str, Any], wall: float) -> dict[str, Any]:
+    """One variant's figures from its run's summary (steps/s over the Trainer's loop alone)."""
+    return {
+        "processes": nproc,
+        "threads_per_process": threads,
+        "steps": summary["steps"],
+        "train_seconds": summary["train_seconds"],
+        "steps_per_s": round(summary["steps"] / summary["train_seconds"], 4),
+        "wall_seconds": round(wall, 1),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sft-steps", type=int, default=8)
@@ -115,15 +128,7 @@ def main() -> None:
                     + ["--batch-size", "4", "--max-length", "64", "--seed", "0", "--encoding", "fixed"],
                 )
                 s = json.loads((out / "train_summary.json").read_text())
-                results["sft"][name] = {
-                    "processes": nproc,
-                    "threads_per_process": threads,
-                    "steps": s["steps"],
-                    "train_seconds": s["train_seconds"],
-                    "steps_per_s": round(s["steps"] / s["train_seconds"], 4),
-                    "wall_seconds": round(wall, 1),
-                    "last_loss": s["last_loss"],
-                }
+                results["sft"][name] = {**_row(nproc, threads, s, wall), "last_loss": s["last_loss"]}
                 print("sft", name, results["sft"][name], flush=True)
             if a.only in (None, "rl"):
                 out = t / f"rl-{name}"
@@ -133,14 +138,7 @@ def main() -> None:
                     flags += ["--set", kv]
                 wall = run(nproc, threads, ["refine", str(t / "run"), "--out", str(out), *flags])
                 s = json.loads((out / "refine_summary.json").read_text())
-                results["rl"][name] = {
-                    "processes": nproc,
-                    "threads_per_process": threads,
-                    "steps": s["steps"],
-                    "train_seconds": s["train_seconds"],
-                    "steps_per_s": round(s["steps"] / s["train_seconds"], 4),
-                    "wall_seconds": round(wall, 1),
-                }
+                results["rl"][name] = _row(nproc, threads, s, wall)
                 print("rl", name, results["rl"][name], flush=True)
     for stage in ("sft", "rl"):
         r = results[stage]
