@@ -15,23 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import InputError
-from ..models.usage import FileSink, Ledger, StoreSink, Usage, format_cost, summarize
+from ..models.usage import FileSink, StoreSink, Usage, format_cost, summarize, track
 
 __all__ = ["USAGE_FILE", "file_sink", "format_cost", "read_usage", "store_sink", "track"]
 
 USAGE_FILE = "usage.json"
-
-
-def track(stage: str, sink: Any, *llms: Any) -> Ledger:
-    """One ledger for every client of a command (a model and its judge): loaded from ``sink``
-    (what earlier runs of the command saved), saved there as answers arrive. The first client's
-    caps and currency hold for all."""
-    live = [llm for llm in llms if llm is not None]
-    ledger: Ledger = live[0].ledger
-    ledger.attach(sink, stage)
-    for llm in live[1:]:
-        llm.ledger = ledger
-    return ledger
 
 
 def store_sink(store: Any) -> StoreSink:

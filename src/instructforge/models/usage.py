@@ -442,3 +442,15 @@ def summarize(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         "series": [{**p, "stage": prefix + str(p.get("stage", ""))} for p in data.get("series", [])],
         "stops": list(data.get("stops", [])),
     }
+
+
+def track(stage: str, sink: Any, *llms: Any) -> Ledger:
+    """One ledger for every client of a command (a model and its judge): loaded from ``sink``
+    (what earlier runs of the command saved), saved there as answers arrive. The first client's
+    caps and currency hold for all."""
+    live = [llm for llm in llms if llm is not None]
+    ledger: Ledger = live[0].ledger
+    ledger.attach(sink, stage)
+    for llm in live[1:]:
+        llm.ledger = ledger
+    return ledger

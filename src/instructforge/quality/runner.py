@@ -20,7 +20,7 @@ from ..data.formats import read_triples
 from ..data.store import RunStore
 from ..feedback.scorers import reward_model_dir
 from ..models.modelconfig import ModelConfig
-from ..models.usage import StoreSink
+from ..models.usage import StoreSink, track
 from .config import ScoreConfig
 from .data import SOURCE_META, check_out_dir, import_data
 from .scoring import Item, build_scorer, current_scores, score_store, store_items
@@ -82,7 +82,7 @@ def run_score(
         scorer, label = build_scorer(llm, rm_dir, cfg)
         store = RunStore(store_dir)
         try:
-            llm.ledger.attach(StoreSink(store), "score")  # the usage ledger lives in the run store
+            track("score", StoreSink(store), llm)  # the usage ledger lives in the run store
             if data is not None:
                 import_data(store, data, fmt, recs)
             lines = (store.get_meta(SOURCE_META) or {}).get("lines")
