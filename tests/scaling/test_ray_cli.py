@@ -55,17 +55,30 @@ def procs_with(marker: str) -> list[int]:
     return found
 
 
-def no_leftovers(marker: str, grace: float = reaper.DEADLINE) -> list[int]:
-    """What is still alive ``grace`` seconds from now (the reaper's documented deadline)."""
+def describe(pid: int) -> str:
+    """pid, parent, state, whether it still carries the reaper's marker, and its command line."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        marked = reaper.MARKER_VAR.encode() in Path(f"/proc/{pid}/environ").read_bytes()
+    except (OSError, IndexError):
+        return f"{pid} (gone)"
+    return f"{pid} ppid={stat[1]} state={stat[0]} marked={marked} {cmd[:160]}"
+
+
+def no_leftovers(marker: str, grace: float = reaper.DEADLINE) -> list[str]:
+    """What is still alive ``grace`` seconds from now (the reaper's documented deadline), each
+    described (see ``describe``)."""
     deadline = time.time() + grace
     while (left := procs_with(marker)) and time.time() < deadline:
         time.sleep(1)
+    described = [describe(pid) for pid in left]
     for pid in left:  # never leave runaways behind, even when the test fails
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
-    return left
+    return described
 
 
 @pytest.mark.slow
@@ -91,6 +104,7 @@ def test_generate_ray_matches_local_and_resumes_after_kill(tmp_path):
         **os.environ,
         "INSTRUCTFORGE_CACHE_DIR": str(tmp_path / "c-kill"),
         "INSTRUCTFORGE_SCRIPTED_LOG": str(tmp_path / "kill-log.jsonl"),
+        reaper.LOG_VAR: str(tmp_path / "reaper.log"),
     }
     p = subprocess.Popen(CLI + args(out, *RAY), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
@@ -102,7 +116,9 @@ def test_generate_ray_matches_local_and_resumes_after_kill(tmp_path):
     killed_mid_run = p.poll() is None
     p.kill()
     p.wait()
-    assert not no_leftovers(str(tmp_path / "c-kill")), "Ray processes outlived the killed driver"
+    left = no_leftovers(str(tmp_path / "c-kill"))
+    seen = (tmp_path / "reaper.log").read_text() if (tmp_path / "reaper.log").exists() else "(no reaper log)"
+    assert not left, f"Ray processes outlived the killed driver: {left}; the reaper's log:\n{seen}"
     run_ray_cli(*args(out, *RAY), env={"INSTRUCTFORGE_CACHE_DIR": str(tmp_path / "c-kill")})
     assert snapshot(out) == snapshot(tmp_path / "local")
     si.run_cli("export", str(out), "--format", "alpaca", "--out", str(tmp_path / "k.json"), check=True)

@@ -154,3 +154,32 @@ def test_reaper_stops_processes_whose_marker_was_overwritten():
                 os.kill(pid, signal.SIGKILL)
         driver.kill()
         driver.wait()
+
+
+def test_reaper_stops_an_orphan_whose_marker_was_overwritten():
+    """A child that wiped its marker before any scan, whose parent then dies first (as Ray's
+    agents do when the raylet goes down with the driver): registered through its parent while
+    that lived, so it is still stopped, though nothing links it to the instance at the end."""
+    driver = subprocess.Popen(
+        [sys.executable, "-c", DRIVER_RENAMED, RENAMED_LATE, PARENT, CLOBBER], stdout=subprocess.PIPE, text=True
+    )
+    pids: list[int] = []
+    try:
+        reaper_pid, late, parent, child = (int(x) for x in driver.stdout.readline().split())
+        pids = [late, child]
+        time.sleep(2 * reaper.POLL + 1)  # the reaper has scanned with the parent alive
+        assert reaper.MARKER_VAR.encode() not in Path(f"/proc/{child}/environ").read_bytes()
+        os.kill(parent, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while int(Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[1]) == parent:
+            assert time.monotonic() < deadline, "the child was not re-parented"
+            time.sleep(0.05)
+        driver.send_signal(signal.SIGKILL)
+        assert not wait_gone(pids), "an orphan whose marker was overwritten outlived the driver"
+        assert not wait_gone([reaper_pid])
+    finally:
+        for pid in [*pids, *([parent] if "parent" in locals() else [])]:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        driver.kill()
+        driver.wait()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import select
 import subprocess
 import sys
 import uuid
@@ -35,6 +36,7 @@ from . import Item, Result, fatal, reaper
 
 #: chunks an actor holds at once: one running, one queued behind it
 CHUNKS_PER_ACTOR = 2
+READY_TIMEOUT = 20.0  # seconds the driver waits for the reaper to watch before starting Ray
 
 #: object store for a local instance: chunks of requests/completions are small
 LOCAL_OBJECT_STORE_BYTES = 128 * 1024 * 1024
@@ -68,11 +70,17 @@ class _Reaper:
             stdin=read_fd,
             env=env,
             start_new_session=True,  # a Ctrl-C to the driver spares it
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
         )
         os.close(read_fd)
         os.environ[reaper.MARKER_VAR] = marker
+        # Start Ray only once the reaper watches: on a loaded machine a Python start can take
+        # longer than Ray's agents take to spawn and rename themselves (hiding the marker).
+        assert self.proc.stdout is not None
+        with contextlib.suppress(OSError, ValueError):
+            select.select([self.proc.stdout], [], [], READY_TIMEOUT)
+        self.proc.stdout.close()
 
     def stop(self, timeout: float = reaper.DEADLINE) -> None:
         """Close the pipe and wait for the sweep, so nothing of Ray outlives ``close()``."""

@@ -15,8 +15,10 @@ written to, and Ray's agents rename themselves with setproctitle, which overwrit
 that memory, so the marker may vanish from a process that carried it (seen: both agents of a
 killed driver survived because of this). So while the driver lives the reaper keeps a register
 of every process it has seen with the marker (pid and start time, so a reused pid is not taken
-for it), and at the end it stops the registered ones still alive, the marked ones, and every
-descendant of either.
+for it) and of every child of a registered process (an agent can rename itself before any scan,
+and its parent, the raylet, dies with the driver: an orphan nothing links to the instance at the
+end), and at the end it stops the registered ones still alive, the marked ones, and every
+descendant of either. The driver starts Ray only once the reaper says it watches.
 
 Deadline: every process of the instance is gone within ``DEADLINE`` seconds of the driver's end
 (``SIGKILL`` after ``TERM_GRACE``; tests/scaling assert it under load). Linux only (it reads
@@ -33,6 +35,7 @@ import time
 from pathlib import Path
 
 MARKER_VAR = "INSTRUCTFORGE_RAY_SESSION"
+LOG_VAR = "INSTRUCTFORGE_REAPER_LOG"  # a file the reaper appends what it saw and did to
 POLL = 0.5  # seconds between checks of the driver (and register updates)
 TERM_GRACE = 5.0  # seconds from SIGTERM to SIGKILL
 DEADLINE = 30.0  # seconds from the driver's end until no process of the instance is left
@@ -88,6 +91,19 @@ class Register:
             if (pid, start) not in self._looked and _has_marker(pid, self.needle):
                 self.known[pid] = start
         self._looked = looked  # only processes still alive: the set does not grow with the run
+        # Children of registered processes are registered too, while their parent still lives:
+        # an agent that renames itself before a scan sees its marker, and whose parent (the
+        # raylet) dies with the driver, is then still known though nothing links it to us.
+        children: dict[int, list[int]] = {}
+        for pid, (state, parent, _) in table.items():
+            if state not in ("Z", "X"):
+                children.setdefault(parent, []).append(pid)
+        todo = [pid for pid, start in self.known.items() if pid in table and table[pid][2] == start]
+        while todo:
+            for child in children.get(todo.pop(), ()):
+                if child not in self.known or self.known[child] != table[child][2]:
+                    self.known[child] = table[child][2]
+                    todo.append(child)
         return table
 
     def targets(self) -> list[int]:
@@ -157,18 +173,38 @@ def wait_for_driver(driver: int, register: Register | None = None, poll: float =
             register.update()
 
 
+def _log(message: str) -> None:
+    """One line to the file named by ``LOG_VAR``, if set (the tests read it when a sweep fails)."""
+    path = os.environ.get(LOG_VAR)
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(f"{time.time():.3f} {message}\n")
+
+
 def main(argv: list[str]) -> int:
-    """``python reaper.py MARKER DRIVER_PID`` (run as a script) with the pipe on stdin."""
+    """``python reaper.py MARKER DRIVER_PID`` (run as a script) with the pipe on stdin. Writes one
+    line to stdout once it watches (the driver waits for it before it starts Ray)."""
     marker, driver = argv[0], int(argv[1])
     register = Register(marker, exclude={os.getpid(), driver})
+    register.update()
+    try:
+        sys.stdout.write("ready\n")
+        sys.stdout.flush()
+    except OSError:  # the driver stopped listening: nothing to say
+        pass
     wait_for_driver(driver, register)
+    _log(f"driver {driver} gone; registered {sorted(register.known)}")
     # Sweep until two scans in a row find nothing: a process that was being spawned while the
     # first sweep ran is caught by the next one. The last sweep starts early enough that its
     # SIGKILL lands inside the deadline.
     deadline, quiet = time.monotonic() + DEADLINE - TERM_GRACE - 2 * POLL, 0
     while quiet < 2 and time.monotonic() < deadline:
-        quiet = 0 if sweep(register) else quiet + 1
+        found = sweep(register)
+        quiet = 0 if found else quiet + 1
+        if found:
+            _log(f"swept {found}")
         time.sleep(POLL)
+    _log("done" if quiet >= 2 else f"deadline reached; left {register.targets()}")
     return 0
 
 
