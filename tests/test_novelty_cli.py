@@ -18,6 +18,7 @@ from conftest import run_cli
 from instructforge.api.induction import dedup
 from instructforge.core.errors import InputError
 from instructforge.selfinstruct.novelty import DedupConfig, read_records, rouge_l
+from instructforge.selfinstruct.novelty_pool import default_processes
 
 ROOT = Path(__file__).resolve().parents[1]
 SCORER = rouge_scorer.RougeScorer(["rougeL"])
@@ -145,9 +146,14 @@ def test_benchmark_smoke(tmp_path, shared_data):
     )
     assert p.returncode == 0, p.stderr
     res = json.loads(out.read_text())
-    assert res["skipped_lines"] == 14 and res["pairs"]["mismatches"] == 0
-    assert res["pairs"]["reference"]["queries"] >= 1
-    assert res["stream"]["size"] == 3000 and res["stream"]["kept"] + res["stream"]["rejected"] == 3000
+    assert res["skipped_lines"] == 14
+    mismatches = res["pairs"]["mismatches"]
+    assert set(mismatches) == {"one_process", "pool_per_query", "pool_kept", "every_core"}
+    assert not any(mismatches.values())
+    assert all(r["queries"] >= 1 for r in res["pairs"]["reference"].values())
+    s = res["stream"]
+    assert s["size"] == 3000 and s["kept"] + s["rejected"] == 3000 and s["mismatches"] == 0
+    assert s["every_core"]["processes"] == default_processes()  # 3000 texts: the workers started
     assert "pairs/s" in p.stdout and "speedup" in p.stdout
 
 
@@ -198,7 +204,9 @@ def test_dedup_flag_set_and_file_give_the_same_config(tmp_path):
         run_cli("dedup", str(inp), "--out", str(tmp_path / out), *extra, check=True)
     texts = {(tmp_path / o / "config.yaml").read_text() for o in runs}
     assert len(texts) == 1
-    assert yaml.safe_load(texts.pop()) == {"dedup": {"threshold": 0.5, "field": "text", "stemmer": True}}
+    assert yaml.safe_load(texts.pop()) == {
+        "dedup": {"threshold": 0.5, "field": "text", "stemmer": True, "processes": 0}
+    }
     kept = {(tmp_path / o / "kept.jsonl").read_text() for o in runs}
     assert len(kept) == 1 and "the cat is run" not in kept.pop()  # stemmed: F = 0.75 > 0.5
     # the written config.yaml is a valid --config: the same settings again
@@ -225,3 +233,24 @@ def test_dedup_api_equals_cli(tmp_path):
     with pytest.raises(InputError, match="DedupConfig: field must not be empty"):
         DedupConfig(field="")
     assert not (tmp_path / "x").exists()
+
+
+def test_dedup_on_every_core_writes_the_same_files(tmp_path, shared_data):
+    """A real file long enough for the workers (5,860 alpaca-libre records): every core and
+    --processes 1 give byte-identical kept/rejected files."""
+    records = []
+    for v in (1, 2, 3):
+        records += [
+            rec for _, rec in read_records(shared_data / f"alpaca-libre/alpaca_libre_tasks_v{v}.jsonl", strict=False)[0]
+        ]
+    inp = _write(tmp_path / "in.jsonl", records)
+    outs = {}
+    for name, extra in (("all", []), ("one", ["--processes", "1"])):
+        outs[name] = tmp_path / name
+        run_cli("dedup", str(inp), "--out", str(outs[name]), *extra, check=True)
+    for f in ("kept.jsonl", "rejected.jsonl"):
+        assert (outs["all"] / f).read_bytes() == (outs["one"] / f).read_bytes()
+    summaries = {k: json.loads((v / "summary.json").read_text()) for k, v in outs.items()}
+    assert summaries["all"]["processes"] == default_processes() and summaries["one"]["processes"] == 1
+    assert summaries["all"]["kept"] == summaries["one"]["kept"] > 1000
+    assert summaries["all"]["pairs_compared"] == summaries["one"]["pairs_compared"]

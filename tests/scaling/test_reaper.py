@@ -32,6 +32,7 @@ if sys.argv[1] == "fork":  # a child forked without exec keeps the pipe's write 
         os._exit(0)
 print(os.environ["INSTRUCTFORGE_RAY_SESSION"], r.proc.pid, forked, *[k.pid for k in kids], flush=True)
 if sys.argv[1] == "close":
+    sys.stdin.readline()  # the test has seen the marked children: now close the pipe
     r.stop()
     print("stopped", flush=True)
 time.sleep(600)
@@ -56,7 +57,9 @@ def wait_gone(pids: list[int], timeout: float = reaper.DEADLINE) -> list[int]:
 @pytest.mark.parametrize("how", ["kill", "close", "fork"])
 def test_reaper_stops_marked_processes(how):
     bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
-    driver = subprocess.Popen([sys.executable, "-c", DRIVER, how], stdout=subprocess.PIPE, text=True)
+    driver = subprocess.Popen(
+        [sys.executable, "-c", DRIVER, how], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         marker, reaper_pid, forked, *kids = driver.stdout.readline().split()
         kids, forked = [int(k) for k in kids], int(forked)
@@ -70,6 +73,8 @@ def test_reaper_stops_marked_processes(how):
         if how in ("kill", "fork"):
             driver.send_signal(signal.SIGKILL)
         else:
+            driver.stdin.write("go\n")
+            driver.stdin.flush()
             assert driver.stdout.readline().strip() == "stopped"
         assert not wait_gone(kids), "marked processes outlived the driver"
         assert not wait_gone([int(reaper_pid)])

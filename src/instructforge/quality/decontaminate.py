@@ -37,7 +37,8 @@ from ..data.store import RunStore
 from ..evaluate.superni import load_task
 from ..induction import benchmark as ii
 from ..selfinstruct.export import export_records
-from ..selfinstruct.novelty import NoveltyIndex, tokenize
+from ..selfinstruct.novelty import tokenize
+from ..selfinstruct.novelty_pool import NoveltyPool
 
 __all__ = [
     "CONTAMINATION_META",
@@ -234,21 +235,22 @@ def decontaminate(
     found = [_ngram_hits(b, grams, rec_h, rec_i, per_record) for b in benchmarks]
     # ROUGE-L: one index of every benchmark's instructions; only a record whose best match over
     # all of them reaches the threshold is scored against each benchmark's own
-    index = NoveltyIndex(threshold=threshold)
+    pool = NoveltyPool(threshold=threshold)  # queries over every core (a fixed pool: no blocks)
     spans: list[tuple[int, int, int]] = []  # (benchmark, first, end) in the index
     where: list[tuple[int, int]] = []  # index position -> (benchmark, item)
     for bn, b in enumerate(benchmarks):
         first = len(where)
         for k, text in b.instructions:
-            index.add(text)
+            pool.add(text)
             where.append((bn, k))
         spans.append((bn, first, len(where)))
-    if len(index):
-        for i, (instruction, _, _) in enumerate(records):
-            best, _ = index.max_similarity(instruction)
+    if len(pool):
+        with pool:
+            bests = pool.max_similarities([instruction for instruction, _, _ in records])
+        for i, ((instruction, _, _), (best, _)) in enumerate(zip(records, bests, strict=True)):
             if best < threshold:
                 continue
-            scores = index.scores(instruction)
+            scores = pool.index.scores(instruction)
             for bn, lo, hi in spans:
                 if hi > lo and i not in found[bn]:
                     j = lo + int(np.argmax(scores[lo:hi]))

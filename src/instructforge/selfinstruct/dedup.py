@@ -18,7 +18,11 @@ from ..core import ui
 from ..core.io import atomic_write, write_jsonl
 from ..core.settings import as_dict
 from ..data import outdir
-from .novelty import DedupConfig, NoveltyIndex, read_records
+from .novelty import DedupConfig, read_records
+from .novelty_pool import NoveltyPool
+
+CHUNK = 4096  # records per call to the pool (the progress bar moves between calls; more than
+#              the pool's MIN_PARALLEL, so a long file uses every core from its first chunk)
 
 
 def _annotated(rec: dict[str, Any], score: float, most_similar: str | None) -> dict[str, Any]:
@@ -28,17 +32,19 @@ def _annotated(rec: dict[str, Any], score: float, most_similar: str | None) -> d
 def dedup_file(input_path: Path, out: Path, cfg: DedupConfig) -> dict[str, Any]:
     """Filter ``input_path`` into ``out``; returns the summary (counts)."""
     records, _ = read_records(input_path, cfg.field, strict=True)  # InputError before any write
-    index = NoveltyIndex(threshold=cfg.threshold, use_stemmer=cfg.stemmer)
     kept_rows: list[dict[str, Any]] = []
     rejected_rows: list[dict[str, Any]] = []
     t0 = time.perf_counter()
-    with ui.progress("dedup", len(records)) as bar:
-        for _, rec in records:
-            kept, score, idx = index.check_and_add(rec[cfg.field])
-            # null when no kept record shares a token with it (score 0), including none kept yet
-            similar = None if idx is None or score == 0.0 else index.texts[idx]
-            (kept_rows if kept else rejected_rows).append(_annotated(rec, score, similar))
-            bar.advance()
+    pool = NoveltyPool(cfg.threshold, cfg.stemmer, processes=cfg.processes or None)
+    with pool, ui.progress("dedup", len(records)) as bar:
+        for start in range(0, len(records), CHUNK):
+            chunk = [rec for _, rec in records[start : start + CHUNK]]
+            answers = pool.greedy([rec[cfg.field] for rec in chunk])
+            for rec, (kept, score, idx) in zip(chunk, answers, strict=True):
+                # null when no kept record shares a token with it (score 0), including none kept yet
+                similar = None if idx is None or score == 0.0 else pool.texts[idx]
+                (kept_rows if kept else rejected_rows).append(_annotated(rec, score, similar))
+                bar.advance()
     summary = {
         "input": str(input_path),
         "field": cfg.field,
@@ -48,9 +54,10 @@ def dedup_file(input_path: Path, out: Path, cfg: DedupConfig) -> dict[str, Any]:
         "kept": len(kept_rows),
         "rejected": len(rejected_rows),
         "seconds": round(time.perf_counter() - t0, 3),
-        "pairs_compared": index.pairs_seen,
-        "pairs_scored_exactly": index.exact_scored,
+        "pairs_compared": pool.pairs_seen,
+        "pairs_scored_exactly": pool.exact_scored,
         "cpu_count": os.cpu_count(),
+        "processes": pool.processes_used,
     }
     write_jsonl(out / outdir.KEPT, kept_rows)
     write_jsonl(out / outdir.REJECTED, rejected_rows)

@@ -330,6 +330,13 @@ class DedupConfig:
     )
     field: str = option("instruction", "The text field compared (paper: the instruction)", flag=True)
     stemmer: bool = option(False, "Porter-stem tokens as rouge_score's use_stemmer=True (paper: off)", flag=True)
+    processes: int = option(
+        0,
+        "Processes the novelty index splits its queries over (0: every core this process may use); "
+        "the kept records and scores are the same whatever the number",
+        min=0,
+        flag=True,
+    )
 
     def __post_init__(self) -> None:
         validate(self)
