@@ -33,6 +33,12 @@ P = CheckParams()
         "Thank you to the people who helped me with this task!",
         "You've already listed several additional tasks, but I'll provide you with more specific answers.",
         "1. A list of tasks: - Condense the following meeting notes into three bullet points.",
+        # seeds 6-7 of the labelled set (embedded model, both instance orders)
+        "Ad hominem: This fallacy involves making a personal attack against someone's character.",
+        "Citing: This sentence has a grammatical error in the first part of the sentence.",
+        "Question: This question asks for a thoughtful counterargument to the claim made above.",
+        "The first task is to put together seven budget-friendly family dinner recipes using rice.",
+        "15-year-old son: No worries, that's a common question in any age group.",
     ],
 )
 def test_labelled_statement_flags_embedded_answers(instruction: str) -> None:
@@ -47,6 +53,12 @@ def test_labelled_statement_flags_embedded_answers(instruction: str) -> None:
         "Tell me whether the statement is true or false.",
         "Answer the following question about the paragraph.",
         "Is the following number even or odd?",
+        # a task verb or a question before the colon: the text after it is what to work on
+        "Rewrite: This sentence has too many words in it and could be shorter.",
+        "Correct the grammar: This are the best days of my life.",
+        "Explain the joke: There is a cat on the keyboard again.",
+        "Your task is to write a haiku about autumn rain.",
+        "Paraphrase the sentence: It was a dark and stormy night.",
     ],
 )
 def test_labelled_statement_keeps_tasks(instruction: str) -> None:

@@ -297,18 +297,49 @@ _REPLY = re.compile(
     re.I,
 )
 _LIST_START = re.compile(r"^\s*(?:\d+|[a-z])[.)]\s+\S")
+#: "Ad hominem: This fallacy involves ...", "Sentence: This sentence contains ...",
+#: "15-year-old son: No worries, ...": a short name, a colon, then a statement about it or a line
+#: said by it. The name must not be a task itself ("Rewrite: This sentence ..." is one).
+_NAMED_STATEMENT = re.compile(
+    r"^\s*\**\s*(?P<head>[^:\n]{1,40}?)\s*\**\s*:\s+"
+    r"(?:(?:this|these|it|there)\s+(?:\w+\s+)?(?:is|are|was|were|has|have|involves|asks|contains|targets|"
+    r"assumes|means|refers|describes|shows|says|uses|occurs|happens)\b|no worries\b|you need to know\b)",
+    re.I,
+)
+#: the model describing the prompt's tasks instead of writing one
+_META_TASK = re.compile(
+    r"^\s*the (?:first|second|third|next|last|final|new) (?:task|instruction) (?:is|was|will)\b", re.I
+)
+#: verbs a task can open with: a head starting with one is an instruction, not a name
+_TASK_VERBS = frozenset(
+    "add analyze analyse answer arrange ask calculate categorize change check choose classify combine compare "
+    "complete compose compute condense continue convert correct count create decide define describe design "
+    "detect determine draft edit evaluate explain expand extract fill find fix format generate give guess "
+    "identify improve list make match name outline paraphrase pick predict produce proofread provide "
+    "rank rate read recommend rephrase replace restate rewrite reword score select shorten simplify solve "
+    "sort spell state suggest summarize summarise tell translate turn use verify write".split()
+)
 
 
 def labelled_statement(instruction: str) -> Rejection | None:
     """An instruction that is an answer, a reply or a list, not a task: it opens with a label and
     a colon (``True: Factories should ...``, ``Answer: ...``), like a reply (``Yes, I can ...``,
-    ``Sure! Here are ...``, ``Thank you ...``), or with a list number (``1. Identify ...``)."""
+    ``Sure! Here are ...``, ``Thank you ...``), with a list number (``1. Identify ...``), talks
+    about the prompt's tasks (``The first task is to ...``), or is a short name (not a task verb)
+    with a statement about it or a line said by it (``Ad hominem: This fallacy involves ...``,
+    ``15-year-old son: No worries, ...``)."""
     if _LABELLED.match(instruction):
         return Rejection("labelled_statement", f"a label: {instruction[:40]!r}")
     if _REPLY.match(instruction):
         return Rejection("labelled_statement", f"a reply: {instruction[:40]!r}")
     if _LIST_START.match(instruction):
         return Rejection("labelled_statement", f"a list: {instruction[:40]!r}")
+    if _META_TASK.match(instruction):
+        return Rejection("labelled_statement", f"about the prompt's tasks: {instruction[:40]!r}")
+    m = _NAMED_STATEMENT.match(instruction)
+    head = _words(m.group("head")) if m else []
+    if 0 < len(head) <= 4 and head[0] not in _TASK_VERBS and not _EXPLAIN.match(m.group("head")):
+        return Rejection("labelled_statement", f"a name and a statement about it: {instruction[:40]!r}")
     return None
 
 

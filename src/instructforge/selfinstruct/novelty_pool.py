@@ -3,17 +3,18 @@ and reported scores alike), with the queries of a batch split over processes.
 
 Each process (the caller's and ``processes - 1`` workers) holds a full copy of the index. A
 batch of greedy decisions (``greedy``) goes in blocks of ``block`` texts: every process answers
-its slice of the block against the pool as it stood at the block's start, and also scores each
-of its texts against the texts before it in the block; the caller then walks the block in order
-(a text sees the pool plus the texts of the block kept before it, exactly as one process would)
-and every copy adds the kept texts. ``max_similarities`` (a fixed pool, as decontamination asks)
+its slice of block k against the pool as it stood before block k-1, and also scores each of its
+texts against the texts of blocks k-1 and k before it; the caller then walks block k in order
+(a text sees that pool plus the texts kept since, exactly as one process would) and every copy
+adds the kept texts. Answering one block late lets a worker hold the next block while the
+caller decides the current one. ``max_similarities`` (a fixed pool, as decontamination asks)
 splits the queries without blocks. Small batches stay in one process: starting workers costs
 about a quarter of a second.
 
-Why a block gives the sequential answer (docs/novelty.md): ``NoveltyIndex`` returns the max F
-over the pool and the first index reaching it, or (0.0, 0) when nothing is shared. Over pool +
-kept texts of the block, the max is the larger of the two maxima, a tie goes to the pool (its
-indices come first), and within the block the first kept text reaching its max wins.
+Why this gives the sequential answer (docs/novelty.md): ``NoveltyIndex`` returns the max F over
+the pool and the first index reaching it, or (0.0, 0) when nothing is shared. Over the pool plus
+the texts kept since, the max is the larger of the two maxima, a tie goes to the pool (its
+indices come first), and among the kept texts the first reaching the max wins.
 """
 
 from __future__ import annotations
