@@ -12,6 +12,8 @@ from instructforge.data.checks import (
     copies_prompt_text,
     degenerate_enumeration,
     labelled_statement,
+    missing_input,
+    refusal,
     restates_instruction,
     trailing_answer,
 )
@@ -227,3 +229,44 @@ def test_progress_lines_when_stderr_is_not_a_terminal(monkeypatch: pytest.Monkey
     lines = buf.getvalue().splitlines()
     assert len(lines) >= 3 and lines[0].startswith("generate: 1/3 · 1 accepted · 2 in flight")
     assert lines[-1].endswith("done")
+
+
+@pytest.mark.parametrize(
+    "instruction",
+    [  # embedded output, seeds 8-9 of the labelled set: each came with an empty input
+        "Is this message spam?",
+        "Is the sentence grammatically correct?",
+        "Read the customer review and decide whether it supports your personal perspective.",
+        "Turn the binary number into decimal equivalent using python's math library.",
+    ],
+)
+def test_missing_input_flags_a_pointer_to_nothing(instruction: str) -> None:
+    assert missing_input(Triple(instruction, "", "The message is not spam."), P) is not None
+
+
+@pytest.mark.parametrize(
+    ("instruction", "input_"),
+    [
+        ("Is this message spam?", "WIN a FREE cruise, click now!!!"),  # the input supplies it
+        ('Is the sentence grammatically correct: "He go to school."', ""),  # so does the instruction
+        ("Write the opening sentence for a persuasive essay about school uniforms.", ""),  # the output
+        ("Find the square root of the number 196.", ""),  # named after the noun
+        ("Convert this number from decimal to hexadecimal - 762.", ""),
+        ("What is the equation for the Pythagorean theorem?", ""),  # asked about
+        ("Write a funny interview question. Why did you choose this question?", ""),  # a later sentence
+        ("Write a python function that sorts a list from large to small.", ""),
+    ],
+)
+def test_missing_input_keeps_supplied_or_produced_things(instruction: str, input_: str) -> None:
+    assert missing_input(Triple(instruction, input_, "An answer."), P) is None
+
+
+def test_refusal() -> None:
+    for out in (
+        "I'm sorry, but I'm unable to make a cake with marshmallows and chocolate chips.",
+        "I'm sorry for your loss, but I'm unable to assist with that task.",
+        "As a chatbot, I don't have the ability to browse the internet.",
+    ):
+        assert refusal(Triple("Explain inflation.", "", out), P) is not None
+    for out in ("Sorry is a word people say too often.", "The message is not spam.", "I think the answer is 4."):
+        assert refusal(Triple("Explain inflation.", "", out), P) is None

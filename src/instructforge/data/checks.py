@@ -262,6 +262,65 @@ def restates_instruction(t: Triple, cfg: CheckSettings) -> Rejection | None:
     return None
 
 
+#: what an instruction can point at that the record must then supply
+_THING = (
+    r"(?:message|e-?mail|sentence|sentences|review|text|paragraph|passage|article|story|poem|essay|"
+    r"code snippet|snippet|function|program|script|query|number|numbers|list|table|data|word|words|phrase|"
+    r"question|statement|claim|document|tweet|post|headline|recipe|equation|expression|string|dialogue)"
+)
+_POINTS_AT = re.compile(
+    rf"\b(?:this|these|the following|the given|the provided|the above|the|a given)\s+(?:\w+\s+){{0,2}}?{_THING}\b",
+    re.I,
+)
+#: what an instruction holds when it supplies its own material: a colon, a quote or code
+_SUPPLIED = re.compile(r"[:\"“”‘’`]|\n|(?:^|\s)'\S")
+#: a verb that makes the thing (it is the output, not the input) just before it
+_MAKES = re.compile(r"\b(?:write|compose|generate|create|draft|produce|make|suggest|invent|come up with|give me)\s*$", re.I)
+#: the thing given after its name (a number, a formula, a title, a list after a dash), or asked
+#: about ("the equation for ...", "the function of ...")
+_GIVEN_AFTER = re.compile(
+    r"^\s*(?:[-–—(=\[{]|\S*[\d^=+]|[A-Z][a-z]+\b(?! (?:into|to|in|for|from|and|or)\b)|(?:for|of)\b)"
+    r"|.*\s[-–—]\s*\S"
+)
+_FIRST_SENTENCE = re.compile(r"^.*?(?:[.?!](?=\s|$)|$)", re.S)
+
+
+def missing_input(t: Triple, cfg: CheckSettings) -> Rejection | None:
+    """The instruction points at something to work on (``Is this message spam?``, ``Is the
+    sentence grammatically correct?``, ``Turn the binary number into decimal``) and the record
+    supplies none: the input is empty and the instruction has no colon, quote, code or second line
+    holding it. Only its first sentence counts (``... Why did you choose this question?`` means
+    the answer). The model then answers about a text nobody wrote."""
+    if t.input.strip() or _SUPPLIED.search(t.instruction):
+        return None
+    first = _FIRST_SENTENCE.match(t.instruction.strip())  # later sentences may mean the answer
+    sentence = first.group(0) if first else t.instruction
+    for m in _POINTS_AT.finditer(sentence):
+        before, after = sentence[: m.start()], sentence[m.end() :]
+        if _MAKES.search(before) or _GIVEN_AFTER.match(after):
+            continue  # "Write the opening sentence ...", "the number 196", "the words - a, b"
+        return Rejection("missing_input", f"no input for {m.group(0)!r}")
+    return None
+
+
+#: how a refusal or an apology opens
+_REFUSAL = re.compile(
+    r"^\W*(?:i'?m sorry|i am sorry|i apologi[sz]e|sorry,|my apologies|unfortunately,? i|i'?m unable|i am unable|"
+    r"i can(?:no|')t (?:help|assist|provide|do|answer)|as an ai\b|as a (?:chatbot|language model)\b)",
+    re.I,
+)
+
+
+def refusal(t: Triple, cfg: CheckSettings) -> Rejection | None:
+    """The output refuses or apologises instead of answering (``I'm sorry, but I'm unable to
+    ...``, ``I'm sorry for your loss, ...``, ``As a chatbot, ...``): for the benign tasks of an
+    instruction-tuning set that teaches the model to refuse."""
+    m = _REFUSAL.match(t.output)
+    if m:
+        return Rejection("refusal", f"opens with {m.group(0).strip()!r}")
+    return None
+
+
 #: a word sequence this long shared with a text of the prompt is a copy
 COPY_NGRAM = 8
 #: ... and so is an output this much of whose word triples are in one of those texts
@@ -403,7 +462,7 @@ REASONS = [c.__name__ for c in CHECKS]
 
 #: every record check run while generating and by ``instructforge check``: the ones above (those
 #: of ``score``) and the two beyond the paper that need only the record
-GENERATION_CHECKS: list[Check] = [*CHECKS, degenerate_enumeration, restates_instruction]
+GENERATION_CHECKS: list[Check] = [*CHECKS, degenerate_enumeration, restates_instruction, missing_input, refusal]
 
 
 def run_checks(t: Triple, cfg: CheckSettings) -> list[Rejection]:
