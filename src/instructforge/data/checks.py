@@ -275,7 +275,9 @@ _POINTS_AT = re.compile(
 #: what an instruction holds when it supplies its own material: a colon, a quote or code
 _SUPPLIED = re.compile(r"[:\"“”‘’`]|\n|(?:^|\s)'\S")
 #: a verb that makes the thing (it is the output, not the input) just before it
-_MAKES = re.compile(r"\b(?:write|compose|generate|create|draft|produce|make|suggest|invent|come up with|give me)\s*$", re.I)
+_MAKES = re.compile(
+    r"\b(?:write|compose|generate|create|draft|produce|make|suggest|invent|come up with|give me)\s*$", re.I
+)
 #: the thing given after its name (a number, a formula, a title, a list after a dash), or asked
 #: about ("the equation for ...", "the function of ...")
 _GIVEN_AFTER = re.compile(

@@ -127,7 +127,9 @@ class GenerateConfig:
     check_missing_input: bool = option(
         True, 'Reject a record whose instruction points at a text it does not give ("Is this message spam?", no input)'
     )
-    check_refusal: bool = option(True, 'Reject an output that refuses or apologises ("I\'m sorry, but I\'m unable ...")')
+    check_refusal: bool = option(
+        True, "Reject an output that refuses or apologises (\"I'm sorry, but I'm unable ...\")"
+    )
     check_duplicate_output: bool = option(
         False,
         "Reject an output (5+ words) already given to a different instruction of the run. Off by "
