@@ -398,8 +398,9 @@ def labelled_statement(instruction: str) -> Rejection | None:
     if _META_TASK.match(instruction):
         return Rejection("labelled_statement", f"about the prompt's tasks: {instruction[:40]!r}")
     m = _NAMED_STATEMENT.match(instruction)
-    head = _words(m.group("head")) if m else []
-    if 0 < len(head) <= 4 and head[0] not in _TASK_VERBS and not _EXPLAIN.match(m.group("head")):
+    name = m.group("head") if m else ""
+    head = _words(name)
+    if 0 < len(head) <= 4 and head[0] not in _TASK_VERBS and not _EXPLAIN.match(name):
         return Rejection("labelled_statement", f"a name and a statement about it: {instruction[:40]!r}")
     return None
 
