@@ -78,6 +78,9 @@ def test_labelled_statement_keeps_tasks(instruction: str) -> None:
         'the king."',
         "Convert recipe quantities from US cups to metric units: 1 cup = 36 fluid ounces. This is an example of how "
         "AI can adapt its capabilities.",
+        # seed 11: a question and (wrong) answer in one instruction
+        "In Python, when should I use a tuple instead of a list? A tuple in Python can only contain one element and "
+        "it cannot be modified after creation.",
     ],
 )
 def test_trailing_answer_flags_embedded_instructions(instruction: str) -> None:
@@ -270,3 +273,13 @@ def test_refusal() -> None:
         assert refusal(Triple("Explain inflation.", "", out), P) is not None
     for out in ("Sorry is a word people say too often.", "The message is not spam.", "I think the answer is 4."):
         assert refusal(Triple("Explain inflation.", "", out), P) is None
+
+
+def test_trailing_answer_keeps_a_question_with_how_to_answer_or_its_choices() -> None:
+    for instruction in (
+        "Is this message spam? Reply with Spam or Not spam and nothing else, using exactly one of the two words.",
+        "How may the writer of this email sound to the reader? These tones include Disheartening, Accusatory, "
+        "Worried, Curious, Surprised and Formal.",
+        "What is the capital of France? Answer with the name of the city only, in one word and without punctuation.",
+    ):
+        assert trailing_answer(instruction) is None, instruction

@@ -420,13 +420,35 @@ _SELF_TALK = re.compile(
 _EXPLAIN = re.compile(r"^\s*(?:explain|describe|define|tell me|what|who|why|how)\b", re.I)
 
 
+#: how a sentence that says how to answer opens ("Reply with ...", "Use one word.", "If ...")
+_ABOUT_THE_ANSWER = frozenset(
+    "please reply respond answer use be include try keep do don return output format consider assume "
+    "imagine suppose note remember if for make your you".split()
+)
+
+
+def _answers_question(tail: str) -> bool:
+    """The text after a question is its answer: 12+ words, no question of its own, not a
+    sentence about how to answer or a task, not a list of choices (4+ commas)."""
+    w = _words(tail)
+    return (
+        len(w) >= 12
+        and "?" not in tail
+        and tail.count(",") < 4
+        and w[0] not in _TASK_VERBS
+        and w[0] not in _ABOUT_THE_ANSWER
+    )
+
+
 def trailing_answer(instruction: str) -> Rejection | None:
     """An instruction that carries its own answer or chatter (``Explain why rainbows appear: This
     is a common question, but I'll ...``): after a colon or question mark that ends a task of at
     least 4 words, text that opens like an answer (this is, here is, sure, I, the answer, the
     main difference ...); an explanation request whose quoted or following text defines its own
     topic (``Explain the en passant rule: "The en passant rule is ..."``); or the model talking
-    about itself (``as an AI``, ``This is an example of how ...``)."""
+    about itself (``as an AI``, ``This is an example of how ...``); or a question followed by a
+    statement of 12+ words that is its answer (``In Python, when should I use a tuple? A tuple
+    in Python can only contain one element ...``)."""
     m = _SELF_TALK.search(instruction)
     if m:
         return Rejection("trailing_answer", f"chatter: {m.group(0)!r}")
@@ -436,6 +458,8 @@ def trailing_answer(instruction: str) -> Rejection | None:
             continue
         if _CHATTER.match(tail):
             return Rejection("trailing_answer", tail[:40])
+        if sep.group(0)[0] == "?" and _answers_question(tail):
+            return Rejection("trailing_answer", f"a question and its answer: {tail[:40]!r}")
         if sep.group(0)[0] == ":" and _EXPLAIN.match(head) and len(tail.split()) >= 8:
             topic = {w for w in _words(head) if len(w) >= 4}
             first = _words(tail)[:6]
