@@ -41,6 +41,8 @@ P = CheckParams()
         "Question: This question asks for a thoughtful counterargument to the claim made above.",
         "The first task is to put together seven budget-friendly family dinner recipes using rice.",
         "15-year-old son: No worries, that's a common question in any age group.",
+        "The Magna Carta is considered an important document because it granted rights to people.",
+        "An example of a memorable sentence from a blog post.",
     ],
 )
 def test_labelled_statement_flags_embedded_answers(instruction: str) -> None:
@@ -61,6 +63,10 @@ def test_labelled_statement_flags_embedded_answers(instruction: str) -> None:
         "Explain the joke: There is a cat on the keyboard again.",
         "Your task is to write a haiku about autumn rain.",
         "Paraphrase the sentence: It was a dark and stormy night.",
+        # an article first, but a task: passive "should", a question, or a task verb later
+        "The given text must be classified as offensive or not offensive.",
+        "A confirmation email should be written appropriately for the situation.",
+        "The last message in the chat is a partial response. Complete it.",
     ],
 )
 def test_labelled_statement_keeps_tasks(instruction: str) -> None:

@@ -371,6 +371,13 @@ _NAMED_STATEMENT = re.compile(
 _META_TASK = re.compile(
     r"^\s*the (?:first|second|third|next|last|final|new) (?:task|instruction) (?:is|was|will)\b", re.I
 )
+#: a statement or noun phrase: opens with an article, asks nothing, and neither addresses the
+#: reader nor says what should be done ("The Magna Carta is considered ...", "An example of ...")
+_ARTICLE_START = re.compile(r"^\s*(?:a|an|the)\s", re.I)
+_ASKS = re.compile(
+    r"\?|\b(?:should|must|needs?|have to|has to|is required|are required|please|you|your|given|following)\b", re.I
+)
+_SENTENCES = re.compile(r"(?<=[.!:])\s+")
 #: verbs a task can open with: a head starting with one is an instruction, not a name
 _TASK_VERBS = frozenset(
     "add analyze analyse answer arrange ask calculate categorize change check choose classify combine compare "
@@ -388,7 +395,8 @@ def labelled_statement(instruction: str) -> Rejection | None:
     ``Sure! Here are ...``, ``Thank you ...``), with a list number (``1. Identify ...``), talks
     about the prompt's tasks (``The first task is to ...``), or is a short name (not a task verb)
     with a statement about it or a line said by it (``Ad hominem: This fallacy involves ...``,
-    ``15-year-old son: No worries, ...``)."""
+    ``15-year-old son: No worries, ...``), or is a statement opening with an article that asks
+    nothing (``The Magna Carta is considered an important document because ...``)."""
     if _LABELLED.match(instruction):
         return Rejection("labelled_statement", f"a label: {instruction[:40]!r}")
     if _REPLY.match(instruction):
@@ -397,6 +405,12 @@ def labelled_statement(instruction: str) -> Rejection | None:
         return Rejection("labelled_statement", f"a list: {instruction[:40]!r}")
     if _META_TASK.match(instruction):
         return Rejection("labelled_statement", f"about the prompt's tasks: {instruction[:40]!r}")
+    if (
+        _ARTICLE_START.match(instruction)
+        and not _ASKS.search(instruction)
+        and not any(w[0] in _TASK_VERBS for w in map(_words, _SENTENCES.split(instruction)) if w)
+    ):
+        return Rejection("labelled_statement", f"a statement, not a task: {instruction[:40]!r}")
     m = _NAMED_STATEMENT.match(instruction)
     name = m.group("head") if m else ""
     head = _words(name)
