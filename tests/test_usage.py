@@ -198,3 +198,20 @@ def test_an_experiment_sums_its_stages(tmp_path):
     assert u["models"]["embedded"]["requests"] == 5
     with pytest.raises(InputError, match="no usage ledger"):
         read_usage(tmp_path)
+
+
+def test_a_run_killed_before_its_first_commit_has_an_empty_ledger(tmp_path):
+    """run.sqlite exists but nothing was committed yet (a SIGKILL in the first second): `usage`
+    says zero, not "no ledger" (the last fresh-clone CI run failed on that once); a dir with no
+    run store and no usage.json is still an error."""
+    from instructforge.data.store import RunStore
+
+    with RunStore(tmp_path / "run", create=True):
+        pass
+    p = run_cli("usage", str(tmp_path / "run"), "--json")
+    assert p.returncode == 0, p.stderr
+    led = json.loads(p.stdout)
+    assert led["total"]["requests"] == 0 and led["stages"] == {}
+    (tmp_path / "empty").mkdir()
+    p = run_cli("usage", str(tmp_path / "empty"), "--json")
+    assert p.returncode == 2 and "no usage ledger here" in p.stderr

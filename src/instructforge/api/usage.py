@@ -54,6 +54,10 @@ def read_usage(path: str | Path) -> dict[str, Any]:
     elif path.is_dir():
         own = _ledger_data(path)
         parts = [("", own)] if own else []
+        if not parts and (path / "run.sqlite").is_file():
+            # a run store killed before its first commit: nothing recorded, so nothing spent
+            # that the store knows of (answers already paid for come back from the call cache)
+            parts = [("", {})]
         if not parts:  # an experiment: its stage dirs
             for sub in sorted(p for p in path.iterdir() if p.is_dir()):
                 d = _ledger_data(sub)

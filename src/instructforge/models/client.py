@@ -368,11 +368,14 @@ class Stream:
                     self.cancel()
                     raise BackendError(f"{self._consecutive_errors} requests in a row failed; last: {comp.error}")
             self._ready.append((tag, comp, False))
-        if puts and llm.cache is not None:
-            llm.cache.put_many(puts)
         if stages:
             self._account_busy(stages)
-            llm.ledger.flush()  # right after the cache: a killed run's ledger holds what it paid for
+            # Before the cache: a kill between the two then leaves spend recorded whose answer is
+            # lost (the resume pays for it again, and counts it again: it was paid twice), never
+            # an answer cached whose spend is lost (the resume would count it as a free hit).
+            llm.ledger.flush()
+        if puts and llm.cache is not None:
+            llm.cache.put_many(puts)
         if self.in_flight == 0 and self._busy_since is not None:
             stats.model_seconds += time.perf_counter() - self._busy_since
             self._busy_since = None
