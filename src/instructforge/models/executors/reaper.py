@@ -107,21 +107,15 @@ class Register:
         return table
 
     def targets(self) -> list[int]:
-        """Live processes of the instance: registered (same start time), marked now, and their
-        descendants (a child renamed before the register saw it still has its parent)."""
+        """Live processes of the instance: registered (same start time) after a fresh
+        ``update``, which has also registered every live descendant of a registered process (a
+        child renamed before a scan saw its marker still has its parent)."""
         table = self.update()
-        live = {pid for pid, (state, _, start) in table.items() if state not in ("Z", "X")}
-        found = {pid for pid, start in self.known.items() if pid in live and table[pid][2] == start}
-        children: dict[int, list[int]] = {}
-        for pid, (_, parent, _) in table.items():
-            children.setdefault(parent, []).append(pid)
-        todo = list(found)
-        while todo:
-            for child in children.get(todo.pop(), ()):
-                if child in live and child not in found:
-                    found.add(child)
-                    todo.append(child)
-        return sorted(found)
+        return sorted(
+            pid
+            for pid, start in self.known.items()
+            if pid in table and table[pid][0] not in ("Z", "X") and table[pid][2] == start
+        )
 
 
 def sweep(register: Register, term_grace: float = TERM_GRACE) -> list[int]:
