@@ -284,7 +284,7 @@ _GIVEN_AFTER = re.compile(
     r"^\s*(?:[-–—(=\[{]|\S*[\d^=+]|[A-Z][a-z]+\b(?! (?:into|to|in|for|from|and|or)\b)|(?:for|of)\b)"
     r"|.*\s[-–—]\s*\S"
 )
-_FIRST_SENTENCE = re.compile(r"^.*?(?:[.?!](?=\s|$)|$)", re.S)
+_SENTENCE_END = re.compile(r"(?<=[.?!])(?=\s|$)")
 
 
 def missing_input(t: Triple, cfg: CheckSettings) -> Rejection | None:
@@ -295,8 +295,7 @@ def missing_input(t: Triple, cfg: CheckSettings) -> Rejection | None:
     the answer). The model then answers about a text nobody wrote."""
     if t.input.strip() or _SUPPLIED.search(t.instruction):
         return None
-    first = _FIRST_SENTENCE.match(t.instruction.strip())  # later sentences may mean the answer
-    sentence = first.group(0) if first else t.instruction
+    sentence = _SENTENCE_END.split(t.instruction.strip(), maxsplit=1)[0]  # later ones may mean the answer
     for m in _POINTS_AT.finditer(sentence):
         before, after = sentence[: m.start()], sentence[m.end() :]
         if _MAKES.search(before) or _GIVEN_AFTER.match(after):
