@@ -31,8 +31,11 @@ def file_sink(out_dir: Path | str) -> FileSink:
 
 
 def _ledger_data(path: Path) -> dict[str, Any] | None:
-    """The saved ledger of one dir (a run store or a usage.json), or None."""
-    if (path / "run.sqlite").is_file():
+    """The saved ledger of one dir (a run store or a usage.json), or None. A run store killed
+    before its first commit has an empty one: nothing recorded, so nothing spent that the store
+    knows of (answers already paid for come back from the call cache)."""
+    store = (path / "run.sqlite").is_file()
+    if store:
         from ..data.store import RunStore
 
         with RunStore(path, create=False) as st:
@@ -40,8 +43,10 @@ def _ledger_data(path: Path) -> dict[str, Any] | None:
         if data:
             return data
     if (path / USAGE_FILE).is_file():
-        return FileSink(path / USAGE_FILE).load()
-    return None
+        data = FileSink(path / USAGE_FILE).load()
+        if data:
+            return data
+    return {} if store else None
 
 
 def read_usage(path: str | Path) -> dict[str, Any]:
@@ -53,11 +58,7 @@ def read_usage(path: str | Path) -> dict[str, Any]:
         parts = [("", data)] if data else []
     elif path.is_dir():
         own = _ledger_data(path)
-        parts = [("", own)] if own else []
-        if not parts and (path / "run.sqlite").is_file():
-            # a run store killed before its first commit: nothing recorded, so nothing spent
-            # that the store knows of (answers already paid for come back from the call cache)
-            parts = [("", {})]
+        parts = [("", own)] if own is not None else []
         if not parts:  # an experiment: its stage dirs
             for sub in sorted(p for p in path.iterdir() if p.is_dir()):
                 d = _ledger_data(sub)
