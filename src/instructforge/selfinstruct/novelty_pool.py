@@ -289,10 +289,10 @@ class NoveltyPool:
         prev = blocks[k - 1] if k else []
         return prev + blocks[k], [(len(prev) + a, len(prev) + b) for a, b in self._slices(len(blocks[k]))]
 
-    def _send_job(self, blocks: list[list[str]], k: int) -> bool:
-        if k >= len(blocks):
+    def _send_job(self, jobs: list[tuple[list[str], list[tuple[int, int]]]], k: int) -> bool:
+        if k >= len(jobs):
             return True
-        ctx, slices = self._job(blocks, k)
+        ctx, slices = jobs[k]
         return self._send([("block", (ctx[:b], a, b)) for a, b in slices[1:]])
 
     def _greedy_blocks(self, blocks: list[list[str]]) -> list[tuple[bool, float, int | None]]:
@@ -303,11 +303,12 @@ class NoveltyPool:
         out: list[tuple[bool, float, int | None]] = []
         kept_prev: list[int] = []  # positions kept in block k-1 (= their positions in k's context)
         decided: list[str] = []  # block k-1
-        ok = self._send_job(blocks, 0) and self._send_job(blocks, 1)
+        jobs = [self._job(blocks, k) for k in range(len(blocks))]  # each sent two blocks ahead
+        ok = self._send_job(jobs, 0) and self._send_job(jobs, 1)
         for k, blk in enumerate(blocks):
             others = None
             if ok:
-                ctx, slices = self._job(blocks, k)
+                ctx, slices = jobs[k]
                 (a0, b0), off = slices[0], len(ctx) - len(blk)
                 own = self._lane.block(ctx[:b0], a0, b0)
                 others = self._receive()
@@ -339,7 +340,7 @@ class NoveltyPool:
             # The workers lack block k's kept texts for block k+2; this process lacks block
             # k-1's for block k+1.
             self._pending += [blk[j] for j in kept_now]
-            ok = self._send_job(blocks, k + 2)
+            ok = self._send_job(jobs, k + 2)
             self._lane.add(decided[j] for j in kept_prev)
             kept_prev, decided = kept_now, blk
         # this process's copy catches up (the workers get the same texts with their next job)
