@@ -1,5 +1,6 @@
 """A local mirror of the dataset registry for tests and benchmarks: ``build_mirror`` lays out the
-reference copies in ../shared/data as ``<root>/<owner>/<repo>/<commit>/<path>`` (GitHub's raw
+reference copies of the project's test data folder (``shared``: the tests' ``shared_data``
+fixture, ``$INSTRUCTFORGE_SHARED_DATA``) as ``<root>/<owner>/<repo>/<commit>/<path>`` (GitHub's raw
 layout, what ``instructforge data get --from`` reads), and ``MirrorServer`` serves such a folder
 over HTTP on 127.0.0.1, with failures injected on request: a connection dropped halfway through
 a file, a flipped byte.
@@ -24,7 +25,7 @@ __all__ = ["MirrorServer", "build_mirror", "shared_file", "serve"]
 
 
 def shared_file(shared: Path, dataset: str, path: str) -> Path | None:
-    """The reference copy of a registry file in ../shared/data, if there is one."""
+    """The reference copy of a registry file in the test data folder ``shared``, if there is one."""
     rel = {
         "self-instruct-seeds": lambda p: Path("self-instruct/seed_tasks.jsonl"),
         "user-oriented": lambda p: Path("self-instruct/user_oriented_instructions.jsonl"),
@@ -38,7 +39,8 @@ def shared_file(shared: Path, dataset: str, path: str) -> Path | None:
 
 
 def build_mirror(shared: Path, root: Path) -> Path:
-    """Copy every registry file that ../shared/data holds into ``root`` in the upstream layout."""
+    """Copy every registry file that the test data folder ``shared`` holds into ``root`` in the
+    upstream layout."""
     for name in names():
         ds = get(name)
         for f in ds.files:
