@@ -87,6 +87,9 @@ def test_labelled_statement_keeps_tasks(instruction: str) -> None:
         # seed 11: a question and (wrong) answer in one instruction
         "In Python, when should I use a tuple instead of a list? A tuple in Python can only contain one element and "
         "it cannot be modified after creation.",
+        # the demo (seed 0, session 9): a question with a colon and its (wrong) answer after it
+        "What made the Rosetta Stone so important for understanding ancient Egypt: A lot of people think that the "
+        "Rosetta Stone was very important for our ancestors' knowledge, but it wasn't.",
     ],
 )
 def test_trailing_answer_flags_embedded_instructions(instruction: str) -> None:
@@ -101,6 +104,11 @@ def test_trailing_answer_flags_embedded_instructions(instruction: str) -> None:
         "Explain what the following proverb means: The early bird catches the worm.",
         "What is the capital of France? Answer in one word.",
         "I am planning a trip to Japan: what should I pack for two weeks in spring?",
+        # a question whose colon introduces the text it asks about, not its answer
+        "What is the main idea of the following paragraph: Bees carry pollen from flower to flower, and without "
+        "them many crops would give far less fruit every year.",
+        "Which emotion does this tweet express: Finally got the job we all wanted for three years and still cannot "
+        "stop smiling today.",
     ],
 )
 def test_trailing_answer_keeps_tasks(instruction: str) -> None:
@@ -268,6 +276,20 @@ def test_missing_input_flags_a_pointer_to_nothing(instruction: str) -> None:
 )
 def test_missing_input_keeps_supplied_or_produced_things(instruction: str, input_: str) -> None:
     assert missing_input(Triple(instruction, input_, "An answer."), P) is None
+
+
+def test_missing_input_flags_an_input_of_bare_punctuation() -> None:
+    # the demo (seed 0, session 9): the input the embedded model wrote was a lone code fence
+    code = "Use a loop to print out the decimal equivalent of the binary number. For example: ```python def main():"
+    assert missing_input(Triple(code, "```", "`1010.1111`"), P) is not None
+    assert missing_input(Triple("Continue the pattern.", "- - -", "- - - -"), P) is not None
+    # a story told in emojis (a user-oriented seed) and a bare number are inputs
+    emoji = "The story of a movie has been described using many emojis. You need to guess the name of the movie."
+    assert (
+        missing_input(Triple(emoji, "\U0001f9d9\u200d\u2642\ufe0f\U0001f6aa\U0001f4da\u26a1", "Harry Potter"), P)
+        is None
+    )
+    assert missing_input(Triple("Is the number prime?", "17", "Yes."), P) is None
 
 
 def test_refusal() -> None:

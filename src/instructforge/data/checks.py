@@ -285,6 +285,8 @@ _GIVEN_AFTER = re.compile(
     r"|.*\s[-–—]\s*\S"
 )
 _SENTENCE_END = re.compile(r"(?<=[.?!])(?=\s|$)")
+#: anything beyond ASCII punctuation and space: a letter, a digit, an emoji (a story told in emojis is an input)
+_HAS_CONTENT = re.compile(r"[^\s!-/:-@\[-`{-~]")
 
 
 def missing_input(t: Triple, cfg: CheckSettings) -> Rejection | None:
@@ -292,7 +294,10 @@ def missing_input(t: Triple, cfg: CheckSettings) -> Rejection | None:
     sentence grammatically correct?``, ``Turn the binary number into decimal``) and the record
     supplies none: the input is empty and the instruction has no colon, quote, code or second line
     holding it. Only its first sentence counts (``... Why did you choose this question?`` means
-    the answer). The model then answers about a text nobody wrote."""
+    the answer). The model then answers about a text nobody wrote. An input of nothing but ASCII
+    punctuation (a lone code fence, dashes) supplies nothing either."""
+    if t.input.strip() and not _HAS_CONTENT.search(t.input):
+        return Rejection("missing_input", f"the input holds no text: {t.input.strip()[:20]!r}")
     if t.input.strip() or _SUPPLIED.search(t.instruction):
         return None
     sentence = _SENTENCE_END.split(t.instruction.strip(), maxsplit=1)[0]  # later ones may mean the answer
@@ -431,6 +436,7 @@ _SELF_TALK = re.compile(
     re.I,
 )
 _EXPLAIN = re.compile(r"^\s*(?:explain|describe|define|tell me|what|who|why|how)\b", re.I)
+_WH = re.compile(r"^\s*(?:what|why|how|who|whom|when|where|which)\b", re.I)
 
 
 #: how a sentence that says how to answer opens ("Reply with ...", "Use one word.", "If ...")
@@ -461,7 +467,9 @@ def trailing_answer(instruction: str) -> Rejection | None:
     topic (``Explain the en passant rule: "The en passant rule is ..."``); or the model talking
     about itself (``as an AI``, ``This is an example of how ...``); or a question followed by a
     statement of 12+ words that is its answer (``In Python, when should I use a tuple? A tuple
-    in Python can only contain one element ...``)."""
+    in Python can only contain one element ...``), also after a colon when the question points at
+    no text that the colon could introduce (``What made the Rosetta Stone so important: A lot of
+    people think ...``)."""
     m = _SELF_TALK.search(instruction)
     if m:
         return Rejection("trailing_answer", f"chatter: {m.group(0)!r}")
@@ -472,6 +480,10 @@ def trailing_answer(instruction: str) -> Rejection | None:
         if _CHATTER.match(tail):
             return Rejection("trailing_answer", tail[:40])
         if sep.group(0)[0] == "?" and _answers_question(tail):
+            return Rejection("trailing_answer", f"a question and its answer: {tail[:40]!r}")
+        if sep.group(0)[0] == ":" and _WH.match(head) and not _POINTS_AT.search(head) and _answers_question(tail):
+            # "What made the Rosetta Stone so important: A lot of people think ..." (a question
+            # that points at no text, so what follows its colon is not its input but its answer)
             return Rejection("trailing_answer", f"a question and its answer: {tail[:40]!r}")
         if sep.group(0)[0] == ":" and _EXPLAIN.match(head) and len(tail.split()) >= 8:
             topic = {w for w in _words(head) if len(w) >= 4}
