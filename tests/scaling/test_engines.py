@@ -198,3 +198,56 @@ def test_ct2_sampled_parts_have_their_own_random_streams(backend):
     # Each part's worker was seeded on its own: the two copies do not draw the same numbers.
     # (Seeded lazily, both workers would take the last seed set and answer alike.)
     assert a[0] != a[1]
+
+
+def test_static_groups_share_a_template_prefix_and_leave_each_row_a_tail():
+    from instructforge.models.backends.ct2_plan import STATIC_MIN, static_groups
+
+    demo = list(range(1000, 1000 + 200))  # a template's demonstrations
+    other = list(range(5000, 5000 + 100))
+    rows = [demo + [1, 2, 3], other + [9], demo + [1, 2, 4, 5], [7] * 10, demo + [8], other + [9]]
+    groups = static_groups(rows)
+    assert groups == [([0, 2, 4], 200), ([1, 5], 100), ([3], 0)]
+    # identical rows keep one token of their own for ctranslate2's start tokens
+    same = [demo, demo]
+    assert static_groups(same) == [([0, 1], 199)]
+    # a prefix shorter than STATIC_MIN is not worth a cached state
+    short = [[1] * STATIC_MIN + [2], [1] * STATIC_MIN + [3]]
+    assert static_groups([r[:STATIC_MIN] + r[STATIC_MIN:] for r in short]) == [([0, 1], STATIC_MIN)]
+    near = [[1] * (STATIC_MIN - 1) + [2, 5], [1] * (STATIC_MIN - 1) + [2, 6]]
+    assert static_groups(near) == [([0, 1], STATIC_MIN)]
+    split = [[1] * 70 + [2] * 10, [1] * 70 + [3] * 10]
+    assert static_groups(split) == [([0, 1], 70)]
+    assert static_groups([[1] * 30 + [2], [1] * 30 + [3]]) == [([0], 0), ([1], 0)]
+
+
+@pytest.mark.slow
+def test_ct2_shared_prefix_goes_in_as_a_cached_static_prompt(backend, monkeypatch):
+    if backend.engine.name != "ctranslate2":
+        pytest.skip("ctranslate2 only")
+    from instructforge.selfinstruct.instances import instance_prompt
+
+    gen = backend.engine.generator
+    seen: list[int] = []
+    real = gen.generate_batch
+
+    class Spy:
+        def __getattr__(self, name):
+            return getattr(gen, name)
+
+        def generate_batch(self, start, **kw):
+            seen.append(len(kw.get("static_prompt") or []))
+            return real(start, **kw)
+
+    monkeypatch.setattr(backend.engine, "generator", Spy())
+    p = SamplingParams(temperature=0, max_tokens=8, logprobs=2)
+    tasks = ["Sort the words of the sentence by length.", "Write a haiku about rain.", "Name three colors."]
+    reqs = [Request.chat(instance_prompt(t, False), params=p) for t in tasks]
+    first = backend.generate(reqs)
+    again = backend.generate(reqs)  # from the cached prefix state: the same answers
+    assert [c.text for c in first] == [c.text for c in again]
+    assert seen and min(seen) > 500  # the demonstrations (hundreds of tokens) went in once as the prefix
+    for c in first:
+        assert c.prompt_tokens > 500 and c.completion_tokens >= 1
+        # the forced tail tokens of longer rows are dropped from the log-probs, as without a prefix
+        assert c.top_logprobs is not None and c.completion_tokens <= len(c.top_logprobs) <= 8
