@@ -1,23 +1,36 @@
 """Instruction search on the 24 Instruction Induction tasks: greedy induction (the paper's
 protocol, one prompt per task) against halving + execution, UCB + execution and UCB +
 likelihood (APE), all at one budget of scoring calls per task; execution accuracy on test
-inputs, mean over tasks with a 95% bootstrap CI, calls and wall time (docs/results_induction.md).
+inputs, mean over tasks with a 95% bootstrap CI, calls and wall time (reported in
+docs/results_induction.md; the summary is copied to docs/results_induction_search.json).
 
     python benchmarks/induction_search.py --data ../shared/data/instruction-induction --out benchmarks/results/induction_search
     # a GPU server with a 7B model (vLLM serve):
     python benchmarks/induction_search.py --data DIR --out out/ --model openai:Qwen/Qwen2.5-7B --base-url http://HOST:8000/v1 --api completions
 
 Each arm is one ``instructforge induction evaluate`` run (Python API), the cache off, so calls
-and wall times are the arm's own. The budget: every search scores 4 proposals with 24
-(candidate, held-out demonstration) evaluations (halving: 4x2 + 2x4 + 1x8; UCB: 6 rounds x 2
-candidates x 2 demonstrations) out of 8 held-out raw/induce demonstrations, then the chosen
-instruction is executed on ``--max-test`` test examples.
+and wall times are the arm's own. The budget: every search proposes 4 instructions and, when
+the 4 are distinct, scores them with exactly 24 (candidate, held-out demonstration) evaluations
+out of 8 held-out raw/induce demonstrations (halving: 4x4, then the best 2 on the other 4
+each, 4x4 + 2x4 = 24 -- halving never rescores a pair; UCB: 6 rounds x 2 candidates x 2
+demonstrations = 24). Where proposals merge (duplicates, or no letter or digit) fewer remain
+and the arms spend what ``evaluations`` records per task (3 candidates: halving 20, UCB 12;
+2: 12 and 12; 1: 8 and 8). Then the chosen instruction is executed on ``--max-test`` test
+examples. Every arm decodes with ``early_stop=False`` (the full 30 tokens; the scored text is
+the same, see execute.py), so an execution prompt costs exactly one request and the calls are
+proposals + distinct scoring prompts + distinct test prompts, with no re-decodes.
+
+Writes, under ``--out``: one ``induction evaluate`` output folder per arm (``results.json``,
+``table.md``, ``config.yaml``, ...), ``summary.json`` (per arm: mean, CI, calls, search calls,
+evaluations per task, chosen instruction per task, wall time, load average; per task
+accuracies; paired differences against greedy) and ``summary.md`` (the two tables).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import time
 from pathlib import Path
@@ -42,7 +55,7 @@ def arm_config(arm: str, max_test: int, num_candidates: int) -> EvalConfig:
         num_candidates=num_candidates,
         max_eval=8,
         min_eval=2,
-        first_budget=2,
+        first_budget=4,  # halving: 4x4 + 2x4 = 24, the same as UCB's 6 x 2 x 2
         eta=2,
         ucb_rounds=6,
         per_round=0.5,
@@ -57,7 +70,8 @@ def arm_config(arm: str, max_test: int, num_candidates: int) -> EvalConfig:
         bertscore=False,
         use_search=arm != "a_greedy",
         induce=InduceConfig(),
-        execute=ExecuteConfig(),
+        # one request per execution prompt: no re-decode of an answer blank before its first newline
+        execute=ExecuteConfig(early_stop=False),
         search=search,
     )
 
@@ -72,8 +86,8 @@ def markdown(summary: dict[str, Any], per_task: dict[str, dict[str, float]]) -> 
     """The results table (one row per arm) and the per-task table, as docs/results_induction.md shows them."""
     arms = list(summary["arms"])
     lines = [
-        "| arm | mean execution accuracy | 95% CI (tasks) | paired diff vs greedy (95% CI) | search calls | calls | wall time |",
-        "|---|---|---|---|---|---|---|",
+        "| arm | mean execution accuracy | 95% CI (tasks) | paired diff vs greedy (95% CI) | evaluations | search calls | calls | wall time |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for arm in arms:
         a = summary["arms"][arm]
@@ -81,7 +95,7 @@ def markdown(summary: dict[str, Any], per_task: dict[str, dict[str, float]]) -> 
         diff = f"{d['mean']:+.1%} ({d['ci95'][0]:+.1%} to {d['ci95'][1]:+.1%})" if d else "-"
         lines.append(
             f"| {arm} ({a['label']}) | **{a['mean']:.1%}** | {a['ci95'][0]:.1%}-{a['ci95'][1]:.1%} | {diff} | "
-            f"{a['search_calls']} | {a['calls']} | {a['wall_seconds'] / 60:.1f} min |"
+            f"{a['evaluations']} | {a['search_calls']} | {a['calls']} | {a['wall_seconds'] / 60:.1f} min |"
         )
     lines += ["", "| task | " + " | ".join(arms) + " |", "|---|" + "---|" * len(arms)]
     for t in sorted(per_task):
@@ -108,6 +122,7 @@ def main() -> None:
     per_task: dict[str, dict[str, float]] = {}
     for arm in a.arms.split(","):
         cfg = arm_config(arm, a.max_test, a.num_candidates)
+        load_start = os.getloadavg()
         t0 = time.perf_counter()
         res = evaluate_induction(
             a.data,
@@ -121,7 +136,12 @@ def main() -> None:
             cache=False,
         )
         wall = time.perf_counter() - t0
+        load_end = os.getloadavg()
         accs = {t: v["execution_accuracy"] for t, v in res["tasks"].items()}
+        # the instruction each task executed on its test examples (search: the chosen candidate)
+        chosen = {t: v["instructions"][0]["text"] for t, v in res["tasks"].items()}
+        searched = {t: v["search"] for t, v in res["tasks"].items() if "search" in v}
+        evaluations = {t: sum(c["evaluated"] for c in s["candidates"]) for t, s in searched.items()}
         for t, v in accs.items():
             per_task.setdefault(t, {})[arm] = v
         vals = list(accs.values())
@@ -133,7 +153,15 @@ def main() -> None:
             "n_tasks": len(vals),
             "calls": res["model_stats"]["requests"],
             "search_calls": res["search_calls"] or len(vals),  # greedy: one induction per task
+            # (candidate, held-out demonstration) pairs scored, summed over tasks and per task
+            "evaluations": sum(evaluations.values()),
+            "evaluations_per_task": evaluations,
+            "candidates_per_task": {t: len(s["candidates"]) for t, s in searched.items()},
+            "search_calls_per_task": {t: s["calls"] for t, s in searched.items()},
             "wall_seconds": round(wall, 1),
+            "load_average_start": [round(x, 2) for x in load_start],
+            "load_average_end": [round(x, 2) for x in load_end],
+            "chosen": chosen,
             "executor_model": res["executor_model"],
         }
         print(json.dumps({arm: summary["arms"][arm]}), flush=True)
