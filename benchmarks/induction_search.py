@@ -4,7 +4,7 @@ likelihood (APE), all at one budget of scoring calls per task; execution accurac
 inputs, mean over tasks with a 95% bootstrap CI, calls and wall time (reported in
 docs/results_induction.md; the summary is copied to docs/results_induction_search.json).
 
-    python benchmarks/induction_search.py --data ../shared/data/instruction-induction --out benchmarks/results/induction_search
+    python benchmarks/induction_search.py --data instruction-induction --out benchmarks/results/induction_search
     # a GPU server with a 7B model (vLLM serve):
     python benchmarks/induction_search.py --data DIR --out out/ --model openai:Qwen/Qwen2.5-7B --base-url http://HOST:8000/v1 --api completions
 
