@@ -63,7 +63,7 @@ def require_own_section(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         path = kwargs.get("settings_config")
         if path is not None:
-            from .main import known_commands
+            from .common import known_commands
 
             if file_source(path, settings.command, known_commands()) is None:
                 node = yaml.compose(Path(path).read_text(encoding="utf-8"))

@@ -15,11 +15,10 @@ import click
 
 from .._version import __version__
 from ..api.registry import COMMANDS as REGISTRY
-from ..api.registry import cli_commands
 from ..core import ui
 from ..core.errors import InstructforgeError
+from .common import COMMANDS, command_object, known_commands
 
-COMMANDS = cli_commands()  # name -> (module, attr), from the one list of commands
 HELP = {c.name: c.help for c in REGISTRY if c.cli is not None}
 
 
@@ -37,33 +36,6 @@ class LazyGroup(click.Group):
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with formatter.section("Commands"):
             formatter.write_dl([(n, HELP.get(n, "")) for n in COMMANDS])
-
-
-def command_object(name: str) -> click.Command:
-    """The click command for "generate" or "evaluate superni" (an InputError if there is none)."""
-    from ..core.errors import InputError
-
-    parts = name.split()
-    if not parts or parts[0] not in COMMANDS:
-        raise InputError(f"unknown command {name!r}; commands: {', '.join(known_commands())}")
-    module, attr = COMMANDS[parts[0]]
-    cmd: click.Command = getattr(importlib.import_module(module), attr)
-    for p in parts[1:]:
-        sub = cmd.commands.get(p) if isinstance(cmd, click.Group) else None
-        if sub is None:
-            raise InputError(f"unknown command {name!r}; commands: {', '.join(known_commands())}")
-        cmd = sub
-    return cmd
-
-
-def known_commands() -> list[str]:
-    """Every command name, subcommands as "evaluate superni" (groups are loaded to list them)."""
-    out = []
-    for name in COMMANDS:
-        module, attr = COMMANDS[name]
-        cmd = getattr(importlib.import_module(module), attr)
-        out += [f"{name} {sub}" for sub in cmd.commands] if isinstance(cmd, click.Group) else [name]
-    return out
 
 
 def check_global_config(path: str) -> None:
