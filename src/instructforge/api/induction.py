@@ -21,7 +21,7 @@ from typing import Any
 
 from ..core.errors import InputError
 from ..core.io import atomic_write, write_json, write_jsonl
-from ..core.settings import as_dict
+from ..core.settings import as_dict, option
 from ..data import outdir
 from ..data.outdir import write_config
 from ..data.records import Task
@@ -38,6 +38,32 @@ from .run import model_config
 from .usage import file_sink, track
 
 Demos = str | Path | Sequence[tuple[str, str]]
+
+
+@dataclasses.dataclass
+class InduceSearchConfig(SearchConfig):
+    """SearchConfig with the ``induce`` command's default: no search unless asked for."""
+
+    num_candidates: int = option(
+        1,
+        "> 1: APE-style search over this many sampled proposals, scored on held-out "
+        "demonstrations; 1: greedy induction",
+        min=1,
+        max=1000,
+        flag="--num-candidates",
+    )
+
+
+@dataclasses.dataclass
+class InduceCommandConfig(InduceConfig):
+    """Settings of ``instructforge induce``: the induction at the top level, the search under
+    ``search.`` (config.py cannot change a nested default, hence the subclass above)."""
+
+    search: InduceSearchConfig = option(default_factory=InduceSearchConfig, help="The search")
+
+    def split(self) -> tuple[InduceConfig, SearchConfig]:
+        base = {f.name: getattr(self, f.name) for f in dataclasses.fields(InduceConfig)}
+        return InduceConfig(**base), self.search
 
 
 @dataclasses.dataclass
@@ -239,6 +265,11 @@ def induce_as_seeds(
     ``seeds_config_path(out)``. Returns ``out``."""
     write_seed_tasks(examples_dir, out=out, model=model, config=config, **model_options)
     return Path(out)
+
+
+def task_list(tasks: str | None) -> list[str] | None:
+    """The names of a comma-separated ``--tasks`` value (blanks skipped); None when it is empty."""
+    return [t.strip() for t in tasks.split(",") if t.strip()] if tasks else None
 
 
 def _task_names(tasks: Sequence[str] | str | None) -> list[str] | None:
