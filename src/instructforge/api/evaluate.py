@@ -275,7 +275,7 @@ def user_oriented_stage(out: Path, model: ModelConfig, config: Any, data: Path |
 
 def compare_stage(out: Path, config: Any, a: Path, b: Path) -> Path:
     """``compare`` as an experiment stage: OUT/compare.json."""
-    from ..data.outdir import stage_output
+    from .registry import stage_output
 
     target = stage_output("compare", out, {})
     out.mkdir(parents=True, exist_ok=True)
@@ -286,7 +286,7 @@ def compare_stage(out: Path, config: Any, a: Path, b: Path) -> Path:
 def report_stage(out: Path, config: Any, path: Path | None = None) -> Path:
     """``report`` as an experiment stage; without ``path``: the experiment's own report (every
     comparison and evaluation so far)."""
-    from ..data.outdir import stage_output
+    from .registry import stage_output
 
     out.mkdir(parents=True, exist_ok=True)
     return Path(report(path or out.parent, out=stage_output("report", out, {}), config=config))

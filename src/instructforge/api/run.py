@@ -246,7 +246,7 @@ def export_run_dir(
 
 def export_stage(out: Path, run: Path, format: str = "alpaca", include_seeds: bool = False) -> Path:
     """``export`` as an experiment stage: the data file under ``out``."""
-    from ..data.outdir import stage_output
+    from .registry import stage_output
 
     target = stage_output("export", out, {"format": format})
     out.mkdir(parents=True, exist_ok=True)
