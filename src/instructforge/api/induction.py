@@ -23,6 +23,7 @@ from ..core.errors import InputError
 from ..core.io import atomic_write, write_json, write_jsonl
 from ..core.settings import as_dict, option
 from ..data import outdir
+from ..data.formats import write_tasks
 from ..data.outdir import write_config
 from ..data.records import Task
 from ..induction import benchmark as bm
@@ -242,7 +243,7 @@ def write_seed_tasks(
         tasks = seeds_from_sets(llm, sets, cfg)
     finally:
         llm.close()
-    write_jsonl(out, [t.to_dict() for t in tasks])
+    write_tasks(out, tasks)
     write_config(seeds_config_path(out), {**as_dict(cfg), **mcfg.public()}, "induce")
     return tasks, llm.stats
 

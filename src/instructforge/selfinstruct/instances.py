@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import InputError
+from ..core.io import read_text
 from ..core.prompts import render
 from ..data.checks import RecordChecker
+from ..data.formats import json_lines
 from ..data.records import Instance, Rejection
 from ..data.runrecords import InstanceRejection, TaskRecord
 from ..models.backends.decoding import find_stop
@@ -42,14 +44,14 @@ def load_demos(path: Path = DEMOS_FILE) -> tuple[Demo, ...]:
     if not path.is_file():
         raise InputError(f"{path}: instance demonstrations not found (packaged data missing)")
     out = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            try:
-                d = json.loads(line)
-                assert d["style"] in ("input_first", "output_first") and d["examples"]
-                out.append(d)
-            except (json.JSONDecodeError, KeyError, TypeError, AssertionError) as e:
-                raise InputError.at(path, n, f"bad instance demonstration ({e!r})") from None
+    for n, d, err in json_lines(read_text(path)):
+        try:
+            if err is not None:
+                raise err
+            assert d["style"] in ("input_first", "output_first") and d["examples"]
+            out.append(d)
+        except (json.JSONDecodeError, KeyError, TypeError, AssertionError) as e:
+            raise InputError.at(path, n, f"bad instance demonstration ({e!r})") from None
     return tuple(out)
 
 
