@@ -26,6 +26,10 @@ from ..core.errors import InputError
 from ..core.io import write_json, write_jsonl
 from ..core.settings import as_dict
 from ..data import outdir
+from ..data.outdir import RESULTS as RESULTS  # re-exported for cli/
+from ..data.outdir import RUN_DB as RUN_DB
+from ..data.outdir import SCORES as SCORES
+from ..data.outdir import SUMMARY as SUMMARY
 from ..data.outdir import write_config
 from ..evaluate.compare import CompareConfig
 from ..evaluate.compare import default_out as default_out  # re-exported for cli/

@@ -24,6 +24,7 @@ from ..core.io import atomic_write, write_json, write_jsonl
 from ..core.settings import as_dict, option
 from ..data import outdir
 from ..data.formats import write_tasks
+from ..data.outdir import RESULTS as RESULTS  # re-exported for cli/
 from ..data.outdir import write_config
 from ..data.records import Task
 from ..induction import benchmark as bm
@@ -239,7 +240,7 @@ def write_seed_tasks(
     sets = read_demo_dir(Path(examples_dir), cfg.k)  # every file checked before the model loads
     llm = mcfg.open()
     try:
-        track("induce", FileSink(Path(out).with_suffix(".usage.json")), llm)
+        track("induce", FileSink(Path(out).with_suffix(outdir.SEEDS_USAGE_SUFFIX)), llm)
         tasks = seeds_from_sets(llm, sets, cfg)
     finally:
         llm.close()
@@ -250,7 +251,7 @@ def write_seed_tasks(
 
 def seeds_config_path(out: Path) -> Path:
     """The resolved settings of an ``--as-seeds`` file go next to it: seeds.jsonl -> seeds.config.yaml."""
-    return Path(out).with_suffix(".config.yaml")
+    return Path(out).with_suffix(outdir.SEEDS_CONFIG_SUFFIX)
 
 
 def induce_as_seeds(

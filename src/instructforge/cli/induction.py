@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from ..api.induction import EvalConfig, InduceCommandConfig, ModelConfig, Stats, task_list
+from ..api.induction import RESULTS, EvalConfig, InduceCommandConfig, ModelConfig, Stats, task_list
 from ..core import ui
 from ..core.errors import InputError
 from .common import print_llm_summary
@@ -172,7 +172,7 @@ def evaluate_cmd(data_dir: Path, out_dir: Path, tasks: str | None, cfg: EvalConf
         head += f" = {o['percent_of_human']:.1f}% of human ({100 * o['human_execution_accuracy']:.1f}%)"
     if o["bertscore"] is not None:
         head += f"; BERTScore {o['bertscore']:.3f}"
-    click.echo(f"{head}; wrote {out_dir / 'results.json'}")
+    click.echo(f"{head}; wrote {out_dir / RESULTS}")
     s = results["model_stats"]
     print_llm_summary(Stats(**{f.name: s[f.name] for f in dataclasses.fields(Stats) if f.name in s}))
 

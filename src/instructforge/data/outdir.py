@@ -35,6 +35,16 @@ REPORT = "report.html"
 EXPERIMENT_PLAN = "experiment.yaml"  # an experiment's out dir
 EXPERIMENT = "experiment.json"
 STAGE_MARKER = ".stage.json"  # in a finished stage's dir
+CHECKS = "checks.jsonl"  # check --out
+ESTIMATE = "estimate.json"  # generate --estimate
+CONTAMINATION = "contamination.jsonl"  # decontaminate
+DECONTAMINATE_DIR = "decontaminate"  # decontaminate RUN_DIR: its default --out inside the run dir
+USAGE = "usage.json"  # the usage ledger of an out dir that is not a run store
+# next to a file, its name with this suffix: induce --as-seeds FILE's ledger and settings, the
+# counts of a curated export (si.json -> si.curation.json)
+SEEDS_USAGE_SUFFIX = ".usage.json"
+SEEDS_CONFIG_SUFFIX = ".config.yaml"
+CURATION_SUFFIX = ".curation.json"
 
 
 def config_text(config: dict[str, Any], command: str | None = None) -> str:

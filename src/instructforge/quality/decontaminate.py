@@ -295,7 +295,7 @@ def run_decontaminate(
     t0 = time.perf_counter()
     hits = decontaminate(records, benchmarks, cfg)
     seconds = time.perf_counter() - t0
-    target = Path(out) if out is not None else Path(run_dir or ".") / "decontaminate"
+    target = Path(out) if out is not None else Path(run_dir or ".") / outdir.DECONTAMINATE_DIR
     if target.exists() and not target.is_dir():
         raise InputError(f"{target}: exists and is not a directory")
     by = Counter(h.benchmark for h in hits)
@@ -307,7 +307,7 @@ def run_decontaminate(
         "input": str(run_dir if run_dir is not None else data),
         "seconds": round(seconds, 3),
     }
-    write_jsonl(target / "contamination.jsonl", [h.row() for h in hits])
+    write_jsonl(target / outdir.CONTAMINATION, [h.row() for h in hits])
     write_json(target / outdir.SUMMARY, summary)
     outdir.write_config(target / outdir.CONFIG, {"against": [str(a) for a in against], **as_dict(cfg)}, "decontaminate")
     if run_dir is not None:
@@ -316,7 +316,7 @@ def run_decontaminate(
             store.set_meta(
                 CONTAMINATION_META,
                 {
-                    "path": str((target / "contamination.jsonl").resolve()),
+                    "path": str((target / outdir.CONTAMINATION).resolve()),
                     "flagged_keys": sorted({keys[h.index] for h in hits}),
                     **summary,
                 },
