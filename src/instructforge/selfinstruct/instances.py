@@ -8,7 +8,7 @@ up to 5 instances per task.
 ``InstanceTask`` is the one object for "write instances of this instruction" (nanochat's Task
 pattern): its prompt and stop strings, its parser and the step-4 filters, the task record an
 answer makes, and the reward of an answer. The instance stage (pipeline.py) asks with it and
-records its answers; REFINE-AF's RL stage (refine_af/) prompts the policy with it and rewards
+records its answers; REFINE-AF's RL stage (train/refine.py) prompts the policy with it and rewards
 what the policy writes with it, so both see exactly the same task.
 """
 
@@ -239,7 +239,7 @@ class InstanceTask:
     @staticmethod
     def reward(feedback: Sequence[Mapping[str, float]], unparseable: float) -> tuple[float, dict[str, float]]:
         """The REFINE-AF reward of one answer from the automated feedback of each instance it
-        wrote (refine_af/reward.py ``feedback_components``): their mean; ``unparseable`` when it
+        wrote (feedback/reward.py ``feedback_components``): their mean; ``unparseable`` when it
         wrote none. Also every component's mean, for the logs.
 
         >>> InstanceTask.reward([{"total": 0.2, "naturalness": 0.9}, {"total": 0.4, "naturalness": 0.7}], -1.0)
