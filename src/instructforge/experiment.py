@@ -34,7 +34,7 @@ from typing import Any
 
 import yaml
 
-from .api.registry import Command
+from .api.registry import Command, stage_output
 from .api.registry import load as load_ref
 from .api.registry import stages as stage_commands
 from .core import ui
@@ -43,14 +43,13 @@ from .core.io import write_json
 from .core.settings import Settings, Source, key_lines, yaml_node
 from .data.datasets import dataset_path
 from .data.datasets import is_name as is_dataset
-from .data.outdir import EXPERIMENT, EXPERIMENT_PLAN, STAGE_MARKER, stage_output, write_config
+from .data.outdir import EXPERIMENT, EXPERIMENT_PLAN, STAGE_MARKER, write_config
 from .models.modelconfig import ACCOUNTING, ModelConfig
 from .train.common import release_memory
 
 _REF = re.compile(r"\{([A-Za-z0-9_.-]+)\}")
 
 
-NOT_PATHS = {"format", "include_seeds"}
 COMMON = {"name", "command", "model", "settings"}
 
 
@@ -146,9 +145,9 @@ def load(path: Path | str, out: Path | str | None = None) -> Experiment:
                     raise InputError(f"{at}: {command} needs {key!r}")
                 continue
             v = subst(raw[key], key)
-            if key not in NOT_PATHS and isinstance(v, str) and is_dataset(v) and not (base / v).exists():
+            if key not in kind.value_inputs and isinstance(v, str) and is_dataset(v) and not (base / v).exists():
                 pass  # a dataset name (superni-test ...): fetched before the first stage runs
-            elif key not in NOT_PATHS:
+            elif key not in kind.value_inputs:
                 p = Path(v)
                 v = p if p.is_absolute() or _REF.search(str(raw[key])) else (base / p)
             inputs[key] = v
@@ -205,7 +204,7 @@ def run(exp: Experiment, *, only: list[str] | None = None) -> list[dict[str, Any
         if (only and st.name not in only) or stage_done(st, exp.out):
             continue
         for k, v in st.inputs.items():
-            if k not in NOT_PATHS and isinstance(v, str) and is_dataset(v):
+            if k not in st.kind.value_inputs and isinstance(v, str) and is_dataset(v):
                 dataset_path(v, only=getattr(st.config, "only", None) or None)
     exp.out.mkdir(parents=True, exist_ok=True)
     write_config(

@@ -121,6 +121,15 @@ def test_induce_cli_candidates_file_json(tmp_path):
     assert r.returncode == 2 and "--num-candidates" in r.stderr
 
 
+def test_induce_rounds_without_num_candidates_is_an_error(tmp_path):
+    rules = write_rules(tmp_path / "r.jsonl", _bandit_rules())
+    demos = tmp_path / "d.jsonl"
+    demos.write_text("".join(json.dumps({"input": x, "output": y}) + "\n" for x, y in DEMOS), encoding="utf-8")
+    # --rounds asks for the search as --search/--score do: not a silent greedy run
+    r = run_cli("induce", "--demos", str(demos), "--model", f"scripted:{rules}", "--rounds", "2", "--no-cache")
+    assert r.returncode == 2 and "--num-candidates" in r.stderr and "--rounds" in r.stderr, r.stderr
+
+
 def test_executor_model_answers_the_execution_prompts(tmp_path):
     """The model under test induces; the fixed executor answers every execution prompt."""
     data = tmp_path / "ii"

@@ -99,6 +99,22 @@ def test_against_a_name_that_cannot_be_fetched_writes_nothing(tmp_path, shared_d
     assert not out.exists()
 
 
+def test_a_bad_line_of_a_jsonl_benchmark_file_is_named_by_its_line(tmp_path, cache_offline):
+    data = _write(tmp_path / "gen.json", CLEAN)
+    bench = tmp_path / "bench.jsonl"
+    good = json.dumps({"instruction": "Name a colour."})
+    bench.write_text(f"{good}\n\n{good}\n{{not json\n", encoding="utf-8")  # line 4 is bad
+    out = tmp_path / "dc"
+    p = run_cli("decontaminate", "--data", str(data), "--against", str(bench), "--out", str(out), env=cache_offline)
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert f"{bench}:4: not valid JSON" in p.stderr, p.stderr
+    # a record without an instruction: its own line too
+    bench.write_text(f"{good}\n\n{json.dumps({'input': 'x'})}\n", encoding="utf-8")
+    p = run_cli("decontaminate", "--data", str(data), "--against", str(bench), "--out", str(out), env=cache_offline)
+    assert p.returncode == 2 and f"{bench}:3: a benchmark record needs" in p.stderr, p.stderr
+    assert not out.exists()
+
+
 @pytest.fixture
 def cache_offline(tmp_path):
     return {

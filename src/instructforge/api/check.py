@@ -14,6 +14,8 @@ from typing import Any
 
 from ..core.errors import InputError
 from ..core.io import atomic_write
+from ..data import outdir
+from ..data.outdir import CHECKS as CHECKS  # re-exported for cli/
 
 __all__ = ["check"]
 
@@ -35,5 +37,5 @@ def check(path: str | Path, *, out: str | Path | None = None) -> dict[str, Any]:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         lines = (json.dumps({k: r[k] for k in ("index", "ok", "reasons")}, ensure_ascii=False) for r in results)
-        atomic_write(out / "checks.jsonl", "".join(line + "\n" for line in lines))
+        atomic_write(out / outdir.CHECKS, "".join(line + "\n" for line in lines))
     return summarize(results)

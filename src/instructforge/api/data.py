@@ -20,6 +20,8 @@ from ..data.datasets import dataset_path as dataset_path
 from ..data.datasets import get as get
 from ..data.datasets import listing as listing
 from ..data.datasets import verify as verify
+from ..data.outdir import CONTAMINATION as CONTAMINATION
+from ..data.outdir import DECONTAMINATE_DIR as DECONTAMINATE_DIR
 from ..quality.decontaminate import DecontaminateConfig as DecontaminateConfig
 
 __all__ = ["decontaminate"]

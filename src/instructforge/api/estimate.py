@@ -18,6 +18,7 @@ from typing import Any
 
 from ..core.errors import InputError
 from ..core.io import write_json
+from ..data import outdir
 from ..data.records import Task
 from ..data.store import RunStore
 from ..models.modelconfig import ModelConfig
@@ -25,14 +26,14 @@ from ..models.usage import StoreSink, summarize
 from ..selfinstruct.config import GenerateConfig
 from .run import generate, model_config
 
-ESTIMATE_FILE = "estimate.json"
+ESTIMATE_FILE = outdir.ESTIMATE
 
 
 def _sample(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """(ledger summary, run summary) of a run dir with accepted instructions, else None."""
     from ..selfinstruct.pipeline import summarize as run_summary
 
-    if not (run_dir / "run.sqlite").is_file():
+    if not (run_dir / outdir.RUN_DB).is_file():
         return None
     with RunStore(run_dir, create=False) as st:
         led = summarize(StoreSink(st).load())

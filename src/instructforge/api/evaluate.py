@@ -26,6 +26,10 @@ from ..core.errors import InputError
 from ..core.io import write_json, write_jsonl
 from ..core.settings import as_dict
 from ..data import outdir
+from ..data.outdir import RESULTS as RESULTS  # re-exported for cli/
+from ..data.outdir import RUN_DB as RUN_DB
+from ..data.outdir import SCORES as SCORES
+from ..data.outdir import SUMMARY as SUMMARY
 from ..data.outdir import write_config
 from ..evaluate.compare import CompareConfig
 from ..evaluate.compare import default_out as default_out  # re-exported for cli/
@@ -121,7 +125,7 @@ def evaluate_user_oriented(
     (``config.judge``, required; on ``config.judge_base_url`` or the model's server) rates every
     answer A-D. Writes ``results.json`` (returned; ``generation`` holds the call statistics of
     both models), ``ratings.jsonl`` and ``config.yaml`` into ``out``."""
-    from ..evaluate.user_oriented import answer, answer_and_judge, judge_answers, load_items, summarise
+    from ..evaluate.user_oriented import answer_and_rate, load_items, summarise
     from ..models.backends import parse_spec
 
     cfg = config if config is not None else UserOrientedConfig()
@@ -137,30 +141,7 @@ def evaluate_user_oriented(
     from ..data.datasets import resolve
 
     items = load_items(resolve(data), cfg.max_instructions)
-    if _remote(mcfg) or _remote(jcfg):
-        # a server on either side: both at once, each answer judged as it arrives
-        llm, jllm = mcfg.open(), jcfg.open()
-        try:
-            track("evaluate user-oriented", file_sink(out), llm, jllm)
-            answers, ratings = answer_and_judge(llm, jllm, items, cfg)
-        finally:
-            llm.close()
-            jllm.close()
-    else:
-        # both in this process: one after the other (running both would only split the cores,
-        # and hold both models in memory)
-        llm = mcfg.open()
-        try:
-            track("evaluate user-oriented", file_sink(out), llm)
-            answers = answer(llm, items, cfg)
-        finally:
-            llm.close()
-        jllm = jcfg.open()
-        jllm.ledger = llm.ledger  # one ledger (and one cap) for both models
-        try:
-            ratings = judge_answers(jllm, items, [a.text for a in answers], cfg)
-        finally:
-            jllm.close()
+    answers, ratings, llm, jllm = answer_and_rate(mcfg, jcfg, items, cfg, file_sink(out))
     results, rows = summarise(items, answers, ratings, mcfg.model, cfg.judge)
     results["generation"] = {"answers": llm.stats.as_dict(), "judge": jllm.stats.as_dict()}
     out.mkdir(parents=True, exist_ok=True)
@@ -177,13 +158,6 @@ def evaluate_user_oriented(
     write_jsonl(out / outdir.RATINGS, rows)
     write_json(out / outdir.RESULTS, results)
     return results
-
-
-def _remote(m: ModelConfig) -> bool:
-    """Model calls that run outside this process: an OpenAI-compatible server or Ray actors."""
-    from ..models.backends import parse_spec
-
-    return parse_spec(m.model)[0] == "openai" or m.executor == "ray"
 
 
 def compare(
@@ -275,7 +249,7 @@ def user_oriented_stage(out: Path, model: ModelConfig, config: Any, data: Path |
 
 def compare_stage(out: Path, config: Any, a: Path, b: Path) -> Path:
     """``compare`` as an experiment stage: OUT/compare.json."""
-    from ..data.outdir import stage_output
+    from .registry import stage_output
 
     target = stage_output("compare", out, {})
     out.mkdir(parents=True, exist_ok=True)
@@ -286,7 +260,7 @@ def compare_stage(out: Path, config: Any, a: Path, b: Path) -> Path:
 def report_stage(out: Path, config: Any, path: Path | None = None) -> Path:
     """``report`` as an experiment stage; without ``path``: the experiment's own report (every
     comparison and evaluation so far)."""
-    from ..data.outdir import stage_output
+    from .registry import stage_output
 
     out.mkdir(parents=True, exist_ok=True)
     return Path(report(path or out.parent, out=stage_output("report", out, {}), config=config))

@@ -21,14 +21,17 @@ from typing import Any
 
 from ..core.errors import InputError
 from ..core.io import atomic_write, write_json, write_jsonl
-from ..core.settings import as_dict
+from ..core.settings import as_dict, option
 from ..data import outdir
+from ..data.formats import write_tasks
+from ..data.outdir import RESULTS as RESULTS  # re-exported for cli/
 from ..data.outdir import write_config
 from ..data.records import Task
-from ..induction import benchmark as bm
 from ..induction.evaluate import EvalConfig
 from ..induction.evaluate import table_rows as table_rows  # re-exported for cli/
-from ..induction.induce import InduceConfig
+from ..induction.induce import Demos, InduceConfig, check_demos
+from ..induction.induce import Induction as Induction  # the result of induce (a public type)
+from ..induction.induce import read_candidates as read_candidates
 from ..induction.search import SearchConfig
 from ..models.client import Stats
 from ..models.modelconfig import ModelConfig
@@ -37,82 +40,37 @@ from ..selfinstruct.novelty import DedupConfig
 from .run import model_config
 from .usage import file_sink, track
 
-Demos = str | Path | Sequence[tuple[str, str]]
+
+@dataclasses.dataclass
+class InduceSearchConfig(SearchConfig):
+    """SearchConfig with the ``induce`` command's default: no search unless asked for."""
+
+    num_candidates: int = option(
+        1,
+        "> 1: APE-style search over this many sampled proposals, scored on held-out "
+        "demonstrations; 1: greedy induction",
+        min=1,
+        max=1000,
+        flag="--num-candidates",
+    )
 
 
 @dataclasses.dataclass
-class Induction:
-    """What ``induce`` found: the instruction and, when the search ran, its score (held-out
-    execution accuracy, or mean log-probability per gold token with ``score="likelihood"``), how
-    many held-out demonstrations that is on, every candidate (``search.py`` table) and the
-    model calls the search sent."""
+class InduceCommandConfig(InduceConfig):
+    """Settings of ``instructforge induce``: the induction at the top level, the search under
+    ``search.`` (config.py cannot change a nested default, hence the subclass above)."""
 
-    instruction: str
-    score: float | None = None
-    n_eval: int | None = None
-    candidates: list[dict[str, Any]] | None = None
-    note: str | None = None  # why a search that was asked for did not run
-    stats: Stats | None = dataclasses.field(default=None, repr=False)  # the model calls it made
-    calls: int = 1
-    score_kind: str | None = None  # "execution" | "likelihood" after a search
-    method: str | None = None  # "halving" | "ucb" after a search
+    search: InduceSearchConfig = option(default_factory=InduceSearchConfig, help="The search")
 
-    @property
-    def accuracy(self) -> float | None:
-        """The held-out execution accuracy (None unless the search scored by execution)."""
-        return self.score if self.score_kind == "execution" else None
-
-    def as_dict(self) -> dict[str, Any]:
-        """``instructforge induce --json``: ``{instruction, score, score_kind, method, evaluated,
-        candidates: [{text, score, evaluated, source, rounds, chosen}], calls}``; without a
-        search the one greedy instruction is the only candidate (score null, evaluated 0)."""
-        cands = self.candidates
-        if cands is None:
-            cands = [{"text": self.instruction, "score": None, "evaluated": 0, "source": "greedy", "chosen": True}]
-        return {
-            "instruction": self.instruction,
-            "score": self.score,
-            "score_kind": self.score_kind,
-            "method": self.method,
-            "evaluated": self.n_eval or 0,
-            "candidates": cands,
-            "calls": self.calls,
-        }
+    def split(self) -> tuple[InduceConfig, SearchConfig]:
+        base = {f.name: getattr(self, f.name) for f in dataclasses.fields(InduceConfig)}
+        return InduceConfig(**base), self.search
 
 
 def _out_dir(out: str | Path) -> Path:
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a directory")
-    return out
-
-
-def _check_demos(demos: Demos, k: int) -> list[tuple[str, str]]:
-    from ..induction.induce import check_enough, read_demos
-
-    if isinstance(demos, str | Path):
-        pairs = read_demos(Path(demos))
-        check_enough(Path(demos), pairs, k)
-        return pairs
-    pairs = []
-    for n, d in enumerate(demos):
-        if not (isinstance(d, tuple | list) and len(d) == 2 and all(isinstance(x, str) for x in d)):
-            raise InputError(f"demos[{n}]: expected an (input, output) pair of strings, got {d!r}")
-        pairs.append((d[0], d[1]))
-    if len(pairs) < k:
-        raise InputError(f"demos: {len(pairs)} demonstrations, fewer than k={k}")
-    return pairs
-
-
-def read_candidates(path: str | Path) -> list[str]:
-    """Instructions to score, one a line (blank lines skipped); InputError when there is none."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError.at(path, None, "file not found")
-    lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
-    out = [ln for ln in lines if ln]
-    if not out:
-        raise InputError.at(path, 1, "no instructions (one instruction a line)")
     return out
 
 
@@ -145,7 +103,7 @@ def induce(
         given = read_candidates(candidates) if isinstance(candidates, str | Path) else [str(c) for c in candidates]
         if not any(g.strip() for g in given):
             raise InputError("candidates: no instructions given")
-        pairs = _check_demos(demos, 1)
+        pairs = check_demos(demos, 1)
         llm = mcfg.open()
         try:
             res = run_search(llm, pairs, search or SearchConfig(), cfg, given=given)
@@ -162,7 +120,7 @@ def induce(
             res.score_kind,
             res.method,
         )
-    pairs = _check_demos(demos, cfg.k)
+    pairs = check_demos(demos, cfg.k)
     searching, note = False, None
     if search is not None and search.num_candidates > 1:
         searching = can_search(len(pairs), search, cfg)
@@ -212,18 +170,18 @@ def write_seed_tasks(
     sets = read_demo_dir(Path(examples_dir), cfg.k)  # every file checked before the model loads
     llm = mcfg.open()
     try:
-        track("induce", FileSink(Path(out).with_suffix(".usage.json")), llm)
+        track("induce", FileSink(Path(out).with_suffix(outdir.SEEDS_USAGE_SUFFIX)), llm)
         tasks = seeds_from_sets(llm, sets, cfg)
     finally:
         llm.close()
-    write_jsonl(out, [t.to_dict() for t in tasks])
+    write_tasks(out, tasks)
     write_config(seeds_config_path(out), {**as_dict(cfg), **mcfg.public()}, "induce")
     return tasks, llm.stats
 
 
 def seeds_config_path(out: Path) -> Path:
     """The resolved settings of an ``--as-seeds`` file go next to it: seeds.jsonl -> seeds.config.yaml."""
-    return Path(out).with_suffix(".config.yaml")
+    return Path(out).with_suffix(outdir.SEEDS_CONFIG_SUFFIX)
 
 
 def induce_as_seeds(
@@ -239,6 +197,11 @@ def induce_as_seeds(
     ``seeds_config_path(out)``. Returns ``out``."""
     write_seed_tasks(examples_dir, out=out, model=model, config=config, **model_options)
     return Path(out)
+
+
+def task_list(tasks: str | None) -> list[str] | None:
+    """The names of a comma-separated ``--tasks`` value (blanks skipped); None when it is empty."""
+    return [t.strip() for t in tasks.split(",") if t.strip()] if tasks else None
 
 
 def _task_names(tasks: Sequence[str] | str | None) -> list[str] | None:
@@ -308,30 +271,9 @@ def score_induction(
     mapping id -> prediction; ids are raw/execute example keys) with ``task``'s metric; no model.
     Returns ``{task, metric, n, correct, accuracy, missing}``."""
     from ..data.datasets import resolve
-    from ..induction.metrics import mean, score
+    from ..induction.evaluate import score_predictions
 
-    data = resolve(data_dir)
-    bm.check_tasks(data, [task])
-    spec = bm.task_spec(task, bm.load_table(Path(task_table) if task_table else None))
-    items = {it.id: it for it in bm.test_items(data, task, spec)}
-    if isinstance(predictions, str | Path):
-        preds = bm.read_predictions(Path(predictions), set(items))
-    else:
-        preds = {str(k): v for k, v in predictions.items()}
-        unknown = sorted(set(preds) - set(items))
-        if unknown:
-            raise InputError(f"predictions: unknown id {unknown[0]!r} (ids are raw/execute example keys)")
-        if not preds or not all(isinstance(v, str) for v in preds.values()):
-            raise InputError("predictions: expected a non-empty mapping of id -> prediction string")
-    scores = [score(p, items[i].answers, spec.metric) for i, p in preds.items()]
-    return {
-        "task": task,
-        "metric": spec.metric,
-        "n": len(scores),
-        "correct": sum(scores),
-        "accuracy": mean(scores),
-        "missing": len(items) - len(preds),
-    }
+    return score_predictions(resolve(data_dir), task, predictions, Path(task_table) if task_table else None)
 
 
 def dedup(input_path: str | Path, *, out: str | Path, config: DedupConfig | None = None) -> dict[str, Any]:

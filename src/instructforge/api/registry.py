@@ -1,7 +1,8 @@
 """The one list of commands. Each entry names a command as the CLI spells it, its one-line help,
 the click command that shells it (top-level commands), the API function it runs, its settings
-class, and, for a command an experiment file can run as a stage, the stage's inputs, whether it
-calls a model and the function that runs it as a stage.
+class, and, for a command an experiment file can run as a stage, the stage's inputs (and which
+of them are values, not paths), whether it calls a model, the function that runs it as a stage
+and where its result is in its output dir.
 
 Read by: the CLI's command table and help (``cli/main.py``), the stage kinds of experiment files
 (``experiment.py``), and the public names of ``instructforge`` and ``instructforge.api`` (their
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -25,11 +28,16 @@ class Command:
     inputs: Mapping[str, bool] | None = None  # experiment stage: input key -> required; None: not a stage
     uses_model: bool = False  # the stage gets a ModelConfig
     stage: str | None = None  # "module:name" running it as a stage: (out, [model], [config], **inputs) -> output path
+    value_inputs: frozenset[str] = frozenset()  # stage inputs that are plain values, not paths
+    # "module:name" of the stage's result in its output dir: a file name, or a function
+    # (out dir, inputs) -> path; None: the output dir itself
+    output: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)  # other public names of its area: name -> module
 
 
 _CLI = "instructforge.cli"
 _API = "instructforge.api"
+_OUTDIR = "instructforge.data.outdir"
 
 COMMANDS: tuple[Command, ...] = (
     Command("ask", "Print one completion (check that a backend works).", cli=f"{_CLI}.ask:ask"),
@@ -50,6 +58,8 @@ COMMANDS: tuple[Command, ...] = (
         cli=f"{_CLI}.generate:export",
         inputs={"run": True, "format": False, "include_seeds": False},
         stage=f"{_API}.run:export_stage",
+        value_inputs=frozenset({"format", "include_seeds"}),
+        output=f"{_OUTDIR}:export_output",
     ),
     Command(
         "dedup",
@@ -126,6 +136,7 @@ COMMANDS: tuple[Command, ...] = (
         config="instructforge.evaluate.compare:CompareConfig",
         inputs={"a": True, "b": True},
         stage=f"{_API}.evaluate:compare_stage",
+        output=f"{_OUTDIR}:COMPARE",
     ),
     Command(
         "report",
@@ -135,6 +146,7 @@ COMMANDS: tuple[Command, ...] = (
         config="instructforge.reports.rundata:ReportConfig",
         inputs={"path": False},
         stage=f"{_API}.evaluate:report_stage",
+        output=f"{_OUTDIR}:REPORT",
     ),
     Command(
         "score",
@@ -212,6 +224,16 @@ def cli_commands() -> dict[str, tuple[str, str]]:
 def stages() -> dict[str, Command]:
     """The commands an experiment file can run, in order."""
     return {c.name: c for c in COMMANDS if c.inputs is not None}
+
+
+def stage_output(command: str, out: Path, inputs: Mapping[str, Any]) -> Path:
+    """Where stage ``command``'s result will be in its output dir ``out`` (its ``output``),
+    known before it runs, so later stages can refer to it."""
+    ref = by_name()[command].output
+    if ref is None:
+        return out
+    where = load(ref)
+    return Path(where(out, inputs)) if callable(where) else out / str(where)
 
 
 def public_names() -> dict[str, str]:

@@ -6,13 +6,14 @@ directory (``run.sqlite``, ``config.yaml``, ``summary.json``) with typed access 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ..core import ui
 from ..core.errors import InputError
-from ..core.settings import as_dict
+from ..core.settings import as_dict, option, validate
 from ..data import outdir
 from ..data.formats import EXPORT_FORMATS as EXPORT_FORMATS  # re-exported for cli/
 from ..data.records import Task
@@ -27,11 +28,33 @@ from ..selfinstruct.config import GenerateConfig
 from .usage import store_sink, track
 
 
+@dataclasses.dataclass
+class AskConfig:
+    """Settings of ``instructforge ask``: the sampling of its one request."""
+
+    temperature: float = option(0.0, "Sampling temperature (0: greedy)", min=0, max=2, flag=True)
+    top_p: float = option(1.0, "Nucleus sampling mass", min=0, max=1, flag=True)
+    max_tokens: int = option(128, "New tokens at most", min=1, max=32768, flag=True)
+    stop: list[str] = option(default_factory=list, help="Stop string", flag=True)
+    seed: int = option(0, "Seed of a sampled answer", flag=True)
+    system: str | None = option(None, "System message", flag=True)
+    raw: bool = option(False, "Send PROMPT as a raw completion prompt (base models)", flag=True)
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    def request(self, prompt: str) -> Request:
+        params = SamplingParams(
+            temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, stop=tuple(self.stop)
+        )
+        if self.raw:
+            return Request.raw(prompt, params=params, seed=self.seed)
+        return Request.chat(prompt, system=self.system, params=params, seed=self.seed)
+
+
 def model_config(model: str | ModelConfig | None, options: dict[str, Any]) -> ModelConfig:
     """``model``: a spec ("embedded", "openai:NAME") or a ModelConfig; ``options``: ModelConfig
     fields to set on top (``base_url=``, ``concurrency=`` ...)."""
-    import dataclasses
-
     if isinstance(model, ModelConfig):
         return dataclasses.replace(model, **options) if options else model
     names = {f.name for f in dataclasses.fields(ModelConfig)}
@@ -223,7 +246,7 @@ def export_run_dir(
 
 def export_stage(out: Path, run: Path, format: str = "alpaca", include_seeds: bool = False) -> Path:
     """``export`` as an experiment stage: the data file under ``out``."""
-    from ..data.outdir import stage_output
+    from .registry import stage_output
 
     target = stage_output("export", out, {"format": format})
     out.mkdir(parents=True, exist_ok=True)

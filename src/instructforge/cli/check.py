@@ -28,6 +28,7 @@ def check(path: Path, out_dir: Path | None, as_json: bool) -> None:
 
     Example: instructforge check runs/demo/exports/alpaca.json --out runs/demo/checks
     """
+    from ..api.check import CHECKS
     from ..api.check import check as run_check
 
     s = run_check(path, out=out_dir)
@@ -43,4 +44,4 @@ def check(path: Path, out_dir: Path | None, as_json: bool) -> None:
     counts = ", ".join(f"{r} {n}" for r, n in s["by_reason"].items()) or "nothing flagged"
     click.echo(f"{path}: {s['ok']} ok, {s['flagged']} flagged of {s['records']} records ({counts})")
     if out_dir is not None:
-        click.echo(f"checks: {out_dir / 'checks.jsonl'}")
+        click.echo(f"checks: {out_dir / CHECKS}")

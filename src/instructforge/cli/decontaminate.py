@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from ..api.data import DecontaminateConfig
+from ..api.data import CONTAMINATION, DECONTAMINATE_DIR, DecontaminateConfig
 from ..core import ui
 from .settings import settings_command
 
@@ -70,5 +70,5 @@ def decontaminate(
             [[k, v] for k, v in s["by_benchmark"].items()],
         )
     )
-    target = out or Path(str(run_dir)) / "decontaminate"
-    click.echo(f"{s['flagged']} of {s['records']} records flagged -> {target / 'contamination.jsonl'}")
+    target = out or Path(str(run_dir)) / DECONTAMINATE_DIR
+    click.echo(f"{s['flagged']} of {s['records']} records flagged -> {target / CONTAMINATION}")

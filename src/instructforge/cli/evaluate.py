@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..api.evaluate import CompareConfig, ModelConfig, SuperNIConfig, UserOrientedConfig, default_out
+from ..api.evaluate import RESULTS, CompareConfig, ModelConfig, SuperNIConfig, UserOrientedConfig, default_out
 from ..core import ui
 from .common import print_llm_summary
 from .settings import flag_given, settings_command
@@ -71,7 +71,7 @@ def superni(tasks_dir: str, predictions: Path | None, out: Path, cfg: SuperNICon
     o = results["overall"]
     click.echo(
         f"overall ROUGE-L {o['rougeL']:.2f}  exact match {o['exact_match']:.2f}  "
-        f"({results['n_tasks']} tasks, {results['n_instances']} instances) -> {out / 'results.json'}"
+        f"({results['n_tasks']} tasks, {results['n_instances']} instances) -> {out / RESULTS}"
     )
 
 
@@ -106,7 +106,7 @@ def user_oriented(data: str, out: Path, cfg: UserOrientedConfig, model: ModelCon
         )
     )
     d = results["distribution"]
-    click.echo(f"A {d['A']}  B {d['B']}  C {d['C']}  D {d['D']}  (n={results['n']}) -> {out / 'results.json'}")
+    click.echo(f"A {d['A']}  B {d['B']}  C {d['C']}  D {d['D']}  (n={results['n']}) -> {out / RESULTS}")
 
 
 @click.command()

@@ -8,80 +8,16 @@ induce``); only the input/output paths are plain options here.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
-import yaml
 
-from ..api.induction import EvalConfig, InduceConfig, ModelConfig, SearchConfig, Stats
+from ..api.induction import RESULTS, EvalConfig, InduceCommandConfig, ModelConfig, Stats, task_list
 from ..core import ui
 from ..core.errors import InputError
-from ..core.settings import file_source, option
 from .common import print_llm_summary
-from .settings import SETTINGS_ATTR, flag_given, settings_command
-
-
-@dataclasses.dataclass
-class InduceSearchConfig(SearchConfig):
-    """SearchConfig with the ``induce`` command's default: no search unless asked for."""
-
-    num_candidates: int = option(
-        1,
-        "> 1: APE-style search over this many sampled proposals, scored on held-out "
-        "demonstrations; 1: greedy induction",
-        min=1,
-        max=1000,
-        flag="--num-candidates",
-    )
-
-
-@dataclasses.dataclass
-class InduceCommandConfig(InduceConfig):
-    """Settings of ``instructforge induce``: the induction at the top level, the search under
-    ``search.`` (config.py cannot change a nested default, hence the subclass above)."""
-
-    search: InduceSearchConfig = option(default_factory=InduceSearchConfig, help="The search")
-
-    def split(self) -> tuple[InduceConfig, SearchConfig]:
-        base = {f.name: getattr(self, f.name) for f in dataclasses.fields(InduceConfig)}
-        return InduceConfig(**base), self.search
-
-
-def require_own_section(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Goes above ``@settings_command``. config.file_source reads a file whose top-level keys are
-    all command names as command sections: a command's own ``--config`` holding only
-    ``induce: {k: 3}`` (meant for ``induction evaluate``'s nested ``induce.k``) is then read as
-    the ``induce`` command's section and silently sets nothing. That case is an error here."""
-    settings = getattr(func, SETTINGS_ATTR)
-    own = set(settings.specs) | settings.nested
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        path = kwargs.get("settings_config")
-        if path is not None:
-            from .main import known_commands
-
-            if file_source(path, settings.command, known_commands()) is None:
-                node = yaml.compose(Path(path).read_text(encoding="utf-8"))
-                keys = [k for k, _ in node.value] if isinstance(node, yaml.MappingNode) else []
-                mine = [k for k in keys if str(k.value) in own]
-                if mine:
-                    raise InputError.at(
-                        path,
-                        mine[0].start_mark.line + 1,
-                        (
-                            f"{mine[0].value!r} alone reads as the {mine[0].value!r} command's section, so the file "
-                            f"sets nothing for {settings.command!r}: add another setting, or write it under "
-                            f"`{': '.join(settings.command.split())}:`"
-                        ),
-                    )
-        return func(*args, **kwargs)
-
-    return wrapper
+from .settings import flag_given, require_own_section, settings_command
 
 
 @click.command()
@@ -157,10 +93,11 @@ def induce(
     if (
         candidates_path is None
         and search.num_candidates <= 1
-        and (flag_given("search__method") or flag_given("search__score"))
+        and any(flag_given(f"search__{f}") for f in ("method", "score", "rounds"))
     ):
         raise InputError(
-            "--search/--score choose how candidates are scored: add --num-candidates N (N > 1) or --candidates FILE"
+            "--search/--score/--rounds choose how candidates are scored: add --num-candidates N (N > 1) "
+            "or --candidates FILE"
         )
     res = api_induce(demos_path, model=model, config=config, search=search, candidates=candidates_path)
     if res.note:
@@ -187,10 +124,6 @@ def induce(
 @click.group()
 def induction() -> None:
     """Instruction Induction benchmark (Honovich et al. 2023): evaluate and score."""
-
-
-def _task_list(tasks: str | None) -> list[str] | None:
-    return [t.strip() for t in tasks.split(",") if t.strip()] if tasks else None
 
 
 @induction.command("evaluate")
@@ -223,7 +156,7 @@ def evaluate_cmd(data_dir: Path, out_dir: Path, tasks: str | None, cfg: EvalConf
     if any(flag_given(f"search__{f}") for f in ("method", "score", "rounds")):
         # --search METHOD (or --score / --rounds): run the search, with those settings
         cfg = dataclasses.replace(cfg, use_search=True)
-    results = evaluate_induction(data_dir, out=out_dir, tasks=_task_list(tasks), model=model, config=cfg)
+    results = evaluate_induction(data_dir, out=out_dir, tasks=task_list(tasks), model=model, config=cfg)
     cols, rows = table_rows(results)
     who = "itself" if results["executor_model"] == results["model"] else results["executor_model"]
     ui.show(
@@ -239,7 +172,7 @@ def evaluate_cmd(data_dir: Path, out_dir: Path, tasks: str | None, cfg: EvalConf
         head += f" = {o['percent_of_human']:.1f}% of human ({100 * o['human_execution_accuracy']:.1f}%)"
     if o["bertscore"] is not None:
         head += f"; BERTScore {o['bertscore']:.3f}"
-    click.echo(f"{head}; wrote {out_dir / 'results.json'}")
+    click.echo(f"{head}; wrote {out_dir / RESULTS}")
     s = results["model_stats"]
     print_llm_summary(Stats(**{f.name: s[f.name] for f in dataclasses.fields(Stats) if f.name in s}))
 

@@ -15,11 +15,10 @@ import click
 
 from .._version import __version__
 from ..api.registry import COMMANDS as REGISTRY
-from ..api.registry import cli_commands
 from ..core import ui
 from ..core.errors import InstructforgeError
+from .common import COMMANDS
 
-COMMANDS = cli_commands()  # name -> (module, attr), from the one list of commands
 HELP = {c.name: c.help for c in REGISTRY if c.cli is not None}
 
 
@@ -37,59 +36,6 @@ class LazyGroup(click.Group):
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with formatter.section("Commands"):
             formatter.write_dl([(n, HELP.get(n, "")) for n in COMMANDS])
-
-
-def command_object(name: str) -> click.Command:
-    """The click command for "generate" or "evaluate superni" (an InputError if there is none)."""
-    from ..core.errors import InputError
-
-    parts = name.split()
-    if not parts or parts[0] not in COMMANDS:
-        raise InputError(f"unknown command {name!r}; commands: {', '.join(known_commands())}")
-    module, attr = COMMANDS[parts[0]]
-    cmd: click.Command = getattr(importlib.import_module(module), attr)
-    for p in parts[1:]:
-        sub = cmd.commands.get(p) if isinstance(cmd, click.Group) else None
-        if sub is None:
-            raise InputError(f"unknown command {name!r}; commands: {', '.join(known_commands())}")
-        cmd = sub
-    return cmd
-
-
-def known_commands() -> list[str]:
-    """Every command name, subcommands as "evaluate superni" (groups are loaded to list them)."""
-    out = []
-    for name in COMMANDS:
-        module, attr = COMMANDS[name]
-        cmd = getattr(importlib.import_module(module), attr)
-        out += [f"{name} {sub}" for sub in cmd.commands] if isinstance(cmd, click.Group) else [name]
-    return out
-
-
-def check_global_config(path: str) -> None:
-    """Every command section of a global --config file, checked before anything runs."""
-    from ..core.errors import InputError
-    from ..core.settings import file_source, read_mapping
-    from .settings import SETTINGS_ATTR
-
-    names = known_commands()
-    data = read_mapping(path)
-    for group, section in data.items():  # sections of command groups name known subcommands
-        subs = [n.split(" ", 1)[1] for n in names if n.startswith(f"{group} ")]
-        if subs and isinstance(section, dict):
-            for key in section:
-                if key not in subs:
-                    raise InputError(
-                        f"{path}: unknown command '{group} {key}' in config ({group} has {', '.join(subs)})"
-                    )
-    for name in names:
-        src = file_source(path, name, names, sectioned_only=True)
-        settings = getattr(command_object(name).callback, SETTINGS_ATTR, None)
-        if src is None:
-            continue
-        if settings is None:
-            raise InputError(f"{path}: {name!r} has no settings to configure")
-        settings.resolve([src])
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -114,6 +60,8 @@ def cli(ctx: click.Context, quiet: bool, log_level: str, config_file: str | None
     ui.set_quiet(quiet)
     ui.setup_logging(log_level)
     if config_file:
+        from .settings import check_global_config
+
         check_global_config(config_file)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from ..api.evaluate import ModelConfig, ScoreConfig
+from ..api.evaluate import RUN_DB, SCORES, SUMMARY, ModelConfig, ScoreConfig
 from ..core import ui
 from ..core.errors import InstructforgeError
 from .common import print_llm_summary
@@ -87,8 +87,8 @@ def score(run_dir: Path | None, data: Path | None, out: Path | None, cfg: ScoreC
     out_dir = Path(res["out"])
     click.echo(
         f"{counts['scored']} scored, {counts['stored']} already stored, {counts['failed']} failed "
-        f"-> {out_dir / 'scores.jsonl'}, {out_dir / 'summary.json'} "
-        f"(scores in {Path(res['store']) / 'run.sqlite'})"
+        f"-> {out_dir / SCORES}, {out_dir / SUMMARY} "
+        f"(scores in {Path(res['store']) / RUN_DB})"
     )
     if counts["failed"]:
         raise InstructforgeError(

@@ -20,7 +20,18 @@ from typing import Any
 import click
 
 from ..api.registry import cli_commands
-from ..core.settings import Settings, Source, Spec, file_source, flag_name, set_source
+from ..core.errors import InputError
+from ..core.settings import (
+    Settings,
+    Source,
+    Spec,
+    check_own_section,
+    file_source,
+    flag_name,
+    read_mapping,
+    set_source,
+)
+from .common import command_object, known_commands
 
 SETTINGS_ATTR = "instructforge_settings"
 
@@ -154,3 +165,41 @@ def settings_command(command: str, **classes: type) -> Callable[[Callable[..., A
 def flag_given(name: str) -> bool:
     """Whether the flag of setting ``name`` was typed on the command line."""
     return click.get_current_context().params.get(f"flag__{name}") is not None
+
+
+def require_own_section(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Goes above ``@settings_command``: a command's own ``--config`` that would be read as
+    another command's section (``core.settings.check_own_section``) is an error."""
+    settings = getattr(func, SETTINGS_ATTR)
+    own = set(settings.specs) | settings.nested
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        path = kwargs.get("settings_config")
+        if path is not None:
+            check_own_section(path, settings.command, known_commands(), own)
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
+def check_global_config(path: str) -> None:
+    """Every command section of a global --config file, checked before anything runs."""
+    names = known_commands()
+    data = read_mapping(path)
+    for group, section in data.items():  # sections of command groups name known subcommands
+        subs = [n.split(" ", 1)[1] for n in names if n.startswith(f"{group} ")]
+        if subs and isinstance(section, dict):
+            for key in section:
+                if key not in subs:
+                    raise InputError(
+                        f"{path}: unknown command '{group} {key}' in config ({group} has {', '.join(subs)})"
+                    )
+    for name in names:
+        src = file_source(path, name, names, sectioned_only=True)
+        settings = getattr(command_object(name).callback, SETTINGS_ATTR, None)
+        if src is None:
+            continue
+        if settings is None:
+            raise InputError(f"{path}: {name!r} has no settings to configure")
+        settings.resolve([src])

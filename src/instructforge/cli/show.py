@@ -24,7 +24,7 @@ def show(command: tuple[str, ...], as_json: bool) -> None:
 
     Example: instructforge config show generate
     """
-    from .main import command_object
+    from .common import command_object
     from .settings import SETTINGS_ATTR
 
     name = " ".join(command)

@@ -395,6 +395,30 @@ def file_source(
     return Source(dict(data), _where_map(path, lines, ""))
 
 
+def check_own_section(path: Path | str, command: str, known_commands: Iterable[str], own: Iterable[str]) -> None:
+    """A command's own config file whose top-level keys are all command names is read as command
+    sections (``file_source``): one holding only ``induce: {k: 3}`` (meant for ``induction
+    evaluate``'s nested ``induce.k``) is then the ``induce`` command's section and sets nothing
+    for ``command``. That case is an InputError naming the key's line; ``own``: the command's
+    setting names (and nested ones)."""
+    if file_source(path, command, known_commands) is not None:
+        return
+    node = yaml.compose(Path(path).read_text(encoding="utf-8"))
+    keys = [k for k, _ in node.value] if isinstance(node, yaml.MappingNode) else []
+    names = set(own)
+    mine = [k for k in keys if str(k.value) in names]
+    if mine:
+        raise InputError.at(
+            path,
+            mine[0].start_mark.line + 1,
+            (
+                f"{mine[0].value!r} alone reads as the {mine[0].value!r} command's section, so the file "
+                f"sets nothing for {command!r}: add another setting, or write it under "
+                f"`{': '.join(command.split())}:`"
+            ),
+        )
+
+
 def set_source(pairs: Iterable[str]) -> Source:
     """``--set name=value`` pairs; values are read as YAML scalars/lists (``0.1``, ``true``,
     ``[a, b]``, ``null``)."""

@@ -9,7 +9,11 @@ built aside and renamed into place). Who reads what:
 - ``read_tasks``: seed files (``selfinstruct.seeds``: Self-Instruct JSONL, plain JSONL, Alpaca JSON);
 - ``read_triples``: ``score --data`` (``quality.data``: Alpaca JSON/JSONL, messages JSONL);
 - ``read_examples``: ``finetune --data`` (``train.sft``: every export format);
-- ``write_export``: ``export`` and curated exports (``selfinstruct.export``, ``quality.curate``).
+- ``read_rows``: the values of any JSON-list or JSONL file (benchmark files of ``quality.decontaminate``);
+- ``json_lines``: JSONL lines for readers with their own messages (``selfinstruct.novelty``'s
+  lenient ``read_records``, the packaged demonstrations of ``selfinstruct.classify`` and ``.instances``);
+- ``write_export``: ``export`` and curated exports (``selfinstruct.export``, ``quality.curate``);
+- ``write_tasks``: seed files (``induce --as-seeds``).
 """
 
 from __future__ import annotations
@@ -17,12 +21,12 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ..core.errors import InputError
-from ..core.io import iter_jsonl, read_text, write_json
+from ..core.io import read_text, write_json, write_jsonl
 from .records import Instance, Task, Triple
 
 T = TypeVar("T")
@@ -48,6 +52,28 @@ def json_list(text: str, path: Path) -> Rows:
         pos = end
 
 
+def json_lines(text: str) -> Iterator[tuple[int, Any, json.JSONDecodeError | None]]:
+    """``(line, value, None)`` for every non-blank line of JSONL text, ``(line, None, error)`` for
+    one that is not JSON: ``read_rows`` raises it as FILE:LINE, a lenient reader
+    (``selfinstruct.novelty.read_records``) reports and skips it."""
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            yield n, json.loads(line), None
+        except json.JSONDecodeError as e:
+            yield n, None, e
+
+
+def _jsonl_rows(text: str, path: Path) -> Rows:
+    rows: Rows = []
+    for n, value, err in json_lines(text):
+        if err is not None:
+            raise InputError.at(path, n, f"not valid JSON ({err.msg})")
+        rows.append((n, value))
+    return rows
+
+
 def read_rows(path: Path, what: str = "data file") -> tuple[bool, Rows]:
     """(is a JSON list, its values with their lines) of a JSON-list or JSONL file."""
     if not path.is_file():
@@ -55,7 +81,7 @@ def read_rows(path: Path, what: str = "data file") -> tuple[bool, Rows]:
     text = read_text(path)
     if text.lstrip().startswith("["):
         return True, json_list(text, path)
-    return False, list(iter_jsonl(path, text))
+    return False, _jsonl_rows(text, path)
 
 
 def json_object(obj: Any, path: Path, line: int) -> dict[str, Any]:
@@ -286,3 +312,24 @@ def write_hf(out: Path, rows: Sequence[dict[str, Any]]) -> None:
         (tmp / "ds").rename(out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_export(out: Path, fmt: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Export rows to ``out`` in ``fmt`` (``EXPORT_FORMATS``): alpaca, messages and hf take export
+    records (instruction, input, output, task_key, is_classification); prompt-completion takes
+    the encoded ``{prompt, completion}`` pairs (``selfinstruct.export.finetuning_pairs``)."""
+    if fmt == "alpaca":
+        write_alpaca(out, [Triple.from_dict(r) for r in rows])
+    elif fmt == "messages":
+        write_jsonl(out, [to_messages(Triple.from_dict(r)) for r in rows])
+    elif fmt == "prompt-completion":
+        write_jsonl(out, rows)
+    elif fmt == "hf":
+        write_hf(out, rows)
+    else:
+        raise ValueError(f"unknown format {fmt!r}")
+
+
+def write_tasks(out: Path, tasks: Sequence[Task]) -> None:
+    """A seed file: one Self-Instruct task object a line (what ``read_tasks`` reads back)."""
+    write_jsonl(out, [t.to_dict() for t in tasks])

@@ -1,9 +1,10 @@
 """What a stage leaves in its output dir: the names of the files it writes, the resolved
-``config.yaml`` (written one way by every command, house style 4), and where its result is, known
-before it runs (an experiment's later stages refer to it)."""
+``config.yaml`` (written one way by every command, house style 4), and where an export stage's
+result is (each stage's result: the registry's ``Command.output``)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +29,22 @@ TRAIN_SUMMARY = "train_summary.json"
 REFINE_SUMMARY = "refine_summary.json"  # refine
 REWARD_LOG = "reward_log.jsonl"
 REWARD_CURVE = "reward_curve.json"
+EXPORT_DATA = "data"  # an export stage's file or dir, its suffix by format (export_output)
 COMPARE = "compare.json"  # compare as an experiment stage
 REPORT = "report.html"
 EXPERIMENT_PLAN = "experiment.yaml"  # an experiment's out dir
 EXPERIMENT = "experiment.json"
 STAGE_MARKER = ".stage.json"  # in a finished stage's dir
+CHECKS = "checks.jsonl"  # check --out
+ESTIMATE = "estimate.json"  # generate --estimate
+CONTAMINATION = "contamination.jsonl"  # decontaminate
+DECONTAMINATE_DIR = "decontaminate"  # decontaminate RUN_DIR: its default --out inside the run dir
+USAGE = "usage.json"  # the usage ledger of an out dir that is not a run store
+# next to a file, its name with this suffix: induce --as-seeds FILE's ledger and settings, the
+# counts of a curated export (si.json -> si.curation.json)
+SEEDS_USAGE_SUFFIX = ".usage.json"
+SEEDS_CONFIG_SUFFIX = ".config.yaml"
+CURATION_SUFFIX = ".curation.json"
 
 
 def config_text(config: dict[str, Any], command: str | None = None) -> str:
@@ -57,13 +69,8 @@ def read_config(path: Path) -> dict[str, Any]:
     return yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
-def stage_output(command: str, out: Path, inputs: dict[str, Any]) -> Path:
-    """Where a stage's output will be (known before it runs, so later stages can refer to it)."""
-    if command == "export":
-        fmt = inputs.get("format", "alpaca")
-        return out / ("data" + {"alpaca": ".json", "hf": ""}.get(fmt, ".jsonl"))
-    if command == "compare":
-        return out / COMPARE
-    if command == "report":
-        return out / REPORT
-    return out
+def export_output(out: Path, inputs: Mapping[str, Any]) -> Path:
+    """Where an ``export`` stage writes in its dir ``out``: data.json (alpaca), data.jsonl
+    (messages, prompt-completion) or the data/ directory (hf)."""
+    fmt = inputs.get("format", "alpaca")
+    return out / (EXPORT_DATA + {"alpaca": ".json", "hf": ""}.get(fmt, ".jsonl"))

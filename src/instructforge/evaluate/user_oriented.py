@@ -28,7 +28,9 @@ from ..core.io import iter_jsonl
 from ..core.prompts import render
 from ..core.settings import option, validate
 from ..models.backends.registry import SPEC_FORMS
+from ..models.modelconfig import ModelConfig
 from ..models.types import Completion, Request, SamplingParams
+from ..models.usage import track
 
 LETTERS = ("A", "B", "C", "D")
 
@@ -279,6 +281,47 @@ def judge_answers(
     """Rate given answers; one dict per item with rating, method, probs and judge text."""
     comps = [Completion(text=a) for a in answers]
     return answer_and_judge(None, judge, items, cfg, answers=comps)[1]
+
+
+def answer_and_rate(
+    mcfg: ModelConfig, jcfg: ModelConfig, items: Sequence[UserItem], cfg: UserOrientedConfig, sink: Any
+) -> tuple[list[Completion], list[dict[str, Any]], Any, Any]:
+    """Open the model (``mcfg``) and the judge (``jcfg``), answer and rate ``items``; one usage
+    ledger (and one cap) for both, saved to ``sink``. Returns (answers, ratings, the model's
+    client, the judge's client), both closed. A server on either side: both at once
+    (``answer_and_judge``); both in this process: one after the other."""
+    if _remote(mcfg) or _remote(jcfg):
+        # a server on either side: both at once, each answer judged as it arrives
+        llm, jllm = mcfg.open(), jcfg.open()
+        try:
+            track("evaluate user-oriented", sink, llm, jllm)
+            answers, ratings = answer_and_judge(llm, jllm, items, cfg)
+        finally:
+            llm.close()
+            jllm.close()
+    else:
+        # both in this process: one after the other (running both would only split the cores,
+        # and hold both models in memory)
+        llm = mcfg.open()
+        try:
+            track("evaluate user-oriented", sink, llm)
+            answers = answer(llm, items, cfg)
+        finally:
+            llm.close()
+        jllm = jcfg.open()
+        jllm.ledger = llm.ledger  # one ledger (and one cap) for both models
+        try:
+            ratings = judge_answers(jllm, items, [a.text for a in answers], cfg)
+        finally:
+            jllm.close()
+    return answers, ratings, llm, jllm
+
+
+def _remote(m: ModelConfig) -> bool:
+    """Model calls that run outside this process: an OpenAI-compatible server or Ray actors."""
+    from ..models.backends import parse_spec
+
+    return parse_spec(m.model)[0] == "openai" or m.executor == "ray"
 
 
 def summarise(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from . import benchmark as bm
 from .bertscore import BertScoreConfig, bertscore_f1
 from .execute import ExecuteConfig, Job, score_jobs
 from .induce import InduceConfig, induce
-from .metrics import mean, weighted_mean
+from .metrics import mean, score, weighted_mean
 from .search import SearchConfig, search_steps
 
 
@@ -305,3 +306,33 @@ def markdown_table(results: dict[str, Any]) -> str:
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(lines) + "\n"
+
+
+def score_predictions(
+    data: Path, task: str, predictions: str | Path | Mapping[str, str], task_table: Path | None = None
+) -> dict[str, Any]:
+    """``induction score``: execution accuracy of given ``predictions`` (a JSONL file of ``{id,
+    prediction}`` or a mapping id -> prediction; ids are raw/execute example keys) on ``task`` of
+    the benchmark dir ``data`` with the task's metric; no model. Returns ``{task, metric, n,
+    correct, accuracy, missing}``."""
+    bm.check_tasks(data, [task])
+    spec = bm.task_spec(task, bm.load_table(task_table))
+    items = {it.id: it for it in bm.test_items(data, task, spec)}
+    if isinstance(predictions, str | Path):
+        preds = bm.read_predictions(Path(predictions), set(items))
+    else:
+        preds = {str(k): v for k, v in predictions.items()}
+        unknown = sorted(set(preds) - set(items))
+        if unknown:
+            raise InputError(f"predictions: unknown id {unknown[0]!r} (ids are raw/execute example keys)")
+        if not preds or not all(isinstance(v, str) for v in preds.values()):
+            raise InputError("predictions: expected a non-empty mapping of id -> prediction string")
+    scores = [score(p, items[i].answers, spec.metric) for i, p in preds.items()]
+    return {
+        "task": task,
+        "metric": spec.metric,
+        "n": len(scores),
+        "correct": sum(scores),
+        "accuracy": mean(scores),
+        "missing": len(items) - len(preds),
+    }

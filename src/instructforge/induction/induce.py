@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from ..core.errors import InputError
 from ..core.io import iter_jsonl
 from ..core.prompts import render
 from ..core.settings import option, validate
-from ..models.client import LLM
+from ..models.client import LLM, Stats
 from ..models.steps import Steps, run_steps
 from ..models.types import Request, SamplingParams
 
@@ -160,3 +161,74 @@ def read_demos(path: Path) -> list[tuple[str, str]]:
 def check_enough(path: Path, demos: list[tuple[str, str]], k: int) -> None:
     if len(demos) < k:
         raise InputError.at(path, max(len(demos), 1), f"{len(demos)} demonstrations, fewer than k={k}")
+
+
+Demos = str | Path | Sequence[tuple[str, str]]
+
+
+def check_demos(demos: Demos, k: int) -> list[tuple[str, str]]:
+    """The (input, output) pairs of ``demos`` (a file, or pairs), at least ``k`` of them."""
+    if isinstance(demos, str | Path):
+        pairs = read_demos(Path(demos))
+        check_enough(Path(demos), pairs, k)
+        return pairs
+    pairs = []
+    for n, d in enumerate(demos):
+        if not (isinstance(d, tuple | list) and len(d) == 2 and all(isinstance(x, str) for x in d)):
+            raise InputError(f"demos[{n}]: expected an (input, output) pair of strings, got {d!r}")
+        pairs.append((d[0], d[1]))
+    if len(pairs) < k:
+        raise InputError(f"demos: {len(pairs)} demonstrations, fewer than k={k}")
+    return pairs
+
+
+def read_candidates(path: str | Path) -> list[str]:
+    """Instructions to score, one a line (blank lines skipped); InputError when there is none."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError.at(path, None, "file not found")
+    lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
+    out = [ln for ln in lines if ln]
+    if not out:
+        raise InputError.at(path, 1, "no instructions (one instruction a line)")
+    return out
+
+
+@dataclass
+class Induction:
+    """What ``induce`` found: the instruction and, when the search ran, its score (held-out
+    execution accuracy, or mean log-probability per gold token with ``score="likelihood"``), how
+    many held-out demonstrations that is on, every candidate (``search.py`` table) and the
+    model calls the search sent."""
+
+    instruction: str
+    score: float | None = None
+    n_eval: int | None = None
+    candidates: list[dict[str, Any]] | None = None
+    note: str | None = None  # why a search that was asked for did not run
+    stats: Stats | None = field(default=None, repr=False)  # the model calls it made
+    calls: int = 1
+    score_kind: str | None = None  # "execution" | "likelihood" after a search
+    method: str | None = None  # "halving" | "ucb" after a search
+
+    @property
+    def accuracy(self) -> float | None:
+        """The held-out execution accuracy (None unless the search scored by execution)."""
+        return self.score if self.score_kind == "execution" else None
+
+    def as_dict(self) -> dict[str, Any]:
+        """``instructforge induce --json``: ``{instruction, score, score_kind, method, evaluated,
+        candidates: [{text, score, evaluated, source, rounds, chosen}], calls}``; without a
+        search the one greedy instruction is the only candidate (score null, evaluated 0)."""
+        cands = self.candidates
+        if cands is None:
+            cands = [{"text": self.instruction, "score": None, "evaluated": 0, "source": "greedy", "chosen": True}]
+        return {
+            "instruction": self.instruction,
+            "score": self.score,
+            "score_kind": self.score_kind,
+            "method": self.method,
+            "evaluated": self.n_eval or 0,
+            "candidates": cands,
+            "calls": self.calls,
+        }

@@ -24,7 +24,7 @@ from typing import Any
 
 from ..core.errors import InputError
 from ..core.io import write_json
-from ..data.outdir import RUN_DB
+from ..data.outdir import CURATION_SUFFIX, RUN_DB
 from ..data.records import Triple
 from ..data.runrecords import ScoreRecord, score_key
 from ..data.store import RunStore
@@ -102,7 +102,7 @@ def curate(
 
 def curation_path(out: Path) -> Path:
     """Where the counts of a curated export go: next to it (``si.json`` -> ``si.curation.json``)."""
-    return out.with_suffix(".curation.json")
+    return out.with_suffix(CURATION_SUFFIX)
 
 
 def export_curated(

@@ -17,7 +17,6 @@ benchmark, as ``ngram`` (the stronger evidence).
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -32,7 +31,7 @@ from ..core.io import write_json, write_jsonl
 from ..core.settings import as_dict, option, validate
 from ..data import outdir
 from ..data.datasets import resolve
-from ..data.formats import read_triples
+from ..data.formats import read_rows, read_triples
 from ..data.store import RunStore
 from ..evaluate.superni import load_task
 from ..induction import benchmark as ii
@@ -144,18 +143,11 @@ def _item(b: Benchmark, name: str) -> int:
 
 
 def _rows(path: Path) -> list[dict[str, Any]]:
-    text = path.read_text(encoding="utf-8")
-    try:
-        if text.lstrip().startswith("["):
-            rows = json.loads(text)
-        else:
-            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
-    except json.JSONDecodeError as e:
-        raise InputError.at(path, e.lineno, f"not valid JSON ({e.msg})") from None
-    bad = next((i for i, r in enumerate(rows) if not isinstance(r, dict) or "instruction" not in r), None)
+    _, rows = read_rows(path, "benchmark file")
+    bad = next((line for line, r in rows if not isinstance(r, dict) or "instruction" not in r), None)
     if bad is not None:
-        raise InputError.at(path, bad + 1, 'a benchmark record needs an "instruction"')
-    return rows
+        raise InputError.at(path, bad, 'a benchmark record needs an "instruction"')
+    return [r for _, r in rows]
 
 
 # -- the 13-gram test ------------------------------------------------------------------------------
@@ -303,7 +295,7 @@ def run_decontaminate(
     t0 = time.perf_counter()
     hits = decontaminate(records, benchmarks, cfg)
     seconds = time.perf_counter() - t0
-    target = Path(out) if out is not None else Path(run_dir or ".") / "decontaminate"
+    target = Path(out) if out is not None else Path(run_dir or ".") / outdir.DECONTAMINATE_DIR
     if target.exists() and not target.is_dir():
         raise InputError(f"{target}: exists and is not a directory")
     by = Counter(h.benchmark for h in hits)
@@ -315,7 +307,7 @@ def run_decontaminate(
         "input": str(run_dir if run_dir is not None else data),
         "seconds": round(seconds, 3),
     }
-    write_jsonl(target / "contamination.jsonl", [h.row() for h in hits])
+    write_jsonl(target / outdir.CONTAMINATION, [h.row() for h in hits])
     write_json(target / outdir.SUMMARY, summary)
     outdir.write_config(target / outdir.CONFIG, {"against": [str(a) for a in against], **as_dict(cfg)}, "decontaminate")
     if run_dir is not None:
@@ -324,7 +316,7 @@ def run_decontaminate(
             store.set_meta(
                 CONTAMINATION_META,
                 {
-                    "path": str((target / "contamination.jsonl").resolve()),
+                    "path": str((target / outdir.CONTAMINATION).resolve()),
                     "flagged_keys": sorted({keys[h.index] for h in hits}),
                     **summary,
                 },

@@ -1,6 +1,6 @@
 """The scoring loop of ``instructforge score``: every accepted instance of a run store gets
 REFINE-AF's automated feedback and linear-rule reward (arXiv 2505.06548, section 3.2, through
-``refine.reward.feedback_components``, the function RL's reward uses), Self-Instruct's quality
+``feedback.reward.feedback_components``, the function RL's reward uses), Self-Instruct's quality
 audit asked of the judge (Wang et al. 2023, section 3.3; audit.py) and the deterministic checks
 (checks.py).
 

@@ -16,6 +16,7 @@ from typing import Any
 from ..core.errors import InputError
 from ..data.checks import VALIDITY_REASONS, RecordChecker
 from ..data.formats import read_triples
+from ..data.outdir import RUN_DB
 from ..data.records import Triple
 from ..data.store import RunStore
 from ..selfinstruct.instances import load_demos
@@ -30,8 +31,8 @@ def read_records(path: Path) -> tuple[str, list[Triple]]:
     """(format, records) of a data file, or (``"run"``, the accepted instances of a run dir in
     task order). Raises InputError (``FILE:LINE: reason``) on bad input, before anything is written."""
     if path.is_dir():
-        if not (path / "run.sqlite").is_file():
-            raise InputError(f"{path}: not a run directory (no run.sqlite)")
+        if not (path / RUN_DB).is_file():
+            raise InputError(f"{path}: not a run directory (no {RUN_DB})")
         with RunStore(path, create=False) as store:
             tasks = store.tasks(accepted=True)
         return "run", [Triple(t.instruction, i.input, i.output) for t in tasks for i in t.instances]

@@ -15,7 +15,9 @@ from functools import cache
 from pathlib import Path
 
 from ..core.errors import InputError
+from ..core.io import read_text
 from ..core.prompts import render
+from ..data.formats import json_lines
 from ..models.types import Request, SamplingParams
 from .common import make_request
 from .config import GenerateConfig
@@ -28,13 +30,13 @@ def load_examples(path: Path = EXAMPLES_FILE) -> tuple[tuple[str, bool], ...]:
     if not path.is_file():
         raise InputError(f"{path}: classification examples not found (packaged data missing)")
     out = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            try:
-                d = json.loads(line)
-                out.append((str(d["instruction"]), bool(d["is_classification"])))
-            except (json.JSONDecodeError, KeyError, TypeError) as e:
-                raise InputError.at(path, n, f"bad classification example ({e})") from None
+    for n, d, err in json_lines(read_text(path)):
+        try:
+            if err is not None:
+                raise err
+            out.append((str(d["instruction"]), bool(d["is_classification"])))
+        except (json.JSONDecodeError, KeyError, TypeError) as e:
+            raise InputError.at(path, n, f"bad classification example ({e})") from None
     return tuple(out)
 
 

@@ -20,10 +20,8 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from ..core.io import write_jsonl
 from ..core.prompts import prompt
 from ..data import formats
-from ..data.records import Triple
 from ..data.store import RunStore
 
 FORMATS = formats.EXPORT_FORMATS
@@ -127,16 +125,9 @@ def write_records(recs: list[dict[str, Any]], fmt: str, out: Path, seed: int = 0
     """Write export records (``export_records``, possibly curated) to ``out`` in ``fmt``;
     returns the number written (prompt-completion: after removing repeated pairs). ``seed``:
     of the prompt-completion encoding."""
-    if fmt == "alpaca":
-        formats.write_alpaca(out, [Triple.from_dict(r) for r in recs])
-    elif fmt == "messages":
-        write_jsonl(out, [formats.to_messages(Triple.from_dict(r)) for r in recs])
-    elif fmt == "prompt-completion":
+    if fmt == "prompt-completion":
         pairs = finetuning_pairs(recs, seed)
-        write_jsonl(out, pairs)
+        formats.write_export(out, fmt, pairs)
         return len(pairs)
-    elif fmt == "hf":
-        formats.write_hf(out, recs)
-    else:
-        raise ValueError(f"unknown format {fmt!r}")
+    formats.write_export(out, fmt, recs)
     return len(recs)

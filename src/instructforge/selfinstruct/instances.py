@@ -8,7 +8,7 @@ up to 5 instances per task.
 ``InstanceTask`` is the one object for "write instances of this instruction" (nanochat's Task
 pattern): its prompt and stop strings, its parser and the step-4 filters, the task record an
 answer makes, and the reward of an answer. The instance stage (pipeline.py) asks with it and
-records its answers; REFINE-AF's RL stage (refine_af/) prompts the policy with it and rewards
+records its answers; REFINE-AF's RL stage (train/refine.py) prompts the policy with it and rewards
 what the policy writes with it, so both see exactly the same task.
 """
 
@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import InputError
+from ..core.io import read_text
 from ..core.prompts import render
 from ..data.checks import RecordChecker
+from ..data.formats import json_lines
 from ..data.records import Instance, Rejection
 from ..data.runrecords import InstanceRejection, TaskRecord
 from ..models.backends.decoding import find_stop
@@ -42,14 +44,14 @@ def load_demos(path: Path = DEMOS_FILE) -> tuple[Demo, ...]:
     if not path.is_file():
         raise InputError(f"{path}: instance demonstrations not found (packaged data missing)")
     out = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            try:
-                d = json.loads(line)
-                assert d["style"] in ("input_first", "output_first") and d["examples"]
-                out.append(d)
-            except (json.JSONDecodeError, KeyError, TypeError, AssertionError) as e:
-                raise InputError.at(path, n, f"bad instance demonstration ({e!r})") from None
+    for n, d, err in json_lines(read_text(path)):
+        try:
+            if err is not None:
+                raise err
+            assert d["style"] in ("input_first", "output_first") and d["examples"]
+            out.append(d)
+        except (json.JSONDecodeError, KeyError, TypeError, AssertionError) as e:
+            raise InputError.at(path, n, f"bad instance demonstration ({e!r})") from None
     return tuple(out)
 
 
@@ -237,7 +239,7 @@ class InstanceTask:
     @staticmethod
     def reward(feedback: Sequence[Mapping[str, float]], unparseable: float) -> tuple[float, dict[str, float]]:
         """The REFINE-AF reward of one answer from the automated feedback of each instance it
-        wrote (refine_af/reward.py ``feedback_components``): their mean; ``unparseable`` when it
+        wrote (feedback/reward.py ``feedback_components``): their mean; ``unparseable`` when it
         wrote none. Also every component's mean, for the logs.
 
         >>> InstanceTask.reward([{"total": 0.2, "naturalness": 0.9}, {"total": 0.4, "naturalness": 0.7}], -1.0)

@@ -31,6 +31,7 @@ from rapidfuzz.distance import LCSseq
 
 from ..core.errors import InputError
 from ..core.settings import option, validate
+from ..data.formats import json_lines
 
 __all__ = ["NoveltyIndex", "tokenize", "rouge_l", "read_records", "DedupConfig"]
 
@@ -286,28 +287,24 @@ def read_records(
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise InputError.at(path, None, f"cannot read: {e}") from e
-    rows: list[Any] = text.splitlines()
-    listed = text.lstrip().startswith("[")
-    if listed:  # a JSON list: "line" n is the n-th record
+    if text.lstrip().startswith("["):  # a JSON list: "line" n is the n-th record
         try:
-            rows = json.loads(text)
+            listed = json.loads(text)
         except json.JSONDecodeError as e:
             raise InputError.at(path, e.lineno, f"invalid JSON ({e.msg} at column {e.colno})") from None
-    for lineno, line in enumerate(rows, 1):
-        if not listed and not line.strip():
-            continue
+        rows: list[tuple[int, Any, json.JSONDecodeError | None]] = [(n, r, None) for n, r in enumerate(listed, 1)]
+    else:
+        rows = list(json_lines(text))
+    for lineno, rec, err in rows:
         reason = None
-        try:
-            rec = line if listed else json.loads(line)
-        except json.JSONDecodeError as e:
-            reason = f"invalid JSON ({e.msg} at column {e.colno})"
-        else:
-            if not isinstance(rec, dict):
-                reason = "not a JSON object"
-            elif field not in rec:
-                reason = f'missing "{field}"'
-            elif not isinstance(rec[field], str):
-                reason = f'"{field}" is not a string'
+        if err is not None:
+            reason = f"invalid JSON ({err.msg} at column {err.colno})"
+        elif not isinstance(rec, dict):
+            reason = "not a JSON object"
+        elif field not in rec:
+            reason = f'missing "{field}"'
+        elif not isinstance(rec[field], str):
+            reason = f'"{field}" is not a string'
         if reason is not None:
             if strict:
                 raise InputError.at(path, lineno, reason)
