@@ -108,8 +108,20 @@ def finetune(data: str | Path, *, out: str | Path, model: str = "embedded", conf
 
 
 def refine_stage(out: Path, model: ModelConfig, config: Any, run: Path) -> Path:
-    """``refine`` as an experiment stage (resumes from its checkpoints)."""
-    return Path(refine(run, out=out, model=model.model, config=config, resume=(out / "checkpoints").is_dir()))
+    """``refine`` as an experiment stage (resumes from its checkpoints). ``model`` is the policy;
+    its other settings (base_url, caps, price, currency, cache ...) are the judge's client's, as
+    with the ``refine`` command's flags."""
+    judge_options = {k: v for k, v in dataclasses.asdict(model).items() if k != "model"}
+    return Path(
+        refine(
+            run,
+            out=out,
+            model=model.model,
+            config=config,
+            resume=(out / "checkpoints").is_dir(),
+            **judge_options,
+        )
+    )
 
 
 def finetune_stage(out: Path, model: ModelConfig, config: Any, data: Path) -> Path:
