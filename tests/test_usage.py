@@ -215,3 +215,35 @@ def test_a_run_killed_before_its_first_commit_has_an_empty_ledger(tmp_path):
     (tmp_path / "empty").mkdir()
     p = run_cli("usage", str(tmp_path / "empty"), "--json")
     assert p.returncode == 2 and "no usage ledger here" in p.stderr
+
+
+def test_the_experiment_refine_stage_gives_the_judge_the_stage_model_settings(tmp_path, monkeypatch):
+    """api.train.refine_stage: the stage's model is the policy; its caps, price, currency and
+    base_url go to the judge's client (they were dropped: only model.model was passed)."""
+    from instructforge.api import train
+
+    seen = {}
+
+    def fake_refine(run_dir, *, out, model, config, resume, **judge_options):
+        seen.update(model=model, resume=resume, **judge_options)
+        return out
+
+    monkeypatch.setattr(train, "refine", fake_refine)
+    mc = ModelConfig(
+        model="embedded",
+        base_url="http://judge:8000/v1",
+        price="0.5,1.5",
+        currency="EUR",
+        max_total_tokens=1234,
+        budget=0.25,
+        concurrency=3,
+    )
+    train.refine_stage(tmp_path / "out", mc, None, tmp_path / "run")
+    assert seen["model"] == "embedded" and seen["resume"] is False
+    assert (seen["base_url"], seen["price"], seen["currency"]) == ("http://judge:8000/v1", "0.5,1.5", "EUR")
+    assert (seen["max_total_tokens"], seen["budget"], seen["concurrency"]) == (1234, 0.25, 3)
+    # and they reach the judge's ModelConfig
+    from instructforge.train.refine_config import RefineConfig
+
+    judge = train.judge_config(RefineConfig(judge="openai:j"), {k: v for k, v in seen.items() if k not in ("model", "resume")})
+    assert (judge.model, judge.base_url, judge.max_total_tokens, judge.budget) == ("openai:j", "http://judge:8000/v1", 1234, 0.25)
