@@ -5,6 +5,8 @@
   with the records, so it survives a kill and a resume adds to it.
 - Any other out dir (evaluate superni / user-oriented, induction evaluate, refine): ``usage.json``
   in that dir (the same content). ``induce --as-seeds FILE``: ``FILE`` with ``.usage.json``.
+  ``refine`` in several processes: rank 0 writes ``usage.json``, rank r ``usage.rank{r}.json``;
+  the dir's ledger is their sum.
 - An experiment dir: every stage dir's ledger, stage names prefixed with the stage's name
   (``si/generate:bootstrap``), summed.
 """
@@ -15,11 +17,35 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import InputError
-from ..models.usage import FileSink, StoreSink, Usage, format_cost, summarize, track
+from ..models.usage import FileSink, StoreSink, Usage, format_cost, merge, summarize, track
 
-__all__ = ["USAGE_FILE", "file_sink", "format_cost", "read_usage", "store_sink", "track"]
+__all__ = ["USAGE_FILE", "file_sink", "format_cost", "rank_sink", "read_usage", "store_sink", "track"]
 
 USAGE_FILE = "usage.json"
+RANK_FILES = "usage.rank*.json"
+
+
+def rank_file(out_dir: Path | str, rank: int) -> Path:
+    """Rank ``rank``'s ledger file in ``out_dir``: ``usage.json`` for rank 0, else ``usage.rank{r}.json``."""
+    return Path(out_dir) / (USAGE_FILE if rank == 0 else f"usage.rank{rank}.json")
+
+
+def rank_sink(out_dir: Path | str, rank: int) -> FileSink:
+    return FileSink(rank_file(out_dir, rank))
+
+
+def other_ranks(out_dir: Path | str, rank: int) -> list[dict[str, Any]]:
+    """The ledgers the other ranks' processes saved in ``out_dir`` (earlier runs included)."""
+    files = [Path(out_dir) / USAGE_FILE, *sorted(Path(out_dir).glob(RANK_FILES))]
+    return [FileSink(f).load() for f in files if f.is_file() and f != rank_file(out_dir, rank)]
+
+
+def dir_ledger(path: Path | str) -> dict[str, Any]:
+    """An out dir's saved ledger: ``usage.json`` plus every rank's ``usage.rank{r}.json``
+    (several processes of one command), summed; ``{}`` without one."""
+    path = Path(path)
+    files = [path / USAGE_FILE, *sorted(path.glob(RANK_FILES))]
+    return merge([d for d in (FileSink(f).load() for f in files if f.is_file()) if d])
 
 
 def store_sink(store: Any) -> StoreSink:
@@ -42,10 +68,9 @@ def _ledger_data(path: Path) -> dict[str, Any] | None:
             data = StoreSink(st).load()
         if data:
             return data
-    if (path / USAGE_FILE).is_file():
-        data = FileSink(path / USAGE_FILE).load()
-        if data:
-            return data
+    data = dir_ledger(path)
+    if data:
+        return data
     return {} if store else None
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from ..models.usage import FileSink, format_cost, summarize
+from ..models.usage import format_cost, summarize
 
 COLUMNS = ["", "requests", "cache hits", "prompt tok", "completion tok", "counted by", "refused", "retried"]
 COLUMNS += ["seconds", "tok/s", "cost"]
@@ -24,9 +24,10 @@ def from_store(store: Any) -> dict[str, Any]:
 
 
 def from_dir(path: Path) -> dict[str, Any]:
-    """... of an out dir with usage.json (an evaluation dir)."""
-    p = Path(path) / "usage.json"
-    return _section(FileSink(p).load() if p.is_file() else {})
+    """... of an out dir with usage.json (an evaluation dir; a refine dir: its ranks' files summed)."""
+    from ..api.usage import dir_ledger
+
+    return _section(dir_ledger(path))
 
 
 def _section(data: dict[str, Any]) -> dict[str, Any]:
