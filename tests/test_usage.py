@@ -247,3 +247,28 @@ def test_the_experiment_refine_stage_gives_the_judge_the_stage_model_settings(tm
 
     judge = train.judge_config(RefineConfig(judge="openai:j"), {k: v for k, v in seen.items() if k not in ("model", "resume")})
     assert (judge.model, judge.base_url, judge.max_total_tokens, judge.budget) == ("openai:j", "http://judge:8000/v1", 1234, 0.25)
+
+
+def test_ranks_ledger_files_are_summed_and_capped_together(tmp_path):
+    """refine under several ranks: rank 0 writes usage.json, rank r usage.rank{r}.json; the dir's
+    ledger is their sum (each rank's calls once), and a rank's cap counts the others' files."""
+    from instructforge.api.usage import other_ranks, rank_sink, read_usage
+
+    for rank, n in ((0, 3), (1, 2)):
+        led = Ledger(sink=rank_sink(tmp_path, rank), stage="refine")
+        for _ in range(n):
+            led.answer("refine", "scripted:j", ok=True, prompt_tokens=10, completion_tokens=1, from_server=False, price=None)
+        led.flush(force=True)
+    assert {p.name for p in tmp_path.iterdir()} == {"usage.json", "usage.rank1.json"}
+    u = read_usage(tmp_path)
+    assert u["total"]["requests"] == 5 and u["total"]["total_tokens"] == 55
+    assert len(u["rows"]) == 1  # one (stage, model) row, summed over the ranks
+    led = Ledger(sink=rank_sink(tmp_path, 1), stage="refine", max_total_tokens=60)
+    for data in other_ranks(tmp_path, 1):
+        led.count_elsewhere(data)
+    assert led.own().total_tokens == 55 and not led.fits((4, 2), 0.0) and led.fits((4, 1), 0.0)
+    led.answer("refine", "scripted:j", ok=True, prompt_tokens=4, completion_tokens=1, from_server=False, price=None)
+    led.flush(force=True)
+    # rank 1's file now holds its 2 earlier calls and this one, never rank 0's 3
+    assert json.loads((tmp_path / "usage.rank1.json").read_text())["rows"][0]["usage"]["requests"] == 3
+    assert read_usage(tmp_path)["total"]["requests"] == 6

@@ -257,8 +257,9 @@ def test_dist_rl_two_ranks_kill_resume_and_one_process(tmp_path, isolated_cache)
     while not list(ckpts.glob("checkpoint-*/trainer_state.json")) and p.poll() is None and time.monotonic() - t0 < 500:
         time.sleep(0.1)
     killed = p.poll() is None
-    if killed:  # as a scheduler preempts a job: SIGTERM to the launcher, which stops its workers
-        p.send_signal(signal.SIGTERM)
+    assert killed, "the 2-rank run ended before its first checkpoint was complete: nothing to kill"
+    # as a scheduler preempts a job: SIGTERM to the launcher, which stops its workers
+    p.send_signal(signal.SIGTERM)
     try:
         _, err = p.communicate(timeout=120)
     except subprocess.TimeoutExpired:
@@ -267,12 +268,21 @@ def test_dist_rl_two_ranks_kill_resume_and_one_process(tmp_path, isolated_cache)
     assert list(ckpts.glob("checkpoint-*")), (
         f"no checkpoint (exit {p.returncode})\n{err.decode(errors='replace')[-3000:]}"
     )
-    assert not killed or not (out2 / "refine_summary.json").is_file()
+    assert not (out2 / "refine_summary.json").is_file()
     run(2, *args2, "--resume")
     two = json.loads((out2 / "refine_summary.json").read_text())
     assert two["world_size"] == 2 and two["per_device_completions"] == 2 and two["steps"] == 3
-    if killed:
-        assert "checkpoint-" in two["resumed_from"]
+    assert "checkpoint-" in two["resumed_from"]
+    # the judge's ledger: one file per rank (both ranks judged their own completions), and the
+    # out dir's ledger counts each rank's calls once: the sum of the two, killed run included
+    from instructforge.api.usage import read_usage
+
+    ranks = [json.loads((out2 / f).read_text()) for f in ("usage.json", "usage.rank1.json")]
+    per_rank = [sum(r["usage"]["requests"] for r in d["rows"]) for d in ranks]
+    assert all(n > 0 for n in per_rank), per_rank
+    led = read_usage(out2)
+    assert led["total"]["requests"] == sum(per_rank), (led["total"], per_rank)
+    assert led["total"]["cache_hits"] == sum(sum(r["usage"]["cache_hits"] for r in d["rows"]) for d in ranks)
 
     out1 = tmp_path / "rl1"
     run(1, "--quiet", "refine", str(run_dir), "--out", str(out1), *flags)
