@@ -174,10 +174,11 @@ stages:
         assert heading in page
 
 
-def test_experiment_token_cap_covers_every_stage_and_resumes_with_a_higher_cap(tmp_path):
+def test_experiment_token_cap_covers_every_stage_and_resumes_with_a_higher_cap(tmp_path, shared_data):
     """`experiment --max-total-tokens`: the cap is over the whole experiment (the first stage's
     spend counts against the second's), a stop is exit 3 with the first stage kept, and the
-    same command with a higher cap finishes it."""
+    same command with a higher cap finishes it; the experiment's report shows the usage of all
+    its stages, summed."""
     from instructforge.api.usage import read_usage
 
     port = free_port()
@@ -189,6 +190,9 @@ stages:
     command: generate
     settings: {{num_instructions: 6, pool_lag: 2, seed: 2}}
   - {{name: again, command: generate, from_run: "{{si}}"}}
+  - {{name: ev, command: evaluate superni, tasks: {shared_data / "superni"},
+     settings: {{max_instances: 2, only: [task1159_bard_analogical_reasoning_containers]}}}}
+  - {{name: report, command: report}}
 """)
     env = {"INSTRUCTFORGE_CACHE_DIR": str(tmp_path / "cache")}
     out = tmp_path / "out"
@@ -213,5 +217,11 @@ stages:
         p = run_cli(*cli, "--max-total-tokens", str(100 * first), env=env)
         assert p.returncode == 0, p.stderr
     rows = json.loads((out / "experiment.json").read_text())["stages"]
-    assert [r["status"] for r in rows] == ["skipped (done)", "ran"]
-    assert read_usage(out)["total"]["total_tokens"] <= 100 * first
+    assert [r["status"] for r in rows] == ["skipped (done)", "ran", "ran", "ran"]
+    led = read_usage(out)
+    assert led["total"]["total_tokens"] <= 100 * first
+    # the report: the evaluation's section, then the usage of every stage (not only the evaluation's)
+    rep = json.loads((out / "report" / "report.json").read_text())["usage"]
+    assert rep["total"] == led["total"] and len(rep["stops"]) == 1  # the stop in stage again
+    assert {"si/generate:bootstrap", "again/generate:instances", "ev/evaluate superni"} <= set(rep["stages"])
+    assert 'id="experiment-usage"' in (out / "report" / "report.html").read_text()
