@@ -245,8 +245,15 @@ def test_the_experiment_refine_stage_gives_the_judge_the_stage_model_settings(tm
     # and they reach the judge's ModelConfig
     from instructforge.train.refine_config import RefineConfig
 
-    judge = train.judge_config(RefineConfig(judge="openai:j"), {k: v for k, v in seen.items() if k not in ("model", "resume")})
-    assert (judge.model, judge.base_url, judge.max_total_tokens, judge.budget) == ("openai:j", "http://judge:8000/v1", 1234, 0.25)
+    judge = train.judge_config(
+        RefineConfig(judge="openai:j"), {k: v for k, v in seen.items() if k not in ("model", "resume")}
+    )
+    assert (judge.model, judge.base_url, judge.max_total_tokens, judge.budget) == (
+        "openai:j",
+        "http://judge:8000/v1",
+        1234,
+        0.25,
+    )
 
 
 def test_ranks_ledger_files_are_summed_and_capped_together(tmp_path):
@@ -257,7 +264,9 @@ def test_ranks_ledger_files_are_summed_and_capped_together(tmp_path):
     for rank, n in ((0, 3), (1, 2)):
         led = Ledger(sink=rank_sink(tmp_path, rank), stage="refine")
         for _ in range(n):
-            led.answer("refine", "scripted:j", ok=True, prompt_tokens=10, completion_tokens=1, from_server=False, price=None)
+            led.answer(
+                "refine", "scripted:j", ok=True, prompt_tokens=10, completion_tokens=1, from_server=False, price=None
+            )
         led.flush(force=True)
     assert {p.name for p in tmp_path.iterdir()} == {"usage.json", "usage.rank1.json"}
     u = read_usage(tmp_path)

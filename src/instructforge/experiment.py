@@ -251,9 +251,7 @@ def stage_model(exp: Experiment, st: Stage, caps: dict[str, Any] | None) -> Mode
     return model
 
 
-def run(
-    exp: Experiment, *, only: list[str] | None = None, caps: dict[str, Any] | None = None
-) -> list[dict[str, Any]]:
+def run(exp: Experiment, *, only: list[str] | None = None, caps: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Run every stage that is not finished, in order; returns one row per stage. ``caps``:
     ModelConfig fields (CAPS: ``price``, ``currency``, ``max_total_tokens``, ``budget``) set on
     every stage that calls a model; the token cap and the budget cover the whole experiment."""

@@ -48,7 +48,11 @@ def test_refine_stopped_by_its_cap_resumes_with_the_same_command(tmp_path, isola
     args = ["--quiet", "refine", str(run_dir), "--out", str(out), "--judge", f"scripted:{rules}", "--steps", "2"]
     args += ["--num-generations", "2", "--max-completion-length", "8", "--seed", "1"]
     args += ["--set", "prompts_per_step=2", "--set", "policy_demos=0", "--set", "save_steps=1"]
-    env = {"OMP_NUM_THREADS": "1", "INSTRUCTFORGE_THREADS": "1", "INSTRUCTFORGE_CACHE_DIR": os.environ["INSTRUCTFORGE_CACHE_DIR"]}
+    env = {
+        "OMP_NUM_THREADS": "1",
+        "INSTRUCTFORGE_THREADS": "1",
+        "INSTRUCTFORGE_CACHE_DIR": os.environ["INSTRUCTFORGE_CACHE_DIR"],
+    }
     p = run_cli(*args, "--max-total-tokens", "500", env=env)
     assert p.returncode == 3, p.stderr[-3000:]
     assert "budget reached" in p.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -58,10 +59,15 @@ def experiment(
 
     Example: instructforge experiment examples/refine_af_small/experiment.yaml
     """
+    from ..api.train import ModelConfig
     from ..experiment import load, run, stage_done
-    from ..models.modelconfig import ModelConfig
 
-    caps = {"max_total_tokens": max_total_tokens, "budget": budget, "price": price, "currency": currency}
+    caps: dict[str, Any] = {
+        "max_total_tokens": max_total_tokens,
+        "budget": budget,
+        "price": price,
+        "currency": currency,
+    }
     ModelConfig(**{k: v for k, v in caps.items() if v is not None})  # a bad price or currency: exit 2 now
 
     exp = load(file, out)

@@ -484,6 +484,31 @@ def summarize(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     }
 
 
+# -- ledger files of an out dir (api/usage.py: which command keeps which) -------------------------
+
+USAGE_FILE = "usage.json"
+RANK_FILES = "usage.rank*.json"
+
+
+def rank_file(out_dir: Path | str, rank: int) -> Path:
+    """Rank ``rank``'s ledger file in ``out_dir``: ``usage.json`` for rank 0, else ``usage.rank{r}.json``."""
+    return Path(out_dir) / (USAGE_FILE if rank == 0 else f"usage.rank{rank}.json")
+
+
+def other_ranks(out_dir: Path | str, rank: int) -> list[dict[str, Any]]:
+    """The ledgers the other ranks' processes saved in ``out_dir`` (earlier runs included)."""
+    files = [Path(out_dir) / USAGE_FILE, *sorted(Path(out_dir).glob(RANK_FILES))]
+    return [FileSink(f).load() for f in files if f.is_file() and f != rank_file(out_dir, rank)]
+
+
+def dir_ledger(path: Path | str) -> dict[str, Any]:
+    """An out dir's saved ledger: ``usage.json`` plus every rank's ``usage.rank{r}.json``
+    (several processes of one command), summed; ``{}`` without one."""
+    path = Path(path)
+    files = [path / USAGE_FILE, *sorted(path.glob(RANK_FILES))]
+    return merge([d for d in (FileSink(f).load() for f in files if f.is_file()) if d])
+
+
 def track(stage: str, sink: Any, *llms: Any) -> Ledger:
     """One ledger for every client of a command (a model and its judge): loaded from ``sink``
     (what earlier runs of the command saved), saved there as answers arrive. The first client's

@@ -25,15 +25,15 @@ def from_store(store: Any) -> dict[str, Any]:
 
 def from_dir(path: Path) -> dict[str, Any]:
     """... of an out dir with usage.json (an evaluation dir; a refine dir: its ranks' files summed)."""
-    from ..api.usage import dir_ledger
+    from ..models.usage import dir_ledger
 
     return _section(dir_ledger(path))
 
 
 def from_experiment(path: Path) -> dict[str, Any]:
     """... of a whole experiment dir: every stage dir's ledger, summed (api.usage.read_usage)."""
-    from ..api.usage import read_usage
     from ..core.errors import InputError
+    from .ledgers import read_usage
 
     try:
         u = read_usage(path)
