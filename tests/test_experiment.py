@@ -172,3 +172,56 @@ stages:
     assert data["sections"][0]["counts"]["win"] == 2  # the good predictions win both tasks
     for heading in ("bad_vs_good: Comparison", "eval_good: SuperNI evaluation", "eval_bad: SuperNI evaluation"):
         assert heading in page
+
+
+def test_experiment_token_cap_covers_every_stage_and_resumes_with_a_higher_cap(tmp_path, shared_data):
+    """`experiment --max-total-tokens`: the cap is over the whole experiment (the first stage's
+    spend counts against the second's), a stop is exit 3 with the first stage kept, and the
+    same command with a higher cap finishes it; the experiment's report shows the usage of all
+    its stages, summed."""
+    from instructforge.api.usage import read_usage
+
+    port = free_port()
+    exp = tmp_path / "exp.yaml"
+    exp.write_text(f"""\
+model: {{model: "openai:sim", base_url: "http://127.0.0.1:{port}/v1", concurrency: 4}}
+stages:
+  - name: si
+    command: generate
+    settings: {{num_instructions: 6, pool_lag: 2, seed: 2}}
+  - {{name: again, command: generate, from_run: "{{si}}"}}
+  - {{name: ev, command: evaluate superni, tasks: {shared_data / "superni"},
+     settings: {{max_instances: 2, only: [task1159_bard_analogical_reasoning_containers]}}}}
+  - {{name: report, command: report}}
+""")
+    env = {"INSTRUCTFORGE_CACHE_DIR": str(tmp_path / "cache")}
+    out = tmp_path / "out"
+    cli = ("--quiet", "experiment", str(exp), "--out", str(out))
+    with server(port, (0.0, 0.0), 8):
+        run_cli(*cli, "--only", "si", env=env, check=True)
+        first = read_usage(out)["total"]["total_tokens"]
+        assert first > 0
+        # the second stage (one instance request per instruction: ~40% of the first stage's
+        # tokens, measured) gets what the first left of the cap, a quarter of that: it stops
+        cap = first + first // 4
+        p = run_cli(*cli, "--max-total-tokens", str(cap), env=env)
+        assert p.returncode == 3, p.stderr
+        assert "budget reached" in p.stderr
+        assert (out / "si" / ".stage.json").is_file() and not (out / "again" / ".stage.json").exists()
+        led = read_usage(out)
+        assert led["stops"] and led["total"]["total_tokens"] <= cap
+        # a cap below what the first stage spent: the second stage does not start at all
+        p = run_cli(*cli, "--max-total-tokens", str(first), env=env)
+        assert p.returncode == 3 and "before stage again" in p.stderr, p.stderr
+        # a higher cap: the same command finishes
+        p = run_cli(*cli, "--max-total-tokens", str(100 * first), env=env)
+        assert p.returncode == 0, p.stderr
+    rows = json.loads((out / "experiment.json").read_text())["stages"]
+    assert [r["status"] for r in rows] == ["skipped (done)", "ran", "ran", "ran"]
+    led = read_usage(out)
+    assert led["total"]["total_tokens"] <= 100 * first
+    # the report: the evaluation's section, then the usage of every stage (not only the evaluation's)
+    rep = json.loads((out / "report" / "report.json").read_text())["usage"]
+    assert rep["total"] == led["total"] and len(rep["stops"]) == 1  # the stop in stage again
+    assert {"si/generate:bootstrap", "again/generate:instances", "ev/evaluate superni"} <= set(rep["stages"])
+    assert 'id="experiment-usage"' in (out / "report" / "report.html").read_text()

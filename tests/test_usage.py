@@ -215,3 +215,69 @@ def test_a_run_killed_before_its_first_commit_has_an_empty_ledger(tmp_path):
     (tmp_path / "empty").mkdir()
     p = run_cli("usage", str(tmp_path / "empty"), "--json")
     assert p.returncode == 2 and "no usage ledger here" in p.stderr
+
+
+def test_the_experiment_refine_stage_gives_the_judge_the_stage_model_settings(tmp_path, monkeypatch):
+    """api.train.refine_stage: the stage's model is the policy; its caps, price, currency and
+    base_url go to the judge's client (they were dropped: only model.model was passed)."""
+    from instructforge.api import train
+
+    seen = {}
+
+    def fake_refine(run_dir, *, out, model, config, resume, **judge_options):
+        seen.update(model=model, resume=resume, **judge_options)
+        return out
+
+    monkeypatch.setattr(train, "refine", fake_refine)
+    mc = ModelConfig(
+        model="embedded",
+        base_url="http://judge:8000/v1",
+        price="0.5,1.5",
+        currency="EUR",
+        max_total_tokens=1234,
+        budget=0.25,
+        concurrency=3,
+    )
+    train.refine_stage(tmp_path / "out", mc, None, tmp_path / "run")
+    assert seen["model"] == "embedded" and seen["resume"] is False
+    assert (seen["base_url"], seen["price"], seen["currency"]) == ("http://judge:8000/v1", "0.5,1.5", "EUR")
+    assert (seen["max_total_tokens"], seen["budget"], seen["concurrency"]) == (1234, 0.25, 3)
+    # and they reach the judge's ModelConfig
+    from instructforge.train.refine_config import RefineConfig
+
+    judge = train.judge_config(
+        RefineConfig(judge="openai:j"), {k: v for k, v in seen.items() if k not in ("model", "resume")}
+    )
+    assert (judge.model, judge.base_url, judge.max_total_tokens, judge.budget) == (
+        "openai:j",
+        "http://judge:8000/v1",
+        1234,
+        0.25,
+    )
+
+
+def test_ranks_ledger_files_are_summed_and_capped_together(tmp_path):
+    """refine under several ranks: rank 0 writes usage.json, rank r usage.rank{r}.json; the dir's
+    ledger is their sum (each rank's calls once), and a rank's cap counts the others' files."""
+    from instructforge.api.usage import other_ranks, rank_sink, read_usage
+
+    for rank, n in ((0, 3), (1, 2)):
+        led = Ledger(sink=rank_sink(tmp_path, rank), stage="refine")
+        for _ in range(n):
+            led.answer(
+                "refine", "scripted:j", ok=True, prompt_tokens=10, completion_tokens=1, from_server=False, price=None
+            )
+        led.flush(force=True)
+    assert {p.name for p in tmp_path.iterdir()} == {"usage.json", "usage.rank1.json"}
+    u = read_usage(tmp_path)
+    assert u["total"]["requests"] == 5 and u["total"]["total_tokens"] == 55
+    assert len(u["rows"]) == 1  # one (stage, model) row, summed over the ranks
+    led = Ledger(sink=rank_sink(tmp_path, 1), stage="refine", max_total_tokens=60)
+    for data in other_ranks(tmp_path, 1):
+        led.count_elsewhere(data)
+    assert led.own().total_tokens == 55 and not led.fits((4, 2), 0.0) and led.fits((4, 1), 0.0)
+    led.answer("refine", "scripted:j", ok=True, prompt_tokens=4, completion_tokens=1, from_server=False, price=None)
+    led.flush(force=True)
+    # rank 1's file now holds its 2 earlier calls and this one, never rank 0's 3
+    assert json.loads((tmp_path / "usage.rank1.json").read_text())["rows"][0]["usage"]["requests"] == 3
+    assert read_usage(tmp_path)["total"]["requests"] == 6

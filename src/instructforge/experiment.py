@@ -196,8 +196,73 @@ def stage_done(stage: Stage, out_dir: Path) -> bool:
         return False
 
 
-def run(exp: Experiment, *, only: list[str] | None = None) -> list[dict[str, Any]]:
-    """Run every stage that is not finished, in order; returns one row per stage."""
+#: stages that take a ModelConfig but call no model (finetune trains it): caps do not apply
+NO_CALLS = {"finetune"}
+#: the ModelConfig fields ``experiment --price/--currency/--max-total-tokens/--budget`` set
+CAPS = ("price", "currency", "max_total_tokens", "budget")
+
+
+def _spent_elsewhere(exp: Experiment, name: str) -> tuple[int, float]:
+    """Tokens and cost of the experiment's ledger so far outside stage ``name``'s dir."""
+    from .api.usage import read_usage
+
+    try:
+        rows = read_usage(exp.out)["rows"] if exp.out.is_dir() else []
+    except InputError:  # no stage has a ledger yet
+        rows = []
+    mine = [r for r in rows if not r["stage"].startswith(name + "/")]
+    return sum(r["total_tokens"] for r in mine), sum(r["cost"] or 0.0 for r in mine)
+
+
+def stage_model(exp: Experiment, st: Stage, caps: dict[str, Any] | None) -> ModelConfig | None:
+    """The stage's model settings with the experiment's ``caps`` (CAPS fields) on top; a token
+    cap or budget is over the whole experiment, so the stage gets what the other stages' ledgers
+    leave of it (its own ledger counts its own earlier runs). Raises BudgetExceeded when nothing
+    is left."""
+    from .core.errors import BudgetExceeded
+
+    model = st.model
+    given = {k: v for k, v in (caps or {}).items() if v is not None}
+    if model is None or not given or st.command in NO_CALLS:
+        return model
+    if "max_total_tokens" in given or "budget" in given:
+        tokens, cost = _spent_elsewhere(exp, st.name)
+        cap, budget = given.get("max_total_tokens"), given.get("budget")
+        if (cap is not None and tokens >= cap) or (budget is not None and cost >= budget):
+            raise BudgetExceeded(
+                f"budget reached before stage {st.name}: the other stages spent {tokens:,} tokens"
+                + (f" (--max-total-tokens {cap:,})" if cap is not None else "")
+                + (f", cost {cost:.4f} (--budget {budget:g})" if budget is not None else "")
+                + ". Everything answered is kept: rerun the same command with a higher cap (or none) to continue"
+            )
+        if cap is not None:
+            given["max_total_tokens"] = cap - tokens
+        if budget is not None:
+            given["budget"] = budget - cost
+    model = dataclasses.replace(model, **given)
+    if model.budget is not None:
+        spec = getattr(st.config, "judge", None) if st.command == "refine" else model.model
+        if model.price_of(spec) is None:
+            raise InputError(
+                f"--budget: no price for stage {st.name}'s model {spec}: give --price IN,OUT (per million "
+                "tokens) or a prices table entry for it"
+            )
+    return model
+
+
+def run(exp: Experiment, *, only: list[str] | None = None, caps: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Run every stage that is not finished, in order; returns one row per stage. ``caps``:
+    ModelConfig fields (CAPS: ``price``, ``currency``, ``max_total_tokens``, ``budget``) set on
+    every stage that calls a model; the token cap and the budget cover the whole experiment."""
+    from .core.errors import BudgetExceeded
+
+    if caps and (caps.get("max_total_tokens") is not None or caps.get("budget") is not None):
+        for st in exp.stages:  # a stage without a price for --budget: said before anything runs
+            if not (only and st.name not in only) and not stage_done(st, exp.out):
+                try:
+                    stage_model(exp, st, caps)
+                except BudgetExceeded:
+                    pass
     # The datasets named as inputs are fetched first (only the tasks a stage's ``only`` selects),
     # so that an offline machine learns it before hours of work, and nothing is written then.
     for st in exp.stages:
@@ -233,7 +298,7 @@ def run(exp: Experiment, *, only: list[str] | None = None) -> list[dict[str, Any
         t0 = time.perf_counter()
         kw: dict[str, Any] = dict(st.inputs)
         if st.kind.uses_model:
-            kw["model"] = st.model
+            kw["model"] = stage_model(exp, st, caps)
         if st.kind.config is not None:
             kw["config"] = st.config
         assert st.kind.stage is not None
@@ -265,8 +330,14 @@ def _progress(exp: Experiment, rows: list[dict[str, Any]]) -> None:
 
 
 def run_experiment(
-    file: str | Path, *, out: str | Path | None = None, only: list[str] | None = None
+    file: str | Path,
+    *,
+    out: str | Path | None = None,
+    only: list[str] | None = None,
+    caps: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Run (or resume) every stage of an experiment file; one row per stage (what ran, what
-    was skipped as already done, each output). The whole file is checked first."""
-    return run(load(file, out), only=only)
+    was skipped as already done, each output). The whole file is checked first. ``caps``:
+    ``{"max_total_tokens": N, "budget": X, "price": "IN,OUT", "currency": "USD"}`` (any of them)
+    for every stage that calls a model, the cap and budget over the whole experiment."""
+    return run(load(file, out), only=only, caps=caps)

@@ -124,6 +124,16 @@ def test_generate_every_stage_through_the_real_server(vllm_url, tmp_path):
     inst = [r for r in rows if "Task:" in r["request"]["params"]["stop"]]  # the instance requests
     assert inst and all(r["request"]["params"]["top_p"] == 0.0 and r["finish_reason"] != "error" for r in inst)
     assert all(r["completion_tokens"] > 0 for r in rows)
+    # the usage ledger: counted from the server's `usage`, and it is what the requests the run
+    # sent (the request log: one line per answered request) say they cost, request by request
+    p = run("usage", str(tmp_path / "run"), "--json")
+    assert p.returncode == 0, p.stderr[-3000:]
+    t = json.loads(p.stdout)["total"]
+    assert t["tokens_from"] == "server" and t["server_counted"] == len(rows) and t["tokenizer_counted"] == 0
+    assert t["prompt_tokens"] > 0 and t["completion_tokens"] > 0
+    assert t["requests"] == len(rows) and t["refused"] == 0
+    assert t["prompt_tokens"] == sum(r["prompt_tokens"] for r in rows)
+    assert t["completion_tokens"] == sum(r["completion_tokens"] for r in rows)
 
 
 def test_evaluate_superni_through_the_real_server(vllm_url, tmp_path, shared_data):

@@ -9,7 +9,7 @@ import os
 
 import pytest
 from si_helpers import run_cli
-from test_si_resume import BATCH, clean_run, run_and_kill, setup, snapshot  # noqa: F401 - clean_run: a fixture
+from test_si_resume import BATCH, clean_run, count_lines, run_and_kill, setup, snapshot  # noqa: F401 - clean_run: a fixture
 
 SPEND = ("requests", "prompt_tokens", "completion_tokens")
 
@@ -29,6 +29,20 @@ def assert_same_spend(done: dict, clean: dict) -> None:
     assert extra_total <= 2 * BATCH
     if extra_total == 0:
         assert {k: done["total"][k] for k in SPEND} == {k: clean["total"][k] for k in SPEND}
+
+
+def cache_rows(cache_dir) -> int:
+    """How many answers the call cache in ``cache_dir`` holds (0 without one)."""
+    import sqlite3
+
+    db = cache_dir / "calls.sqlite"
+    if not db.is_file():
+        return 0
+    con = sqlite3.connect(str(db))
+    try:
+        return int(con.execute("SELECT COUNT(*) FROM calls").fetchone()[0])
+    finally:
+        con.close()
 
 
 def ledger(run_dir, *extra):
@@ -58,17 +72,33 @@ def test_sigkill_resume_adds_up_to_the_uninterrupted_totals(tmp_path, clean_run,
     seen = run_and_kill(args + ["--out", str(out)], env, tmp_path / "fifo", k)
     assert 1 <= seen < clean_requests
     before = ledger(out)["total"] if (out / "run.sqlite").is_file() else {"requests": 0, "cache_hits": 0}
-    run_cli(*args, "--out", str(out), check=True, env={"INSTRUCTFORGE_CACHE_DIR": str(tmp_path / "cache")})
+    cached = cache_rows(tmp_path / "cache")  # answers the killed process had put in the call cache
+    log = tmp_path / "resume.jsonl"  # one line per request the resume sent
+    env = {"INSTRUCTFORGE_CACHE_DIR": str(tmp_path / "cache"), "INSTRUCTFORGE_SCRIPTED_LOG": str(log)}
+    run_cli(*args, "--out", str(out), check=True, env=env)
+    sent = count_lines(log) if log.is_file() else 0
     assert snapshot(out) == snapshot(clean_dir)
     led = ledger(out)
     after = led["total"]
     # what both processes paid for is what the uninterrupted run paid for: never reset, never twice
     assert_same_spend(led, ledger(clean_dir))
     assert after["requests"] >= before["requests"]
-    # answers the killed process received but had not committed came back from the cache: hits, not spend
-    assert after["cache_hits"] >= 0 and after["saved_prompt_tokens"] >= 0
-    if after["cache_hits"]:
-        assert after["saved_prompt_tokens"] > 0
+    # answers the killed process received but had not committed came back from the cache: hits,
+    # not spend. The uninterrupted run asks no request twice (test_clean_run_ledger: no hits), so
+    # every hit is an answer the killed process cached, and every request of the uninterrupted
+    # run was either sent (by one of the two processes) or answered from that cache.
+    hits = after["cache_hits"]
+    assert hits <= cached, (hits, cached)
+    # the resume's requests were added to the killed process's, each once
+    assert after["requests"] == before["requests"] + sent, (after["requests"], before["requests"], sent)
+    # what the resume needed (sent + hits) is at most the uninterrupted run's requests (plus a
+    # restarted bootstrap's extra batch): a hit counted twice, or a sent request counted as a hit,
+    # would pass that; and together the two processes covered every request of it
+    assert after["requests"] + hits <= clean_requests + before["requests"] + 2 * BATCH
+    assert after["requests"] + hits >= clean_requests
+    # a hit saved its tokens (whether there are hits at all depends on whether the killed process
+    # had committed the records of what it cached: both happen at k=3)
+    assert (hits > 0) == (after["saved_prompt_tokens"] > 0) == (after["saved_completion_tokens"] > 0)
 
 
 def test_budget_stops_mid_run_and_a_higher_cap_completes(tmp_path, clean_run):  # noqa: F811

@@ -148,8 +148,8 @@ def _env() -> dict[str, str]:
     return e
 
 
-def run(nproc: int, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    p = subprocess.run(launch(nproc, *args), capture_output=True, text=True, env=_env(), timeout=timeout)
+def run(nproc: int, *args: str, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess[str]:
+    p = subprocess.run(launch(nproc, *args), capture_output=True, text=True, env=env or _env(), timeout=timeout)
     assert p.returncode == 0, f"exit {p.returncode}\n{p.stderr[-4000:]}"
     return p
 
@@ -249,16 +249,20 @@ def test_dist_rl_two_ranks_kill_resume_and_one_process(tmp_path, isolated_cache)
     out2 = tmp_path / "rl2"
     args2 = ["--quiet", "refine", str(run_dir), "--out", str(out2), *flags]
     # the kill: as soon as the first checkpoint is complete, the whole launch goes
+    # every judge request the scripted backend answers, in either rank, is a line here
+    calls = tmp_path / "judge_calls.jsonl"
+    env2 = {**_env(), "INSTRUCTFORGE_SCRIPTED_LOG": str(calls)}
     p = subprocess.Popen(
-        launch(2, *args2), env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+        launch(2, *args2), env=env2, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
     )
     ckpts = out2 / "checkpoints"
     t0 = time.monotonic()
     while not list(ckpts.glob("checkpoint-*/trainer_state.json")) and p.poll() is None and time.monotonic() - t0 < 500:
         time.sleep(0.1)
     killed = p.poll() is None
-    if killed:  # as a scheduler preempts a job: SIGTERM to the launcher, which stops its workers
-        p.send_signal(signal.SIGTERM)
+    assert killed, "the 2-rank run ended before its first checkpoint was complete: nothing to kill"
+    # as a scheduler preempts a job: SIGTERM to the launcher, which stops its workers
+    p.send_signal(signal.SIGTERM)
     try:
         _, err = p.communicate(timeout=120)
     except subprocess.TimeoutExpired:
@@ -267,12 +271,29 @@ def test_dist_rl_two_ranks_kill_resume_and_one_process(tmp_path, isolated_cache)
     assert list(ckpts.glob("checkpoint-*")), (
         f"no checkpoint (exit {p.returncode})\n{err.decode(errors='replace')[-3000:]}"
     )
-    assert not killed or not (out2 / "refine_summary.json").is_file()
-    run(2, *args2, "--resume")
+    assert not (out2 / "refine_summary.json").is_file()
+    killed_calls = len(calls.read_text().splitlines()) if calls.is_file() else 0
+    run(2, *args2, "--resume", env=env2)
+    all_calls = len(calls.read_text().splitlines())
     two = json.loads((out2 / "refine_summary.json").read_text())
     assert two["world_size"] == 2 and two["per_device_completions"] == 2 and two["steps"] == 3
-    if killed:
-        assert "checkpoint-" in two["resumed_from"]
+    assert "checkpoint-" in two["resumed_from"]
+    # the judge's ledger: each rank keeps its own file (rank 0 usage.json, rank 1 usage.rank1.json;
+    # a rank whose completions never parsed asked the judge nothing and has none: at seed 1 that
+    # is rank 0), and the out dir's ledger is their sum, each rank's calls counted once
+    from instructforge.api.usage import read_usage
+
+    files = [f for f in ("usage.json", "usage.rank1.json") if (out2 / f).is_file()]
+    assert files, "no rank kept a ledger"
+    ranks = [json.loads((out2 / f).read_text()) for f in files]
+    per_rank = [sum(r["usage"]["requests"] for r in d["rows"]) for d in ranks]
+    led = read_usage(out2)
+    assert led["total"]["requests"] == sum(per_rank), (led["total"], per_rank)
+    assert led["total"]["cache_hits"] == sum(sum(r["usage"]["cache_hits"] for r in d["rows"]) for d in ranks)
+    # against the backend's own count of the calls of both ranks: none counted twice, and every
+    # call of the resumed launch (which ended normally) counted; the killed launch's last second of
+    # calls may be missing (a ledger file is saved at most once a second; SIGTERM ends the ranks)
+    assert all_calls - killed_calls <= led["total"]["requests"] <= all_calls, (led["total"], killed_calls, all_calls)
 
     out1 = tmp_path / "rl1"
     run(1, "--quiet", "refine", str(run_dir), "--out", str(out1), *flags)

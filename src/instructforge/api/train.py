@@ -48,7 +48,8 @@ def refine(
     (``RefineConfig.judge``, ``reward_model``, ``unieval``); ``judge_options``: ModelConfig
     fields of the judge's client (``base_url=``, ``concurrency=``, ``batch_size=``, ``cache=``).
     ``resume``: continue from the latest checkpoint in ``out`` (without it, an ``out`` with
-    checkpoints is an InputError). Returns ``out``: the LoRA adapter, ``config.yaml``,
+    checkpoints is an InputError, unless the run there was stopped by its caps and did not
+    finish since: that one resumes, so the same command under a higher cap continues it). Returns ``out``: the LoRA adapter, ``config.yaml``,
     ``reward_log.jsonl``, ``reward_curve.json``, ``refine_summary.json``, ``checkpoints/``.
 
     >>> # adapter = instructforge.refine("runs/si", out="runs/si-refined",
@@ -66,13 +67,21 @@ def refine(
     run_dir, out = Path(run_dir), Path(out)
     tasks = rl.load_tasks(run_dir, cfg)  # not a run / an empty run: an InputError before anything is loaded
     local_model_dir(model, "refine")
+    if not resume and budget_stopped(out):
+        resume = True  # a run its --max-total-tokens / --budget stopped: the same command continues it
+        ui.info(f"refine: {out} was stopped by its budget; resuming from its latest checkpoint")
     if rl.latest_checkpoint(out) is not None and not resume:
         raise InputError(f"{out}: has checkpoints from an earlier run; pass --resume to continue or use a new --out")
     scorers, label, llm = build_scorers(judge, cfg.reward_model, cfg.unieval, top_logprobs=cfg.judge_top_logprobs)
     if llm is not None:
-        from .usage import file_sink, track
+        from ..train.distributed import rank
+        from .usage import other_ranks, rank_sink, track
 
-        track("refine", file_sink(out), llm)
+        # one ledger file per rank (rank 0: usage.json), summed by read_usage: each rank's calls
+        # count once; the caps also count what the other ranks' files held at the start
+        ledger = track("refine", rank_sink(out, rank()), llm)
+        for data in other_ranks(out, rank()):
+            ledger.count_elsewhere(data)
     ui.info(f"refine: {len(tasks)} instructions, {cfg.algo}, {cfg.steps} steps; Rew = {label}")
     try:
         rl.refine(
@@ -89,6 +98,18 @@ def refine(
         if llm is not None:
             llm.close()
     return out
+
+
+def budget_stopped(out: str | Path) -> bool:
+    """Whether ``out`` holds a refine run its caps stopped and that has not finished since: a
+    stop in its ledger (any rank's) and no ``refine_summary.json``. Such a run resumes under the
+    same command (a higher cap, or none) without ``--resume``."""
+    from .usage import dir_ledger
+
+    out = Path(out)
+    if not out.is_dir() or (out / REFINE_SUMMARY).is_file():
+        return False
+    return bool(dir_ledger(out).get("stops"))
 
 
 def finetune(data: str | Path, *, out: str | Path, model: str = "embedded", config: SFTConfig | None = None) -> Path:
@@ -108,8 +129,20 @@ def finetune(data: str | Path, *, out: str | Path, model: str = "embedded", conf
 
 
 def refine_stage(out: Path, model: ModelConfig, config: Any, run: Path) -> Path:
-    """``refine`` as an experiment stage (resumes from its checkpoints)."""
-    return Path(refine(run, out=out, model=model.model, config=config, resume=(out / "checkpoints").is_dir()))
+    """``refine`` as an experiment stage (resumes from its checkpoints). ``model`` is the policy;
+    its other settings (base_url, caps, price, currency, cache ...) are the judge's client's, as
+    with the ``refine`` command's flags."""
+    judge_options = {k: v for k, v in dataclasses.asdict(model).items() if k != "model"}
+    return Path(
+        refine(
+            run,
+            out=out,
+            model=model.model,
+            config=config,
+            resume=(out / "checkpoints").is_dir(),
+            **judge_options,
+        )
+    )
 
 
 def finetune_stage(out: Path, model: ModelConfig, config: Any, data: Path) -> Path:

@@ -1,10 +1,12 @@
 """Where each command keeps its usage ledger (models/usage.py), and reading it back:
-``instructforge usage PATH`` and ``read_usage(path)``.
+``instructforge usage PATH`` and ``read_usage(path)`` (reports/ledgers.py, re-exported here).
 
 - A run store (generate, score): the ledger is in ``run.sqlite`` (meta ``usage``), committed
   with the records, so it survives a kill and a resume adds to it.
 - Any other out dir (evaluate superni / user-oriented, induction evaluate, refine): ``usage.json``
   in that dir (the same content). ``induce --as-seeds FILE``: ``FILE`` with ``.usage.json``.
+  ``refine`` in several processes: rank 0 writes ``usage.json``, rank r ``usage.rank{r}.json``;
+  the dir's ledger is their sum.
 - An experiment dir: every stage dir's ledger, stage names prefixed with the stage's name
   (``si/generate:bootstrap``), summed.
 """
@@ -14,12 +16,28 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import InputError
-from ..models.usage import FileSink, StoreSink, Usage, format_cost, summarize, track
+from ..models.usage import USAGE_FILE, FileSink, StoreSink, dir_ledger, format_cost, other_ranks, rank_file, track
 
-__all__ = ["USAGE_FILE", "file_sink", "format_cost", "read_usage", "store_sink", "track"]
+__all__ = [
+    "USAGE_FILE",
+    "dir_ledger",
+    "file_sink",
+    "format_cost",
+    "other_ranks",
+    "rank_sink",
+    "read_usage",
+    "store_sink",
+    "track",
+]
 
-USAGE_FILE = "usage.json"
+
+def read_usage(path: str | Path) -> dict[str, Any]:
+    """The ledger of a run dir, an out dir, a ``usage.json`` file or an experiment dir:
+    ``{"total", "stages", "models", "rows", "series", "stops", "currency", "path"}``
+    (reports/ledgers.py, imported when asked: the reports package loads plotly)."""
+    from ..reports.ledgers import read_usage as read
+
+    return read(path)
 
 
 def store_sink(store: Any) -> StoreSink:
@@ -30,73 +48,6 @@ def file_sink(out_dir: Path | str) -> FileSink:
     return FileSink(Path(out_dir) / USAGE_FILE)
 
 
-def _ledger_data(path: Path) -> dict[str, Any] | None:
-    """The saved ledger of one dir (a run store or a usage.json), or None. A run store killed
-    before its first commit has an empty one: nothing recorded, so nothing spent that the store
-    knows of (answers already paid for come back from the call cache)."""
-    store = (path / "run.sqlite").is_file()
-    if store:
-        from ..data.store import RunStore
-
-        with RunStore(path, create=False) as st:
-            data = StoreSink(st).load()
-        if data:
-            return data
-    if (path / USAGE_FILE).is_file():
-        data = FileSink(path / USAGE_FILE).load()
-        if data:
-            return data
-    return {} if store else None
-
-
-def read_usage(path: str | Path) -> dict[str, Any]:
-    """The ledger of a run dir, an out dir, a ``usage.json`` file or an experiment dir:
-    ``{"total", "stages", "models", "rows", "series", "stops", "currency", "path"}``."""
-    path = Path(path)
-    if path.is_file():
-        data: dict[str, Any] | None = FileSink(path).load()
-        parts = [("", data)] if data else []
-    elif path.is_dir():
-        own = _ledger_data(path)
-        parts = [("", own)] if own is not None else []
-        if not parts:  # an experiment: its stage dirs
-            for sub in sorted(p for p in path.iterdir() if p.is_dir()):
-                d = _ledger_data(sub)
-                if d:
-                    parts.append((sub.name + "/", d))
-    else:
-        raise InputError(f"{path}: no such file or directory")
-    if not parts:
-        raise InputError(f"{path}: no usage ledger here (run.sqlite with usage, {USAGE_FILE}, or stage dirs with one)")
-    currencies = {d.get("currency", "USD") for _, d in parts}
-    merged: dict[str, Any] = {"rows": [], "series": [], "stops": [], "currency": sorted(currencies)[0]}
-    for prefix, d in parts:
-        s = summarize(d, prefix)
-        merged["rows"] += s["rows"]
-        merged["series"] += s["series"]
-        merged["stops"] += s["stops"]
-    out = _totals(merged["rows"])
-    out.update(
-        currency=merged["currency"] if len(currencies) == 1 else "mixed",
-        rows=merged["rows"],
-        series=sorted(merged["series"], key=lambda p: p.get("time", 0)),
-        stops=merged["stops"],
-        path=str(path),
-    )
-    return out
-
-
-def _totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    stages: dict[str, Usage] = {}
-    models: dict[str, Usage] = {}
-    total = Usage()
-    for r in rows:
-        u = Usage.from_dict(r)
-        stages.setdefault(r["stage"], Usage()).add(u)
-        models.setdefault(r["model"], Usage()).add(u)
-        total.add(u)
-    return {
-        "total": total.as_dict(),
-        "stages": {k: v.as_dict() for k, v in stages.items()},
-        "models": {k: v.as_dict() for k, v in models.items()},
-    }
+def rank_sink(out_dir: Path | str, rank: int) -> FileSink:
+    """Rank ``rank``'s ledger file (rank 0: ``usage.json``; reports/ledgers.py reads them all)."""
+    return FileSink(rank_file(out_dir, rank))

@@ -16,8 +16,8 @@ what came back: finish reason, token counts, seconds in flight), for replaying a
 workload elsewhere (benchmarks/vllm_client.py) or debugging.
 
 Every answer and cache hit also goes into ``llm.ledger`` (models/usage.py: per stage and per
-model, persisted by the command into its run store or ``usage.json``), written right after the
-cache; with a token or cost cap the stream sends a request only while its worst case fits and
+model, persisted by the command into its run store or ``usage.json``), written right before the
+answers go into the cache; with a token or cost cap the stream sends a request only while its worst case fits and
 raises ``BudgetExceeded`` (exit 3) when nothing is in flight and the next one does not.
 
 A request the server refuses comes back as an error completion (``finish_reason "error"``),

@@ -14,10 +14,17 @@ One ``Ledger`` per command (several LLM clients may share it: a model and its ju
 
 Persistence goes through a sink with ``load() -> dict`` and ``save(dict)``: the run store's meta
 table (``StoreSink``: generate, score) or ``usage.json`` in a command's out dir (``FileSink``:
-evaluate, refine, induction evaluate ...). The Stream writes the ledger right after it writes
+evaluate, refine, induction evaluate ...). The Stream writes the ledger right before it writes
 the answers to the call cache, so a killed run's ledger holds what it paid for and a resumed run
-adds to it (its cache hits counted as hits); only a kill between those two writes (microseconds)
-can leave one batch's spend out.
+adds to it (its cache hits counted as hits); a kill between those two writes (microseconds)
+leaves one batch's spend recorded whose answers are not cached: the resume pays for them again
+and counts them again (they were paid twice), never a paid answer counted as a free hit.
+
+Several processes of one command (``refine`` under torchrun / accelerate launch): each rank
+keeps a ledger file of its own (rank 0 ``usage.json``, rank r ``usage.rank{r}.json``, api/usage.py)
+and ``read_usage`` sums them (``merge``), so every rank's calls count once. A rank's caps count
+the other ranks' files as they were when it started (``Ledger.count_elsewhere``), not their
+spend since.
 
 Caps (``--max-total-tokens``, ``--budget``) cover the whole ledger, earlier processes included:
 a request goes out only if what was spent, plus the worst case of every request in flight
@@ -213,6 +220,9 @@ class Ledger:
         self._unsaved = False
         self._dirty = False
         self.prompt_chars = 0  # of answered requests: the prompt-token estimate's ratio
+        # (stage, usage) saved by other processes of the same command into ledgers of their own
+        # (the other ranks of a torchrun / accelerate launch): counted by the caps, never saved here
+        self.elsewhere: list[tuple[str, Usage]] = []
         self.measured_prompt_tokens = 0
         if sink is not None:
             self.attach(sink)
@@ -240,6 +250,12 @@ class Ledger:
         if stage is not None:
             self.stage = stage
         return self
+
+    def count_elsewhere(self, data: Mapping[str, Any]) -> None:
+        """Let the caps and the progress line count a ledger another process saved (another
+        rank's ``usage.rank{r}.json``); it stays out of this ledger's own file."""
+        for r in data.get("rows", []):
+            self.elsewhere.append((r["stage"], Usage.from_dict(r.get("usage", {}))))
 
     def rows_priced(self) -> bool:
         return any(u.cost is not None for _, _, u in self.rows.values())
@@ -347,7 +363,8 @@ class Ledger:
         processes included; what the caps and the progress line count (a run dir's ledger may also
         hold other commands' rows, e.g. ``score``)."""
         st = self.stage
-        return self.total(u for s, _, u in self.rows.values() if not st or s == st or s.startswith(st + ":"))
+        rows = [(s, u) for s, _, u in self.rows.values()] + self.elsewhere
+        return self.total(u for s, u in rows if not st or s == st or s.startswith(st + ":"))
 
     # -- caps --------------------------------------------------------------------------------
     @property
@@ -419,6 +436,29 @@ def format_cost(amount: float, currency: str) -> str:
     return f"{sign}{amount:.{digits}f}" if sign else f"{amount:.{digits}f} {currency}"
 
 
+def merge(parts: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """One saved ledger of several (the ranks' files of one out dir): rows with the same stage
+    and model summed, every stop kept; the series is the first one's (rank 0: a series is one
+    process's cumulative totals, the ranks' do not add up point by point)."""
+    if not parts:
+        return {}
+    rows: dict[str, tuple[str, str, Usage]] = {}
+    for data in parts:
+        for r in data.get("rows", []):
+            key = _row_key(r["stage"], r["model"])
+            u = Usage.from_dict(r.get("usage", {}))
+            if key in rows:
+                rows[key][2].add(u)
+            else:
+                rows[key] = (r["stage"], r["model"], u)
+    return {
+        "currency": parts[0].get("currency", "USD"),
+        "rows": [{"stage": s, "model": m, "usage": u.as_dict()} for s, m, u in rows.values()],
+        "series": list(parts[0].get("series", [])),
+        "stops": [st for data in parts for st in data.get("stops", [])],
+    }
+
+
 def summarize(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """``{"total", "stages", "models", "currency", "rows"}`` of a saved ledger (``Ledger.to_dict``);
     ``prefix`` is put before every stage name (an experiment's stage dir)."""
@@ -442,6 +482,31 @@ def summarize(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         "series": [{**p, "stage": prefix + str(p.get("stage", ""))} for p in data.get("series", [])],
         "stops": list(data.get("stops", [])),
     }
+
+
+# -- ledger files of an out dir (api/usage.py: which command keeps which) -------------------------
+
+USAGE_FILE = "usage.json"
+RANK_FILES = "usage.rank*.json"
+
+
+def rank_file(out_dir: Path | str, rank: int) -> Path:
+    """Rank ``rank``'s ledger file in ``out_dir``: ``usage.json`` for rank 0, else ``usage.rank{r}.json``."""
+    return Path(out_dir) / (USAGE_FILE if rank == 0 else f"usage.rank{rank}.json")
+
+
+def other_ranks(out_dir: Path | str, rank: int) -> list[dict[str, Any]]:
+    """The ledgers the other ranks' processes saved in ``out_dir`` (earlier runs included)."""
+    files = [Path(out_dir) / USAGE_FILE, *sorted(Path(out_dir).glob(RANK_FILES))]
+    return [FileSink(f).load() for f in files if f.is_file() and f != rank_file(out_dir, rank)]
+
+
+def dir_ledger(path: Path | str) -> dict[str, Any]:
+    """An out dir's saved ledger: ``usage.json`` plus every rank's ``usage.rank{r}.json``
+    (several processes of one command), summed; ``{}`` without one."""
+    path = Path(path)
+    files = [path / USAGE_FILE, *sorted(path.glob(RANK_FILES))]
+    return merge([d for d in (FileSink(f).load() for f in files if f.is_file()) if d])
 
 
 def track(stage: str, sink: Any, *llms: Any) -> Ledger:

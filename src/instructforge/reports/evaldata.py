@@ -88,7 +88,15 @@ def load_experiment(path: Path) -> dict[str, Any]:
     if not sections:
         raise InputError.at(path, 1, "the experiment has no finished evaluation or comparison to report")
     sections.sort(key=lambda s: s["kind"] != "compare")
-    return {"kind": "experiment", "path": str(path), "file": obj.get("file"), "sections": sections}
+    from .usage import from_experiment
+
+    return {
+        "kind": "experiment",
+        "path": str(path),
+        "file": obj.get("file"),
+        "sections": sections,
+        "usage": from_experiment(Path(path).parent),  # every stage's ledger, summed
+    }
 
 
 def _num(x: Any) -> float | None:

@@ -381,12 +381,22 @@ TITLES = {
 
 
 def _experiment_page(d: dict[str, Any], page: Page) -> None:
-    """Every comparison and evaluation of an experiment, one after another, each headed by its stage."""
+    """Every comparison and evaluation of an experiment, one after another, each headed by its
+    stage, then the usage of the whole experiment (every stage's ledger, summed)."""
     for sec in d["sections"]:
         page.parts.append(
             f'<h1 class="stage">{html.escape(str(sec["stage"]))}: {html.escape(TITLES[sec["kind"]])}</h1>'
         )
         _eval_page(sec, page)
+    usage_section.render(
+        page,
+        d.get("usage") or {},
+        html_table,
+        title="Usage of the whole experiment",
+        sid="experiment-usage",
+        explain="Every stage's ledger (generate, refine and evaluate stages too), summed; stage names are "
+        "STAGE/COMMAND. ",
+    )
 
 
 def build_report(path: Path, out: Path, cfg: ReportConfig | None = None) -> Path:

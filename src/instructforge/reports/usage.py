@@ -10,7 +10,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from ..models.usage import FileSink, format_cost, summarize
+from ..models.usage import format_cost, summarize
 
 COLUMNS = ["", "requests", "cache hits", "prompt tok", "completion tok", "counted by", "refused", "retried"]
 COLUMNS += ["seconds", "tok/s", "cost"]
@@ -24,9 +24,22 @@ def from_store(store: Any) -> dict[str, Any]:
 
 
 def from_dir(path: Path) -> dict[str, Any]:
-    """... of an out dir with usage.json (an evaluation dir)."""
-    p = Path(path) / "usage.json"
-    return _section(FileSink(p).load() if p.is_file() else {})
+    """... of an out dir with usage.json (an evaluation dir; a refine dir: its ranks' files summed)."""
+    from ..models.usage import dir_ledger
+
+    return _section(dir_ledger(path))
+
+
+def from_experiment(path: Path) -> dict[str, Any]:
+    """... of a whole experiment dir: every stage dir's ledger, summed (api.usage.read_usage)."""
+    from ..core.errors import InputError
+    from .ledgers import read_usage
+
+    try:
+        u = read_usage(path)
+    except InputError:  # no stage has a ledger (no stage called a model)
+        return {"available": False}
+    return {"available": bool(u["rows"]), **u}
 
 
 def _section(data: dict[str, Any]) -> dict[str, Any]:
@@ -95,8 +108,11 @@ def over_time(u: dict[str, Any]) -> go.Figure:
     return fig
 
 
-def render(page: Any, u: dict[str, Any], table: Any) -> None:
-    """Append the usage section to ``page`` (reports/html.Page); ``table``: html.html_table."""
+def render(
+    page: Any, u: dict[str, Any], table: Any, *, title: str = "Usage", sid: str = "usage", explain: str = ""
+) -> None:
+    """Append the usage section to ``page`` (reports/html.Page); ``table``: html.html_table;
+    ``explain``: said before the usual explanation."""
     if not u.get("available"):
         return
     cur = u.get("currency", "USD")
@@ -111,12 +127,13 @@ def render(page: Any, u: dict[str, Any], table: Any) -> None:
         for s in u.get("stops", [])
     )
     page.section(
-        "Usage",
+        title,
         table(COLUMNS, rows),
         stops,
         page.fig(over_time(u)),
-        sid="usage",
-        explain=(
+        sid=sid,
+        explain=explain
+        + (
             f"The usage ledger, summed over every run of each command (a resume adds to it). Requests are "
             f"answers the model gave; cache hits cost nothing (they saved "
             f"{t['saved_prompt_tokens'] + t['saved_completion_tokens']:,} tokens). Tokens are the server's "
