@@ -60,7 +60,7 @@ def experiment(
     Example: instructforge experiment examples/refine_af_small/experiment.yaml
     """
     from ..api.train import ModelConfig
-    from ..experiment import load, run, stage_done
+    from ..experiment import EXPERIMENT, load, run, stage_done
 
     caps: dict[str, Any] = {
         "max_total_tokens": max_total_tokens,
@@ -95,4 +95,4 @@ def experiment(
             [[r["stage"], r["command"], r["status"], r.get("seconds", ""), r.get("output", "")] for r in rows],
         )
     )
-    click.echo(str(exp.out / "experiment.json"))
+    click.echo(str(exp.out / EXPERIMENT))

@@ -39,7 +39,7 @@ CHECKS = "checks.jsonl"  # check --out
 ESTIMATE = "estimate.json"  # generate --estimate
 CONTAMINATION = "contamination.jsonl"  # decontaminate
 DECONTAMINATE_DIR = "decontaminate"  # decontaminate RUN_DIR: its default --out inside the run dir
-USAGE = "usage.json"  # the usage ledger of an out dir that is not a run store
+# the usage ledger of an out dir that is not a run store: models/usage.py (USAGE_FILE, a rank's file)
 # next to a file, its name with this suffix: induce --as-seeds FILE's ledger and settings, the
 # counts of a curated export (si.json -> si.curation.json)
 SEEDS_USAGE_SUFFIX = ".usage.json"

@@ -1,4 +1,4 @@
-"""What SFT (train/sft.py) and the REFINE-AF RL stage (refine_af/rl.py) share: the model to
+"""What SFT (train/sft.py) and the REFINE-AF RL stage (train/refine.py) share: the model to
 start from, LoRA, CPU set-up (threads, the allocator), a quiet Trainer, and the adapter's base."""
 
 from __future__ import annotations
