@@ -205,20 +205,20 @@ def test_static_groups_share_a_template_prefix_and_leave_each_row_a_tail():
 
     demo = list(range(1000, 1000 + 200))  # a template's demonstrations
     other = list(range(5000, 5000 + 100))
-    rows = [demo + [1, 2, 3], other + [9], demo + [1, 2, 4, 5], [7] * 10, demo + [8], other + [9]]
-    groups = static_groups(rows)
-    assert groups == [([0, 2, 4], 200), ([1, 5], 100), ([3], 0)]
+    lone = list(range(7000, 7000 + 100))  # a long prompt of a template of one
+    rows = [demo + [1, 2, 3], other + [9], demo + [1, 2, 4, 5], [7] * 10, demo + [8], other + [9], lone]
+    assert static_groups(rows) == [([3, 6], 0), ([0, 2, 4], 200), ([1, 5], 100)]
     # identical rows keep one token of their own for ctranslate2's start tokens
-    same = [demo, demo]
-    assert static_groups(same) == [([0, 1], 199)]
-    # a prefix shorter than STATIC_MIN is not worth a cached state
-    short = [[1] * STATIC_MIN + [2], [1] * STATIC_MIN + [3]]
-    assert static_groups([r[:STATIC_MIN] + r[STATIC_MIN:] for r in short]) == [([0, 1], STATIC_MIN)]
-    near = [[1] * (STATIC_MIN - 1) + [2, 5], [1] * (STATIC_MIN - 1) + [2, 6]]
-    assert static_groups(near) == [([0, 1], STATIC_MIN)]
-    split = [[1] * 70 + [2] * 10, [1] * 70 + [3] * 10]
-    assert static_groups(split) == [([0, 1], 70)]
-    assert static_groups([[1] * 30 + [2], [1] * 30 + [3]]) == [([0], 0), ([1], 0)]
+    assert static_groups([demo, demo]) == [([0, 1], 199)]
+    # short prompts (the engine benchmark's, a chat question) stay one batch: no group of one row each
+    short = [[1, 2, i] for i in range(16)]
+    assert static_groups(short) == [(list(range(16)), 0)]
+    # a shared prefix shorter than STATIC_MIN is not worth a cached state: the rows go in plain
+    near = [[1] * (STATIC_MIN - 1) + [2, 5], [1] * (STATIC_MIN - 1) + [3, 6]]
+    assert static_groups(near) == [([0, 1], 0)]
+    at = [[1] * STATIC_MIN + [2], [1] * STATIC_MIN + [3]]
+    assert static_groups(at) == [([0, 1], STATIC_MIN)]
+    assert static_groups([]) == []
 
 
 @pytest.mark.slow

@@ -80,13 +80,18 @@ def length_groups(lengths: list[int], new_tokens: int) -> list[list[int]]:
 
 def static_groups(prompts: list[list[int]]) -> list[tuple[list[int], int]]:
     """Rows grouped by their first ``STATIC_MIN`` tokens (in first-seen order), each group with
-    the number of leading tokens all its rows share; 0 where that is fewer than ``STATIC_MIN``.
-    At least one token of every row stays out of the prefix (ctranslate2 needs start tokens)."""
+    the number of leading tokens all its rows share. Rows that share fewer than ``STATIC_MIN``
+    with any other row (short prompts, a template of one) stay together in one plain group
+    (prefix 0), first, so a call without shared prefixes is still one batch. At least one token
+    of every row stays out of the prefix (ctranslate2 needs start tokens)."""
     groups: dict[tuple[int, ...], list[int]] = {}
+    plain: list[int] = []
     for i, ids in enumerate(prompts):
-        key = tuple(ids[:STATIC_MIN]) if len(ids) > STATIC_MIN else (-1 - i,)
-        groups.setdefault(key, []).append(i)
-    out = []
+        if len(ids) > STATIC_MIN:
+            groups.setdefault(tuple(ids[:STATIC_MIN]), []).append(i)
+        else:
+            plain.append(i)
+    shared = []
     for rows in groups.values():
         first = prompts[rows[0]]
         n = min(len(prompts[i]) for i in rows) - 1
@@ -96,5 +101,8 @@ def static_groups(prompts: list[list[int]]) -> list[tuple[list[int], int]]:
             while k < n and other[k] == first[k]:
                 k += 1
             n = k
-        out.append((rows, n if n >= STATIC_MIN else 0))
-    return out
+        if len(rows) > 1 and n >= STATIC_MIN:
+            shared.append((rows, n))
+        else:
+            plain.extend(rows)
+    return ([(sorted(plain), 0)] if plain else []) + shared
