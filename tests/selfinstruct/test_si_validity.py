@@ -90,6 +90,11 @@ def test_labelled_statement_keeps_tasks(instruction: str) -> None:
         # the demo (seed 0, session 9): a question with a colon and its (wrong) answer after it
         "What made the Rosetta Stone so important for understanding ancient Egypt: A lot of people think that the "
         "Rosetta Stone was very important for our ancestors' knowledge, but it wasn't.",
+        # ... and as it was exported: prose with many commas is still an answer, not a list of choices
+        "What made the Rosetta Stone so important for understanding ancient Egypt: A lot of people think that the "
+        "Rosetta Stone was very important for our ancestors' knowledge, but it wasn't. Ancient Egyptians had their "
+        "own writing system, and they wrote everything on stone. They were able to write down their thoughts, ideas, "
+        "and stories. So, the stone helped them to learn new things. So, it was like a treasure box for them.",
     ],
 )
 def test_trailing_answer_flags_embedded_instructions(instruction: str) -> None:

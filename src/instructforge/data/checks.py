@@ -446,14 +446,21 @@ _ABOUT_THE_ANSWER = frozenset(
 )
 
 
+def _choices(tail: str) -> bool:
+    """A list of choices: 4+ commas between short items (``Disheartening, Accusatory, Worried,
+    Curious, ...``), not prose that happens to have commas."""
+    items = tail.split(",")
+    return len(items) >= 5 and sum(len(i.split()) for i in items) / len(items) <= 4
+
+
 def _answers_question(tail: str) -> bool:
     """The text after a question is its answer: 12+ words, no question of its own, not a
-    sentence about how to answer or a task, not a list of choices (4+ commas)."""
+    sentence about how to answer or a task, not a list of choices."""
     w = _words(tail)
     return (
         len(w) >= 12
         and "?" not in tail
-        and tail.count(",") < 4
+        and not _choices(tail)
         and w[0] not in _TASK_VERBS
         and w[0] not in _ABOUT_THE_ANSWER
     )
