@@ -204,8 +204,7 @@ def _planted_run(tmp: Path, name: str, n: int, filters: str) -> tuple[Path, dict
     seeds = write_seeds(tmp / "seeds.jsonl")
     rules = write_rules(tmp / "rules.jsonl", PLANTED_RULES)
     cfg = tmp / f"{name}.json"
-    # duplicate_output is off by default in generate (timing-dependent); on here, one request at a time
-    cfg.write_text(json.dumps({"pool_lag": 1, "filters": filters, "check_duplicate_output": filters == "checks"}))
+    cfg.write_text(json.dumps({"pool_lag": 1, "filters": filters}))
     out = tmp / name
     args = ["--quiet", "generate", "--seeds", str(seeds), "--out", str(out), "--num-instructions", str(n)]
     run_cli(*args, "--model", f"scripted:{rules}", "--config", str(cfg), check=True)
@@ -218,7 +217,7 @@ def test_generate_rejects_planted_junk_with_reasons(tmp_path: Path) -> None:
     assert s["rejections_by_reason"].get("trailing_answer") == 1
     inst = s["instance_rejections_by_reason"]
     assert inst.get("degenerate_enumeration") == 1 and inst.get("copies_demonstration") == 1
-    assert inst.get("duplicate_output") == 1  # RAIN went to "Give tips" first, then to "Describe"
+    assert inst.get("duplicate_output") == 1  # RAIN: "Give tips" (the smaller key) keeps it, "Describe" not
     kept = [i["output"] for _, st, p in records(out, "task") if st == "accepted" for i in p["instances"]]
     assert kept == [RAIN]
     rejected = {p["reason"]: p["output"] for _, _, p in records(out, "instance_rejection")}
@@ -316,3 +315,65 @@ def test_trailing_answer_keeps_a_question_with_how_to_answer_or_its_choices() ->
         "What is the capital of France? Answer with the name of the city only, in one word and without punctuation.",
     ):
         assert trailing_answer(instruction) is None, instruction
+
+
+RAINY = "Walk slowly under the trees and listen to the rain falling on the leaves."
+
+
+def _flow_run(tmp: Path, name: str, batches: list[list[str]]) -> tuple[dict, dict]:
+    """Tasks offered to one GenerateFlow in ``batches`` (each batch committed together, as answers
+    arriving between two commits are): what the store then holds."""
+    from instructforge.data.records import Instance
+    from instructforge.data.runrecords import TaskRecord
+    from instructforge.data.store import RunStore
+    from instructforge.models.client import open_llm
+    from instructforge.selfinstruct.common import StageContext
+    from instructforge.selfinstruct.config import GenerateConfig
+    from instructforge.selfinstruct.pipeline import GenerateFlow
+
+    made = {
+        "p000001.00": ("Describe a walk in the rain.", [RAINY]),
+        "p000002.00": (
+            "Give tips for a rainy day.",
+            [RAINY, "Carry a small umbrella and wear shoes that keep water out."],
+        ),
+        "p000003.00": ("Write about the sound of rain.", [RAINY]),
+    }
+    store = RunStore(tmp / name)
+    llm = open_llm("embedded", use_cache=False)  # never called: the flow only judges what it is given
+
+    def flow() -> GenerateFlow:
+        return GenerateFlow(StageContext(store, llm, GenerateConfig()), [], from_run=True)
+
+    f = flow()
+    for batch in batches:
+        if batch == ["resume"]:  # a new process on the same store
+            f = flow()
+            continue
+        for key in batch:
+            ins, outs = made[key]
+            f._add_task(TaskRecord(key, ins, True, [Instance("", o) for o in outs]), [])
+        f._commit()
+    tasks = {t.key: (t.accepted, [i.output for i in t.instances]) for t in store.tasks()}
+    # whole rejection records: the same whether a copy was rejected on arrival or taken away later
+    rejected = sorted((r.key, r.task_key, r.reason, r.detail) for r in store.instance_rejections())
+    store.close()
+    return tasks, rejected
+
+
+def test_duplicate_output_goes_to_the_smallest_key_whatever_the_arrival_order(tmp_path: Path) -> None:
+    first = _flow_run(tmp_path, "in_order", [["p000001.00"], ["p000002.00"], ["p000003.00"]])
+    tasks, rejected = first
+    assert tasks["p000001.00"] == (True, [RAINY])
+    assert tasks["p000002.00"] == (True, ["Carry a small umbrella and wear shoes that keep water out."])
+    assert tasks["p000003.00"] == (False, [])  # its only instance was the duplicate: no_instances
+    assert [(r[1], r[2]) for r in rejected] == [("p000002.00", "duplicate_output"), ("p000003.00", "duplicate_output")]
+    assert all(r[3].startswith("also the output of a task of an earlier prompt") for r in rejected)
+    orders = [
+        [["p000003.00"], ["p000002.00"], ["p000001.00"]],  # the keeper arrives last: the others lose it
+        [["p000002.00", "p000003.00", "p000001.00"]],  # all in one commit
+        [["p000003.00"], ["resume"], ["p000001.00", "p000002.00"]],  # and across a resume
+        [["p000002.00"], ["resume"], ["p000003.00"], ["resume"], ["p000001.00"]],
+    ]
+    for i, order in enumerate(orders):
+        assert _flow_run(tmp_path, f"order{i}", order) == first, order

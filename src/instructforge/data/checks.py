@@ -562,6 +562,8 @@ class RecordChecker:
         if unknown:
             raise ValueError(f"unknown checks: {sorted(unknown)}")
         self.seen: dict[str, str] = {}  # normalised output -> normalised instruction
+        # for claim(): normalised output -> (key, normalised instruction, instruction) of its keeper
+        self.owners: dict[str, tuple[str, str, str]] = {}
 
     def instruction(self, text: str) -> list[Rejection]:
         """The failed checks of an instruction alone."""
@@ -589,6 +591,26 @@ class RecordChecker:
         if remember:
             self.seen.setdefault(out, ins)
         return None
+
+    def claim(self, t: Triple, key: str) -> tuple[Rejection | None, str | None]:
+        """``duplicate_output`` decided by key order, not by arrival: of the records of different
+        instructions that give the same output (5+ words), the one with the smallest ``key``
+        keeps it, whatever order they are offered in. Returns (a rejection of this one, None)
+        when a smaller key holds the output, or (None, the key that loses it to this one), or
+        (None, None). The caller takes the output away from the loser."""
+        if "duplicate_output" not in self.enabled:
+            return None, None
+        out, ins = normalise(t.output), normalise(t.instruction)
+        if len(out.split()) < DUPLICATE_MIN_WORDS:
+            return None, None
+        held = self.owners.get(out)
+        if held is None or held[1] == ins:
+            self.owners.setdefault(out, (key, ins, t.instruction))
+            return None, None
+        if held[0] < key:
+            return Rejection("duplicate_output", f"also the output of {held[2][:50]!r}"), None
+        self.owners[out] = (key, ins, t.instruction)
+        return None, held[0]
 
     def record(self, t: Triple, prompt_texts: Iterable[str] = ()) -> list[Rejection]:
         """Every failed check of a record (instruction, instance, then duplicate), remembering

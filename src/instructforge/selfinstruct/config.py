@@ -131,11 +131,10 @@ class GenerateConfig:
         True, "Reject an output that refuses or apologises (\"I'm sorry, but I'm unable ...\")"
     )
     check_duplicate_output: bool = option(
-        False,
-        "Reject an output (5+ words) already given to a different instruction of the run. Off by "
-        "default: while generating, which instruction keeps the output depends on which answer "
-        "arrives first, and a run must give the same records whatever the timing; "
-        "`instructforge check` applies it in file order",
+        True,
+        "Reject an output (5+ words) that a different instruction of the run also got; the task "
+        "with the smaller key (the earlier prompt) keeps it, so the records do not depend on the "
+        "order answers arrive in",
     )
     check_copies_input: bool = option(True, "Reject an output equal to its input (whitespace collapsed)")
     check_echoes_instruction: bool = option(True, "Reject an output that is or contains its instruction")

@@ -18,6 +18,7 @@ refined model). Alpaca mode has no classification or instance step: its triples 
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,10 @@ from typing import Any
 from ..core import ui
 from ..core.errors import InputError
 from ..core.io import write_json
-from ..data.checks import VALIDITY_REASONS, RecordChecker
+from ..data.checks import VALIDITY_REASONS, RecordChecker, normalise
 from ..data.outdir import RUN_DB, SUMMARY
-from ..data.records import Task, Triple
-from ..data.runrecords import Candidate, InstanceRejection, TaskRecord
+from ..data.records import Instance, Task, Triple
+from ..data.runrecords import ACCEPTED, Candidate, InstanceRejection, TaskRecord
 from ..data.store import RunStore
 from ..models.client import LLM, Stream
 from ..models.types import Completion
@@ -68,6 +69,24 @@ def read_source_run(run_dir: Path) -> tuple[list[Task], list[Candidate]]:
     return seeds, cands
 
 
+#: the detail of a duplicate_output rejection while generating; it names no keeper, since which
+#: task keeps an output is only final once every smaller key has arrived
+DUPLICATE_DETAIL = "also the output of a task of an earlier prompt (the smaller key keeps it)"
+
+
+def _duplicate(task_key: str, inst: Instance, before: list[Instance]) -> InstanceRejection:
+    """The duplicate_output rejection of ``inst`` of task ``task_key``, keyed by its output (and how
+    many of the task's instances with that output came before it): the same record whether the
+    task's copy was rejected on arrival or taken away when the keeper arrived later, in whatever
+    order the tasks in between came."""
+    norm = normalise(inst.output)
+    j = sum(normalise(i.output) == norm for i in before)
+    tag = hashlib.sha1(norm.encode()).hexdigest()[:8]
+    return InstanceRejection(
+        f"{task_key}.x{tag}{j}", task_key, inst.input, inst.output, "duplicate_output", DUPLICATE_DETAIL
+    )
+
+
 def store_seeds(store: RunStore, seeds: list[Task]) -> None:
     with store.transaction():
         for t in seeds:
@@ -95,16 +114,18 @@ class GenerateFlow:
                 int(self.store.get_meta("empty_prompts", 0)),
             )
         self.writes: list[Candidate | TaskRecord | InstanceRejection] = []
-        self.replaces: list[Candidate] = []
+        self.replaces: list[Candidate | TaskRecord] = []
+        self.reloaded: dict[str, TaskRecord] = {}  # stored tasks that lost an output since the last commit
         self.tasks_done = 0
         self.classifying: dict[str, Candidate] = {}  # sent for classification, no answer yet
         self.speculated: dict[str, Completion | None] = {}  # key -> speculative answer (None: in flight)
         self.awaiting: set[str] = set()  # classified as not classification, its speculative answer in flight
-        # beyond the paper: the validity checks (data/checks.py); it remembers the run's outputs
+        # beyond the paper: the validity checks (data/checks.py); it remembers which task keeps
+        # each output (the smallest key: the same records whatever order answers arrive in)
         self.checker = RecordChecker(self.cfg, self.cfg.enabled_checks())
-        for t in self.store.tasks():
+        for t in self.store.tasks():  # key order
             for inst in t.instances if t.accepted else []:
-                self.checker.duplicate(Triple(t.instruction, inst.input, inst.output))
+                self.checker.claim(Triple(t.instruction, inst.input, inst.output), t.key)
 
     # -- the loop ----------------------------------------------------------------------------------
     def run(self) -> None:
@@ -215,22 +236,44 @@ class GenerateFlow:
             self._add_task(*self._task(c, bool(c.is_classification)).answer_record(c.key, comp))
 
     def _add_task(self, task: TaskRecord, rejections: list[InstanceRejection]) -> None:
-        if task.accepted:  # the same output for different instructions of the run: the first keeps it
-            kept = []
+        if task.accepted:  # the same output for different instructions: the smallest task key keeps it
+            kept: list[Instance] = []
+            lost: list[Instance] = []
             for inst in task.instances:
-                r = self.checker.duplicate(Triple(task.instruction, inst.input, inst.output))
+                r, loser = self.checker.claim(Triple(task.instruction, inst.input, inst.output), task.key)
                 if r is None:
                     kept.append(inst)
+                    if loser is not None:
+                        self._take_output(loser, inst.output)
                 else:
-                    n = len(rejections)
-                    rejections.append(
-                        InstanceRejection(f"{task.key}.d{n}", task.key, inst.input, inst.output, r.reason, r.detail)
-                    )
+                    rejections.append(_duplicate(task.key, inst, lost))
+                    lost.append(inst)
             if not kept:
                 task.accepted, task.reason, task.detail = False, "no_instances", "no instance survived the filters"
             task.instances = kept
         self.writes += [task, *rejections]
         self.tasks_done += 1
+
+    def _take_output(self, key: str, output: str) -> None:
+        """Task ``key`` (accepted, a larger key) loses its instances with ``output`` to a task of
+        a smaller key: they become the same duplicate_output rejections as if that
+        task had arrived first, and the task is rejected (no_instances) if nothing is left."""
+        rec = next((w for w in self.writes if isinstance(w, TaskRecord) and w.key == key), None)
+        if rec is None:
+            rec = self.reloaded.get(key)
+        if rec is None:  # committed before: rewrite the stored task
+            payload = self.store.get(TaskRecord.kind, key)
+            assert payload is not None, key
+            rec = self.reloaded[key] = TaskRecord.from_row(key, ACCEPTED, payload)
+            self.replaces.append(rec)
+        norm = normalise(output)
+        lost: list[Instance] = []
+        for inst in [i for i in rec.instances if normalise(i.output) == norm]:
+            self.writes.append(_duplicate(key, inst, lost))
+            lost.append(inst)
+        rec.instances = [i for i in rec.instances if normalise(i.output) != norm]
+        if not rec.instances:
+            rec.accepted, rec.reason, rec.detail = False, "no_instances", "no instance survived the filters"
 
     def _commit(self) -> None:
         with self.store.transaction():
@@ -242,7 +285,7 @@ class GenerateFlow:
                 self.store.set_meta("bootstrap_next", self.boot.next_judge)
                 self.store.set_meta("empty_prompts", self.boot.empty)
             self.ctx.commit_stats()
-        self.writes, self.replaces = [], []
+        self.writes, self.replaces, self.reloaded = [], [], {}
 
 
 def run_generate(
