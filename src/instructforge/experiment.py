@@ -256,18 +256,16 @@ def run(exp: Experiment, *, only: list[str] | None = None, caps: dict[str, Any] 
     every stage that calls a model; the token cap and the budget cover the whole experiment."""
     from .core.errors import BudgetExceeded
 
+    todo = [st for st in exp.stages if not (only and st.name not in only) and not stage_done(st, exp.out)]
     if caps and (caps.get("max_total_tokens") is not None or caps.get("budget") is not None):
-        for st in exp.stages:  # a stage without a price for --budget: said before anything runs
-            if not (only and st.name not in only) and not stage_done(st, exp.out):
-                try:
-                    stage_model(exp, st, caps)
-                except BudgetExceeded:
-                    pass
+        for st in todo:  # a stage without a price for --budget: said before anything runs
+            try:
+                stage_model(exp, st, caps)
+            except BudgetExceeded:
+                pass
     # The datasets named as inputs are fetched first (only the tasks a stage's ``only`` selects),
     # so that an offline machine learns it before hours of work, and nothing is written then.
-    for st in exp.stages:
-        if (only and st.name not in only) or stage_done(st, exp.out):
-            continue
+    for st in todo:
         for k, v in st.inputs.items():
             if k not in st.kind.value_inputs and isinstance(v, str) and is_dataset(v):
                 dataset_path(v, only=getattr(st.config, "only", None) or None)

@@ -578,13 +578,19 @@ class RecordChecker:
                 out.append(r)
         return out
 
-    def duplicate(self, t: Triple, remember: bool = True) -> Rejection | None:
-        """``duplicate_output`` of an instance; a passing one is remembered when ``remember``."""
+    def _compared(self, t: Triple) -> tuple[str, str] | None:
+        """(normalised output, normalised instruction) of a record ``duplicate_output`` looks at:
+        with the check on and an output of ``DUPLICATE_MIN_WORDS``+ words; else None."""
         if "duplicate_output" not in self.enabled:
             return None
-        out, ins = normalise(t.output), normalise(t.instruction)
-        if len(out.split()) < DUPLICATE_MIN_WORDS:
+        out = normalise(t.output)
+        return (out, normalise(t.instruction)) if len(out.split()) >= DUPLICATE_MIN_WORDS else None
+
+    def duplicate(self, t: Triple, remember: bool = True) -> Rejection | None:
+        """``duplicate_output`` of an instance; a passing one is remembered when ``remember``."""
+        if (seen := self._compared(t)) is None:
             return None
+        out, ins = seen
         first = self.seen.get(out)
         if first is not None and first != ins:
             return Rejection("duplicate_output", f"also the output of {first[:50]!r}")
@@ -598,11 +604,9 @@ class RecordChecker:
         keeps it, whatever order they are offered in. Returns (a rejection of this one, None)
         when a smaller key holds the output, or (None, the key that loses it to this one), or
         (None, None). The caller takes the output away from the loser."""
-        if "duplicate_output" not in self.enabled:
+        if (seen := self._compared(t)) is None:
             return None, None
-        out, ins = normalise(t.output), normalise(t.instruction)
-        if len(out.split()) < DUPLICATE_MIN_WORDS:
-            return None, None
+        out, ins = seen
         held = self.owners.get(out)
         if held is None or held[1] == ins:
             self.owners.setdefault(out, (key, ins, t.instruction))

@@ -495,18 +495,21 @@ def rank_file(out_dir: Path | str, rank: int) -> Path:
     return Path(out_dir) / (USAGE_FILE if rank == 0 else f"usage.rank{rank}.json")
 
 
+def _ledger_files(out_dir: Path | str) -> list[Path]:
+    """The ledger files present in ``out_dir``: ``usage.json`` and every rank's."""
+    out_dir = Path(out_dir)
+    return [f for f in (out_dir / USAGE_FILE, *sorted(out_dir.glob(RANK_FILES))) if f.is_file()]
+
+
 def other_ranks(out_dir: Path | str, rank: int) -> list[dict[str, Any]]:
     """The ledgers the other ranks' processes saved in ``out_dir`` (earlier runs included)."""
-    files = [Path(out_dir) / USAGE_FILE, *sorted(Path(out_dir).glob(RANK_FILES))]
-    return [FileSink(f).load() for f in files if f.is_file() and f != rank_file(out_dir, rank)]
+    return [FileSink(f).load() for f in _ledger_files(out_dir) if f != rank_file(out_dir, rank)]
 
 
 def dir_ledger(path: Path | str) -> dict[str, Any]:
     """An out dir's saved ledger: ``usage.json`` plus every rank's ``usage.rank{r}.json``
     (several processes of one command), summed; ``{}`` without one."""
-    path = Path(path)
-    files = [path / USAGE_FILE, *sorted(path.glob(RANK_FILES))]
-    return merge([d for d in (FileSink(f).load() for f in files if f.is_file()) if d])
+    return merge([d for d in (FileSink(f).load() for f in _ledger_files(path)) if d])
 
 
 def track(stage: str, sink: Any, *llms: Any) -> Ledger:

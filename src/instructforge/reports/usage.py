@@ -10,7 +10,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from ..models.usage import format_cost, summarize
+from ..models.usage import dir_ledger, format_cost, summarize
 
 COLUMNS = ["", "requests", "cache hits", "prompt tok", "completion tok", "counted by", "refused", "retried"]
 COLUMNS += ["seconds", "tok/s", "cost"]
@@ -25,8 +25,6 @@ def from_store(store: Any) -> dict[str, Any]:
 
 def from_dir(path: Path) -> dict[str, Any]:
     """... of an out dir with usage.json (an evaluation dir; a refine dir: its ranks' files summed)."""
-    from ..models.usage import dir_ledger
-
     return _section(dir_ledger(path))
 
 

@@ -20,6 +20,7 @@ full SamplingParams mapping).
 from __future__ import annotations
 
 import hashlib
+import os
 from typing import Any
 
 from ..types import Request
@@ -93,14 +94,8 @@ def static_groups(prompts: list[list[int]]) -> list[tuple[list[int], int]]:
             plain.append(i)
     shared = []
     for rows in groups.values():
-        first = prompts[rows[0]]
-        n = min(len(prompts[i]) for i in rows) - 1
-        for i in rows[1:]:
-            other = prompts[i]
-            k = 0
-            while k < n and other[k] == first[k]:
-                k += 1
-            n = k
+        members = [prompts[i] for i in rows]
+        n = min(len(os.path.commonprefix(members)), min(map(len, members)) - 1)
         if len(rows) > 1 and n >= STATIC_MIN:
             shared.append((rows, n))
         else:
