@@ -14,6 +14,19 @@ from typing import Any
 from .errors import InputError
 
 
+def json_lines(text: str) -> Iterator[tuple[int, Any, json.JSONDecodeError | None]]:
+    """``(line, value, None)`` for every non-blank line of JSONL text, ``(line, None, error)`` for
+    one that is not JSON: ``iter_jsonl`` raises it as FILE:LINE, a reader with messages of its own
+    (``selfinstruct.novelty``'s lenient ``read_records``, the packaged demonstrations) words it."""
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            yield n, json.loads(line), None
+        except json.JSONDecodeError as e:
+            yield n, None, e
+
+
 def iter_jsonl(path: Path | str, text: str | None = None) -> Iterator[tuple[int, Any]]:
     """Yield ``(line_number, value)`` for every non-blank line of a JSONL file.
 
@@ -24,13 +37,10 @@ def iter_jsonl(path: Path | str, text: str | None = None) -> Iterator[tuple[int,
             text = Path(path).read_text(encoding="utf-8")
         except OSError as e:
             raise InputError(f"{path}: cannot read ({e.strerror})") from None
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            yield n, json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError.at(path, n, f"not valid JSON ({e.msg})") from None
+    for n, value, err in json_lines(text):
+        if err is not None:
+            raise InputError.at(path, n, f"not valid JSON ({err.msg})") from None
+        yield n, value
 
 
 def write_json(path: Path | str, obj: Any) -> None:

@@ -10,8 +10,9 @@ built aside and renamed into place). Who reads what:
 - ``read_triples``: ``score --data`` (``quality.data``: Alpaca JSON/JSONL, messages JSONL);
 - ``read_examples``: ``finetune --data`` (``train.sft``: every export format);
 - ``read_rows``: the values of any JSON-list or JSONL file (benchmark files of ``quality.decontaminate``);
-- ``json_lines``: JSONL lines for readers with their own messages (``selfinstruct.novelty``'s
-  lenient ``read_records``, the packaged demonstrations of ``selfinstruct.classify`` and ``.instances``);
+  (readers with messages of their own, ``selfinstruct.novelty``'s lenient ``read_records`` and the
+  packaged demonstrations of ``selfinstruct.classify`` and ``.instances``, take JSONL lines from
+  ``core.io.json_lines``, which ``core.io.iter_jsonl`` and so ``read_rows`` are built on);
 - ``write_export``: ``export`` and curated exports (``selfinstruct.export``, ``quality.curate``);
 - ``write_tasks``: seed files (``induce --as-seeds``).
 """
@@ -21,12 +22,12 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ..core.errors import InputError
-from ..core.io import read_text, write_json, write_jsonl
+from ..core.io import iter_jsonl, read_text, write_json, write_jsonl
 from .records import Instance, Task, Triple
 
 T = TypeVar("T")
@@ -52,28 +53,6 @@ def json_list(text: str, path: Path) -> Rows:
         pos = end
 
 
-def json_lines(text: str) -> Iterator[tuple[int, Any, json.JSONDecodeError | None]]:
-    """``(line, value, None)`` for every non-blank line of JSONL text, ``(line, None, error)`` for
-    one that is not JSON: ``read_rows`` raises it as FILE:LINE, a lenient reader
-    (``selfinstruct.novelty.read_records``) reports and skips it."""
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            yield n, json.loads(line), None
-        except json.JSONDecodeError as e:
-            yield n, None, e
-
-
-def _jsonl_rows(text: str, path: Path) -> Rows:
-    rows: Rows = []
-    for n, value, err in json_lines(text):
-        if err is not None:
-            raise InputError.at(path, n, f"not valid JSON ({err.msg})")
-        rows.append((n, value))
-    return rows
-
-
 def read_rows(path: Path, what: str = "data file") -> tuple[bool, Rows]:
     """(is a JSON list, its values with their lines) of a JSON-list or JSONL file."""
     if not path.is_file():
@@ -81,7 +60,7 @@ def read_rows(path: Path, what: str = "data file") -> tuple[bool, Rows]:
     text = read_text(path)
     if text.lstrip().startswith("["):
         return True, json_list(text, path)
-    return False, _jsonl_rows(text, path)
+    return False, list(iter_jsonl(path, text))
 
 
 def json_object(obj: Any, path: Path, line: int) -> dict[str, Any]:

@@ -15,9 +15,8 @@ from functools import cache
 from pathlib import Path
 
 from ..core.errors import InputError
-from ..core.io import read_text
+from ..core.io import json_lines, read_text
 from ..core.prompts import render
-from ..data.formats import json_lines
 from ..models.types import Request, SamplingParams
 from .common import make_request
 from .config import GenerateConfig

@@ -23,10 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import InputError
-from ..core.io import read_text
+from ..core.io import json_lines, read_text
 from ..core.prompts import render
 from ..data.checks import RecordChecker
-from ..data.formats import json_lines
 from ..data.records import Instance, Rejection
 from ..data.runrecords import InstanceRejection, TaskRecord
 from ..models.backends.decoding import find_stop

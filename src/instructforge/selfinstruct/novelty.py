@@ -30,8 +30,8 @@ from rapidfuzz import process
 from rapidfuzz.distance import LCSseq
 
 from ..core.errors import InputError
+from ..core.io import json_lines
 from ..core.settings import option, validate
-from ..data.formats import json_lines
 
 __all__ = ["NoveltyIndex", "tokenize", "rouge_l", "read_records", "DedupConfig"]
 
