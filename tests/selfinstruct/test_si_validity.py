@@ -43,6 +43,9 @@ P = CheckParams()
         "15-year-old son: No worries, that's a common question in any age group.",
         "The Magna Carta is considered an important document because it granted rights to people.",
         "An example of a memorable sentence from a blog post.",
+        # seeds 8-9 (session 10): a section number as a label; a name and a quoted statement about it
+        "1.1.10.1: A scientific topic or science fiction story",
+        'C++: "C++ is an excellent language for game development, and it has many features."',
     ],
 )
 def test_labelled_statement_flags_embedded_answers(instruction: str) -> None:
@@ -67,6 +70,9 @@ def test_labelled_statement_flags_embedded_answers(instruction: str) -> None:
         "The given text must be classified as offensive or not offensive.",
         "A confirmation email should be written appropriately for the situation.",
         "The last message in the chat is a partial response. Complete it.",
+        # a name before the colon, then a task or text to work on, not a statement about the name
+        "Python: Write a function that reverses a string.",
+        'Haiku: "Autumn moonlight, a worm digs silently into the chestnut."',
     ],
 )
 def test_labelled_statement_keeps_tasks(instruction: str) -> None:
@@ -122,7 +128,13 @@ def test_trailing_answer_keeps_tasks(instruction: str) -> None:
 
 @pytest.mark.parametrize(
     "output",
-    ["1. 1. 1. 2. 3. 4. 5. 6. 7. 8. 9. 10. 11.", "1. 1. 2. 3. 4.", "1, 2, 3, 4, 5, 6, 7, 8, 9"],
+    [
+        "1. 1. 1. 2. 3. 4. 5. 6. 7. 8. 9. 10. 11.",
+        "1. 1. 2. 3. 4.",
+        "1, 2, 3, 4, 5, 6, 7, 8, 9",
+        # seed 13: one item repeated through the list
+        "1. Chicken\n2. Chicken\n3. Pork\n4. Chicken\n5. Chicken\n\nThe top 5 most popular food items.",
+    ],
 )
 def test_degenerate_enumeration_flags(output: str) -> None:
     assert degenerate_enumeration(Triple("Sharing practical tips for someone who cannot sleep.", "", output), P)
@@ -135,6 +147,9 @@ def test_degenerate_enumeration_flags(output: str) -> None:
         ("Count from one to ten.", "1, 2, 3, 4, 5, 6, 7, 8, 9, 10"),
         ("Give three tips for sleeping well.", "1. Keep a regular bedtime.\n2. Avoid screens late.\n3. Keep it dark."),
         ("What is 12 times 12?", "144"),
+        # a repeated item in a longer list, or a repeated answer the task asks for
+        ("List six fruits.", "1. Apple\n2. Pear\n3. Apple\n4. Plum\n5. Kiwi\n6. Fig"),
+        ("Label each review.", "1. Positive\n2. Positive\n3. Negative\n4. Positive\n5. Positive"),
     ],
 )
 def test_degenerate_enumeration_keeps(instruction: str, output: str) -> None:

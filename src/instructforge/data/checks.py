@@ -221,7 +221,9 @@ _MARKER = re.compile(r"(?<!\S)\d{1,3}\s*[.)](?=\s|$)")
 def degenerate_enumeration(t: Triple, cfg: CheckSettings) -> Rejection | None:
     """A list of numbers with nothing in it (``1. 1. 2. 3. 4.``) or a bare count (``1, 2, 3,
     ... 9``): at least 3 list markers and fewer words than markers once they are removed, or a
-    run of at least 6 consecutive integers making up most of the output's tokens."""
+    run of at least 6 consecutive integers making up most of the output's tokens, or a list of 4+
+    items at least half of which (3 or more) are the same item (``1. Chicken 2. Chicken 3. Pork
+    4. Chicken``)."""
     out = t.output
     markers = _MARKER.findall(out)
     if len(markers) >= 3:
@@ -237,6 +239,13 @@ def degenerate_enumeration(t: Triple, cfg: CheckSettings) -> Rejection | None:
             best = max(best, run)
         if best >= 6 and not re.search(r"\bcount|\bnumbers?\b|\bsequence|\bdigits?\b", t.instruction, re.I):
             return Rejection("degenerate_enumeration", f"a count of {best} consecutive numbers")
+    items = [normalise(LIST_ITEM.sub("", line, count=1)) for line in out.splitlines() if LIST_ITEM.match(line)]
+    counts = Counter(i for i in items if i)
+    labels_each = re.search(r"\beach\b|\bevery\b|classif|\blabel|categor|\brate\b", t.instruction, re.I)
+    if len(items) >= 4 and counts and not labels_each:  # "Classify each ...": the same label may recur
+        item, n = counts.most_common(1)[0]
+        if n >= 3 and 2 * n >= len(items):
+            return Rejection("degenerate_enumeration", f"{n} of {len(items)} list items are {item[:30]!r}")
     return None
 
 
@@ -362,13 +371,16 @@ _REPLY = re.compile(
     re.I,
 )
 _LIST_START = re.compile(r"^\s*(?:\d+|[a-z])[.)]\s+\S")
+#: a section number as a label ("1.1.10.1: A scientific topic ..."): two or more levels, then a colon
+_SECTION_LABEL = re.compile(r"^\s*\d+(?:\.\d+)+\s*:")
 #: "Ad hominem: This fallacy involves ...", "Sentence: This sentence contains ...",
 #: "15-year-old son: No worries, ...": a short name, a colon, then a statement about it or a line
 #: said by it. The name must not be a task itself ("Rewrite: This sentence ..." is one).
 _NAMED_STATEMENT = re.compile(
     r"^\s*\**\s*(?P<head>[^:\n]{1,40}?)\s*\**\s*:\s+"
     r"(?:(?:this|these|it|there)\s+(?:\w+\s+)?(?:is|are|was|were|has|have|involves|asks|contains|targets|"
-    r"assumes|means|refers|describes|shows|says|uses|occurs|happens)\b|no worries\b|you need to know\b)",
+    r"assumes|means|refers|describes|shows|says|uses|occurs|happens)\b|no worries\b|you need to know\b|"
+    r"[\"“']?(?P=head)\s+(?:is|are|was|were|has|have)\b)",
     re.I,
 )
 #: the model describing the prompt's tasks instead of writing one
@@ -405,7 +417,7 @@ def labelled_statement(instruction: str) -> Rejection | None:
         return Rejection("labelled_statement", f"a label: {instruction[:40]!r}")
     if _REPLY.match(instruction):
         return Rejection("labelled_statement", f"a reply: {instruction[:40]!r}")
-    if _LIST_START.match(instruction):
+    if _LIST_START.match(instruction) or _SECTION_LABEL.match(instruction):
         return Rejection("labelled_statement", f"a list: {instruction[:40]!r}")
     if _META_TASK.match(instruction):
         return Rejection("labelled_statement", f"about the prompt's tasks: {instruction[:40]!r}")
@@ -505,7 +517,7 @@ INSTRUCTION_CHECKS: list[Callable[[str], Rejection | None]] = [labelled_statemen
 
 
 #: bump when a check's definition changes: stored scores are then redone (quality/config.py)
-CHECKS_VERSION = 2
+CHECKS_VERSION = 3
 
 #: every check, run in this order on every record
 CHECKS: list[Check] = [
