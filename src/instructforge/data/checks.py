@@ -218,6 +218,10 @@ def language_mismatch(t: Triple, cfg: CheckSettings) -> Rejection | None:
 _MARKER = re.compile(r"(?<!\S)\d{1,3}\s*[.)](?=\s|$)")
 
 
+#: a task that labels each of several things ("Classify each ..."): the same label may recur in its list
+_LABELS_EACH = re.compile(r"\beach\b|\bevery\b|classif|\blabel|categor|\brate\b", re.I)
+
+
 def degenerate_enumeration(t: Triple, cfg: CheckSettings) -> Rejection | None:
     """A list of numbers with nothing in it (``1. 1. 2. 3. 4.``) or a bare count (``1, 2, 3,
     ... 9``): at least 3 list markers and fewer words than markers once they are removed, or a
@@ -239,10 +243,9 @@ def degenerate_enumeration(t: Triple, cfg: CheckSettings) -> Rejection | None:
             best = max(best, run)
         if best >= 6 and not re.search(r"\bcount|\bnumbers?\b|\bsequence|\bdigits?\b", t.instruction, re.I):
             return Rejection("degenerate_enumeration", f"a count of {best} consecutive numbers")
-    items = [normalise(LIST_ITEM.sub("", line, count=1)) for line in out.splitlines() if LIST_ITEM.match(line)]
+    items = [normalise(line[m.end() :]) for line in out.splitlines() if (m := LIST_ITEM.match(line))]
     counts = Counter(i for i in items if i)
-    labels_each = re.search(r"\beach\b|\bevery\b|classif|\blabel|categor|\brate\b", t.instruction, re.I)
-    if len(items) >= 4 and counts and not labels_each:  # "Classify each ...": the same label may recur
+    if len(items) >= 4 and counts and not _LABELS_EACH.search(t.instruction):
         item, n = counts.most_common(1)[0]
         if n >= 3 and 2 * n >= len(items):
             return Rejection("degenerate_enumeration", f"{n} of {len(items)} list items are {item[:30]!r}")
