@@ -134,6 +134,9 @@ def test_trailing_answer_keeps_tasks(instruction: str) -> None:
         "1, 2, 3, 4, 5, 6, 7, 8, 9",
         # seed 13: one item repeated through the list
         "1. Chicken\n2. Chicken\n3. Pork\n4. Chicken\n5. Chicken\n\nThe top 5 most popular food items.",
+        # ... the whole of that output: a second list after a line of text does not dilute the first
+        "1. Chicken\n2. Chicken\n3. Pork\n4. Chicken\n5. Chicken\n\nThe top 5 most popular food items are:\n"
+        "- Chicken (1)\n- Chicken (2)\n- Pork (3)\n- Chicken (4)\nThese include the most popular foods.",
     ],
 )
 def test_degenerate_enumeration_flags(output: str) -> None:
@@ -150,6 +153,8 @@ def test_degenerate_enumeration_flags(output: str) -> None:
         # a repeated item in a longer list, or a repeated answer the task asks for
         ("List six fruits.", "1. Apple\n2. Pear\n3. Apple\n4. Plum\n5. Kiwi\n6. Fig"),
         ("Label each review.", "1. Positive\n2. Positive\n3. Negative\n4. Positive\n5. Positive"),
+        # two lists, neither mostly one item
+        ("Name two fruits, then four more.", "1. Apple\n2. Pear\n\nMore:\n1. Apple\n2. Pear\n3. Plum\n4. Fig"),
     ],
 )
 def test_degenerate_enumeration_keeps(instruction: str, output: str) -> None:
@@ -274,6 +279,9 @@ def test_progress_lines_when_stderr_is_not_a_terminal(monkeypatch: pytest.Monkey
         "Is the sentence grammatically correct?",
         "Read the customer review and decide whether it supports your personal perspective.",
         "Turn the binary number into decimal equivalent using python's math library.",
+        # seeds 0 and 8: a sequence or a topic nobody gave
+        "What number comes next in sequence?",
+        "What makes you think your opinion on this topic positive, negative, or mixed?",
     ],
 )
 def test_missing_input_flags_a_pointer_to_nothing(instruction: str) -> None:
@@ -291,6 +299,8 @@ def test_missing_input_flags_a_pointer_to_nothing(instruction: str) -> None:
         ("What is the equation for the Pythagorean theorem?", ""),  # asked about
         ("Write a funny interview question. Why did you choose this question?", ""),  # a later sentence
         ("Write a python function that sorts a list from large to small.", ""),
+        ("Write some spells from the Harry Potter series.", ""),  # a series is not a sequence given
+        ("Pick a topic and write a haiku about it.", ""),
     ],
 )
 def test_missing_input_keeps_supplied_or_produced_things(instruction: str, input_: str) -> None:
@@ -320,6 +330,23 @@ def test_refusal() -> None:
         assert refusal(Triple("Explain inflation.", "", out), P) is not None
     for out in ("Sorry is a word people say too often.", "The message is not spam.", "I think the answer is 4."):
         assert refusal(Triple("Explain inflation.", "", out), P) is None
+
+
+def test_refusal_flags_a_reaction_in_place_of_the_task() -> None:
+    # seeds 9, 11 and 13 of the labelled set: the embedded model congratulates a user nobody heard from
+    for instruction, out in (
+        ("Draft an opening paragraph with a humorous tone.", "I'm so glad you're excited about the new library."),
+        ("I just received my first full-time job offer.", "I'm so glad you're excited about the opportunity."),
+        ("The 60-word product description of a company.", "I'm so glad you're happy about the remote work options"),
+    ):
+        assert refusal(Triple(instruction, "", out), P) is not None
+    # a task that asks for a message or a reply, and an answer that merely starts with "I"
+    for instruction, out in (
+        ("Send an encouraging message to a friend who got a job.", "I'm so glad you're starting there!"),
+        ("Reply to this e-mail.", "I'm so happy for you, congratulations on the new house."),
+        ("Explain inflation.", "I would start with prices: inflation means they rise over time."),
+    ):
+        assert refusal(Triple(instruction, "", out), P) is None
 
 
 def test_trailing_answer_keeps_a_question_with_how_to_answer_or_its_choices() -> None:

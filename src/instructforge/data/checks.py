@@ -227,7 +227,7 @@ def degenerate_enumeration(t: Triple, cfg: CheckSettings) -> Rejection | None:
     ... 9``): at least 3 list markers and fewer words than markers once they are removed, or a
     run of at least 6 consecutive integers making up most of the output's tokens, or a list of 4+
     items at least half of which (3 or more) are the same item (``1. Chicken 2. Chicken 3. Pork
-    4. Chicken``)."""
+    4. Chicken``), each list of the output taken on its own."""
     out = t.output
     markers = _MARKER.findall(out)
     if len(markers) >= 3:
@@ -243,13 +243,25 @@ def degenerate_enumeration(t: Triple, cfg: CheckSettings) -> Rejection | None:
             best = max(best, run)
         if best >= 6 and not re.search(r"\bcount|\bnumbers?\b|\bsequence|\bdigits?\b", t.instruction, re.I):
             return Rejection("degenerate_enumeration", f"a count of {best} consecutive numbers")
-    items = [normalise(line[m.end() :]) for line in out.splitlines() if (m := LIST_ITEM.match(line))]
-    counts = Counter(i for i in items if i)
-    if len(items) >= 4 and counts and not _LABELS_EACH.search(t.instruction):
-        item, n = counts.most_common(1)[0]
-        if n >= 3 and 2 * n >= len(items):
-            return Rejection("degenerate_enumeration", f"{n} of {len(items)} list items are {item[:30]!r}")
+    for items in _lists(out):
+        counts = Counter(i for i in items if i)
+        if len(items) >= 4 and counts and not _LABELS_EACH.search(t.instruction):
+            item, n = counts.most_common(1)[0]
+            if n >= 3 and 2 * n >= len(items):
+                return Rejection("degenerate_enumeration", f"{n} of {len(items)} list items are {item[:30]!r}")
     return None
+
+
+def _lists(text: str) -> list[list[str]]:
+    """The items (normalised) of each list in ``text``: a list is a run of list-item lines, ended
+    by a line that is not one (blank lines inside it do not end it)."""
+    out: list[list[str]] = [[]]
+    for line in text.splitlines():
+        if m := LIST_ITEM.match(line):
+            out[-1].append(normalise(line[m.end() :]))
+        elif line.strip() and out[-1]:
+            out.append([])
+    return [items for items in out if items]
 
 
 def _words(text: str) -> list[str]:
@@ -278,10 +290,11 @@ def restates_instruction(t: Triple, cfg: CheckSettings) -> Rejection | None:
 _THING = (
     r"(?:message|e-?mail|sentence|sentences|review|text|paragraph|passage|article|story|poem|essay|"
     r"code snippet|snippet|function|program|script|query|number|numbers|list|table|data|word|words|phrase|"
-    r"question|statement|claim|document|tweet|post|headline|recipe|equation|expression|string|dialogue)"
+    r"question|statement|claim|document|tweet|post|headline|recipe|equation|expression|string|dialogue|topic|sequence)"
 )
 _POINTS_AT = re.compile(
-    rf"\b(?:this|these|the following|the given|the provided|the above|the|a given)\s+(?:\w+\s+){{0,2}}?{_THING}\b",
+    rf"\b(?:(?:this|these|the following|the given|the provided|the above|the|a given)\s+(?:\w+\s+){{0,2}}?{_THING}"
+    r"|next in (?:sequence|series))\b",
     re.I,
 )
 #: what an instruction holds when it supplies its own material: a colon, a quote or code
@@ -329,13 +342,30 @@ _REFUSAL = re.compile(
 )
 
 
+#: a canned reaction to the user's news, which a small model gives in place of doing the task
+_REACTION = re.compile(
+    r"^\W*(?:i'?m|i am) so (?:glad|happy|thrilled|excited) (?:(?:that )?you(?:'re| are)\b|for you\b|to hear\b)", re.I
+)
+#: ... unless the task asks for such a message
+_ASKS_MESSAGE = re.compile(
+    r"\b(?:message|reply|respond|response|letter|e-?mail|note|text|card|congratulat\w*|wish\w*|toast|speech|"
+    r"chat|conversation|dialog(?:ue)?|friend)\b",
+    re.I,
+)
+
+
 def refusal(t: Triple, cfg: CheckSettings) -> Rejection | None:
     """The output refuses or apologises instead of answering (``I'm sorry, but I'm unable to
     ...``, ``I'm sorry for your loss, ...``, ``As a chatbot, ...``): for the benign tasks of an
-    instruction-tuning set that teaches the model to refuse."""
+    instruction-tuning set that teaches the model to refuse. Also a canned reaction to the user
+    in place of the task (``I'm so glad you're excited about ...`` for ``Draft an opening
+    paragraph ...``), unless the task asks for a message, a reply or a letter."""
     m = _REFUSAL.match(t.output)
     if m:
         return Rejection("refusal", f"opens with {m.group(0).strip()!r}")
+    m = _REACTION.match(t.output)
+    if m and not _ASKS_MESSAGE.search(t.instruction + " " + t.input):
+        return Rejection("refusal", f"a reaction to the user, not the task: {m.group(0).strip()!r}")
     return None
 
 
@@ -520,7 +550,7 @@ INSTRUCTION_CHECKS: list[Callable[[str], Rejection | None]] = [labelled_statemen
 
 
 #: bump when a check's definition changes: stored scores are then redone (quality/config.py)
-CHECKS_VERSION = 3
+CHECKS_VERSION = 4
 
 #: every check, run in this order on every record
 CHECKS: list[Check] = [
