@@ -243,12 +243,14 @@ def degenerate_enumeration(t: Triple, cfg: CheckSettings) -> Rejection | None:
             best = max(best, run)
         if best >= 6 and not re.search(r"\bcount|\bnumbers?\b|\bsequence|\bdigits?\b", t.instruction, re.I):
             return Rejection("degenerate_enumeration", f"a count of {best} consecutive numbers")
-    for items in _lists(out):
-        counts = Counter(i for i in items if i)
-        if len(items) >= 4 and counts and not _LABELS_EACH.search(t.instruction):
-            item, n = counts.most_common(1)[0]
-            if n >= 3 and 2 * n >= len(items):
-                return Rejection("degenerate_enumeration", f"{n} of {len(items)} list items are {item[:30]!r}")
+    long_lists = [items for items in _lists(out) if len(items) >= 4]
+    if long_lists and not _LABELS_EACH.search(t.instruction):
+        for items in long_lists:
+            counts = Counter(i for i in items if i)
+            if counts:
+                item, n = counts.most_common(1)[0]
+                if n >= 3 and 2 * n >= len(items):
+                    return Rejection("degenerate_enumeration", f"{n} of {len(items)} list items are {item[:30]!r}")
     return None
 
 
