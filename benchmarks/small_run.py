@@ -1,16 +1,19 @@
-"""The demo's generate stage against the same engine's batched peak, side by side in one run.
+"""The demo's generate stage against the engine's batched peak, side by side in one run.
 
-Issue 20, part 5: a small run (``make demo``: 12 instructions, seed 0, the embedded model on
-ctranslate2) should keep the engine busy. This measures, in one process and one sitting:
+Issue 20, part 5: a small run (``make demo``: 12 instructions, seed 0, the embedded model) should
+keep the engine busy. This measures, in one process and one sitting:
 
 * ``peak``: ``benchmarks/engines.py``'s workload (64 sampled paragraph requests of 128 tokens,
-  prompts of ~30 tokens) at batch 32, the engine's best batch there: completion tokens per second;
-* ``peak_long_prompts``: the same at batch 32 on the demo's long prompts (64 input-first instance
-  prompts, ~970 tokens, greedy, 128 tokens): what full batches give on prompts of that length;
+  prompts of ~30 tokens) at batch 32 on the default engine (``auto``: these short prompts go to
+  ctranslate2), completion tokens per second;
+* ``peak_long_prompts``: 64 input-first instance prompts (~970 tokens, the demo's long prompts,
+  greedy, 128 tokens) at batch 32, on ``auto`` (long prompts go to the transformers engine with
+  its shared-prefix attention) and on ctranslate2 alone (the default before): what full batches
+  give on prompts of that length;
 * ``demo``: ``generate --num-instructions 12 --seed 0`` without the call cache (every request
   goes to the engine), its completion tokens over the time from the first engine call's start to
-  the last one's end (model load excluded; the run's whole wall time is recorded too), once with the shared prompt prefixes passed as a
-  cached ``static_prompt`` (the default) and once without (``STATIC_MIN`` set out of reach).
+  the last one's end (model load excluded; the run's whole wall time is recorded too), on
+  ``auto`` and on ``ctranslate2`` alone.
 
 Each demo variant runs in its own output dir; the engine's call log (rows, prompt tokens, the
 longest and the total completion per call, seconds) is kept to show where the time goes.
@@ -35,8 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from instructforge.core.io import write_json
-from instructforge.models.backends import ct2_plan
-from instructforge.models.backends.engine_ct2 import CT2Engine
+from instructforge.models.backends.local import LocalBackend
 from workload import paragraph_requests
 
 
@@ -72,19 +74,19 @@ def single(backend: Any) -> dict:
     return {"tokens": c.completion_tokens, "seconds": round(dt, 2), "tokens_per_s": round(c.completion_tokens / dt, 1)}
 
 
-def demo(n: int, out: Path, calls: list[dict]) -> dict:
+def demo(n: int, out: Path, engine: str, calls: list[dict]) -> dict:
     import instructforge as inf
 
-    real = CT2Engine.generate
+    real = LocalBackend.generate
 
-    def logged(self: CT2Engine, texts: list[str], requests: list) -> list:
+    def logged(self: LocalBackend, requests: Any) -> list:
         t = time.perf_counter()
-        done = real(self, texts, requests)
+        done = real(self, requests)
         calls.append(
             {
                 "start": t,
                 "end": time.perf_counter(),
-                "rows": len(texts),
+                "rows": len(requests),
                 "prompt_tokens": sum(c.prompt_tokens for c in done),
                 "completion_tokens": sum(c.completion_tokens for c in done),
                 "longest": max(c.completion_tokens for c in done),
@@ -93,19 +95,25 @@ def demo(n: int, out: Path, calls: list[dict]) -> dict:
         )
         return done
 
-    CT2Engine.generate = logged  # type: ignore[method-assign]
+    LocalBackend.generate = logged  # type: ignore[method-assign]
     try:
         run = inf.generate(
-            out=out, model="embedded", config=inf.GenerateConfig(num_instructions=n, seed=0), cache=False
+            out=out,
+            model="embedded",
+            config=inf.GenerateConfig(num_instructions=n, seed=0),
+            cache=False,
+            engine=engine,
         )
     finally:
-        CT2Engine.generate = real  # type: ignore[method-assign]
-    st = json.loads((run.path / "summary.json").read_text())["stats"]
+        LocalBackend.generate = real  # type: ignore[method-assign]
+    summary = json.loads((run.path / "summary.json").read_text())
+    st = summary["stats"]
     t0 = calls[0]["start"]
     span = calls[-1]["end"] - t0
     for c in calls:
         c["start"], c["end"] = round(c["start"] - t0, 2), round(c["end"] - t0, 2)
     return {
+        "engine": engine,
         "requests": st["requests"],
         "prompt_tokens": st["prompt_tokens"],
         "completion_tokens": st["completion_tokens"],
@@ -113,6 +121,8 @@ def demo(n: int, out: Path, calls: list[dict]) -> dict:
         "run_wall_seconds": st["wall_seconds"],
         "tokens_per_s": round(st["completion_tokens"] / span, 1),
         "engine_seconds": round(sum(c["seconds"] for c in calls), 2),
+        "accepted": summary["accepted"],
+        "tasks_accepted": summary["tasks_accepted"],
         "calls": calls,
     }
 
@@ -124,25 +134,28 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("INSTRUCTFORGE_THREADS", "2")
     from instructforge.models.backends import load_backend
+    from instructforge.models.backends.base import BackendOptions
 
-    backend = load_backend("embedded")
     result: dict[str, Any] = {"benchmark": "small_run", "n": args.n, "load_average_start": os.getloadavg()}
+    backend = load_backend("embedded")
+    result["default_engine"] = backend.engine.name
     result["peak"] = peak(backend)
-    result["peak_long_prompts"] = peak(backend, reqs=instance_requests(64, 128))
     result["single"] = single(backend)
+    long = instance_requests(64, 128)
+    result["peak_long_prompts"] = peak(backend, reqs=long)
     backend.close()
+    ct2 = load_backend("embedded", BackendOptions(engine="ctranslate2"))
+    result["peak_long_prompts_ctranslate2"] = peak(ct2, reqs=long)
+    ct2.close()
     print(
-        f"engine peak (batch 32): {result['peak']['tokens_per_s']} tok/s; on the demo's long prompts "
-        f"{result['peak_long_prompts']['tokens_per_s']} tok/s; one lone request: {result['single']['tokens_per_s']} tok/s"
+        f"engine peak (batch 32, {result['default_engine']}): {result['peak']['tokens_per_s']} tok/s; on the demo's "
+        f"long prompts {result['peak_long_prompts']['tokens_per_s']} tok/s "
+        f"(ctranslate2 alone: {result['peak_long_prompts_ctranslate2']['tokens_per_s']}); "
+        f"one lone request: {result['single']['tokens_per_s']} tok/s"
     )
-    default_min = ct2_plan.STATIC_MIN
     with tempfile.TemporaryDirectory() as tmp:
-        for name, static_min in (("demo", default_min), ("demo_no_static_prefix", 10**9)):
-            ct2_plan.STATIC_MIN = static_min
-            try:
-                d = demo(args.n, Path(tmp) / name, [])
-            finally:
-                ct2_plan.STATIC_MIN = default_min
+        for name, engine in (("demo", "auto"), ("demo_ctranslate2", "ctranslate2")):
+            d = demo(args.n, Path(tmp) / name, engine, [])
             d["vs_peak"] = round(d["tokens_per_s"] / result["peak"]["tokens_per_s"], 3)
             d["vs_peak_long_prompts"] = round(d["tokens_per_s"] / result["peak_long_prompts"]["tokens_per_s"], 3)
             longest = max(c["longest"] for c in d["calls"])
@@ -151,21 +164,23 @@ def main() -> None:
             d["bound_vs_peak"] = round(d["bound_tokens_per_s"] / result["peak"]["tokens_per_s"], 3)
             result[name] = d
             print(
-                f"{name}: {d['completion_tokens']} completion tokens in {d['seconds']} s = {d['tokens_per_s']} tok/s "
-                f"({d['vs_peak']:.0%} of peak, {d['vs_peak_long_prompts']:.0%} of the long-prompt peak); engine busy {d['engine_seconds']} s over {len(d['calls'])} calls; "
-                f"longest answer {longest} tokens, so at most {d['bound_tokens_per_s']} tok/s "
-                f"({d['bound_vs_peak']:.0%} of peak) under any schedule"
+                f"{name} ({engine}): {d['completion_tokens']} completion tokens in {d['seconds']} s = "
+                f"{d['tokens_per_s']} tok/s ({d['vs_peak']:.0%} of peak, {d['vs_peak_long_prompts']:.0%} of the "
+                f"long-prompt peak); run wall {d['run_wall_seconds']} s; engine busy {d['engine_seconds']} s over "
+                f"{len(d['calls'])} calls; longest answer {longest} tokens, so at most {d['bound_tokens_per_s']} "
+                f"tok/s ({d['bound_vs_peak']:.0%} of peak) under any schedule"
             )
-    # the two variants' answers differ in the last bits (int8), so their outputs' lengths differ too:
-    # compare tokens per second as well as wall time
-    result["static_prefix_speedup"] = round(result["demo_no_static_prefix"]["seconds"] / result["demo"]["seconds"], 2)
-    result["static_prefix_tokens_per_s_ratio"] = round(
-        result["demo"]["tokens_per_s"] / result["demo_no_static_prefix"]["tokens_per_s"], 2
+    # int8 and fp32 answers differ, so their lengths do too: compare tokens per second and wall time
+    result["auto_vs_ctranslate2_tokens_per_s"] = round(
+        result["demo"]["tokens_per_s"] / result["demo_ctranslate2"]["tokens_per_s"], 2
+    )
+    result["auto_vs_ctranslate2_wall"] = round(
+        result["demo_ctranslate2"]["run_wall_seconds"] / result["demo"]["run_wall_seconds"], 2
     )
     result["load_average_end"] = os.getloadavg()
     print(
-        f"static prefix: {result['static_prefix_tokens_per_s_ratio']}x the tok/s, "
-        f"{result['static_prefix_speedup']}x the wall time of the demo without it"
+        f"auto vs ctranslate2 alone: {result['auto_vs_ctranslate2_tokens_per_s']}x the tok/s, "
+        f"{result['auto_vs_ctranslate2_wall']}x faster wall time"
     )
     if args.json:
         write_json(args.json, result)

@@ -11,7 +11,12 @@ import pytest
 from instructforge.core.errors import InputError
 from instructforge.models.backends.base import BackendOptions
 from instructforge.models.backends.decoding import find_stop
-from instructforge.models.backends.engines import available_engines, resolve_engine_name
+from instructforge.models.backends.engines import (
+    LONG_PROMPT_TOKENS,
+    SplitEngine,
+    available_engines,
+    resolve_engine_name,
+)
 from instructforge.models.types import Request, SamplingParams
 
 GREEDY = SamplingParams(temperature=0, max_tokens=12)
@@ -32,12 +37,13 @@ def backend(request):
 def test_auto_is_fastest_installed_and_resolves_without_a_model(monkeypatch):
     from instructforge.models.backends import model_identity
 
-    assert resolve_engine_name("auto") == available_engines()[0] == "ctranslate2"
+    assert available_engines()[0] == "ctranslate2"
+    assert resolve_engine_name("auto") == SplitEngine.SPLIT == f"ctranslate2<{LONG_PROMPT_TOKENS}+transformers"
     assert "transformers" in available_engines()
     with pytest.raises(InputError, match="unknown or unavailable engine"):
         resolve_engine_name("tensorrt")
     ident = model_identity("embedded", BackendOptions(engine="auto"))
-    assert ident.endswith("#ctranslate2")
+    assert ident.endswith(f"#{SplitEngine.SPLIT}")
     assert model_identity("embedded", BackendOptions(engine="transformers")).endswith("#transformers")
 
 

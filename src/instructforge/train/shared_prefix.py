@@ -31,6 +31,8 @@ from typing import Any, cast
 
 import torch
 
+from ..models.backends.shared_prefix import plain_attention
+
 # config fields TRL's fused head honours that the plain projection here does not
 _LOGIT_SCALING = ("final_logit_softcapping", "logit_scale", "output_multiplier", "lm_head_multiplier", "logits_scaling")
 
@@ -80,10 +82,7 @@ def supported(model: Any) -> bool:
         return False  # vision-language or MoE: TRL's path
     if any(getattr(cfg, k, None) is not None for k in _LOGIT_SCALING):
         return False
-    layer_types = getattr(cfg, "layer_types", None) or []
-    if any(t != "full_attention" for t in layer_types) or (
-        getattr(cfg, "sliding_window", None) and getattr(cfg, "use_sliding_window", True)
-    ):
+    if not plain_attention(cfg):
         return False  # a sliding-window cache keeps only the window: the cache surgery here assumes all of it
     try:
         causal_lm_parts(model)

@@ -9,16 +9,25 @@ Why our own loop instead of ``model.generate``: each row gets its own torch.Gene
 sampled answer depends on its own seed and not on which other requests share the batch
 (resume and the cache stay consistent), and each row can have its own stop strings,
 penalties and logprobs.
+
+Two things keep long prompts fast (docs/scaling.md, "Shared prompt prefixes"): rows of a call that
+share a long prefix (a template's demonstrations) read it from one copy, and every long prompt
+is prefilled alone into a stored prefix that later calls reuse (shared_prefix.py: attention over
+[prefix, own tail], merged exactly), and rows that have finished leave the batch once a quarter of
+it has, so the rest decode without them.
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from ..types import Completion, Request
+from . import shared_prefix
 from .base import BackendOptions, Engine
 from .decoding import RowDecoder, set_torch_threads
 from .model_files import load_hf_model, resolve_threads
+from .shared_prefix import PrefixGroup, tail_mask
 
 
 class TransformersEngine(Engine):
@@ -29,6 +38,9 @@ class TransformersEngine(Engine):
         set_torch_threads(resolve_threads((options or BackendOptions()).threads))
         self.model, self.tokenizer = load_hf_model(model_dir)
         self.eos_ids = self._eos_ids()
+        self.ctx = shared_prefix.install(self.model)
+        self.prefixes = shared_prefix.PrefixStore()
+        self._lock = threading.Lock()  # one call at a time: the Context is per forward pass
 
     def _eos_ids(self) -> set[int]:
         ids = set()
@@ -42,7 +54,7 @@ class TransformersEngine(Engine):
     def generate(self, texts: list[str], requests: list[Request]) -> list[Completion]:
         import torch
 
-        with torch.inference_mode():
+        with self._lock, torch.inference_mode():
             return self._decode(texts, requests)
 
     def score(self, prompts: list[str], continuations: list[str]) -> list[list[float]]:
@@ -78,37 +90,73 @@ class TransformersEngine(Engine):
         import torch
         from transformers import DynamicCache
 
-        tok, model = self.tokenizer, self.model
-        enc = tok(texts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False)
-        ids, mask = enc["input_ids"], enc["attention_mask"]
+        tok, model, ctx = self.tokenizer, self.model, self.ctx
+        prompt_ids = [tok.encode(t, add_special_tokens=False) for t in texts]
         n = len(texts)
-        pos = (mask.cumsum(-1) - 1).clamp(min=0)
-        cache = DynamicCache()
-        logits = (
-            model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True)
-            .logits[:, -1, :]
-            .float()
-        )
-        dec = RowDecoder(tok, self.eos_ids, requests, [ids[i][mask[i].bool()].tolist() for i in range(n)])
+        # rows that share a long prefix (a template's demonstrations) read it from one copy
+        starts, members_of, kvs = [0] * n, [], []
+        if ctx is not None:
+            for members, used, kv in self.prefixes.assign(model, ctx, prompt_ids):
+                for i in members:
+                    starts[i] = used
+                members_of.append(members)
+                kvs.append(kv)
+        tails = [ids[s:] for ids, s in zip(prompt_ids, starts, strict=True)]
+        width = max(map(len, tails))
         pad = tok.pad_token_id if tok.pad_token_id is not None else 0
-        for _step in range(max(r.params.max_tokens for r in requests)):
-            next_ids = torch.full((n,), pad, dtype=torch.long)
-            for i in range(n):
-                if not dec.done[i]:
-                    next_ids[i] = dec.step(i, logits[i])
-            if all(dec.done):
-                break
-            mask = torch.cat([mask, torch.ones((n, 1), dtype=mask.dtype)], dim=1)
-            pos = pos[:, -1:] + 1
-            logits = (
-                model(
-                    input_ids=next_ids[:, None],
-                    attention_mask=mask,
-                    position_ids=pos,
-                    past_key_values=cache,
-                    use_cache=True,
-                )
-                .logits[:, -1, :]
-                .float()
+        ids = torch.full((n, width), pad, dtype=torch.long)
+        valid = torch.zeros((n, width), dtype=torch.bool)
+        for i, t in enumerate(tails):  # left-padded: every row's next token is at the end
+            ids[i, width - len(t) :] = torch.tensor(t)
+            valid[i, width - len(t) :] = True
+        pos = torch.tensor(starts)[:, None] + (valid.cumsum(-1) - 1).clamp(min=0)
+        alive = list(range(n))  # the request of each row of the batch
+
+        def regroup() -> None:
+            """The prefix groups as rows of the current batch (rows that finished are gone)."""
+            if ctx is not None:
+                row = {r: j for j, r in enumerate(alive)}
+                ctx.groups = [
+                    PrefixGroup(torch.tensor([row[r] for r in m if r in row]), kv)
+                    for m, kv in zip(members_of, kvs, strict=True)
+                    if any(r in row for r in m)
+                ]
+
+        def forward(step_ids: torch.Tensor, q_len: int) -> torch.Tensor:
+            mask = tail_mask(valid, q_len) if ctx is not None else valid.long()
+            out = model(
+                input_ids=step_ids,
+                attention_mask=mask,
+                position_ids=pos,
+                past_key_values=cache,
+                use_cache=True,
+                logits_to_keep=1,
             )
+            return out.logits[:, -1, :].float()
+
+        cache = DynamicCache()
+        regroup()
+        try:
+            logits = forward(ids, width)
+            dec = RowDecoder(tok, self.eos_ids, requests, prompt_ids)
+            for _step in range(max(r.params.max_tokens for r in requests)):
+                next_ids = torch.full((len(alive),), pad, dtype=torch.long)
+                for j, i in enumerate(alive):
+                    if not dec.done[i]:
+                        next_ids[j] = dec.step(i, logits[j])
+                if all(dec.done):
+                    break
+                keep = [j for j, i in enumerate(alive) if not dec.done[i]]
+                if len(keep) <= len(alive) * 3 // 4:  # a quarter of the rows finished: drop them
+                    idx = torch.tensor(keep)
+                    cache.batch_select_indices(idx)
+                    valid, pos, next_ids = valid[idx], pos[idx], next_ids[idx]
+                    alive = [alive[j] for j in keep]
+                    regroup()
+                valid = torch.cat([valid, torch.ones((len(alive), 1), dtype=torch.bool)], dim=1)
+                pos = pos[:, -1:] + 1
+                logits = forward(next_ids[:, None], 1)
+        finally:
+            if ctx is not None:
+                ctx.groups = []
         return dec.completions()
