@@ -157,3 +157,48 @@ def test_rows_that_finish_leave_the_batch_without_changing_the_others(engine):
     assert [c.completion_tokens for c in together] == [20, 3, 3, 20]
     for r, c in zip(reqs, together, strict=True):
         assert run(engine, [r], False)[0].text == c.text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("model_type", "shared"),
+    [("llama", True), ("qwen2", True), ("mistral", True), ("qwen3", True), ("granite", True), ("phi3", False)],
+)
+def test_other_architectures_take_the_shared_path_or_fall_back(tmp_path, model_type, shared):
+    """An ``hf:DIR`` model of another family (tiny, random weights, the embedded tokenizer): the
+    plain decoder families take the shared-prefix path and give the answers of SDPA attention;
+    a fused-projection family (phi3) keeps transformers' own attention."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from instructforge.models.backends.engine_transformers import TransformersEngine
+    from instructforge.models.backends.model_files import load_tokenizer, resolve_model_dir
+
+    tok = load_tokenizer(resolve_model_dir(None)[0])
+    cfg = AutoConfig.for_model(
+        model_type,
+        vocab_size=len(tok),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=16,
+        max_position_embeddings=2048,
+        eos_token_id=tok.eos_token_id,
+        **({"sliding_window": None} if model_type == "mistral" else {}),
+    )
+    torch.manual_seed(0)
+    AutoModelForCausalLM.from_config(cfg).save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    engine = TransformersEngine(tmp_path, BackendOptions(threads=2))
+    assert (engine.ctx is not None) is shared
+    reqs = instance_requests(SamplingParams(temperature=0, max_tokens=6, logprobs=2))
+    got, want = run(engine, reqs, True), run(engine, reqs, False)
+    assert [c.text for c in got] == [c.text for c in want]
+    for a, b in zip(got, want, strict=True):
+        assert a.top_logprobs is not None and b.top_logprobs is not None
+        for x, y in zip(a.top_logprobs, b.top_logprobs, strict=True):
+            assert max(abs(v - y.get(k, v + 1)) for k, v in x.items()) < 1e-3
+    if shared:
+        assert len(engine.prefixes.items) == 2  # one per template

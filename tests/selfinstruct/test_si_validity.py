@@ -46,6 +46,11 @@ P = CheckParams()
         # seeds 8-9 (session 10): a section number as a label; a name and a quoted statement about it
         "1.1.10.1: A scientific topic or science fiction story",
         'C++: "C++ is an excellent language for game development, and it has many features."',
+        # the demo (seed 0, session 12, fp32 instances): a name, then a statement that asks nothing
+        "Ad hominem: The argument that a four-day work week will have no impact on the economy relies on an ad "
+        "hominem fallacy, which involves making a personal attack against someone's character or motivations.",
+        "The En Passant Rule: In chess, the en passant rule states that a pawn can capture any fellow pawn who is "
+        "advancing in their direction by moving two squares diagonally to the opponent's square.",
     ],
 )
 def test_labelled_statement_flags_embedded_answers(instruction: str) -> None:
@@ -73,6 +78,13 @@ def test_labelled_statement_flags_embedded_answers(instruction: str) -> None:
         # a name before the colon, then a task or text to work on, not a statement about the name
         "Python: Write a function that reverses a string.",
         'Haiku: "Autumn moonlight, a worm digs silently into the chestnut."',
+        # a name and a long text after it that asks something, says what to do, or is the input
+        "Interpret the following data: The average temperature in Phoenix, Arizona during the summer months of "
+        "June, July, and August is 105 degrees Fahrenheit.",
+        "Context: The company will launch a new product next month and the team has little time left. Write a "
+        "short plan for the launch week.",
+        "Customer review: The blender arrived broken and the support team took three weeks to answer my emails, "
+        "so you should rate it.",
     ],
 )
 def test_labelled_statement_keeps_tasks(instruction: str) -> None:
@@ -101,6 +113,9 @@ def test_labelled_statement_keeps_tasks(instruction: str) -> None:
         "Rosetta Stone was very important for our ancestors' knowledge, but it wasn't. Ancient Egyptians had their "
         "own writing system, and they wrote everything on stone. They were able to write down their thoughts, ideas, "
         "and stories. So, the stone helped them to learn new things. So, it was like a treasure box for them.",
+        # the demo (seed 0, session 12): chatter after the colon, behind a list marker
+        "Turn the recipe paragraph into a shopping list with quantities: - This task is one of the many ways to help "
+        "me improve my skills in grammar and vocabulary.",
     ],
 )
 def test_trailing_answer_flags_embedded_instructions(instruction: str) -> None:
@@ -120,6 +135,11 @@ def test_trailing_answer_flags_embedded_instructions(instruction: str) -> None:
         "them many crops would give far less fruit every year.",
         "Which emotion does this tweet express: Finally got the job we all wanted for three years and still cannot "
         "stop smiling today.",
+        # a quote after the colon is the input, even when it opens with "I" or "Thank"
+        'Translate the following phrase into Spanish: "I love to dance salsa".',
+        'Translate the following phrase to French: "Thank you!"',
+        # notes in a list after the colon may speak in the first person
+        "Summarize the meeting notes in two lines: - I met the supplier on Monday - prices go up in May",
     ],
 )
 def test_trailing_answer_keeps_tasks(instruction: str) -> None:

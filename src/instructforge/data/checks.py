@@ -467,7 +467,32 @@ def labelled_statement(instruction: str) -> Rejection | None:
     head = _words(name)
     if 0 < len(head) <= 4 and head[0] not in _TASK_VERBS and not _EXPLAIN.match(name):
         return Rejection("labelled_statement", f"a name and a statement about it: {instruction[:40]!r}")
+    m = _NAME_COLON.match(instruction)
+    if m and _names_a_statement(m.group("head"), m.group("tail")):
+        return Rejection("labelled_statement", f"a name and a statement about it: {instruction[:40]!r}")
     return None
+
+
+#: "Ad hominem: The argument that ...", "The En Passant Rule: In chess, the rule states ...": a
+#: name of 1-4 words, a colon, and the rest of the instruction
+_NAME_COLON = re.compile(r"^\s*\**\s*(?P<head>[^:\n?]{1,40}?)\s*\**\s*:\s+(?P<tail>.+)$", re.S)
+
+
+def _names_a_statement(name: str, tail: str) -> bool:
+    """A short name (not a task, not a question) followed by a statement: 12+ words, asking
+    nothing and with no sentence that opens with a task verb or says how to answer."""
+    head = _words(name)
+    if not 0 < len(head) <= 4 or head[0] in _TASK_VERBS or _EXPLAIN.match(name) or _WH.match(name):
+        return False
+    if _POINTS_AT.search(name) or "following" in head:  # "Interpret the following data: ..." is input
+        return False
+    sentences = [w for w in map(_words, _SENTENCES.split(tail)) if w]
+    return (
+        len(_words(tail)) >= 12
+        and not _ASKS.search(tail)
+        and not _choices(tail)
+        and not any(w[0] in _TASK_VERBS or w[0] in _ABOUT_THE_ANSWER for w in sentences)
+    )
 
 
 _CHATTER = re.compile(
@@ -476,6 +501,10 @@ _CHATTER = re.compile(
     r"thank|the (?:main|primary|key|short|simple|basic) (?:difference|reason|answer|idea))",
     re.I,
 )
+#: a list marker in front of text after a colon: behind one, only talk about the task counts as
+#: chatter ("- This task is one of ..."), as notes in a list may well say "I met ...")
+_LEAD = re.compile(r"^(?:[-*•]\s+)+")
+_ABOUT_THE_TASK = re.compile(r"(?:this task|this question|this is (?:a|an|one)\b|as an ai)", re.I)
 #: the model talking about itself or the prompt, anywhere in an instruction
 _SELF_TALK = re.compile(
     r"\b(?:this is (?:a|an) (?:common|classic|great|good|example|interesting)|as an ai|ai assistant|smollm|"
@@ -531,7 +560,7 @@ def trailing_answer(instruction: str) -> Rejection | None:
         head, tail = instruction[: sep.start()], instruction[sep.end() :].strip()
         if len(head.split()) < 4 or not tail:
             continue
-        if _CHATTER.match(tail):
+        if _CHATTER.match(tail) or (_LEAD.match(tail) and _ABOUT_THE_TASK.match(_LEAD.sub("", tail))):
             return Rejection("trailing_answer", tail[:40])
         if sep.group(0)[0] == "?" and _answers_question(tail):
             return Rejection("trailing_answer", f"a question and its answer: {tail[:40]!r}")
@@ -552,7 +581,7 @@ INSTRUCTION_CHECKS: list[Callable[[str], Rejection | None]] = [labelled_statemen
 
 
 #: bump when a check's definition changes: stored scores are then redone (quality/config.py)
-CHECKS_VERSION = 4
+CHECKS_VERSION = 5
 
 #: every check, run in this order on every record
 CHECKS: list[Check] = [

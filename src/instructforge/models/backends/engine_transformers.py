@@ -27,7 +27,7 @@ from . import shared_prefix
 from .base import BackendOptions, Engine
 from .decoding import RowDecoder, set_torch_threads
 from .model_files import load_hf_model, resolve_threads
-from .shared_prefix import PrefixGroup, tail_mask
+from .shared_prefix import PrefixGroup, last_logits, tail_mask
 
 
 class TransformersEngine(Engine):
@@ -124,15 +124,7 @@ class TransformersEngine(Engine):
 
         def forward(step_ids: torch.Tensor, q_len: int) -> torch.Tensor:
             mask = tail_mask(valid, q_len) if ctx is not None else valid.long()
-            out = model(
-                input_ids=step_ids,
-                attention_mask=mask,
-                position_ids=pos,
-                past_key_values=cache,
-                use_cache=True,
-                logits_to_keep=1,
-            )
-            return out.logits[:, -1, :].float()
+            return last_logits(model, step_ids, mask, pos, cache)
 
         cache = DynamicCache()
         regroup()

@@ -24,10 +24,14 @@ stage's shared-prompt code checks, train/shared_prefix.py).
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
+
+from .ct2_plan import static_groups
 
 #: the name this attention is registered under with transformers' AttentionInterface
 NAME = "instructforge_prefix"
@@ -159,6 +163,23 @@ def tail_mask(key_valid: Any, q_len: int) -> Any:
     return m[:, None]
 
 
+def last_logits(model: Any, ids: Any, mask: Any, pos: Any, cache: Any) -> Any:
+    """One forward pass of ``ids`` (batch, q) on top of ``cache`` (filled in place): the fp32
+    logits at each row's last position only."""
+    cls: Any = type(model)
+    cache_arg = {_cache_kwarg(cls): cache}
+    out = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1, **cache_arg)
+    return out.logits[:, -1, :].float()
+
+
+@functools.cache
+def _cache_kwarg(cls: Any) -> str:
+    """What the model's forward calls its KV cache: ``cache`` in later transformers 5 releases
+    (5.25 has it; ``past_key_values`` is deprecated there and goes in 5.40), else
+    ``past_key_values``."""
+    return "cache" if "cache" in inspect.signature(cls.forward).parameters else "past_key_values"
+
+
 class PrefixStore:
     """Keys and values of recently used prompt prefixes (batch 1), least recently used out.
 
@@ -178,8 +199,6 @@ class PrefixStore:
         those, every other long row has its own (its prompt but the last token, so a later row
         of its template finds the demonstrations stored). Short rows read none. At least one
         token of every row stays out of its prefix (it starts the row's own tail)."""
-        from .ct2_plan import static_groups
-
         plan: dict[tuple[tuple[int, ...], int], list[int]] = {}
         rest = []
         for i, ids in enumerate(prompts):
@@ -230,14 +249,6 @@ class PrefixStore:
         ids = torch.tensor([tokens])
         cache = DynamicCache()
         mask = tail_mask(torch.ones((1, len(tokens)), dtype=torch.bool), len(tokens))
-        pos = torch.arange(len(tokens))[None]
-        model(
-            input_ids=ids,
-            attention_mask=mask,
-            position_ids=pos,
-            past_key_values=cache,
-            use_cache=True,
-            logits_to_keep=1,
-        )
+        last_logits(model, ids, mask, torch.arange(len(tokens))[None], cache)
         layers: list[Any] = list(cache.layers)
         return [(layer.keys[0].clone(), layer.values[0].clone()) for layer in layers]
