@@ -116,6 +116,8 @@ def test_labelled_statement_keeps_tasks(instruction: str) -> None:
         # the demo (seed 0, session 12): chatter after the colon, behind a list marker
         "Turn the recipe paragraph into a shopping list with quantities: - This task is one of the many ways to help "
         "me improve my skills in grammar and vocabulary.",
+        # seed 10: talk about the task after a task of any length
+        "Solve for x: This task involves solving a linear equation to find the value of x.",
     ],
 )
 def test_trailing_answer_flags_embedded_instructions(instruction: str) -> None:
@@ -138,6 +140,7 @@ def test_trailing_answer_flags_embedded_instructions(instruction: str) -> None:
         # a quote after the colon is the input, even when it opens with "I" or "Thank"
         'Translate the following phrase into Spanish: "I love to dance salsa".',
         'Translate the following phrase to French: "Thank you!"',
+        'Translate into French: "This task is harder than it looks."',
         # notes in a list after the colon may speak in the first person
         "Summarize the meeting notes in two lines: - I met the supplier on Monday - prices go up in May",
     ],

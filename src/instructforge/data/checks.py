@@ -504,6 +504,8 @@ _CHATTER = re.compile(
 #: a list marker in front of text after a colon: behind one, only talk about the task counts as
 #: chatter ("- This task is one of ..."), as notes in a list may well say "I met ...")
 _LEAD = re.compile(r"^(?:[-*•]\s+)+")
+#: talk about the task itself, after any task however short ("Solve for x: This task involves ...")
+_TASK_TALK = re.compile(r"this task (?:involves|is|requires|asks|will|can)\b", re.I)
 _ABOUT_THE_TASK = re.compile(r"(?:this task|this question|this is (?:a|an|one)\b|as an ai)", re.I)
 #: the model talking about itself or the prompt, anywhere in an instruction
 _SELF_TALK = re.compile(
@@ -558,6 +560,8 @@ def trailing_answer(instruction: str) -> Rejection | None:
         return Rejection("trailing_answer", f"chatter: {m.group(0)!r}")
     for sep in re.finditer(r"[:?]\s", instruction):
         head, tail = instruction[: sep.start()], instruction[sep.end() :].strip()
+        if head.strip() and _TASK_TALK.match(_LEAD.sub("", tail)):  # "Solve for x: This task involves ..."
+            return Rejection("trailing_answer", f"talks about the task: {tail[:40]!r}")
         if len(head.split()) < 4 or not tail:
             continue
         if _CHATTER.match(tail) or (_LEAD.match(tail) and _ABOUT_THE_TASK.match(_LEAD.sub("", tail))):
