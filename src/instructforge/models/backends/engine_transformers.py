@@ -10,11 +10,11 @@ sampled answer depends on its own seed and not on which other requests share the
 (resume and the cache stay consistent), and each row can have its own stop strings,
 penalties and logprobs.
 
-Two things keep long prompts fast (docs/scaling.md, "Shared prompt prefixes"): rows of a call that
-share a long prefix (a template's demonstrations) read it from one copy, and every long prompt
-is prefilled alone into a stored prefix that later calls reuse (shared_prefix.py: attention over
-[prefix, own tail], merged exactly), and rows that have finished leave the batch once a quarter of
-it has, so the rest decode without them.
+Three things keep long prompts fast (docs/scaling.md, "Shared prompt prefixes"): rows of a call
+that share a long prefix (a template's demonstrations) read it from one copy; every other long
+prompt is prefilled alone into a stored prefix that later calls reuse (shared_prefix.py:
+attention over [prefix, own tail], merged exactly); and rows that have finished leave the batch
+once a quarter of it has, so the rest decode without them.
 """
 
 from __future__ import annotations
@@ -94,13 +94,11 @@ class TransformersEngine(Engine):
         prompt_ids = [tok.encode(t, add_special_tokens=False) for t in texts]
         n = len(texts)
         # rows that share a long prefix (a template's demonstrations) read it from one copy
-        starts, members_of, kvs = [0] * n, [], []
-        if ctx is not None:
-            for members, used, kv in self.prefixes.assign(model, ctx, prompt_ids):
-                for i in members:
-                    starts[i] = used
-                members_of.append(members)
-                kvs.append(kv)
+        plan = self.prefixes.assign(model, ctx, prompt_ids) if ctx is not None else []
+        starts = [0] * n
+        for members, used, _kv in plan:
+            for i in members:
+                starts[i] = used
         tails = [ids[s:] for ids, s in zip(prompt_ids, starts, strict=True)]
         width = max(map(len, tails))
         pad = tok.pad_token_id if tok.pad_token_id is not None else 0
@@ -118,7 +116,7 @@ class TransformersEngine(Engine):
                 row = {r: j for j, r in enumerate(alive)}
                 ctx.groups = [
                     PrefixGroup(torch.tensor([row[r] for r in m if r in row]), kv)
-                    for m, kv in zip(members_of, kvs, strict=True)
+                    for m, _used, kv in plan
                     if any(r in row for r in m)
                 ]
 

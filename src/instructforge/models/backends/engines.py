@@ -67,10 +67,11 @@ class SplitEngine(Engine):
     def generate(self, texts: list[str], requests: list[Request]) -> list[Completion]:
         long = [len(self.tokenizer.encode(t, add_special_tokens=False)) >= LONG_PROMPT_TOKENS for t in texts]
         out: list[Completion | None] = [None] * len(texts)
-        for engine, flag in ((self.short, False), (self.long if any(long) else None, True)):
+        for flag in (False, True):
             rows = [i for i, x in enumerate(long) if x is flag]
-            if engine is None or not rows:
-                continue
+            if not rows:
+                continue  # and the transformers engine is not loaded for a call without long rows
+            engine = self.long if flag else self.short
             for i, c in zip(rows, engine.generate([texts[i] for i in rows], [requests[i] for i in rows]), strict=True):
                 out[i] = c
         return [c for c in out if c is not None]
