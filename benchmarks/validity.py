@@ -27,6 +27,7 @@ from pathlib import Path
 from instructforge.data.checks import VALIDITY_REASONS, RecordChecker
 from instructforge.data.records import Triple
 from instructforge.quality.validity import demo_texts
+from instructforge.selfinstruct.seeds import PACKAGED_SEEDS, load_seeds
 
 HERE = Path(__file__).parent
 SHARED = HERE.parents[1] / "shared" / "data" / "self-instruct"
@@ -67,13 +68,18 @@ def main() -> int:
         (Triple(d["instruction"], d.get("input", ""), d["output"]), False, "human") for d in own
     ]
 
+    seeds = [t.instruction for t in load_seeds(PACKAGED_SEEDS)]  # what the generate runs started from
     rows = []  # (group, junk, reasons, record, why)
     for g, recs in groups.items():
         checker = RecordChecker()
+        for s in seeds:  # the pool copies_pool_instruction compares with, as generate and check have it
+            checker.add_to_pool(s)
         for t, junk, why in recs:
             # an instruction alone (a bootstrap candidate the paper's filters accepted): its checks only
             failed = checker.instruction(t.instruction) if g.endswith(" instruction") else checker.record(t, texts)
             rows.append((g, junk, [r.reason for r in failed], t, why))
+            if not g.startswith("human"):  # a run's pool grows by its instructions; a file's does not
+                checker.add_to_pool(t.instruction)
 
     human = [r for r in rows if r[0].startswith("human")]
     gen = [r for r in rows if not r[0].startswith("human")]

@@ -18,7 +18,11 @@ for what in ("instructions", "instances"):
     for reason, n in v.get(what, {}).items():
         print(f"  {what[:-1]:11} {reason:24} {n}", file=sys.stderr)
 kept, asked = s["tasks_accepted"], int(sys.argv[2])
-if kept < asked:
+if kept == 0:
+    print(f"none of the {asked} requested instructions survived with instances, so the export is empty "
+          "rather than junk: the embedded 135M model rarely writes a record worth keeping (a bigger "
+          "model gets more: see README)", file=sys.stderr)
+elif kept < asked:
     print(f"only {kept} of the {asked} requested instructions survived with instances; the export holds "
           f"those {s['instances']} records and nothing else (a bigger model gets more: see README)", file=sys.stderr)
 print(s["instances"])

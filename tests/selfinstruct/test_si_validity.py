@@ -9,6 +9,7 @@ import pytest
 from instructforge.data.checks import (
     CheckParams,
     RecordChecker,
+    comments_on_itself,
     copies_prompt_text,
     degenerate_enumeration,
     labelled_statement,
@@ -51,6 +52,17 @@ P = CheckParams()
         "hominem fallacy, which involves making a personal attack against someone's character or motivations.",
         "The En Passant Rule: In chess, the en passant rule states that a pawn can capture any fellow pawn who is "
         "advancing in their direction by moving two squares diagonally to the opponent's square.",
+        # seeds 9-13 (session 13): a statement opening with a pronoun or an article whose "you" only
+        # narrates; a task of reading and nothing else; a reply opening with the answer
+        "You mention three factors historians commonly use when they talk about the fall of the Western Roman "
+        "Empire. They used to use the Roman numerals. So they had to change them into numbers.",
+        'The idiom "take care of a snake" means to be responsible for caring for and managing your household '
+        "pets, including the one you're referring to as a child.",
+        "A short paragraph about the benefits of using technology to control peoples lifes. Technology has made "
+        "our world much easier than before. Technology allows you to communicate with others from your home.",
+        'Read the customer review: "Satisfying," "Great," "Awesome"',
+        "The answer to this question is 7. A revised title for the blog post announcing the bakery's new product "
+        'could be: "Sourdough Breads & Sweetenings" Here are some additional tasks with numbered lists:',
     ],
 )
 def test_labelled_statement_flags_embedded_answers(instruction: str) -> None:
@@ -85,6 +97,18 @@ def test_labelled_statement_flags_embedded_answers(instruction: str) -> None:
         "short plan for the launch week.",
         "Customer review: The blender arrived broken and the support team took three weeks to answer my emails, "
         "so you should rate it.",
+        # a pronoun first, then a request or a task (session 13)
+        "You are given a list of numbers. Sort them from the smallest to the largest.",
+        "We need a slogan for a small bakery that sells sourdough. Suggest three.",
+        "They say a picture is worth a thousand words. Describe the photo in one sentence.",
+        "It is raining and my plans are ruined. Can you suggest something to do indoors?",
+        # a reading task with something to do after the reading
+        "Read the paragraph and answer the question that follows.",
+        'Read the customer review and decide whether it is positive: "Great soup, slow service."',
+        # human (a Self-Instruct seed task): a definition with an example asks for one by pointing at it
+        "The movie tagline is the film's advertising slogan, usually printed on posters prior to the official "
+        "release. It is a short description or comment on a movie to capture the essence of the movie, and "
+        "ultimately make you watch the movie. Here is an example:",
     ],
 )
 def test_labelled_statement_keeps_tasks(instruction: str) -> None:
@@ -160,6 +184,8 @@ def test_trailing_answer_keeps_tasks(instruction: str) -> None:
         # ... the whole of that output: a second list after a line of text does not dilute the first
         "1. Chicken\n2. Chicken\n3. Pork\n4. Chicken\n5. Chicken\n\nThe top 5 most popular food items are:\n"
         "- Chicken (1)\n- Chicken (2)\n- Pork (3)\n- Chicken (4)\nThese include the most popular foods.",
+        # the demo (seed 0, session 13): two items said again, case aside
+        'The words that rhyme with "light" are:\n- Light\n- LIGHT\n- LIGHTER\n- LIGHTERING\n- LIGHTERING',
     ],
 )
 def test_degenerate_enumeration_flags(output: str) -> None:
@@ -182,6 +208,73 @@ def test_degenerate_enumeration_flags(output: str) -> None:
 )
 def test_degenerate_enumeration_keeps(instruction: str, output: str) -> None:
     assert degenerate_enumeration(Triple(instruction, "", output), P) is None
+
+
+@pytest.mark.parametrize(
+    "output",
+    [  # embedded outputs, seeds 0 and 11-12 of the labelled set
+        "I'm so proud of you! I hope you're enjoying your new marathon.\n\nBest regards,\nThe support team\n\n"
+        "This response uses your own voice while conveying the message using your own tone and style.",
+        "* *What are the main arguments for commuting to work by bicycle in a large city?*\n- *It reduces traffic "
+        "congestion.*\n\nThis task requires you to condense the tasks into three bullet points.",
+        'The contract clause is: "This contract will not include any terms."\n\nI made the following changes to '
+        'improve clarity and grammar:\n- Changed "this" to "this"',
+    ],
+)
+def test_comments_on_itself_flags(output: str) -> None:
+    assert comments_on_itself(Triple("Write it.", "", output), P) is not None
+
+
+@pytest.mark.parametrize(
+    "output",
+    [  # human-style answers that talk about a response or a task without commenting on themselves
+        "Thank you for your quick response. I will send the documents by Friday.",
+        "This function uses a list comprehension to square each number.",
+        "The task force will meet on Monday to review this response plan.",
+        "I have made the correct choice without a doubt.",
+    ],
+)
+def test_comments_on_itself_keeps(output: str) -> None:
+    assert comments_on_itself(Triple("Write it.", "", output), P) is None
+
+
+SEED_STORY = "Continue the story from the opening sentence, adding about five more sentences."
+SEED_CALL = "A phone call is set for 3:00 p.m. in New York in January. What time is it in London and in Tokyo?"
+
+
+def test_copies_pool_instruction() -> None:
+    c = RecordChecker()
+    for s in (SEED_STORY, SEED_CALL):
+        c.add_to_pool(s)
+    # embedded output, seeds 10-11: a seed's task with new text spliced in, a seed's sentence glued to another task
+    spliced = (
+        "Continue the story from the opening sentence, adding about five more sentences: \"I've always believed "
+        'that a healthy work-life balance is essential for personal growth and well-being."'
+    )
+    glued = "A phone call is set for 3:00 p.m. in New York in January. How can I ask for a higher salary?"
+    assert [r.reason for r in c.instruction(spliced)] == ["copies_pool_instruction"]
+    assert [r.reason for r in c.instruction(glued)] == ["copies_pool_instruction"]
+    assert c.instruction(spliced, pool=False) == []
+    assert c.instruction(SEED_STORY) == []  # the same text is the paper's duplicate rule, not this check
+    # a new task sharing a shorter run of the seed's words
+    assert c.instruction("Continue the story from the opening sentence in the style of a fairy tale.") == []
+    assert RecordChecker(enabled=[]).copies_pool(spliced) is None
+
+
+def test_bootstrap_pool_rejects_a_spliced_seed_after_the_paper_filters() -> None:
+    from instructforge.selfinstruct.bootstrap import Pool
+
+    pool = Pool(GenerateConfig(), [SEED_STORY], [])
+    spliced = SEED_STORY[:-1] + ': "The lighthouse keeper found a letter under the door one stormy night, and he '
+    spliced += "knew at once that the handwriting was his brother's, who had left the island twenty years ago.\""
+    assert pool.judge(spliced)["reason"] == "copies_pool_instruction"
+    assert pool.judge(SEED_STORY + " Then give it a title.")["reason"] == "too_similar"  # ROUGE-L first
+    ok = "Write a four-line poem about a lighthouse keeper who finds a letter under his door."
+    assert pool.judge(ok)["reason"] is None
+    glued = "My grandfather lived by the sea for sixty years and still talks about the storms of his youth. " + ok
+    # ... an accepted instruction joined the pool
+    assert pool.judge(glued)["reason"] == "copies_pool_instruction"
+    assert Pool(GenerateConfig(filters="paper"), [SEED_STORY], []).judge(spliced)["reason"] is None
 
 
 def test_copies_demonstration() -> None:
@@ -305,6 +398,8 @@ def test_progress_lines_when_stderr_is_not_a_terminal(monkeypatch: pytest.Monkey
         # seeds 0 and 8: a sequence or a topic nobody gave
         "What number comes next in sequence?",
         "What makes you think your opinion on this topic positive, negative, or mixed?",
+        # seed 15: the colon belongs to a label in front, and introduces no story
+        "The task: Summarize the story in two sentences, and determine if it is true or false.",
     ],
 )
 def test_missing_input_flags_a_pointer_to_nothing(instruction: str) -> None:
@@ -324,6 +419,7 @@ def test_missing_input_flags_a_pointer_to_nothing(instruction: str) -> None:
         ("Write a python function that sorts a list from large to small.", ""),
         ("Write some spells from the Harry Potter series.", ""),  # a series is not a sequence given
         ("Pick a topic and write a haiku about it.", ""),
+        ('Task: Summarize the story: "A fox found a well and, being thirsty, jumped in."', ""),  # after the label
     ],
 )
 def test_missing_input_keeps_supplied_or_produced_things(instruction: str, input_: str) -> None:
@@ -442,3 +538,31 @@ def test_duplicate_output_goes_to_the_smallest_key_whatever_the_arrival_order(tm
     ]
     for i, order in enumerate(orders):
         assert _flow_run(tmp_path, f"order{i}", order) == first, order
+
+
+def test_check_a_run_dir_starts_its_pool_from_the_run_seeds(tmp_path: Path) -> None:
+    from si_helpers import SEEDS
+
+    from instructforge.quality.validity import seed_pool
+
+    out, _ = _planted_run(tmp_path, "paper", 4, "paper")
+    pool, grow = seed_pool(out)
+    assert pool == [s[0] for s in SEEDS] and grow
+    f = tmp_path / "d.jsonl"
+    glued = "A phone call is set for 3:00 p.m. in New York in January. How can I ask for a higher salary?"
+    rows = [
+        {"instruction": SEED_CALL, "input": "", "output": "It is 8 p.m. in London and 5 a.m. in Tokyo."},
+        {"instruction": glued, "input": "", "output": "Ask for a meeting and bring numbers."},
+    ]
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    pool, grow = seed_pool(f)  # a file: the packaged seeds, which hold SEED_CALL
+    assert SEED_CALL in pool and not grow
+    p = run_cli("check", str(f), "--out", str(tmp_path / "o"), check=True)
+    lines = [json.loads(x) for x in (tmp_path / "o" / "checks.jsonl").read_text().splitlines()]
+    assert [r["reasons"] for r in lines] == [[], ["copies_pool_instruction"]]
+    p = run_cli("check", str(out), "--json", check=True)
+    by = json.loads(p.stdout)["by_reason"]
+    assert by["labelled_statement"] >= 1 and by["degenerate_enumeration"] == 1 and by["copies_demonstration"] == 1
+    # the summary's records: the run's four accepted instructions' instances
+    accepted = [i for _, st, task in records(out, "task") if st == "accepted" for i in task["instances"]]
+    assert json.loads(p.stdout)["records"] == len(accepted)

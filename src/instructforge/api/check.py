@@ -26,13 +26,14 @@ def check(path: str | Path, *, out: str | Path | None = None) -> dict[str, Any]:
     ``out/checks.jsonl``: ``{"index", "ok", "reasons"}`` per record, in input order (index
     0-based). Returns ``{"records", "ok", "flagged", "by_reason"}``. Bad input raises InputError
     before anything is written."""
-    from ..quality.validity import check_records, read_records, summarize
+    from ..quality.validity import check_records, read_records, seed_pool, summarize
 
     path = Path(path)
     if out is not None and Path(out).exists() and not Path(out).is_dir():
         raise InputError(f"{out}: exists and is not a directory")
     _, records = read_records(path)
-    results = check_records(records)
+    pool, grow = seed_pool(path)
+    results = check_records(records, pool=pool, grow_pool=grow)
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)

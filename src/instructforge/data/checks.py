@@ -227,7 +227,8 @@ def degenerate_enumeration(t: Triple, cfg: CheckSettings) -> Rejection | None:
     ... 9``): at least 3 list markers and fewer words than markers once they are removed, or a
     run of at least 6 consecutive integers making up most of the output's tokens, or a list of 4+
     items at least half of which (3 or more) are the same item (``1. Chicken 2. Chicken 3. Pork
-    4. Chicken``), each list of the output taken on its own."""
+    4. Chicken``) or two or more of which repeat an earlier one (``- Light - LIGHT - LIGHTER -
+    LIGHTERING - LIGHTERING``, case aside), each list of the output taken on its own."""
     out = t.output
     markers = _MARKER.findall(out)
     if len(markers) >= 3:
@@ -251,6 +252,9 @@ def degenerate_enumeration(t: Triple, cfg: CheckSettings) -> Rejection | None:
                 item, n = counts.most_common(1)[0]
                 if n >= 3 and 2 * n >= len(items):
                     return Rejection("degenerate_enumeration", f"{n} of {len(items)} list items are {item[:30]!r}")
+                repeats = sum(counts.values()) - len(counts)
+                if repeats >= 2:
+                    return Rejection("degenerate_enumeration", f"{repeats} of {len(items)} list items repeat another")
     return None
 
 
@@ -316,18 +320,23 @@ _SENTENCE_END = re.compile(r"(?<=[.?!])(?=\s|$)")
 _HAS_CONTENT = re.compile(r"[^\s!-/:-@\[-`{-~]")
 
 
+#: a label in front of the task (the prompt's format leaking), whose colon introduces no material
+_TASK_LABEL = re.compile(r"^\s*\**\s*(?:the\s+|new\s+)?(?:task|instruction)(?:\s+\d+)?\s*\**\s*:\s*", re.I)
+
+
 def missing_input(t: Triple, cfg: CheckSettings) -> Rejection | None:
     """The instruction points at something to work on (``Is this message spam?``, ``Is the
     sentence grammatically correct?``, ``Turn the binary number into decimal``) and the record
     supplies none: the input is empty and the instruction has no colon, quote, code or second line
-    holding it. Only its first sentence counts (``... Why did you choose this question?`` means
+    holding it (a label in front, ``The task: Summarize the story ...``, holds nothing). Only its first sentence counts (``... Why did you choose this question?`` means
     the answer). The model then answers about a text nobody wrote. An input of nothing but ASCII
     punctuation (a lone code fence, dashes) supplies nothing either."""
     if t.input.strip() and not _HAS_CONTENT.search(t.input):
         return Rejection("missing_input", f"the input holds no text: {t.input.strip()[:20]!r}")
-    if t.input.strip() or _SUPPLIED.search(t.instruction):
+    instruction = _TASK_LABEL.sub("", t.instruction)  # "The task: Summarize the story ..." supplies nothing
+    if t.input.strip() or _SUPPLIED.search(instruction):
         return None
-    sentence = _SENTENCE_END.split(t.instruction.strip(), maxsplit=1)[0]  # later ones may mean the answer
+    sentence = _SENTENCE_END.split(instruction.strip(), maxsplit=1)[0]  # later ones may mean the answer
     for m in _POINTS_AT.finditer(sentence):
         before, after = sentence[: m.start()], sentence[m.end() :]
         if _MAKES.search(before) or _GIVEN_AFTER.match(after):
@@ -371,6 +380,29 @@ def refusal(t: Triple, cfg: CheckSettings) -> Rejection | None:
     return None
 
 
+#: a sentence in which the output describes itself or the task it was given, instead of being
+#: the answer: "This response uses your own voice ...", "This task requires you to ...",
+#: "I made the following changes ..."
+_SELF_COMMENT = re.compile(
+    r"(?:^|(?<=[.!?:\n]))[\s*\"']*(?:this (?:response|answer|reply|output|rewrite|version|revised \w+|rewritten \w+) "
+    r"(?:uses|includes|provides|captures|conveys|maintains|keeps|highlights|effectively|is written|demonstrates|"
+    r"follows|meets|acknowledges|shows|emphasi[sz]es|addresses)\b|this task (?:requires|involves|asks)\b|"
+    r"the task is to\b|i made the following changes\b)",
+    re.I,
+)
+
+
+def comments_on_itself(t: Triple, cfg: CheckSettings) -> Rejection | None:
+    """The output comments on itself or on the task (``This response uses your own voice while
+    conveying the message ...``, ``This task requires you to condense ...``, ``I made the
+    following changes to improve clarity: ...``): a small model's habit after its answer, which a
+    model trained on it learns to repeat. A sentence that opens that way anywhere in the output."""
+    m = _SELF_COMMENT.search(t.output)
+    if m:
+        return Rejection("comments_on_itself", m.group(0).strip(" \n*\"'")[:50])
+    return None
+
+
 #: a word sequence this long shared with a text of the prompt is a copy
 COPY_NGRAM = 8
 #: ... and so is an output this much of whose word triples are in one of those texts
@@ -402,7 +434,8 @@ _LABELLED = re.compile(rf"^\s*\**\s*(?:{_LABEL_WORDS})\s*\**\s*[:\-–—]\s*\S"
 #: how a reply opens (the model answered the list prompt instead of continuing it)
 _REPLY = re.compile(
     r"^\s*(?:(?:yes|no|sure|okay|ok|certainly|of course|absolutely|great)\b\s*[,!.]|thank you\b|thanks\b|"
-    r"i can\b|i'll\b|i will\b|i have\b|you've\b|you have already\b|here (?:is|are)\b|here's\b)",
+    r"i can\b|i'll\b|i will\b|i have\b|you've\b|you have already\b|here (?:is|are)\b|here's\b|"
+    r"the answer (?:to (?:this|the|your) question )?is\b)",
     re.I,
 )
 _LIST_START = re.compile(r"^\s*(?:\d+|[a-z])[.)]\s+\S")
@@ -422,9 +455,18 @@ _NAMED_STATEMENT = re.compile(
 _META_TASK = re.compile(
     r"^\s*the (?:first|second|third|next|last|final|new) (?:task|instruction) (?:is|was|will)\b", re.I
 )
-#: a statement or noun phrase: opens with an article, asks nothing, and neither addresses the
-#: reader nor says what should be done ("The Magna Carta is considered ...", "An example of ...")
-_ARTICLE_START = re.compile(r"^\s*(?:a|an|the)\s", re.I)
+#: a statement or noun phrase: opens with an article or a pronoun, asks nothing, and says
+#: nothing to do ("The Magna Carta is considered ...", "An example of ...", "You mention ...")
+_ARTICLE_START = re.compile(r"^\s*(?:a|an|the|you|we|they|it|this|there|he|she)\s", re.I)
+#: ... where asking means a question, a request, or telling the reader what to do ("you need to
+#: ...", "your task is ...", "here is ..."); a "you" that only narrates ("You mention three
+#: factors ...", "the pet you're referring to") asks nothing
+_REQUESTS = re.compile(
+    r"\?|\b(?:should|must|needs?|have to|has to|is required|are required|please|given|following|here (?:is|are)|"
+    r"(?:can|could|would|will) you|you (?:are|will|can|could|may|might|need|must|should|have|want|get)|"
+    r"your (?:task|job|answer|goal|response|output)|i (?:want|need|would like|wish)|i'd like|help me|let's|let me)\b",
+    re.I,
+)
 _ASKS = re.compile(
     r"\?|\b(?:should|must|needs?|have to|has to|is required|are required|please|you|your|given|following)\b", re.I
 )
@@ -446,8 +488,10 @@ def labelled_statement(instruction: str) -> Rejection | None:
     ``Sure! Here are ...``, ``Thank you ...``), with a list number (``1. Identify ...``), talks
     about the prompt's tasks (``The first task is to ...``), or is a short name (not a task verb)
     with a statement about it or a line said by it (``Ad hominem: This fallacy involves ...``,
-    ``15-year-old son: No worries, ...``), or is a statement opening with an article that asks
-    nothing (``The Magna Carta is considered an important document because ...``)."""
+    ``15-year-old son: No worries, ...``), or is a statement opening with an article or a
+    pronoun that asks nothing (``The Magna Carta is considered an important document because
+    ...``, ``You mention three factors historians ...``), or asks only to read (``Read the
+    customer review: ...``)."""
     if _LABELLED.match(instruction):
         return Rejection("labelled_statement", f"a label: {instruction[:40]!r}")
     if _REPLY.match(instruction):
@@ -458,10 +502,12 @@ def labelled_statement(instruction: str) -> Rejection | None:
         return Rejection("labelled_statement", f"about the prompt's tasks: {instruction[:40]!r}")
     if (
         _ARTICLE_START.match(instruction)
-        and not _ASKS.search(instruction)
+        and not _REQUESTS.search(instruction)
         and not any(w[0] in _TASK_VERBS for w in map(_words, _SENTENCES.split(instruction)) if w)
     ):
         return Rejection("labelled_statement", f"a statement, not a task: {instruction[:40]!r}")
+    if _reads_only(instruction):
+        return Rejection("labelled_statement", f"asks only to read: {instruction[:40]!r}")
     m = _NAMED_STATEMENT.match(instruction)
     name = m.group("head") if m else ""
     head = _words(name)
@@ -471,6 +517,16 @@ def labelled_statement(instruction: str) -> Rejection | None:
     if m and _names_a_statement(m.group("head"), m.group("tail")):
         return Rejection("labelled_statement", f"a name and a statement about it: {instruction[:40]!r}")
     return None
+
+
+def _reads_only(instruction: str) -> bool:
+    """``Read the customer review: "Satisfying," "Great," ...``: a task of reading and nothing
+    else (no other task verb in any clause, no question or request), so it has no answer."""
+    w = _words(instruction)
+    if not w or w[0] != "read" or _REQUESTS.search(instruction):
+        return False
+    clauses = re.split(r"(?<=[.!?;:])\s+|\band\b|\bthen\b|,", instruction)
+    return not any(c and c[0] in _TASK_VERBS and c[0] != "read" for c in map(_words, clauses))
 
 
 #: "Ad hominem: The argument that ...", "The En Passant Rule: In chess, the rule states ...": a
@@ -585,7 +641,7 @@ INSTRUCTION_CHECKS: list[Callable[[str], Rejection | None]] = [labelled_statemen
 
 
 #: bump when a check's definition changes: stored scores are then redone (quality/config.py)
-CHECKS_VERSION = 5
+CHECKS_VERSION = 6
 
 #: every check, run in this order on every record
 CHECKS: list[Check] = [
@@ -600,8 +656,15 @@ CHECKS: list[Check] = [
 REASONS = [c.__name__ for c in CHECKS]
 
 #: every record check run while generating and by ``instructforge check``: the ones above (those
-#: of ``score``) and the two beyond the paper that need only the record
-GENERATION_CHECKS: list[Check] = [*CHECKS, degenerate_enumeration, restates_instruction, missing_input, refusal]
+#: of ``score``) and those beyond the paper that need only the record
+GENERATION_CHECKS: list[Check] = [
+    *CHECKS,
+    degenerate_enumeration,
+    restates_instruction,
+    missing_input,
+    refusal,
+    comments_on_itself,
+]
 
 
 def run_checks(t: Triple, cfg: CheckSettings) -> list[Rejection]:
@@ -615,6 +678,7 @@ def run_checks(t: Triple, cfg: CheckSettings) -> list[Rejection]:
 VALIDITY_REASONS = [
     "labelled_statement",
     "trailing_answer",
+    "copies_pool_instruction",
     *(c.__name__ for c in GENERATION_CHECKS),
     "copies_demonstration",
     "duplicate_output",
@@ -625,6 +689,8 @@ OPTIONAL_CHECKS = [r for r in VALIDITY_REASONS if r not in ("empty_instruction",
 
 #: outputs shorter than this (class labels, numbers) may be the same for different instructions
 DUPLICATE_MIN_WORDS = 5
+#: an instruction sharing a run of this many words with a different pool instruction copies it
+POOL_COPY_WORDS = 10
 
 
 class RecordChecker:
@@ -633,7 +699,9 @@ class RecordChecker:
     ``enabled``: the reasons to check (default: all of ``VALIDITY_REASONS``). It remembers the
     outputs it accepted, so ``duplicate_output`` flags an output of at least
     ``DUPLICATE_MIN_WORDS`` words already given to a different instruction (the first one is
-    kept)."""
+    kept); and the instruction pool it is given (``add_to_pool``: the seeds, then each accepted
+    instruction), so ``copies_pool_instruction`` flags an instruction that repeats
+    ``POOL_COPY_WORDS`` consecutive words of a different pool instruction."""
 
     def __init__(self, cfg: CheckSettings | None = None, enabled: Iterable[str] | None = None):
         self.cfg: CheckSettings = cfg if cfg is not None else CheckParams()
@@ -644,10 +712,38 @@ class RecordChecker:
         self.seen: dict[str, str] = {}  # normalised output -> normalised instruction
         # for claim(): normalised output -> (key, normalised instruction, instruction) of its keeper
         self.owners: dict[str, tuple[str, str, str]] = {}
+        self.pool_runs: dict[tuple[str, ...], str] = {}  # a run of POOL_COPY_WORDS words -> its instruction
 
-    def instruction(self, text: str) -> list[Rejection]:
-        """The failed checks of an instruction alone."""
-        return [r for c in INSTRUCTION_CHECKS if c.__name__ in self.enabled and (r := c(text)) is not None]
+    def add_to_pool(self, instruction: str) -> None:
+        """Remember a pool instruction (a seed, or one accepted) for ``copies_pool_instruction``."""
+        if "copies_pool_instruction" not in self.enabled:
+            return
+        for run in _ngrams(_words(instruction), POOL_COPY_WORDS):
+            self.pool_runs.setdefault(run, instruction)
+
+    def copies_pool(self, text: str) -> Rejection | None:
+        """``copies_pool_instruction``: ``text`` repeats ``POOL_COPY_WORDS`` consecutive words of a
+        different pool instruction: a seed's task with new material spliced in (``Continue the
+        story from the opening sentence, adding about five more sentences: <another text>``), or
+        a seed's sentence glued to another task (``A phone call is set for 3:00 p.m. in New York
+        in January. How can I ask for a raise ...``). Such an instruction is not a new task, and
+        its added text is what ROUGE-L's length normalisation forgives. The same text again is the
+        paper's duplicate rule, not this one."""
+        if "copies_pool_instruction" not in self.enabled or not self.pool_runs:
+            return None
+        own = normalise(text)
+        for run in _ngrams(_words(text), POOL_COPY_WORDS):
+            other = self.pool_runs.get(run)
+            if other is not None and normalise(other) != own:
+                return Rejection("copies_pool_instruction", f"{' '.join(run)!r} from {other[:50]!r}")
+        return None
+
+    def instruction(self, text: str, pool: bool = True) -> list[Rejection]:
+        """The failed checks of an instruction alone (``pool``: with ``copies_pool_instruction``)."""
+        out = [r for c in INSTRUCTION_CHECKS if c.__name__ in self.enabled and (r := c(text)) is not None]
+        if pool and (r := self.copies_pool(text)) is not None:
+            out.append(r)
+        return out
 
     def instance(self, t: Triple, prompt_texts: Iterable[str] = ()) -> list[Rejection]:
         """The failed checks of one instance (the duplicate check is ``duplicate``)."""

@@ -102,6 +102,7 @@ class Pool:
         for t in [*seeds, *accepted]:
             self.index.add(t)
             self.exact.add(t.lower())
+            self.checker.add_to_pool(t)
 
     def judge(self, text: str, truncated: bool = False) -> dict[str, Any]:
         """Decide one candidate; an accepted one joins the pool. Returns the payload fields."""
@@ -111,16 +112,19 @@ class Pool:
         if rej is None:
             rej = check_instruction(text, self.cfg)
         if rej is None:  # beyond the paper: the validity checks of an instruction (none with filters: paper)
-            failed = self.checker.instruction(text)
+            failed = self.checker.instruction(text, pool=False)
             rej = failed[0] if failed else None
         score, idx = self.index.max_similarity(text) if text else (0.0, None)
         if rej is None and text.lower() in self.exact:
             rej = Rejection("duplicate", "same text as a pool instruction")
         elif rej is None and score > self.cfg.rouge_threshold:
             rej = Rejection("too_similar", f"ROUGE-L {score:.3f} > {self.cfg.rouge_threshold}")
+        if rej is None:  # beyond the paper, after its novelty rule: a pool instruction's words reused
+            rej = self.checker.copies_pool(text)
         if rej is None:
             self.index.add(text)
             self.exact.add(text.lower())
+            self.checker.add_to_pool(text)
         return {
             "reason": rej.reason if rej else None,
             "detail": rej.detail if rej else None,

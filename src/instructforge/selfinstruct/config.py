@@ -115,6 +115,11 @@ class GenerateConfig:
     check_trailing_answer: bool = option(
         True, 'Reject an instruction carrying answer text or chatter after a colon ("...: This is a common ...")'
     )
+    check_copies_pool_instruction: bool = option(
+        True,
+        "Reject an instruction repeating 10 consecutive words of a different pool instruction (a seed's "
+        "task with new text spliced in)",
+    )
     check_degenerate_enumeration: bool = option(
         True, 'Reject an output that is a list of empty numbers ("1. 1. 2. 3.") or a bare count'
     )
@@ -129,6 +134,9 @@ class GenerateConfig:
     )
     check_refusal: bool = option(
         True, "Reject an output that refuses or apologises (\"I'm sorry, but I'm unable ...\")"
+    )
+    check_comments_on_itself: bool = option(
+        True, 'Reject an output commenting on itself or the task ("This response uses ...", "This task requires ...")'
     )
     check_duplicate_output: bool = option(
         True,

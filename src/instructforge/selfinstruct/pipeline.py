@@ -377,7 +377,12 @@ def show_summary(s: dict[str, Any]) -> None:
     if caught:
         ui.info("rejected by the validity checks: " + ", ".join(f"{r} {n}" for r, n in caught.items()))
     target = (s.get("config") or {}).get("num_instructions")
-    if target and s["tasks_accepted"] < target:
+    if target and s["tasks_accepted"] == 0:
+        ui.info(
+            f"[yellow]none of the {target} requested instructions has an instance that passed the filters: "
+            "the export will be empty (a bigger model or --num-instructions higher gets more)[/]"
+        )
+    elif target and s["tasks_accepted"] < target:
         ui.info(
             f"[yellow]only {s['tasks_accepted']} of the {target} requested instructions have instances that "
             "passed the filters: the export holds only those (a bigger model or --num-instructions "
