@@ -328,9 +328,10 @@ def missing_input(t: Triple, cfg: CheckSettings) -> Rejection | None:
     """The instruction points at something to work on (``Is this message spam?``, ``Is the
     sentence grammatically correct?``, ``Turn the binary number into decimal``) and the record
     supplies none: the input is empty and the instruction has no colon, quote, code or second line
-    holding it (a label in front, ``The task: Summarize the story ...``, holds nothing). Only its first sentence counts (``... Why did you choose this question?`` means
-    the answer). The model then answers about a text nobody wrote. An input of nothing but ASCII
-    punctuation (a lone code fence, dashes) supplies nothing either."""
+    holding it (a label in front, ``The task: Summarize the story ...``, holds nothing). Only its
+    first sentence counts (``... Why did you choose this question?`` means the answer). The model
+    then answers about a text nobody wrote. An input of nothing but ASCII punctuation (a lone code
+    fence, dashes) supplies nothing either."""
     if t.input.strip() and not _HAS_CONTENT.search(t.input):
         return Rejection("missing_input", f"the input holds no text: {t.input.strip()[:20]!r}")
     instruction = _TASK_LABEL.sub("", t.instruction)  # "The task: Summarize the story ..." supplies nothing
