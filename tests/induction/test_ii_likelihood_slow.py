@@ -22,7 +22,7 @@ CANDIDATES = [
 
 
 def _scores(engine: str) -> dict[str, float]:
-    llm = open_llm("embedded", BackendOptions(engine=engine, batch_size=8), use_cache=False)
+    llm = open_llm("embedded", BackendOptions(engine=engine, batch_size=8, dtype="float32"), use_cache=False)
     try:
         res = search(llm, DEMOS, SearchConfig(score="likelihood", max_eval=6, first_budget=6), given=CANDIDATES)
     finally:

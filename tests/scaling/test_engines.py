@@ -42,9 +42,34 @@ def test_auto_is_fastest_installed_and_resolves_without_a_model(monkeypatch):
     assert "transformers" in available_engines()
     with pytest.raises(InputError, match="unknown or unavailable engine"):
         resolve_engine_name("tensorrt")
-    ident = model_identity("embedded", BackendOptions(engine="auto"))
+    ident = model_identity("embedded", BackendOptions(engine="auto", dtype="float32"))
     assert ident.endswith(f"#{SplitEngine.SPLIT}")
-    assert model_identity("embedded", BackendOptions(engine="transformers")).endswith("#transformers")
+    assert model_identity("embedded", BackendOptions(engine="transformers", dtype="float32")).endswith("#transformers")
+    # bfloat16 decoding is another identity (its answers differ); ctranslate2 alone has no dtype
+    assert model_identity("embedded", BackendOptions(engine="auto", dtype="bfloat16")).endswith(
+        f"#{SplitEngine.SPLIT}@bf16"
+    )
+    assert model_identity("embedded", BackendOptions(engine="transformers", dtype="bfloat16")).endswith(
+        "#transformers@bf16"
+    )
+    assert model_identity("embedded", BackendOptions(engine="ctranslate2", dtype="bfloat16")).endswith("#ctranslate2")
+
+
+def test_dtype_auto_is_bfloat16_only_on_a_cpu_with_native_bfloat16(monkeypatch):
+    from instructforge.models.backends import model_files
+    from instructforge.models.backends.model_files import cpu_has_native_bf16, resolve_dtype
+
+    assert cpu_has_native_bf16("processor: 0\nflags\t\t: fpu sse avx2 avx512f avx512bw avx512_bf16\n")
+    assert cpu_has_native_bf16("flags : fpu avx2 amx_bf16 amx_tile\n")
+    assert not cpu_has_native_bf16("flags : fpu sse avx2 avx512f avx512bw\n")  # emulated there: slower
+    assert not cpu_has_native_bf16("")
+    assert resolve_dtype("float32") == "float32" and resolve_dtype("bfloat16") == "bfloat16"
+    monkeypatch.setattr(model_files, "cpu_has_native_bf16", lambda cpuinfo=None: False)
+    assert resolve_dtype("auto") == "float32"
+    monkeypatch.setattr(model_files, "cpu_has_native_bf16", lambda cpuinfo=None: True)
+    assert resolve_dtype("auto") == "bfloat16"
+    with pytest.raises(ValueError, match="float16"):
+        resolve_dtype("float16")
 
 
 def test_penalty_mapping_rule():

@@ -31,7 +31,8 @@ def engine():
     from instructforge.models.backends.model_files import resolve_model_dir
 
     os.environ.setdefault("INSTRUCTFORGE_THREADS", "2")
-    return TransformersEngine(resolve_model_dir(None)[0], BackendOptions(threads=2))
+    # float32: the shared path's answers are compared with plain attention's exactly
+    return TransformersEngine(resolve_model_dir(None)[0], BackendOptions(threads=2, dtype="float32"))
 
 
 def run(engine, reqs: list[Request], shared: bool):
@@ -103,6 +104,25 @@ def test_shared_prefix_gives_the_answers_of_plain_attention(engine):
     assert [c.text for c in again] == [c.text for c in shared[:3]]
 
 
+def test_bfloat16_engine_decodes_the_instance_prompts_close_to_float32(engine):
+    """The bfloat16 engine (``dtype: auto`` on a CPU with native bfloat16): bfloat16 weights,
+    the shared-prefix path still taken, and the first token's top log-probabilities within 0.2
+    of float32's (greedy answers then drift apart after a near tie, as int8's do)."""
+    from instructforge.models.backends.engine_transformers import TransformersEngine
+    from instructforge.models.backends.model_files import resolve_model_dir
+
+    bf16 = TransformersEngine(resolve_model_dir(None)[0], BackendOptions(threads=2, dtype="bfloat16"))
+    assert bf16.dtype == "bfloat16" and str(next(bf16.model.parameters()).dtype) == "torch.bfloat16"
+    greedy = SamplingParams(temperature=0, max_tokens=6, logprobs=3)
+    reqs = instance_requests(greedy, 2)
+    low, full = run(bf16, reqs, True), run(engine, reqs, True)
+    assert len(bf16.prefixes.items) == 2  # the demonstrations were stored once per template
+    for a, b in zip(low, full, strict=True):
+        assert a.text.strip() and a.prompt_tokens == b.prompt_tokens
+        top = max(b.top_logprobs[0], key=b.top_logprobs[0].get)
+        assert top in a.top_logprobs[0] and abs(a.top_logprobs[0][top] - b.top_logprobs[0][top]) < 0.2
+
+
 @pytest.mark.slow
 def test_seeded_samples_do_not_depend_on_the_prefix_path_or_batch(engine):
     sampled = SamplingParams(temperature=0.7, top_p=0.9, max_tokens=16)
@@ -119,7 +139,7 @@ def test_auto_sends_long_prompts_to_transformers(monkeypatch):
     from instructforge.models.backends.engines import LONG_PROMPT_TOKENS, SplitEngine
     from instructforge.models.backends.local import LocalBackend
 
-    assert model_identity("embedded", BackendOptions(engine="auto")).endswith(f"#{SplitEngine.SPLIT}")
+    assert model_identity("embedded", BackendOptions(engine="auto", dtype="float32")).endswith(f"#{SplitEngine.SPLIT}")
     seen: list[int] = []
     real = TransformersEngine.generate
 
@@ -191,7 +211,7 @@ def test_other_architectures_take_the_shared_path_or_fall_back(tmp_path, model_t
     torch.manual_seed(0)
     AutoModelForCausalLM.from_config(cfg).save_pretrained(tmp_path)
     tok.save_pretrained(tmp_path)
-    engine = TransformersEngine(tmp_path, BackendOptions(threads=2))
+    engine = TransformersEngine(tmp_path, BackendOptions(threads=2, dtype="float32"))  # compared exactly
     assert (engine.ctx is not None) is shared
     reqs = instance_requests(SamplingParams(temperature=0, max_tokens=6, logprobs=2))
     got, want = run(engine, reqs, True), run(engine, reqs, False)

@@ -201,7 +201,7 @@ def test_likelihood_scoring_through_the_real_server(vllm_url):
         Request.raw("Instruction: Add the two numbers.\nInput: 2 3\nOutput:", continuation=" 5"),
         Request.chat("Is the sky blue? Answer yes or no.", continuation=" yes"),  # chat: flattened, as api=completions
     ]
-    local = open_llm("embedded", BackendOptions(engine="transformers"), use_cache=False)
+    local = open_llm("embedded", BackendOptions(engine="transformers", dtype="float32"), use_cache=False)
     try:
         fp32 = local.score(reqs[:3])
         tok = local.backend.tokenizer

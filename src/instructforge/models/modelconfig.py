@@ -50,6 +50,13 @@ class ModelConfig:
     )
     engine: str = option("auto", "embedded/hf: the CPU engine", choices=("auto", *(e.name for e in ENGINES)), flag=True)
     batch_size: int = option(16, "Requests per engine batch (local engines; Ray chunks)", min=1, max=1024, flag=True)
+    dtype: str = option(
+        "auto",
+        "embedded/hf: the transformers engine's weights: auto (bfloat16 on a CPU with native "
+        "bfloat16 arithmetic, AVX512-BF16 or AMX, else float32), float32 or bfloat16",
+        choices=("auto", "float32", "bfloat16"),
+        flag=True,
+    )
     cache: bool = option(True, "Read and write the per-call cache (--no-cache: neither)", flag=True)
     executor: str = option("local", "Where model calls run", choices=("local", "ray"), flag=True)
     ray_address: str | None = option(None, "Ray cluster address (default: start a local one)", flag=True)
@@ -131,6 +138,7 @@ class ModelConfig:
             api=self.api,
             engine=self.engine,
             batch_size=self.batch_size,
+            dtype=self.dtype,
             extra={"enforce_eager": True} if self.vllm_eager else {},
             tokenizer=self.usage_tokenizer,
         )

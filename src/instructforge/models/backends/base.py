@@ -41,6 +41,8 @@ class BackendOptions:
     api: str = "chat"  # openai: "chat" (chat/completions) or "completions" (base models)
     engine: str = "auto"  # embedded / hf: auto | transformers | ctranslate2 | llamacpp
     batch_size: int = 16
+    #: embedded / hf: the transformers engine's weights (auto | float32 | bfloat16; model_files.resolve_dtype)
+    dtype: str = "auto"
     #: embedded / hf: CPU threads of the engine; None = $INSTRUCTFORGE_THREADS, else every core
     #: (model_files.resolve_threads). The Ray executor gives each actor its slice here.
     threads: int | None = None

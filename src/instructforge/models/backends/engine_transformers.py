@@ -1,4 +1,5 @@
-"""Transformers engine: our own batched decoding loop over a transformers fp32 model.
+"""Transformers engine: our own batched decoding loop over a transformers model (float32, or
+bfloat16 on a CPU with native bfloat16: ``BackendOptions.dtype``, model_files.resolve_dtype).
 
 Not a paper component: the reference engine (always installed; training uses the same model
 loader, ``model_files.load_hf_model``). It applies every SamplingParams field exactly, OpenAI's
@@ -26,7 +27,7 @@ from ..types import Completion, Request
 from . import shared_prefix
 from .base import BackendOptions, Engine
 from .decoding import RowDecoder, set_torch_threads
-from .model_files import load_hf_model, resolve_threads
+from .model_files import load_hf_model, resolve_dtype, resolve_threads
 from .shared_prefix import PrefixGroup, last_logits, tail_mask
 
 
@@ -35,8 +36,14 @@ class TransformersEngine(Engine):
     requires = "transformers"
 
     def __init__(self, model_dir: Path, options: BackendOptions | None = None):
-        set_torch_threads(resolve_threads((options or BackendOptions()).threads))
-        self.model, self.tokenizer = load_hf_model(model_dir)
+        import torch
+
+        options = options or BackendOptions()
+        set_torch_threads(resolve_threads(options.threads))
+        self.model, self.tokenizer = load_hf_model(model_dir)  # float32 (an adapter merges in float32)
+        self.dtype = resolve_dtype(options.dtype)
+        if self.dtype == "bfloat16":
+            self.model.to(torch.bfloat16)
         self.eos_ids = self._eos_ids()
         self.ctx = shared_prefix.install(self.model)
         self.prefixes = shared_prefix.PrefixStore()
@@ -58,8 +65,8 @@ class TransformersEngine(Engine):
             return self._decode(texts, requests)
 
     def score(self, prompts: list[str], continuations: list[str]) -> list[list[float]]:
-        """Log-probability of each continuation token given its prompt: one fp32 forward pass
-        over prompt + continuation per batch (right-padded), log-softmax at every position."""
+        """Log-probability of each continuation token given its prompt: one forward pass over
+        prompt + continuation per batch (right-padded), log-softmax (float32) at every position."""
         import torch
 
         tok, model = self.tokenizer, self.model

@@ -12,7 +12,8 @@ ctranslate2 for prompts shorter than ``LONG_PROMPT_TOKENS``, transformers (with 
 attention, shared_prefix.py) for longer ones. ctranslate2's step time grows steeply with the
 context (batch 16: 52 ms per step after ~40-token prompts, ~1.6 s after ~1,000-token ones) while
 the transformers engine reads a shared prefix once; measured in benchmarks/small_run.py and
-docs/scaling.md ("CPU engines"). Training always uses transformers.
+docs/scaling.md ("CPU engines"). Training always uses transformers (in float32); the
+transformers engine decodes in bfloat16 where the CPU has it natively (``--dtype``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from .base import BackendOptions, Engine
 from .engine_ct2 import CT2Engine
 from .engine_llamacpp import LlamaCppEngine
 from .engine_transformers import TransformersEngine
+from .model_files import resolve_dtype
 
 #: ``auto`` sends a prompt of at least this many tokens to the transformers engine: the
 #: Self-Instruct classification (~840) and instance prompts (~970-1,070) go there, the bootstrap
@@ -92,6 +94,16 @@ def resolve_engine_name(name: str) -> str:
     if name not in avail:
         known = ", ".join(n for n, _ in KNOWN_ENGINES)
         raise InputError(f"unknown or unavailable engine {name!r}; known: {known}; installed here: {', '.join(avail)}")
+    return name
+
+
+def engine_identity(options: BackendOptions) -> str:
+    """The engine part of the cache identity: its resolved name, with ``@bf16`` where the
+    transformers engine decodes (``transformers``, or the split's long prompts) in bfloat16
+    (model_files.resolve_dtype): its answers differ from float32's. Never loads a model."""
+    name = resolve_engine_name(options.engine)
+    if name in (TransformersEngine.name, SplitEngine.SPLIT) and resolve_dtype(options.dtype) == "bfloat16":
+        return f"{name}@bf16"
     return name
 
 

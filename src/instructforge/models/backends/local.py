@@ -18,7 +18,7 @@ from typing import Any
 
 from ..types import Completion, Request
 from .base import Backend, BackendOptions
-from .engines import make_engine, resolve_engine_name
+from .engines import engine_identity, make_engine
 from .model_files import load_hf_model, resolve_model_dir
 
 __all__ = ["LocalBackend", "load_hf_model", "render_prompt"]  # load_hf_model: for training code
@@ -53,8 +53,8 @@ class LocalBackend(Backend):
 
     @staticmethod
     def _identity(model_ident: str, options: BackendOptions) -> str:
-        # The engine is part of the identity: int8 engines give (slightly) different text.
-        return f"{model_ident}#{resolve_engine_name(options.engine)}"
+        # The engine is part of the identity: int8 and bfloat16 engines give (slightly) different text.
+        return f"{model_ident}#{engine_identity(options)}"
 
     @classmethod
     def identity(cls, arg: str | None, options: BackendOptions) -> str:

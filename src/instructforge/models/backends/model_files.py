@@ -41,6 +41,34 @@ def resolve_threads(threads: int | None = None) -> int:
     return int(os.environ.get(THREADS_VAR, "0") or 0) or (os.cpu_count() or 1)
 
 
+#: CPU flags (``/proc/cpuinfo``) of native bfloat16 arithmetic: without them torch emulates it
+NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether this CPU computes in bfloat16 natively (AVX512-BF16 or AMX; Linux's cpuinfo says).
+    Elsewhere (no /proc/cpuinfo, e.g. macOS) False: float32 stays the safe choice."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return False
+    flags = {f for line in cpuinfo.splitlines() if line.startswith("flags") for f in line.split(":", 1)[-1].split()}
+    return any(f in flags for f in NATIVE_BF16_FLAGS)
+
+
+def resolve_dtype(name: str = "auto") -> str:
+    """The transformers engine's weight type for ``BackendOptions.dtype``: ``float32`` or
+    ``bfloat16`` as given, and ``auto`` = bfloat16 where the CPU has it natively (decoding
+    reads every weight once per step, so half the bytes is ~2x the speed: BENCHMARKS.md), else
+    float32. Never loads a model: the cache identity depends on it."""
+    if name in ("float32", "bfloat16"):
+        return name
+    if name != "auto":
+        raise ValueError(f"dtype {name!r}: expected auto, float32 or bfloat16")
+    return "bfloat16" if cpu_has_native_bf16() else "float32"
+
+
 def cache_root() -> Path:
     """User cache dir: $INSTRUCTFORGE_CACHE_DIR, else $XDG_CACHE_HOME/instructforge, else platformdirs."""
     if os.environ.get("INSTRUCTFORGE_CACHE_DIR"):

@@ -123,6 +123,10 @@ def attention(
             query, key, value, attn_mask=attention_mask, scale=scale, enable_gqa=g > 1
         )
         return out.transpose(1, 2).contiguous(), None
+    # bfloat16 weights: the scores, their log-sum-exps and the merge in float32 (a few small
+    # tensors per layer next to the weights), the result back in the model's type
+    dtype = query.dtype
+    query, key, value = query.float(), key.float(), value.float()
     # query heads kv*g .. kv*g+g-1 read kv head kv (transformers' repeat_kv order)
     q = query.reshape(b, kv_heads, g * q_len, dim)
     s = torch.matmul(q, key.transpose(-1, -2)) * scale  # (b, kv, g*q, t)
@@ -133,6 +137,7 @@ def attention(
     layer = module.layer_idx
     for grp in groups:
         pk, pv = grp.kv[layer]
+        pk, pv = pk.float(), pv.float()
         n = len(grp.rows)
         # the group's rows side by side in one matrix per kv head: the prefix is read once
         qr = q[grp.rows].permute(1, 0, 2, 3).reshape(kv_heads, n * g * q_len, dim)
@@ -145,7 +150,7 @@ def attention(
         both = torch.logaddexp(lse_t, lse_p)
         out[grp.rows] = out[grp.rows] * torch.exp(lse_t - both) + op * torch.exp(lse_p - both)
     out = out.reshape(b, kv_heads, g, q_len, dim).reshape(b, heads, q_len, dim)
-    return out.transpose(1, 2).contiguous(), None
+    return out.transpose(1, 2).contiguous().to(dtype), None
 
 
 def tail_mask(key_valid: Any, q_len: int) -> Any:
