@@ -124,7 +124,8 @@ def attention(
         )
         return out.transpose(1, 2).contiguous(), None
     # bfloat16 weights: the scores, their log-sum-exps and the merge in float32 (a few small
-    # tensors per layer next to the weights), the result back in the model's type
+    # tensors per layer next to the weights; stored prefixes are float32 already), the result
+    # back in the model's type
     dtype = query.dtype
     query, key, value = query.float(), key.float(), value.float()
     # query heads kv*g .. kv*g+g-1 read kv head kv (transformers' repeat_kv order)
@@ -136,8 +137,7 @@ def attention(
     out = torch.matmul(torch.exp(s - lse), value)  # (b, kv, g*q, dim)
     layer = module.layer_idx
     for grp in groups:
-        pk, pv = grp.kv[layer]
-        pk, pv = pk.float(), pv.float()
+        pk, pv = grp.kv[layer]  # float32 (PrefixStore)
         n = len(grp.rows)
         # the group's rows side by side in one matrix per kv head: the prefix is read once
         qr = q[grp.rows].permute(1, 0, 2, 3).reshape(kv_heads, n * g * q_len, dim)
@@ -256,4 +256,9 @@ class PrefixStore:
         mask = tail_mask(torch.ones((1, len(tokens)), dtype=torch.bool), len(tokens))
         last_logits(model, ids, mask, torch.arange(len(tokens))[None], cache)
         layers: list[Any] = list(cache.layers)
-        return [(layer.keys[0].clone(), layer.values[0].clone()) for layer in layers]
+        # float32 copies whatever the model's type: attention() merges in float32, so a bfloat16
+        # model's prefix is converted once here rather than at every layer of every step
+        return [
+            (layer.keys[0].to(torch.float32, copy=True), layer.values[0].to(torch.float32, copy=True))
+            for layer in layers
+        ]
