@@ -65,15 +65,19 @@ def peak(backend: Any, batch: int = 32, n: int = 64, reqs: list | None = None) -
     return {"batch": batch, "tokens": tokens, "seconds": round(dt, 2), "tokens_per_s": round(tokens / dt, 1)}
 
 
-def single(backend: Any) -> dict:
-    from instructforge.models.types import Request, SamplingParams
-
-    req = paragraph_requests(1, 128)[0]
-    req = Request(messages=req.messages, params=SamplingParams(temperature=0, max_tokens=128))
+def alone(backend: Any, req: Any) -> dict:
+    """One request decoded by itself: its tokens, seconds and tokens per second."""
     t0 = time.perf_counter()
     c = backend.generate([req])[0]
     dt = time.perf_counter() - t0
     return {"tokens": c.completion_tokens, "seconds": round(dt, 2), "tokens_per_s": round(c.completion_tokens / dt, 1)}
+
+
+def single(backend: Any) -> dict:
+    from instructforge.models.types import Request, SamplingParams
+
+    req = paragraph_requests(1, 128)[0]
+    return alone(backend, Request(messages=req.messages, params=SamplingParams(temperature=0, max_tokens=128)))
 
 
 def demo(n: int, out: Path, engine: str, calls: list[dict]) -> dict:
@@ -136,13 +140,8 @@ def lone_sampled(backend: Any, tokens: int) -> dict:
     from instructforge.models.types import Request, SamplingParams
 
     msg = "Write every number from 1 to 400 in words, separated by semicolons, on one line."
-    req = Request(
-        messages=(("user", msg),), params=SamplingParams(temperature=0.7, top_p=0.5, max_tokens=tokens), seed=1
-    )
-    t0 = time.perf_counter()
-    c = backend.generate([req])[0]
-    dt = time.perf_counter() - t0
-    return {"tokens": c.completion_tokens, "seconds": round(dt, 2), "tokens_per_s": round(c.completion_tokens / dt, 1)}
+    params = SamplingParams(temperature=0.7, top_p=0.5, max_tokens=tokens)
+    return alone(backend, Request(messages=(("user", msg),), params=params, seed=1))
 
 
 def main() -> None:
